@@ -1,0 +1,15 @@
+"""jaxdl: a JAX research codebase for the science of deep learning.
+
+    import jaxdl
+    result = jaxdl.train(jaxdl.config.default())      # the MNIST-1D CNN recipe
+    result["test"]["accuracy"]                        # ~0.94
+"""
+from jaxdl import config
+
+__version__ = "0.1.0"
+
+
+def train(config, workdir=None, *, progress=True):
+    """Train one run described by `config`; see `jaxdl.train.loop.train`."""
+    from jaxdl.train import loop  # late: keeps `import jaxdl` light for the CLI's --help
+    return loop.train(config, workdir, progress=progress)

@@ -1,0 +1,95 @@
+"""The `jaxdl` command line.
+
+    jaxdl train                                   # the MNIST-1D CNN recipe: test accuracy ~0.94
+    jaxdl train --config experiments/mnist1d_baselines.py:mlp
+    jaxdl train --config.optimizer.lr=0.003 --config.steps=2000 --workdir runs/lr3e-3
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+DESCRIPTION = """\
+jaxdl: reproducible JAX experiments on how deep learning works.
+
+Every run is described by one config (an ml_collections ConfigDict); every
+run with the same config gives the same bits on the same backend."""
+
+TRAIN_HELP = """\
+Train one run and print its final test accuracy.
+
+With no --config it trains the default: the published MNIST-1D CNN recipe
+(3 stride-2 conv layers of 25 channels + linear head, Adam 1e-2, batch 100,
+6000 steps), which reaches test accuracy ~0.94 in about a minute on 2 CPU cores.
+
+The workdir receives config.json, metrics.jsonl (one JSON object per line:
+step, split, metrics), TensorBoard event files and, last, result.json."""
+
+
+def _flatten(node: Any, prefix: str = "config") -> list[str]:
+    lines = []
+    for key, value in node.items():
+        if hasattr(value, "items"):
+            lines += _flatten(value, f"{prefix}.{key}")
+        else:
+            lines.append(f"  --{prefix}.{key}={value!r}")
+    return lines
+
+
+def _train_epilog() -> str:
+    from jaxdl import config as config_lib
+    return ("config keys and their defaults (override any with --config.KEY=VALUE; "
+            "setting config.model.name or config.data.name resets that section to the "
+            "new entry's defaults; models: mlp cnn1d cnn2d gru resnet vit; data: mnist1d "
+            "sphere teacher digits tfds):\n" + "\n".join(_flatten(config_lib.default())))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jaxdl", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    t = sub.add_parser("train", help="train one run (default: the MNIST-1D CNN recipe)",
+                       description=TRAIN_HELP, epilog=_train_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--config", metavar="FILE[:NAME]",
+                   help="a Python file defining get_config(name) -> ConfigDict; NAME picks "
+                        "one of its configs (e.g. experiments/mnist1d_baselines.py:mlp). "
+                        "Default: the built-in MNIST-1D CNN recipe")
+    t.add_argument("--workdir", metavar="DIR",
+                   help="where the run writes its files; must be new or empty "
+                        "(default: a fresh runs/DATE-TIME)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Separate `--config.KEY=VALUE` overrides from the other arguments."""
+    overrides = [a for a in argv if a.startswith("--config.")]
+    return [a for a in argv if not a.startswith("--config.")], overrides
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args_list, overrides = split_overrides(argv)
+    args = parser().parse_args(args_list)
+    from jaxdl import config as config_lib
+    from jaxdl.train import loop, workdir
+    try:
+        config = config_lib.load(args.config, overrides)
+        result = loop.train(config, args.workdir, progress=not args.no_progress)
+    except (config_lib.ConfigError, workdir.WorkdirError) as e:
+        print(f"jaxdl: error: {e}", file=sys.stderr)
+        return 2
+    except loop.TrainingDiverged as e:
+        print(f"jaxdl: error: {e}", file=sys.stderr)
+        return 1
+    test = result["test"]
+    summary = f"test accuracy {test['accuracy']:.4f}, " if "accuracy" in test else ""
+    print(f"{summary}test loss {test['loss']:.4f} after {result['step']} steps "
+          f"({result['wall_time_s']:.1f} s); results in {result['workdir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

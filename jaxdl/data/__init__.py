@@ -1,0 +1,57 @@
+"""Datasets, one module per source, looked up by module name.
+
+Every source module defines ``load(**options) -> Dataset``; its keyword
+arguments *are* the config section ``config.data`` (besides ``name``), so the
+signature is the single place where a source's options and defaults live.
+
+        >>> from jaxdl import data
+        >>> ds = data.load("mnist1d")            # the published MNIST-1D arrays
+        >>> ds.x_train.shape, ds.num_classes
+        ((4000, 40), 10)
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+SOURCES = ("mnist1d", "sphere", "teacher", "digits", "tfds")
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Arrays of one dataset, held on the host as numpy.
+
+    ``y_*`` are int32 class ids when ``num_classes > 0`` and float32 regression
+    targets of shape (n, k) when ``num_classes == 0``.
+    """
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    name: str
+
+    @property
+    def num_outputs(self) -> int:
+        return self.num_classes or int(self.y_train.shape[-1])
+
+
+def source(name: str) -> Callable[..., Dataset]:
+    """The ``load`` function of data source ``name``."""
+    if name not in SOURCES:
+        raise KeyError(f"unknown data source {name!r}; choose one of {', '.join(SOURCES)}")
+    return importlib.import_module(f"jaxdl.data.{name}").load
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The options of source ``name`` with their default values."""
+    params = inspect.signature(source(name)).parameters.values()
+    return {p.name: p.default for p in params}
+
+
+def load(name: str, **options: Any) -> Dataset:
+    return source(name)(**options)

@@ -1,0 +1,159 @@
+"""Pieces shared by the models: activations, initialisers, layers, input shapes.
+
+Each idea lives here once so that every model reads the same config options
+(``activation``, ``init``, ``init_scale``) the same way.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+Initializer = Callable[..., Array]
+
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "relu": nn.relu,
+    "gelu": nn.gelu,
+    "tanh": jnp.tanh,
+    "sigmoid": nn.sigmoid,
+    "silu": nn.silu,
+    "elu": nn.elu,
+    "leaky_relu": nn.leaky_relu,
+    "identity": lambda x: x,
+}
+INITS = ("lecun", "glorot", "he", "normal")
+
+# PyTorch's default (momentum 0.1 there, 0.9 here): flax's 0.99 makes the
+# running statistics lag badly behind the short runs typical of this codebase.
+BATCH_NORM_MOMENTUM = 0.9
+BATCH_NORM_EPSILON = 1e-5
+
+
+def activation(name: str) -> Callable[[Array], Array]:
+    """The elementwise nonlinearity called ``name``."""
+    check_choice("activation", name, tuple(ACTIVATIONS))
+    return ACTIVATIONS[name]
+
+
+def kernel_init(name: str, scale: float = 1.0) -> Initializer:
+    """A weight initialiser whose standard deviation is multiplied by ``scale``.
+
+    'lecun' (var 1/fan_in), 'glorot' (var 2/(fan_in+fan_out)) and 'he'
+    (var 2/fan_in) are untruncated normals, so the variance is exactly the
+    formula times ``scale**2``; 'normal' is N(0, scale**2) regardless of fan.
+    Fans count the receptive field, so the same names work for convolutions.
+    """
+    check_choice("init", name, INITS)
+    variance = scale ** 2
+    if name == "lecun":
+        return nn.initializers.variance_scaling(variance, "fan_in", "normal")
+    if name == "glorot":
+        return nn.initializers.variance_scaling(variance, "fan_avg", "normal")
+    if name == "he":
+        return nn.initializers.variance_scaling(2.0 * variance, "fan_in", "normal")
+    return nn.initializers.normal(stddev=scale)
+
+
+def dense(features: int, init: str, scale: float, use_bias: bool = True,
+          name: str | None = None) -> nn.Dense:
+    """A Dense layer with the chosen kernel init and zero bias."""
+    return nn.Dense(features, use_bias=use_bias, kernel_init=kernel_init(init, scale),
+                    bias_init=nn.initializers.zeros, name=name)
+
+
+def conv(features: int, kernel_size: int, ndim: int, stride: int, padding: int,
+         init: str, scale: float, use_bias: bool = True, name: str | None = None) -> nn.Conv:
+    """An ``ndim``-D convolution with the same size, stride and padding on every axis.
+
+    Padding is explicit and symmetric (as in PyTorch) rather than 'SAME',
+    which pads asymmetrically for even inputs and stride 2 and would change
+    the published architectures' output lengths.
+    """
+    return nn.Conv(features, kernel_size=(kernel_size,) * ndim, strides=(stride,) * ndim,
+                   padding=((padding, padding),) * ndim, use_bias=use_bias,
+                   kernel_init=kernel_init(init, scale), bias_init=nn.initializers.zeros,
+                   name=name)
+
+
+def batch_norm(train: bool, name: str | None = None) -> nn.BatchNorm:
+    """Batch norm over all but the last axis; running statistics in ``batch_stats``."""
+    return nn.BatchNorm(use_running_average=not train, momentum=BATCH_NORM_MOMENTUM,
+                        epsilon=BATCH_NORM_EPSILON, name=name)
+
+
+def flatten(x: Array) -> Array:
+    """(B, ...) -> (B, prod(...)) as float32."""
+    return jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
+
+
+def as_sequence(x: Array) -> Array:
+    """(B, L) -> (B, L, 1); (B, L, C) unchanged: one feature vector per position."""
+    x = jnp.asarray(x, jnp.float32)
+    if x.ndim == 2:
+        return x[..., None]
+    if x.ndim == 3:
+        return x
+    raise ValueError(f"expected a signal of shape (B, L) or (B, L, C), got {x.shape}")
+
+
+def as_image(x: Array) -> Array:
+    """(B, H, W) -> (B, H, W, 1); (B, H, W, C) unchanged."""
+    x = jnp.asarray(x, jnp.float32)
+    if x.ndim == 3:
+        return x[..., None]
+    if x.ndim == 4:
+        return x
+    raise ValueError(f"expected an image of shape (B, H, W) or (B, H, W, C), got {x.shape}")
+
+
+def as_spatial(x: Array) -> Array:
+    """Channels-last input of a model that handles both signals and images.
+
+    (B, L) and (B, L, C) are 1-D signals and (B, H, W, C) are images; a
+    rank-3 input is read as a signal, so grayscale images need their channel
+    axis, as in (B, 8, 8, 1).
+    """
+    if jnp.ndim(x) in (2, 3):
+        return as_sequence(x)
+    return as_image(x)
+
+
+def spatial_ndim(x: Array) -> int:
+    """Number of spatial axes of a channels-last (B, *spatial, C) array."""
+    return x.ndim - 2
+
+
+def global_average_pool(x: Array) -> Array:
+    """(B, *spatial, C) -> (B, C)."""
+    return x.mean(axis=tuple(range(1, x.ndim - 1)))
+
+
+def conv_stack(x: Array, channels: Sequence[int], kernel_sizes: Sequence[int], stride: int,
+               padding: int, use_batch_norm: bool, act: Callable[[Array], Array],
+               init: str, scale: float, train: bool) -> Array:
+    """conv -> [batch norm] -> act, once per entry of ``channels``.
+
+    Called from inside a compact ``__call__`` so the layers belong to the
+    calling model; shared by the 1-D and 2-D CNNs. The conv bias is dropped
+    under batch norm, whose shift makes it redundant.
+    """
+    if len(channels) != len(kernel_sizes):
+        raise ValueError(f"channels {tuple(channels)} and kernel_sizes {tuple(kernel_sizes)} "
+                         "must have the same length")
+    ndim = spatial_ndim(x)
+    for features, size in zip(channels, kernel_sizes):
+        x = conv(features, size, ndim, stride, padding, init, scale,
+                 use_bias=not use_batch_norm)(x)
+        if use_batch_norm:
+            x = batch_norm(train)(x)
+        x = act(x)
+    return x
+
+
+def check_choice(option: str, value: str, allowed: Sequence[str]) -> None:
+    """Raise a ValueError naming the allowed values when ``value`` is not one."""
+    if value not in allowed:
+        raise ValueError(f"unknown {option} {value!r}; choose one of {', '.join(allowed)}")

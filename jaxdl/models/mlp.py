@@ -1,0 +1,45 @@
+"""Multilayer perceptron, including the published MNIST-1D MLP."""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+
+from jaxdl.models import layers
+
+
+class MLP(nn.Module):
+    """Fully connected network on the flattened input.
+
+    ``MLP(10, residual=True)`` is the published MNIST-1D MLP
+    ``h = relu(W1 x); h = h + relu(W2 h); logits = W3 h`` (15,210 parameters
+    for 40 inputs); ``depth=0`` is a linear model (logistic regression).
+
+    Attributes:
+        num_outputs: number of logits.
+        width: units of every hidden layer.
+        depth: number of hidden layers; 0 maps the input straight to logits.
+        activation: hidden nonlinearity, a name from ``layers.ACTIVATIONS``.
+        residual: add each hidden layer's input to its output, for every hidden
+            layer after the first (the first changes the width, so it cannot).
+        dropout: rate of dropout after every hidden layer ('dropout' rng).
+        weight_init: kernel initialiser of every layer, a name from ``layers.INITS``.
+        init_scale: multiplies the initial weights' standard deviation.
+    """
+    num_outputs: int
+    width: int = 100
+    depth: int = 2
+    activation: str = "relu"
+    residual: bool = False
+    dropout: float = 0.0
+    weight_init: str = "lecun"
+    init_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+        act = layers.activation(self.activation)
+        h = layers.flatten(x)
+        for i in range(self.depth):
+            out = act(layers.dense(self.width, self.weight_init, self.init_scale)(h))
+            h = h + out if self.residual and i > 0 else out
+            h = nn.Dropout(self.dropout, deterministic=not train)(h)
+        return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(h)

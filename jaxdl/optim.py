@@ -1,0 +1,75 @@
+"""Config -> optax: learning-rate schedules and optimizer chains.
+
+    make_optimizer(config.optimizer, steps)   # an optax.GradientTransformation
+
+Weight decay follows each method's published form: added to the gradient
+(L2, coupled) for sgd, momentum, nesterov and adam — as torch's `weight_decay`
+does —, decoupled for adamw and lars. By default it skips 1-D parameters
+(biases, norm scales): decaying those only hurts (Goyal et al. 2017).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import ml_collections
+import optax
+
+
+def decay_mask(params: Any) -> Any:
+    """True for weight matrices and kernels, False for biases and norm scales."""
+    return jax.tree.map(lambda p: p.ndim > 1, params)
+
+
+def _fraction_steps(fraction: float, steps: int) -> int:
+    return max(1, int(round(fraction * steps)))
+
+
+def learning_rate_schedule(opt: ml_collections.ConfigDict, steps: int) -> optax.Schedule:
+    """lr(step): optional linear warmup from 0, then constant / cosine / step / linear."""
+    s = opt.schedule
+    warmup, lr = s.warmup_steps, opt.lr
+    rest = steps - warmup
+    if s.name == "constant":
+        main = optax.constant_schedule(lr)
+    elif s.name == "cosine":
+        main = optax.cosine_decay_schedule(lr, rest, alpha=s.end_fraction)
+    elif s.name == "linear":
+        main = optax.linear_schedule(lr, lr * s.end_fraction, rest)
+    elif s.name == "step":
+        # Boundaries are fractions of the whole run, counted after the warmup.
+        bounds = {_fraction_steps(b, steps) - warmup: s.decay_rate for b in s.boundaries}
+        main = optax.piecewise_constant_schedule(lr, {b: r for b, r in bounds.items() if b > 0})
+    else:
+        raise ValueError(f"config.optimizer.schedule.name: unknown schedule {s.name!r}")
+    if warmup == 0:
+        return main
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])
+
+
+def make_optimizer(opt: ml_collections.ConfigDict, steps: int) -> optax.GradientTransformation:
+    """The optax chain that config section `optimizer` describes, for a run of `steps`."""
+    lr = learning_rate_schedule(opt, steps)
+    mask = None if opt.decay_biases_and_norms else decay_mask
+    chain = []
+    if opt.clip_norm > 0:
+        chain.append(optax.clip_by_global_norm(opt.clip_norm))
+    name, wd = opt.name, opt.weight_decay
+    if name in ("sgd", "momentum", "nesterov", "adam") and wd > 0:
+        chain.append(optax.add_decayed_weights(wd, mask))
+    if name == "sgd":
+        chain.append(optax.sgd(lr))
+    elif name in ("momentum", "nesterov"):
+        chain.append(optax.sgd(lr, momentum=opt.momentum, nesterov=name == "nesterov"))
+    elif name == "adam":
+        chain.append(optax.adam(lr, b1=opt.b1, b2=opt.b2, eps=opt.eps))
+    elif name == "adamw":
+        chain.append(optax.adamw(lr, b1=opt.b1, b2=opt.b2, eps=opt.eps, weight_decay=wd,
+                                 mask=mask))
+    elif name == "lars":
+        chain.append(optax.lars(lr, weight_decay=wd, weight_decay_mask=mask or True,
+                                trust_coefficient=opt.trust_coefficient,
+                                trust_ratio_mask=mask or True, momentum=opt.momentum))
+    else:
+        raise ValueError(f"config.optimizer.name: unknown optimizer {name!r}")
+    return optax.chain(*chain)

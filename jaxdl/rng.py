@@ -1,0 +1,30 @@
+"""The one way keys are made: purpose keys folded from a trial's root key.
+
+Contract (docs/architecture.md): `purpose = fold_in(root, PURPOSE)` and
+`key at step s = fold_in(purpose, s)`. No key is ever split and carried in a
+Python variable across steps, so chunking, resuming and vectorizing a run
+cannot change any random number it draws.
+"""
+from __future__ import annotations
+
+import jax
+
+# Purposes: fixed integers, never reordered (changing one changes every result).
+INIT = 0
+DATA_ORDER = 1
+DROPOUT = 2
+AUGMENT = 3
+
+
+def root_key(seed: int) -> jax.Array:
+    """Raw uint32 key of a trial: a plain array, so checkpoints store it as data."""
+    return jax.random.PRNGKey(seed)
+
+
+def purpose_key(root: jax.Array, purpose: int) -> jax.Array:
+    return jax.random.fold_in(root, purpose)
+
+
+def step_key(root: jax.Array, purpose: int, step: jax.Array | int) -> jax.Array:
+    """The key of `purpose` at training step `step` (a traced int is fine)."""
+    return jax.random.fold_in(purpose_key(root, purpose), step)

@@ -1,0 +1,1 @@
+"""Training: the state (a pytree), pure steps, and the driver loop."""

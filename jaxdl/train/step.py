@@ -1,0 +1,140 @@
+"""Pure steps: `train_step(state, batch) -> (state, metrics)`, the evaluation of
+a batch, and a chunk of K steps per compiled call.
+
+Every random number a step draws comes from `fold_in(fold_in(root, PURPOSE),
+step)`, so K steps in one call and K calls of one step give the same bits.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxdl import losses, rng
+from jaxdl.data import pipeline
+from jaxdl.train.state import TrainState
+
+Batch = tuple[jax.Array, jax.Array]
+Metrics = dict[str, jax.Array]
+TrainStep = Callable[[TrainState, Batch], tuple[TrainState, Metrics]]
+
+
+def apply_model(model: nn.Module, params: Any, model_state: Any, x: jax.Array, *,
+                train: bool, key: jax.Array | None = None) -> tuple[jax.Array, Any]:
+    """Outputs and the updated model state (batch-norm statistics change only in training)."""
+    variables = {"params": params, **model_state}
+    rngs = {"dropout": key} if key is not None else {}
+    if train and model_state:
+        outputs, new_state = model.apply(variables, x, train=True, rngs=rngs,
+                                         mutable=list(model_state))
+        return outputs, dict(new_state)
+    return model.apply(variables, x, train=train, rngs=rngs), model_state
+
+
+def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classify: bool):
+    """objective(params, model_state, batch, key) -> (loss + penalties, (metrics, model_state))."""
+    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+
+    def objective(params, model_state, batch: Batch, key: jax.Array):
+        x, y = batch
+        outputs, model_state = apply_model(model, params, model_state, x, train=True, key=key)
+        loss = jnp.mean(per_example(outputs, y))
+        metrics = {"loss": loss}
+        if classify:
+            metrics["accuracy"] = jnp.mean(losses.accuracy(outputs, y))
+        total = loss
+        if loss_cfg.l1 > 0:
+            total = total + loss_cfg.l1 * losses.l1_penalty(params)
+        if loss_cfg.l2 > 0:
+            total = total + loss_cfg.l2 * losses.l2_penalty(params)
+        return total, (metrics, model_state)
+
+    return objective
+
+
+def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
+                    loss_cfg: ml_collections.ConfigDict, classify: bool) -> TrainStep:
+    objective = make_objective(model, loss_cfg, classify)
+    grad_fn = jax.grad(objective, has_aux=True)
+
+    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        key = rng.step_key(state.key, rng.DROPOUT, state.step)
+        grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, key)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                             model_state=model_state), metrics
+
+    return train_step
+
+
+def make_eval_batch(model: nn.Module, loss_cfg: ml_collections.ConfigDict, num_classes: int):
+    """eval_batch(state, x, y, mask) -> sums over the unmasked examples of one batch."""
+    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+
+    def eval_batch(state: TrainState, x: jax.Array, y: jax.Array, mask: jax.Array) -> Metrics:
+        outputs, _ = apply_model(model, state.params, state.model_state, x, train=False)
+        sums = {"count": jnp.sum(mask), "loss": jnp.sum(per_example(outputs, y) * mask)}
+        if num_classes:
+            sums["accuracy"] = jnp.sum(losses.accuracy(outputs, y) * mask)
+            sums["confusion"] = losses.confusion_matrix(outputs, y, num_classes, mask)
+        return sums
+
+    return eval_batch
+
+
+def make_evaluate(eval_batch) -> Callable[[TrainState, jax.Array, jax.Array, jax.Array], Metrics]:
+    """evaluate(state, xs, ys, masks) over stacked batches (nb, bs, ...) -> summed metrics."""
+
+    @jax.jit
+    def evaluate(state: TrainState, xs: jax.Array, ys: jax.Array, masks: jax.Array) -> Metrics:
+        def body(total, batch):
+            sums = eval_batch(state, *batch)
+            return jax.tree.map(jnp.add, total, sums), None
+
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                             jax.eval_shape(eval_batch, state, xs[0], ys[0], masks[0]))
+        total, _ = jax.lax.scan(body, zeros, (xs, ys, masks))
+        return total
+
+    return evaluate
+
+
+def params_finite(params: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+
+
+def make_train_chunk(train_step: TrainStep, batch_size: int, execution: str):
+    """chunk(state, data, length) -> (state, metrics stacked over the `length` steps).
+
+    'scan' compiles the K steps into one `lax.scan`; 'loop' calls one compiled
+    step K times (dispatch is asynchronous, so the host syncs once a chunk).
+    Both draw the batch at step s from `pipeline.batch_at`, on the device.
+    """
+
+    def one_step(state: TrainState, data: pipeline.DeviceData):
+        data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
+        return train_step(state, pipeline.batch_at(data, data_key, state.step, batch_size))
+
+    if execution == "scan":
+        @functools.partial(jax.jit, static_argnames="length", donate_argnums=0)
+        def scan_chunk(state, data, length: int):
+            return jax.lax.scan(lambda s, _: one_step(s, data), state, length=length)
+
+        return scan_chunk
+
+    step = jax.jit(one_step, donate_argnums=0)
+
+    def loop_chunk(state, data, length: int):
+        history = []
+        for _ in range(length):
+            state, metrics = step(state, data)
+            history.append(metrics)
+        return state, jax.tree.map(lambda *xs: jnp.stack(xs), *history)
+
+    return loop_chunk

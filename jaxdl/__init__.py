@@ -10,6 +10,6 @@ __version__ = "0.1.0"
 
 
 def train(config, workdir=None, *, progress=True):
-    """Train one run described by `config`; see `jaxdl.train.loop.train`."""
-    from jaxdl.train import loop  # late: keeps `import jaxdl` light for the CLI's --help
+    """Train one run described by `config`; see `jaxdl.training.loop.train`."""
+    from jaxdl.training import loop  # late: keeps `import jaxdl` light for the CLI's --help
     return loop.train(config, workdir, progress=progress)

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list, overrides = split_overrides(argv)
     args = parser().parse_args(args_list)
     from jaxdl import config as config_lib
-    from jaxdl.train import loop, workdir
+    from jaxdl.training import loop, workdir
     try:
         config = config_lib.load(args.config, overrides)
         result = loop.train(config, args.workdir, progress=not args.no_progress)

@@ -7,7 +7,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
-from jaxdl.train import loop, workdir
+from jaxdl.training import loop, workdir
 
 
 def read_metrics(path):

@@ -54,4 +54,5 @@ def defaults(name: str) -> dict[str, Any]:
 
 
 def load(name: str, **options: Any) -> Dataset:
+    """Dataset of source `name` with `options` (see `defaults(name)`); bad values raise ValueError."""
     return source(name)(**options)

@@ -30,6 +30,7 @@ _FLAX_FIELDS = {"parent", "name", "num_outputs"}
 
 
 def model_class(name: str) -> type[nn.Module]:
+    """The class registered as ``name``, imported on first use."""
     if name not in REGISTRY:
         raise KeyError(f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}")
     module, cls = REGISTRY[name]
@@ -43,4 +44,9 @@ def defaults(name: str) -> dict[str, Any]:
 
 
 def build(name: str, num_outputs: int, **options: Any) -> nn.Module:
+    """Model ``name`` with ``options`` overriding its defaults."""
+    unknown = sorted(set(options) - set(defaults(name)))
+    if unknown:
+        raise TypeError(f"unknown options {unknown} for model {name!r}; "
+                        f"choose from {', '.join(defaults(name))}")
     return model_class(name)(num_outputs=num_outputs, **options)

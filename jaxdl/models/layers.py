@@ -1,7 +1,9 @@
 """Pieces shared by the models: activations, initialisers, layers, input shapes.
 
 Each idea lives here once so that every model reads the same config options
-(``activation``, ``init``, ``init_scale``) the same way.
+(``activation``, ``weight_init``, ``init_scale``) the same way. The
+initialiser option is ``weight_init`` because a field called ``init`` would
+shadow ``nn.Module.init``.
 """
 from __future__ import annotations
 

@@ -48,13 +48,16 @@ class GRU(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         layers.check_choice("readout", self.readout, READOUTS)
-        x = layers.as_sequence(x)
         if self.bidirectional:
-            (fwd, bwd), outputs = nn.Bidirectional(self._rnn("forward"), self._rnn("backward"))(x, return_carry=True)
-            last = jnp.concatenate([fwd, bwd], axis=-1)
+            rnn = nn.Bidirectional(self._rnn("forward"), self._rnn("backward"))
         else:
-            last, outputs = self._rnn("forward")(x, return_carry=True)
-        features = {"flatten": lambda: layers.flatten(outputs),
-                    "last": lambda: last,
-                    "mean": lambda: outputs.mean(axis=1)}[self.readout]()
+            rnn = self._rnn("forward")
+        # The carry is each direction's final hidden state: 'last' for both.
+        last, outputs = rnn(layers.as_sequence(x), return_carry=True)
+        if self.readout == "flatten":
+            features = layers.flatten(outputs)
+        elif self.readout == "last":
+            features = jnp.concatenate(last, axis=-1) if self.bidirectional else last
+        else:
+            features = outputs.mean(axis=1)
         return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(features)

@@ -1,8 +1,6 @@
 """A small CIFAR-style ResNet that runs on 1-D signals and on images."""
 from __future__ import annotations
 
-from typing import Callable
-
 import flax.linen as nn
 import jax
 
@@ -77,7 +75,7 @@ class ResNet(nn.Module):
     weight_init: str = "he"
     init_scale: float = 1.0
 
-    def _block(self, features: int, stride: int) -> Callable[..., jax.Array]:
+    def _block(self, features: int, stride: int) -> BasicBlock:
         return BasicBlock(features, stride, self.batch_norm, self.activation,
                           self.weight_init, self.init_scale)
 

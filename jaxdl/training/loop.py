@@ -23,9 +23,9 @@ from jaxdl import config as config_lib
 from jaxdl import data as data_lib
 from jaxdl import models, optim, rng
 from jaxdl.data import pipeline
-from jaxdl.train import state as state_lib
-from jaxdl.train import step as step_lib
-from jaxdl.train import workdir as workdir_lib
+from jaxdl.training import state as state_lib
+from jaxdl.training import step as step_lib
+from jaxdl.training import workdir as workdir_lib
 
 
 class TrainingDiverged(RuntimeError):
@@ -59,7 +59,7 @@ def build(config: ml_collections.ConfigDict) -> Run:
     options = {k: v for k, v in config.data.items() if k != "name"}
     try:
         dataset = data_lib.load(config.data.name, **options)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OSError) as e:  # OSError: a tfds dataset not prepared
         raise config_lib.ConfigError(f"config.data: {e}") from None
     config_lib.check_against_data(config, len(dataset.x_train), dataset.num_classes)
     model_options = {k: v for k, v in config.model.items() if k != "name"}

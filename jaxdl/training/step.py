@@ -17,7 +17,7 @@ import optax
 
 from jaxdl import losses, rng
 from jaxdl.data import pipeline
-from jaxdl.train.state import TrainState
+from jaxdl.training.state import TrainState
 
 Batch = tuple[jax.Array, jax.Array]
 Metrics = dict[str, jax.Array]

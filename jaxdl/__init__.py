@@ -9,7 +9,11 @@ from jaxdl import config
 __version__ = "0.1.0"
 
 
-def train(config, workdir=None, *, progress=True):
-    """Train one run described by `config`; see `jaxdl.training.loop.train`."""
+def train(config, workdir=None, **options):
+    """Train (or resume) one run described by `config` in `workdir`; returns its result.
+
+    Options: progress=True, restart=False, intervene=False, init_from=None —
+    see `jaxdl.training.loop.train`.
+    """
     from jaxdl.training import loop  # late: keeps `import jaxdl` light for the CLI's --help
-    return loop.train(config, workdir, progress=progress)
+    return loop.train(config, workdir, **options)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any, Sequence
 
@@ -21,10 +22,13 @@ Train one run and print its final test accuracy.
 
 With no --config it trains the default: the published MNIST-1D CNN recipe
 (3 stride-2 conv layers of 25 channels + linear head, Adam 1e-2, batch 100,
-6000 steps), which reaches test accuracy ~0.94 in about a minute on 2 CPU cores.
+6000 steps), which reaches test accuracy ~0.93 (published: 0.94) in about half
+a minute on 2 CPU cores.
 
 The workdir receives config.json, metrics.jsonl (one JSON object per line:
-step, split, metrics), TensorBoard event files and, last, result.json."""
+step, split, metrics), TensorBoard event files, orbax checkpoints of the whole
+train state, history.jsonl and, last, result.json. SIGTERM or Ctrl-C saves a
+checkpoint and exits 0 with the command that resumes the run."""
 
 
 def _flatten(node: Any, prefix: str = "config") -> list[str]:
@@ -57,10 +61,31 @@ def parser() -> argparse.ArgumentParser:
                         "one of its configs (e.g. experiments/mnist1d_baselines.py:mlp). "
                         "Default: the built-in MNIST-1D CNN recipe")
     t.add_argument("--workdir", metavar="DIR",
-                   help="where the run writes its files; must be new or empty "
-                        "(default: a fresh runs/DATE-TIME)")
+                   help="where the run writes its files (default: a fresh runs/DATE-TIME). "
+                        "Re-running the same command on the same workdir resumes from its "
+                        "newest complete checkpoint, with the same bits as never stopping; "
+                        "on a finished run it prints the stored result")
+    t.add_argument("--intervene", action="store_true",
+                   help="continue the run in --workdir under a changed config (new optimizer "
+                        "or lr, activation, more steps, ...): params whose path and shape "
+                        "match are kept, new parts initialized, the change is recorded in "
+                        "history.jsonl. Without it a changed config is refused")
+    t.add_argument("--restart", action="store_true",
+                   help="when no checkpoint in --workdir can be restored, start from scratch "
+                        "(the unusable checkpoints are moved aside, not deleted)")
+    t.add_argument("--init_from", metavar="RUN_DIR",
+                   help="warm start: params (not optimizer state) from the newest checkpoint "
+                        "of another run; shapes must match key by key")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def resume_command(argv: Sequence[str], workdir: str) -> str:
+    """The command that continues an interrupted run: the same one, with its workdir."""
+    argv = list(argv)
+    if not any(a == "--workdir" or a.startswith("--workdir=") for a in argv):
+        argv += ["--workdir", workdir]
+    return " ".join(["jaxdl", *(shlex.quote(a) for a in argv)])
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -74,11 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list, overrides = split_overrides(argv)
     args = parser().parse_args(args_list)
     from jaxdl import config as config_lib
-    from jaxdl.training import loop, workdir
+    from jaxdl.training import loop, resume, workdir
     try:
         config = config_lib.load(args.config, overrides)
-        result = loop.train(config, args.workdir, progress=not args.no_progress)
-    except (config_lib.ConfigError, workdir.WorkdirError) as e:
+        result = loop.train(config, args.workdir, progress=not args.no_progress,
+                            restart=args.restart, intervene=args.intervene,
+                            init_from=args.init_from)
+    except loop.Interrupted as e:
+        print(f"jaxdl: {e}; resume with: {resume_command(argv, e.workdir)}", file=sys.stderr)
+        return 0
+    except (config_lib.ConfigError, workdir.WorkdirError, resume.ParamsMismatch) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
     except loop.TrainingDiverged as e:

@@ -48,7 +48,8 @@ def default() -> ml_collections.ConfigDict:
     c.eval_every = 1000  # 0: evaluate only at the end
     c.eval_batch_size = 1000
     c.eval_train_examples = 10000  # full-train-set eval on at most this many examples
-    c.checkpoint_every = 1000  # 0: only at the end
+    c.checkpoint_every = 1000  # steps between checkpoints; 0: only at the end
+    c.keep_checkpoints = 3  # newest N kept; >= 2 lets a damaged newest one fall back
     c.chunk_size = 100  # steps per compiled call (a host sync, progress and NaN check each chunk)
     c.execution = "auto"  # scan | loop | auto (the measured fastest for the backend)
     c.data = named_section("data", "mnist1d")
@@ -238,6 +239,7 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(c.eval_train_examples >= 0, "eval_train_examples", "must be >= 0", c.eval_train_examples)
     _require(c.eval_every >= 0, "eval_every", "must be >= 0", c.eval_every)
     _require(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0", c.checkpoint_every)
+    _require(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1", c.keep_checkpoints)
     _require(c.chunk_size > 0, "chunk_size", "must be > 0", c.chunk_size)
     _require(c.execution in EXECUTIONS, "execution", f"must be one of {', '.join(EXECUTIONS)}", c.execution)
     o = c.optimizer

@@ -1,9 +1,15 @@
 """What a run writes into its workdir, and how (the only file I/O of training).
 
-    config.json     the validated config, first
+    config.json     the validated config, first (rewritten only by a declared intervention)
     metrics.jsonl   one JSON object per line: {"step", "split", <metric>: value, ...}
     events.out.*    TensorBoard scalars, `<split>/<metric>`
+    checkpoints/    orbax checkpoints of the whole train state (checkpoint.py)
+    history.jsonl   what happened to the run: start, resume, intervention, interrupted, finish
     result.json     final metrics, written last and atomically: present means done
+
+Nothing here is ever deleted: a result replaced by a declared intervention is
+kept as `history/result-step-N.json`, unusable checkpoints set aside by
+`--restart` are renamed, not removed.
 """
 from __future__ import annotations
 
@@ -16,6 +22,9 @@ from typing import Any
 import numpy as np
 
 RESULT = "result.json"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+HISTORY = "history.jsonl"
 
 
 class WorkdirError(RuntimeError):
@@ -32,12 +41,14 @@ def default_workdir(root: str = "runs") -> str:
 
 
 def prepare(workdir: str) -> str:
-    """Create `workdir`; refuse one that already holds files, so nothing is overwritten."""
-    if os.path.isfile(os.path.join(workdir, RESULT)):
-        raise WorkdirError(f"workdir {workdir} holds a finished run ({RESULT}); "
-                           f"choose another --workdir")
-    if os.path.isdir(workdir) and os.listdir(workdir):
-        raise WorkdirError(f"workdir {workdir} is not empty; choose another --workdir")
+    """Create `workdir`, or accept one that holds a jaxdl run (to resume it); refuse any
+    other non-empty directory, so nothing unrelated is ever written over."""
+    if os.path.isfile(workdir):
+        raise WorkdirError(f"workdir {workdir} is a file, not a directory")
+    if os.path.isdir(workdir) and os.listdir(workdir) and not os.path.isfile(
+            os.path.join(workdir, CONFIG)):
+        raise WorkdirError(f"workdir {workdir} is not empty and holds no jaxdl run "
+                           f"({CONFIG} missing); choose another --workdir")
     os.makedirs(workdir, exist_ok=True)
     return workdir
 
@@ -66,13 +77,76 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+class RunFiles:
+    """The small files of one run directory."""
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.workdir, name)
+
+    def saved_config(self) -> dict | None:
+        path = self._path(CONFIG)
+        return json.load(open(path)) if os.path.isfile(path) else None
+
+    def write_config(self, config: Any) -> None:
+        write_json_atomic(self._path(CONFIG), config.to_dict())
+
+    def finished(self) -> bool:
+        return os.path.isfile(self._path(RESULT))
+
+    def result(self) -> dict:
+        return json.load(open(self._path(RESULT)))
+
+    def write_result(self, result: dict) -> None:
+        write_json_atomic(self._path(RESULT), result)
+
+    def archive_result(self, step: int) -> None:
+        """Keep a result that an intervention is about to replace."""
+        if self.finished():
+            os.makedirs(self._path("history"), exist_ok=True)
+            os.replace(self._path(RESULT), self._path(f"history/result-step-{step}.json"))
+
+    def record(self, event: str, step: int, **info: Any) -> None:
+        row = {"event": event, "step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+        with open(self._path(HISTORY), "a") as f:
+            f.write(json.dumps(row, default=_jsonable) + "\n")
+
+    def set_aside(self, path: str) -> str:
+        """Rename `path` out of the way (never delete); returns the new name."""
+        aside = f"{path}.unusable-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.replace(path, aside)
+        return aside
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop rows after `step` (and a torn last line): a resumed run writes them again,
+        bit for bit, so the file ends as an uninterrupted run's would."""
+        path = self._path(METRICS)
+        if not os.path.isfile(path):
+            return
+        keep = []
+        for line in open(path):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("step", 0) <= step:
+                keep.append(line if line.endswith("\n") else line + "\n")
+        fd, tmp = tempfile.mkstemp(dir=self.workdir, prefix=".tmp-")
+        with os.fdopen(fd, "w") as f:
+            f.writelines(keep)
+        os.replace(tmp, path)
+
+
 class MetricsLog:
     """metrics.jsonl plus TensorBoard event files in one workdir."""
 
-    def __init__(self, workdir: str):
+    def __init__(self, workdir: str, purge_step: int = 0):
         from tensorboardX import SummaryWriter  # imported late: slow, and only the driver needs it
-        self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
-        self._tb = SummaryWriter(logdir=workdir, flush_secs=30)
+        self._jsonl = open(os.path.join(workdir, METRICS), "a")
+        # purge_step: TensorBoard drops events a killed earlier attempt logged after it
+        self._tb = SummaryWriter(logdir=workdir, flush_secs=30, purge_step=purge_step or None)
 
     def write(self, step: int, split: str, metrics: dict[str, float]) -> None:
         row = {"step": int(step), "split": split, **{k: float(v) for k, v in metrics.items()}}

@@ -1,0 +1,86 @@
+"""Continuing runs: resume, declared interventions, and warm starts.
+
+A workdir's checkpoints describe themselves (each holds the config that made
+its state), so resuming needs nothing but the workdir. A config that differs
+from the checkpoint's is refused with the list of changed keys, unless the
+change is declared an *intervention* (`--intervene`): then params whose path
+and shape match are kept, new parts are initialized exactly as a fresh run of
+the new config would initialize them, the optimizer state is kept only if the
+optimizer section is unchanged, and the change is recorded in `history.jsonl`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+from flax import traverse_util
+
+# Keys that change how a run is executed or saved, never what it computes.
+FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size"})
+
+
+class ParamsMismatch(ValueError):
+    """Params of two runs that cannot be matched; the message names each key."""
+
+
+def flatten_config(config: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(flatten_config(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
+    """{dotted key: (old value, new value)} for every key whose value differs."""
+    a, b = flatten_config(old), flatten_config(new)
+    missing = object()
+    changes = {k: (a.get(k, missing), b.get(k, missing)) for k in sorted(a.keys() | b.keys())
+               if a.get(k, missing) != b.get(k, missing) and k not in FREE_KEYS}
+    return {k: (None if o is missing else o, None if n is missing else n)
+            for k, (o, n) in changes.items()}
+
+
+def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
+    return "; ".join(f"{k}: {o!r} -> {n!r}" for k, (o, n) in changes.items())
+
+
+def _flat(tree: Any) -> dict[str, Any]:
+    return {"/".join(map(str, k)): v for k, v in traverse_util.flatten_dict(dict(tree)).items()} \
+        if tree else {}
+
+
+def _unflat(flat: dict[str, Any]) -> dict:
+    return traverse_util.unflatten_dict({tuple(k.split("/")): v for k, v in flat.items()})
+
+
+def shape_mismatches(source: Any, target: Any, *, allow_missing: bool) -> list[str]:
+    """One line per key whose shape differs, or that `source` lacks (unless allowed)."""
+    src, tgt = _flat(source), _flat(target)
+    problems = []
+    for key, value in tgt.items():
+        if key not in src:
+            if not allow_missing:
+                problems.append(f"{key}: missing in the source, shape {tuple(np.shape(value))} here")
+        elif np.shape(src[key]) != np.shape(value):
+            problems.append(f"{key}: shape {tuple(np.shape(src[key]))} in the source, "
+                            f"{tuple(np.shape(value))} here")
+    return problems
+
+
+def transplant(source: Any, target: Any) -> tuple[Any, list[str], list[str]]:
+    """`target` with every leaf that `source` has at the same path (and shape) taken from
+    `source`; returns (tree, kept keys, newly initialized keys)."""
+    src, tgt = _flat(source), _flat(target)
+    out, kept, fresh = {}, [], []
+    for key, value in tgt.items():
+        if key in src and np.shape(src[key]) == np.shape(value):
+            out[key] = jax.numpy.asarray(src[key], dtype=value.dtype)
+            kept.append(key)
+        else:
+            out[key] = value
+            fresh.append(key)
+    return (_unflat(out) if out else target), kept, fresh

@@ -73,36 +73,29 @@ def evaluate(model, x, y, batch_size: int = 1000):
     return correct / len(x), loss / len(x)
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=("cnn", "mlp"), default="cnn")
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--eval-every", type=int, default=1000)
-    p.add_argument("--warmup", type=int, default=100, help="steps left out of the steady-state timing")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="also print one JSON line of timings")
-    args = p.parse_args(argv)
-
+def setup(model_name: str, seed: int = 0, threads: int = 0):
     from jaxdl import data as data_lib
-    t_data = time.perf_counter()
+    if threads:
+        torch.set_num_threads(threads)
     ds = data_lib.load("mnist1d")
-    x_train, y_train = torch.from_numpy(ds.x_train.copy()), torch.from_numpy(ds.y_train.copy()).long()
-    x_test, y_test = torch.from_numpy(ds.x_test.copy()), torch.from_numpy(ds.y_test.copy()).long()
-    t_data = time.perf_counter() - t_data
-
-    torch.manual_seed(args.seed)
-    model = CNN() if args.model == "cnn" else MLP()
+    arrays = [torch.from_numpy(a.copy()) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test)]
+    arrays[1], arrays[3] = arrays[1].long(), arrays[3].long()
+    torch.manual_seed(seed)
+    model = CNN() if model_name == "cnn" else MLP()
     lecun_init(model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2, betas=(0.9, 0.999), eps=1e-8)
+    return arrays, model, opt
+
+
+def train_steps(model, opt, x_train, y_train, start: int, count: int, perm=None):
+    """Steps start..start+count-1; a fresh permutation at each epoch start."""
     loss_fn = nn.CrossEntropyLoss()
     batch, n = 100, len(x_train)
     steps_per_epoch = n // batch
-
-    t_train = time.perf_counter()
-    steady, steady_steps, t_eval = 0.0, 0, 0.0
     model.train()
-    t_seg = time.perf_counter()
-    for step in range(args.steps):
+    if perm is None:
+        perm = torch.randperm(n)
+    for step in range(start, start + count):
         if step % steps_per_epoch == 0:
             perm = torch.randperm(n)
         idx = perm[(step % steps_per_epoch) * batch:(step % steps_per_epoch + 1) * batch]
@@ -111,24 +104,41 @@ def main(argv=None) -> dict:
         loss = loss_fn(model(xb), yb)
         loss.backward()
         opt.step()
-        if step + 1 == args.warmup:
-            t_seg = time.perf_counter()
-        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            now = time.perf_counter()
-            if step + 1 > args.warmup:
-                steady += now - t_seg
-                steady_steps += step + 1 - max(args.warmup, step + 1 - args.eval_every)
-            model.eval()
-            train_acc, _ = evaluate(model, x_train, y_train)
-            test_acc, test_loss = evaluate(model, x_test, y_test)
-            model.train()
-            t_seg = time.perf_counter()
-            t_eval += t_seg - now
+    return perm
+
+
+def window_steps_per_s(model_name: str, warmup: int, window: int, threads: int = 0) -> dict:
+    """Steady-state steps/s of one timed window of `window` steps after `warmup` steps."""
+    (x_train, y_train, _, _), model, opt = setup(model_name, threads=threads)
+    perm = train_steps(model, opt, x_train, y_train, 0, warmup)
+    t = time.perf_counter()
+    train_steps(model, opt, x_train, y_train, warmup, window, perm)
+    return {"steps_per_s": window / (time.perf_counter() - t), "threads": torch.get_num_threads()}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=("cnn", "mlp"), default="cnn")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    p.add_argument("--json", action="store_true", help="also print one JSON line of timings")
+    args = p.parse_args(argv)
+
+    (x_train, y_train, x_test, y_test), model, opt = setup(args.model, args.seed, args.threads)
+    t_train = time.perf_counter()
+    perm = None
+    for start in range(0, args.steps, args.eval_every):
+        count = min(args.eval_every, args.steps - start)
+        perm = train_steps(model, opt, x_train, y_train, start, count, perm)
+        model.eval()
+        train_acc, _ = evaluate(model, x_train, y_train)
+        test_acc, test_loss = evaluate(model, x_test, y_test)
     t_train = time.perf_counter() - t_train
     print(f"test accuracy {test_acc:.4f}, test loss {test_loss:.4f} after {args.steps} steps "
           f"({t_train:.1f} s)", flush=True)
-    timings = {"steps_per_s": steady_steps / steady, "train_s": t_train, "eval_s": t_eval,
-               "data_s": t_data, "startup_s": time.perf_counter() - T_START - t_train,
+    timings = {"train_s": t_train, "startup_s": time.perf_counter() - T_START - t_train,
                "test_accuracy": test_acc, "threads": torch.get_num_threads()}
     if args.json:
         print("BENCH " + json.dumps(timings), flush=True)

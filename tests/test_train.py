@@ -7,7 +7,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
-from jaxdl.training import loop, workdir
+from jaxdl.training import loop
 
 
 def read_metrics(path):
@@ -71,15 +71,6 @@ def test_divergence_stops_with_the_step_and_no_result(small_config, tmp_path):
     with pytest.raises(loop.TrainingDiverged, match=r"NaN/Inf (at|by) step \d+"):
         jaxdl.train(small_config, str(tmp_path / "run"), progress=False)
     assert not (tmp_path / "run" / "result.json").exists()
-
-
-def test_finished_run_is_never_overwritten(small_config, tmp_path):
-    small_config.steps = 10
-    jaxdl.train(small_config, str(tmp_path / "run"), progress=False)
-    before = (tmp_path / "run" / "result.json").read_bytes()
-    with pytest.raises(workdir.WorkdirError, match="finished run"):
-        jaxdl.train(small_config, str(tmp_path / "run"), progress=False)
-    assert (tmp_path / "run" / "result.json").read_bytes() == before
 
 
 def test_batch_norm_statistics_are_trained_state(small_config, tmp_path):

@@ -71,9 +71,22 @@ def resolve_execution(execution: str, backend: str | None = None) -> str:
     return "loop" if (backend or jax.default_backend()) == "cpu" else "scan"
 
 
+def enable_compilation_cache() -> None:
+    """JAX's persistent compilation cache: a program compiled once (by any run, test or
+    trial of the same shapes) is loaded from disk afterwards — same executable, same bits.
+    Directory: $JAXDL_COMPILATION_CACHE (empty: off), default ~/.cache/jaxdl/xla."""
+    directory = os.environ.get("JAXDL_COMPILATION_CACHE",
+                               os.path.join(os.path.expanduser("~"), ".cache", "jaxdl", "xla"))
+    if directory and jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", directory)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def build(config: ml_collections.ConfigDict) -> Run:
     """Validate, load the data and trace the model's shapes; fails with `ConfigError`."""
     config_lib.validate(config)
+    enable_compilation_cache()
     options = {k: v for k, v in config.data.items() if k != "name"}
     try:
         dataset = data_lib.load(config.data.name, **options)
@@ -302,18 +315,19 @@ def train(config: ml_collections.ConfigDict, workdir: str | None = None, *,
     workdir = workdir_lib.prepare(workdir or workdir_lib.default_workdir())
     checkpoints = checkpoint_lib.Checkpoints(f"{workdir}/checkpoints", config.keep_checkpoints)
     try:
-        start = open_workdir(run, workdir, checkpoints, restart=restart, intervene=intervene,
-                             init_from=init_from)
-        if start.finished is not None:
-            print(f"jaxdl: {workdir} holds this finished run; nothing to do", file=sys.stderr)
-            return start.finished
-        return _run(run, workdir, start.state, checkpoints, progress)
+        with StopRequest() as stop:  # from here on, SIGTERM/SIGINT mean "save, then exit"
+            start = open_workdir(run, workdir, checkpoints, restart=restart,
+                                 intervene=intervene, init_from=init_from)
+            if start.finished is not None:
+                print(f"jaxdl: {workdir} holds this finished run; nothing to do", file=sys.stderr)
+                return start.finished
+            return _run(run, workdir, start.state, checkpoints, stop, progress)
     finally:
         checkpoints.close()  # waits for an async save in flight: the last good one completes
 
 
 def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpoints,
-         progress: bool) -> dict[str, Any]:
+         stop: StopRequest, progress: bool) -> dict[str, Any]:
     config, files = run.config, workdir_lib.RunFiles(workdir)
     data = pipeline.to_device(run.dataset)
     sets = eval_sets(config, run.dataset)
@@ -327,24 +341,23 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
     bar = tqdm.tqdm(total=config.steps, initial=first, desc="train", unit="step",
                     disable=not progress, dynamic_ncols=True, mininterval=0.5)
     try:
-        with StopRequest() as stop:
-            for length, _ in chunks(first, sorted(evals | saves), config.chunk_size):
-                start = int(state.step)
-                state, metrics = run.train_chunk(state, data, length)
-                metrics = jax.device_get(metrics)
-                check_finite(start, metrics, bool(step_lib.params_finite(state.params)))
-                step = start + length
-                bar.update(length)
-                bar.set_postfix({k: f"{np.mean(v):.4f}" for k, v in metrics.items()})
-                if step in evals:
-                    for split, (scalars, _) in evaluate(run, state, sets).items():
-                        log.write(step, split, scalars)
-                if step in saves or stop.requested:
-                    checkpoints.save(state, config)
-                if stop.requested and step < config.steps:
-                    checkpoints.wait()
-                    files.record("interrupted", step)
-                    raise Interrupted(step, workdir)
+        for length, _ in chunks(first, sorted(evals | saves), config.chunk_size):
+            start = int(state.step)
+            state, metrics = run.train_chunk(state, data, length)
+            metrics = jax.device_get(metrics)
+            check_finite(start, metrics, bool(step_lib.params_finite(state.params)))
+            step = start + length
+            bar.update(length)
+            bar.set_postfix({k: f"{np.mean(v):.4f}" for k, v in metrics.items()})
+            if step in evals:
+                for split, (scalars, _) in evaluate(run, state, sets).items():
+                    log.write(step, split, scalars)
+            if step in saves or stop.requested:
+                checkpoints.save(state, config)
+            if stop.requested and step < config.steps:
+                checkpoints.wait()
+                files.record("interrupted", step)
+                raise Interrupted(step, workdir)
     finally:
         bar.close()
         log.close()

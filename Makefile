@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/jaxdl train
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -47,7 +47,7 @@ def measure(recipe: str, execution: str = "auto", chunk_size: int = 100, warmup:
     config.execution = execution
     config.chunk_size = chunk_size
     run = loop.build(config)
-    data = pipeline.to_device(run.dataset)
+    data = run.device_data() if hasattr(run, "device_data") else pipeline.to_device(run.dataset)
     state = run.init(rng.root_key(config.seed))
     jax.block_until_ready(state)
 

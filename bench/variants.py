@@ -15,6 +15,16 @@ variants compose (e.g. "epoch_order,jit_finite").
     jit_finite    `params_finite` (the NaN check after each chunk) as one jitted call
                   instead of ~2 eager ops per parameter leaf.
     unroll=N      `scan` strategy with `lax.scan(..., unroll=N)`.
+    swap_or_not=R a sort-free step-indexed order: the epoch's permutation is the
+                  swap-or-not shuffle (Hoang, Morris & Rogaway 2012) with R rounds, of
+                  which a step evaluates only its own `batch_size` positions: O(batch x R)
+                  hashes per step instead of two 4000-element sorts. Still a pure function
+                  of (data key, step) and a true permutation per epoch, but a different
+                  order than `jax.random.permutation`: training changes bits.
+    patch_conv    1-D convolutions as strided slices + one matmul (im2col) instead of
+                  `lax.conv_general_dilated`: same parameters (names, shapes, init), same
+                  math; the gradient is matmuls and pads, which XLA:CPU runs fast inside
+                  `scan` too (see BENCHMARKS.md for why its native conv is slow there).
 
 Environment-level candidates (XLA_FLAGS, thread counts, matmul precision) are
 set by the harness before jax is imported; see `bench/__main__.py`.
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,12 +42,42 @@ from jaxdl import rng
 from jaxdl.data import pipeline
 from jaxdl.training import step as step_lib
 
-VARIANTS = ("epoch_order", "host_stack", "jit_finite", "unroll")
+VARIANTS = ("epoch_order", "swap_or_not", "host_stack", "jit_finite", "unroll", "patch_conv")
 
 
-def make_train_chunk(train_step, batch_size: int, execution: str, *, epoch_order: bool = False,
-                     host_stack: bool = False, unroll: int = 1):
-    """`jaxdl.training.step.make_train_chunk` with the candidate changes switchable."""
+def swap_or_not_indices(data_key: jax.Array, step, num_examples: int, batch_size: int,
+                        rounds: int = 12) -> jax.Array:
+    """Indices of the batch at `step`: positions [p*bs, (p+1)*bs) of the epoch's permutation.
+
+    Each round pairs x with (K_r - x) mod n and swaps the pair when a keyed hash of
+    the pair (its larger member) has its low bit set: an involution, so every
+    round, and their composition, is a bijection of [0, n)."""
+    from jax.extend.random import threefry2x32_p  # elementwise: (k1, k2, x1, x2) -> 2 words
+    n = num_examples
+    epoch, position = jnp.divmod(step, n // batch_size)
+    key = jax.random.fold_in(data_key, epoch)
+    x = (position * batch_size + jnp.arange(batch_size)).astype(jnp.uint32)
+    offsets = jax.random.randint(jax.random.fold_in(key, rounds), (rounds,), 0, n).astype(jnp.uint32)
+    for r in range(rounds):
+        partner = (offsets[r] + jnp.uint32(n) - x) % jnp.uint32(n)
+        k = jax.random.fold_in(key, r)
+        high = jnp.maximum(x, partner)
+        bits, _ = threefry2x32_p.bind(k[0], k[1], high, jnp.zeros_like(high))
+        x = jnp.where((bits & 1) == 1, partner, x)
+    return x.astype(jnp.int32)
+
+
+_ORIGINAL_MAKE_TRAIN_CHUNK = step_lib.make_train_chunk
+
+
+def make_train_chunk(train_step, batch_size: int, execution: str, placement=None,
+                     state_sharding=None, *, epoch_order: bool = False, host_stack: bool = False,
+                     unroll: int = 1, swap_or_not: int = 0):
+    """`jaxdl.training.step.make_train_chunk` with the candidate changes switchable
+    (single device only: with a multi-device placement it is jaxdl's own)."""
+    if placement is not None and getattr(placement, "num_devices", 1) > 1:
+        return _ORIGINAL_MAKE_TRAIN_CHUNK(train_step, batch_size, execution, placement,
+                                          state_sharding)
 
     def order_at(data: pipeline.DeviceData, key: jax.Array, step: jax.Array) -> jax.Array:
         n = data.x.shape[0]
@@ -45,6 +86,11 @@ def make_train_chunk(train_step, batch_size: int, execution: str, *, epoch_order
 
     def one_step(state, data: pipeline.DeviceData, order):
         data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
+        if swap_or_not:
+            rounds = 12 if swap_or_not is True else swap_or_not
+            idx = swap_or_not_indices(data_key, state.step, data.x.shape[0], batch_size, rounds)
+            batch = jnp.take(data.x, idx, axis=0), jnp.take(data.y, idx, axis=0)
+            return train_step(state, batch), order
         if not epoch_order:
             return train_step(state, pipeline.batch_at(data, data_key, state.step, batch_size)), order
         # exactly pipeline.batch_indices, with the epoch's permutation reused across its steps
@@ -96,6 +142,39 @@ def params_finite_jit(params):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
 
 
+class Conv(nn.Conv):
+    """`nn.Conv` computed as im2col + matmul for 1-D inputs (B, L, C); 2-D as `nn.Conv`.
+
+    Named `Conv` so that flax auto-names it `Conv_0, Conv_1, ...` like `nn.Conv`:
+    the same param tree and the same initial values."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.ndim != 3 or self.feature_group_count != 1 or isinstance(self.padding, str):
+            return super().__call__(x)
+        (k,), (s,) = self.kernel_size, self.strides or (1,)
+        (lo, hi), = self.padding
+        cin = x.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (k, cin, self.features), self.param_dtype)
+        xp = jnp.pad(x, ((0, 0), (lo, hi), (0, 0)))
+        out_len = (xp.shape[1] - k) // s + 1
+        patches = jnp.concatenate(
+            [xp[:, j:j + s * (out_len - 1) + 1:s, :] for j in range(k)], axis=-1)
+        y = patches @ kernel.reshape(k * cin, self.features)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+        return y
+
+
+def _patched_conv(features, kernel_size, ndim, stride, padding, init, scale, use_bias=True,
+                  name=None):
+    from jaxdl.models import layers
+    return Conv(features, kernel_size=(kernel_size,) * ndim, strides=(stride,) * ndim,
+                padding=((padding, padding),) * ndim, use_bias=use_bias,
+                kernel_init=layers.kernel_init(init, scale), bias_init=nn.initializers.zeros,
+                name=name)
+
+
 def parse(spec: str) -> dict:
     """'epoch_order,unroll=4' -> {'epoch_order': True, 'unroll': 4}."""
     options = {}
@@ -110,8 +189,11 @@ def parse(spec: str) -> dict:
 def apply(spec: str) -> None:
     """Patch jaxdl in this process with the variants named in `spec` (before `loop.build`)."""
     options = parse(spec)
+    if options.pop("patch_conv", False):
+        from jaxdl.models import layers
+        layers.conv = _patched_conv
     if options.pop("jit_finite", False):
         step_lib.params_finite = params_finite_jit
-    chunk_options = {k: v for k, v in options.items() if k in ("epoch_order", "host_stack", "unroll")}
+    chunk_options = {k: v for k, v in options.items() if k in ("epoch_order", "host_stack", "unroll", "swap_or_not")}
     if chunk_options:
         step_lib.make_train_chunk = functools.partial(make_train_chunk, **chunk_options)

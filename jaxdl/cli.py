@@ -77,6 +77,17 @@ def parser() -> argparse.ArgumentParser:
                    help="warm start: params (not optimizer state) from the newest checkpoint "
                         "of another run; shapes must match key by key")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    hosts = t.add_argument_group(
+        "multi-process runs (jax.distributed; automatic on TPU pod slices; see BUILD.md)")
+    hosts.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="address of process 0; every process gets the same command "
+                            "(env JAXDL_COORDINATOR)")
+    hosts.add_argument("--num_processes", type=int, metavar="N",
+                       help="number of processes (env JAXDL_NUM_PROCESSES)")
+    hosts.add_argument("--process_id", type=int, metavar="I",
+                       help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
+    from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
+    study_cli.add_parsers(sub)
     return p
 
 
@@ -98,15 +109,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args_list, overrides = split_overrides(argv)
     args = parser().parse_args(args_list)
+    if args.command in ("sweep", "report"):
+        from jaxdl.study import cli as study_cli
+        return study_cli.main(args, argv, overrides)
     from jaxdl import config as config_lib
-    from jaxdl.training import loop, resume, workdir
+    from jaxdl.training import loop, parallel, resume, workdir
+    try:
+        parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    except ValueError as e:
+        print(f"jaxdl: error: {e}", file=sys.stderr)
+        return 2
     try:
         config = config_lib.load(args.config, overrides)
         result = loop.train(config, args.workdir, progress=not args.no_progress,
                             restart=args.restart, intervene=args.intervene,
                             init_from=args.init_from)
     except loop.Interrupted as e:
-        print(f"jaxdl: {e}; resume with: {resume_command(argv, e.workdir)}", file=sys.stderr)
+        if parallel.is_primary():
+            print(f"jaxdl: {e}; resume with: {resume_command(argv, e.workdir)}", file=sys.stderr)
         return 0
     except (config_lib.ConfigError, workdir.WorkdirError, resume.ParamsMismatch) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
@@ -114,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except loop.TrainingDiverged as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 1
+    if not parallel.is_primary():
+        return 0
     test = result["test"]
     summary = f"test accuracy {test['accuracy']:.4f}, " if "accuracy" in test else ""
     print(f"{summary}test loss {test['loss']:.4f} after {result['step']} steps "

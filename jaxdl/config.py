@@ -32,6 +32,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lars")
 SCHEDULES = ("constant", "cosine", "step", "linear")
 LOSSES = ("cross_entropy", "mse", "hinge")
 EXECUTIONS = ("auto", "scan", "loop")
+PARALLEL_MODES = ("jit", "pmap")
 NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults}
 
 
@@ -52,6 +53,11 @@ def default() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 3  # newest N kept; >= 2 lets a damaged newest one fall back
     c.chunk_size = 100  # steps per compiled call (a host sync, progress and NaN check each chunk)
     c.execution = "auto"  # scan | loop | auto (the measured fastest for the backend)
+    c.parallel = ml_collections.ConfigDict(dict(
+        mode="jit",  # jit: one program over the mesh (NamedSharding); pmap: per-device program
+        data=0,  # devices on the data axis; 0: all devices not on the fsdp axis
+        fsdp=1,  # devices that split large params and optimizer state (mode=jit only)
+    ))
     c.data = named_section("data", "mnist1d")
     c.model = named_section("model", "cnn1d")
     c.optimizer = ml_collections.ConfigDict(dict(
@@ -242,6 +248,11 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1", c.keep_checkpoints)
     _require(c.chunk_size > 0, "chunk_size", "must be > 0", c.chunk_size)
     _require(c.execution in EXECUTIONS, "execution", f"must be one of {', '.join(EXECUTIONS)}", c.execution)
+    par = c.parallel
+    _require(par.mode in PARALLEL_MODES, "parallel.mode", f"must be one of {', '.join(PARALLEL_MODES)}",
+             par.mode)
+    _require(par.data >= 0, "parallel.data", "must be >= 0 (0: all devices)", par.data)
+    _require(par.fsdp >= 1, "parallel.fsdp", "must be >= 1", par.fsdp)
     o = c.optimizer
     _require(o.name in OPTIMIZERS, "optimizer.name", f"must be one of {', '.join(OPTIMIZERS)}", o.name)
     _require(math.isfinite(o.lr) and o.lr > 0, "optimizer.lr", "must be a finite number > 0", o.lr)

@@ -17,7 +17,7 @@ def read_metrics(path):
 def final_params(config):
     """Params after config.steps steps, run in chunks of config.chunk_size."""
     run = loop.build(config)
-    data = loop.pipeline.to_device(run.dataset)
+    data = run.device_data()
     state = run.init(jax.random.PRNGKey(config.seed))
     for length, _ in loop.chunks(0, [config.steps], config.chunk_size):
         state, _ = run.train_chunk(state, data, length)
@@ -80,7 +80,7 @@ def test_batch_norm_statistics_are_trained_state(small_config, tmp_path):
     state = run.init(jax.random.PRNGKey(0))
     before = jax.device_get(state.model_state)
     assert "batch_stats" in before
-    state, _ = run.train_chunk(state, loop.pipeline.to_device(run.dataset), 5)
+    state, _ = run.train_chunk(state, run.device_data(), 5)
     after = jax.device_get(state.model_state)
     changed = jax.tree.leaves(jax.tree.map(lambda a, b: not np.array_equal(a, b), before, after))
     assert all(changed)

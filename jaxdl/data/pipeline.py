@@ -23,8 +23,10 @@ class DeviceData(NamedTuple):
     y: jax.Array
 
 
-def to_device(dataset: Dataset) -> DeviceData:
-    return DeviceData(jnp.asarray(dataset.x_train), jnp.asarray(dataset.y_train))
+def to_device(dataset: Dataset, place=None) -> DeviceData:
+    """The training arrays on the device(s); `place(array)` puts one (default: jnp.asarray)."""
+    place = place or jnp.asarray
+    return DeviceData(place(dataset.x_train), place(dataset.y_train))
 
 
 def batch_indices(data_key: jax.Array, step: jax.Array | int, num_examples: int,
@@ -37,7 +39,12 @@ def batch_indices(data_key: jax.Array, step: jax.Array | int, num_examples: int,
 
 
 def batch_at(data: DeviceData, data_key: jax.Array, step: jax.Array | int,
-             batch_size: int) -> tuple[jax.Array, jax.Array]:
-    """The (x, y) batch at `step`."""
+             batch_size: int, shard: tuple[jax.Array | int, int] = (0, 1)
+             ) -> tuple[jax.Array, jax.Array]:
+    """The (x, y) batch at `step`; with `shard=(i, n)` only the i-th of n equal slices
+    of it (a device's part of the global batch: the order stays global)."""
     idx = batch_indices(data_key, step, data.x.shape[0], batch_size)
+    index, count = shard
+    if count > 1:
+        idx = jax.lax.dynamic_slice_in_dim(idx, index * (batch_size // count), batch_size // count)
     return jnp.take(data.x, idx, axis=0), jnp.take(data.y, idx, axis=0)

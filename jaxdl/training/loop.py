@@ -31,6 +31,7 @@ from jaxdl import data as data_lib
 from jaxdl import models, optim, rng
 from jaxdl.data import pipeline
 from jaxdl.training import checkpoint as checkpoint_lib
+from jaxdl.training import parallel
 from jaxdl.training import resume
 from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
@@ -56,10 +57,25 @@ class Run:
     dataset: data_lib.Dataset
     model: Any
     optimizer: Any
+    placement: parallel.Placement
+    state_sharding: Any
     init: Callable[[jax.Array], state_lib.TrainState]
     train_chunk: Callable
     evaluate: Callable
     execution: str
+
+    def device_data(self) -> pipeline.DeviceData:
+        """The training arrays, replicated on every device of the run."""
+        return pipeline.to_device(self.dataset,
+                                  lambda a: parallel.place(a, self.placement.replicated))
+
+    def shard(self, state: Any) -> Any:
+        """`state` with every leaf on the run's devices (host values are placed)."""
+        def one(leaf, sharding):
+            if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
+                return leaf
+            return parallel.place(np.asarray(leaf), sharding)
+        return jax.tree.map(one, state, self.state_sharding)
 
 
 def resolve_execution(execution: str, backend: str | None = None) -> str:
@@ -93,24 +109,32 @@ def build(config: ml_collections.ConfigDict) -> Run:
     except (ValueError, TypeError, OSError) as e:  # OSError: a tfds dataset not prepared
         raise config_lib.ConfigError(f"config.data: {e}") from None
     config_lib.check_against_data(config, len(dataset.x_train), dataset.num_classes)
+    try:
+        placement = parallel.make_placement(config.parallel, config.batch_size)
+    except ValueError as e:
+        raise config_lib.ConfigError(str(e)) from None
     model_options = {k: v for k, v in config.model.items() if k != "name"}
     model = models.build(config.model.name, dataset.num_outputs, **model_options)
     optimizer = optim.make_optimizer(config.optimizer, config.steps)
-    sample_x = jnp.asarray(dataset.x_train[:1])
+    sample_x = np.asarray(dataset.x_train[:1])
 
     def init(key: jax.Array) -> state_lib.TrainState:
         return state_lib.create(model, optimizer, key, sample_x)
 
     try:  # traces the model on abstract values: errors surface before any compute
-        jax.eval_shape(init, rng.root_key(config.seed))
+        shapes = jax.eval_shape(init, rng.root_key(config.seed))
     except (ValueError, TypeError, KeyError) as e:
         raise config_lib.ConfigError(f"config.model: {str(e).splitlines()[0]}") from None
+    state_sharding = placement.state(shapes)
     classify = dataset.num_classes > 0
-    train_step = step_lib.make_train_step(model, optimizer, config.loss, classify)
+    axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
+    train_step = step_lib.make_train_step(model, optimizer, config.loss, classify, axis_name)
     execution = resolve_execution(config.execution)
     return Run(
-        config=config, dataset=dataset, model=model, optimizer=optimizer, init=jax.jit(init),
-        train_chunk=step_lib.make_train_chunk(train_step, config.batch_size, execution),
+        config=config, dataset=dataset, model=model, optimizer=optimizer, placement=placement,
+        state_sharding=state_sharding, init=jax.jit(init, out_shardings=state_sharding),
+        train_chunk=step_lib.make_train_chunk(train_step, config.batch_size, execution,
+                                              placement, state_sharding),
         evaluate=step_lib.make_evaluate(
             step_lib.make_eval_batch(model, config.loss, dataset.num_classes)),
         execution=execution)
@@ -136,25 +160,34 @@ def chunks(start: int, stops: list[int], chunk_size: int) -> Iterator[tuple[int,
             yield length, step == stop
 
 
-def stacked_batches(x: np.ndarray, y: np.ndarray, batch_size: int):
-    """(xs, ys, masks) of shape (nb, bs, ...): the last batch padded, padding masked out."""
+def stacked_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
+                    placement: parallel.Placement | None = None):
+    """(xs, ys, masks) of shape (nb, bs, ...): the last batch padded, padding masked out;
+    with a placement, bs is a multiple of the device count and each batch is split."""
     n = len(x)
     batch_size = min(batch_size, n)
+    if placement is not None:
+        batch_size = -(-batch_size // placement.num_devices) * placement.num_devices
     nb = -(-n // batch_size)
     pad = nb * batch_size - n
     mask = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
     x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
     y = np.concatenate([y, np.repeat(y[:1], pad, axis=0)])
     shape = lambda a: a.reshape(nb, batch_size, *a.shape[1:])
-    return jnp.asarray(shape(x)), jnp.asarray(shape(y)), jnp.asarray(shape(mask))
+    if placement is None:
+        return jnp.asarray(shape(x)), jnp.asarray(shape(y)), jnp.asarray(shape(mask))
+    sharding = placement.eval_batches()
+    return tuple(parallel.place(shape(a), sharding) for a in (x, y, mask))
 
 
-def eval_sets(config: ml_collections.ConfigDict, dataset: data_lib.Dataset) -> dict[str, tuple]:
+def eval_sets(run: Run) -> dict[str, tuple]:
+    config, dataset = run.config, run.dataset
     n_train = config.eval_train_examples or len(dataset.x_train)
     return {
         "train": stacked_batches(dataset.x_train[:n_train], dataset.y_train[:n_train],
-                                 config.eval_batch_size),
-        "test": stacked_batches(dataset.x_test, dataset.y_test, config.eval_batch_size),
+                                 config.eval_batch_size, run.placement),
+        "test": stacked_batches(dataset.x_test, dataset.y_test, config.eval_batch_size,
+                                run.placement),
     }
 
 
@@ -183,10 +216,10 @@ def check_finite(start_step: int, metrics: dict[str, np.ndarray], params_ok: boo
 
 
 def abstract_state(run: Run) -> Any:
-    """Shapes, dtypes and placement of the run's state, for restoring into."""
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    """Shapes, dtypes and shardings of the run's state, for restoring into."""
     shapes = jax.eval_shape(run.init, rng.root_key(run.config.seed))
-    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
+    return jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                        shapes, run.state_sharding)
 
 
 @dataclasses.dataclass
@@ -200,7 +233,7 @@ def open_workdir(run: Run, workdir: str, checkpoints: checkpoint_lib.Checkpoints
                  restart: bool, intervene: bool, init_from: str | None) -> Start:
     """Fresh start, resume, intervention or 'already finished' — never a silent overwrite."""
     config = run.config
-    files = workdir_lib.RunFiles(workdir)
+    files = workdir_lib.RunFiles(workdir, write=parallel.is_primary())
     try:
         latest = checkpoints.restore_latest(lambda saved: _abstract_for(run, saved))
     except checkpoint_lib.NoUsableCheckpoint as e:
@@ -249,14 +282,14 @@ def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.Ru
     model_state, _, _ = resume.transplant(old.model_state, fresh.model_state)
     same_optimizer = ("optimizer.name" not in changes and
                       jax.tree.structure(old.opt_state) == jax.tree.structure(fresh.opt_state))
-    opt_state = old.opt_state if same_optimizer else run.optimizer.init(params)
+    state = run.shard(fresh.replace(step=old.step, params=params, model_state=model_state))
+    opt_state = old.opt_state if same_optimizer else run.optimizer.init(state.params)
     files.archive_result(int(old.step))
     files.record("intervention", int(old.step),
                  changes={k: list(v) for k, v in changes.items()}, params_kept=kept,
                  params_initialized=initialized,
                  optimizer_state="kept" if same_optimizer else "reinitialized")
-    return fresh.replace(step=old.step, params=params, model_state=model_state,
-                         opt_state=opt_state)
+    return run.shard(state.replace(opt_state=opt_state))
 
 
 def warm_start(run: Run, state: Any, source: str) -> Any:
@@ -274,8 +307,8 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
                                     + "; ".join(problems))
     params, _, _ = resume.transplant(saved["params"], state.params)
     model_state, _, _ = resume.transplant(saved.get("model_state") or {}, state.model_state)
-    return state.replace(params=params, model_state=model_state,
-                         opt_state=run.optimizer.init(params))
+    state = run.shard(state.replace(params=params, model_state=model_state))
+    return run.shard(state.replace(opt_state=run.optimizer.init(state.params)))
 
 
 class StopRequest:
@@ -319,7 +352,8 @@ def train(config: ml_collections.ConfigDict, workdir: str | None = None, *,
             start = open_workdir(run, workdir, checkpoints, restart=restart,
                                  intervene=intervene, init_from=init_from)
             if start.finished is not None:
-                print(f"jaxdl: {workdir} holds this finished run; nothing to do", file=sys.stderr)
+                if parallel.is_primary():
+                    print(f"jaxdl: {workdir} holds this finished run; nothing to do", file=sys.stderr)
                 return start.finished
             return _run(run, workdir, start.state, checkpoints, stop, progress)
     finally:
@@ -328,18 +362,19 @@ def train(config: ml_collections.ConfigDict, workdir: str | None = None, *,
 
 def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpoints,
          stop: StopRequest, progress: bool) -> dict[str, Any]:
-    config, files = run.config, workdir_lib.RunFiles(workdir)
-    data = pipeline.to_device(run.dataset)
-    sets = eval_sets(config, run.dataset)
+    config, files = run.config, workdir_lib.RunFiles(workdir, write=parallel.is_primary())
+    data = run.device_data()
+    sets = eval_sets(run)
     evals = every(config.eval_every, config.steps)
     saves = every(config.checkpoint_every, config.steps)
     first = int(state.step)
-    if first:
+    if first and parallel.is_primary():
         print(f"jaxdl: resuming {workdir} from step {first}", file=sys.stderr)
-    log = workdir_lib.MetricsLog(workdir, purge_step=first)
+    log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary())
     t0 = time.perf_counter()
     bar = tqdm.tqdm(total=config.steps, initial=first, desc="train", unit="step",
-                    disable=not progress, dynamic_ncols=True, mininterval=0.5)
+                    disable=not (progress and parallel.is_primary()), dynamic_ncols=True,
+                    mininterval=0.5)
     try:
         for length, _ in chunks(first, sorted(evals | saves), config.chunk_size):
             start = int(state.step)
@@ -351,7 +386,7 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
             bar.set_postfix({k: f"{np.mean(v):.4f}" for k, v in metrics.items()})
             if step in evals:
                 for split, (scalars, _) in evaluate(run, state, sets).items():
-                    log.write(step, split, scalars)
+                    log.log(step, split, scalars)
             if step in saves or stop.requested:
                 checkpoints.save(state, config)
             if stop.requested and step < config.steps:

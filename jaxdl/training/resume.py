@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import numpy as np
 from flax import traverse_util
 
-# Keys that change how a run is executed or saved, never what it computes.
-FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size"})
+# Keys that change how a run is executed or saved, not what it computes (the execution
+# strategy and the device layout change float rounding only): a run may resume under
+# other values, e.g. on another machine.
+FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size",
+                       "execution", "parallel.mode", "parallel.data", "parallel.fsdp"})
 
 
 class ParamsMismatch(ValueError):
@@ -78,7 +80,7 @@ def transplant(source: Any, target: Any) -> tuple[Any, list[str], list[str]]:
     out, kept, fresh = {}, [], []
     for key, value in tgt.items():
         if key in src and np.shape(src[key]) == np.shape(value):
-            out[key] = jax.numpy.asarray(src[key], dtype=value.dtype)
+            out[key] = np.asarray(src[key], dtype=value.dtype)  # placed on devices by the caller
             kept.append(key)
         else:
             out[key] = value

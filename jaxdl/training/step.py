@@ -17,6 +17,7 @@ import optax
 
 from jaxdl import losses, rng
 from jaxdl.data import pipeline
+from jaxdl.training import parallel
 from jaxdl.training.state import TrainState
 
 Batch = tuple[jax.Array, jax.Array]
@@ -36,17 +37,25 @@ def apply_model(model: nn.Module, params: Any, model_state: Any, x: jax.Array, *
     return model.apply(variables, x, train=train, rngs=rngs), model_state
 
 
-def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classify: bool):
-    """objective(params, model_state, batch, key) -> (loss + penalties, (metrics, model_state))."""
+def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classify: bool,
+                   axis_name: Any = None):
+    """objective(params, model_state, batch, key) -> (loss + penalties, (metrics, model_state)).
+
+    With `axis_name` (per-device programs), the batch is a device's slice and the loss
+    and metrics are averaged over devices: under `shard_map` the gradient of that mean
+    w.r.t. replicated params is already the all-reduced mean gradient.
+    """
     per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+    mean = (lambda v: jax.lax.pmean(v, axis_name)) if axis_name else (lambda v: v)
 
     def objective(params, model_state, batch: Batch, key: jax.Array):
         x, y = batch
         outputs, model_state = apply_model(model, params, model_state, x, train=True, key=key)
-        loss = jnp.mean(per_example(outputs, y))
+        loss = mean(jnp.mean(per_example(outputs, y)))
+        model_state = jax.tree.map(mean, model_state)  # batch-norm statistics: device average
         metrics = {"loss": loss}
         if classify:
-            metrics["accuracy"] = jnp.mean(losses.accuracy(outputs, y))
+            metrics["accuracy"] = mean(jnp.mean(losses.accuracy(outputs, y)))
         total = loss
         if loss_cfg.l1 > 0:
             total = total + loss_cfg.l1 * losses.l1_penalty(params)
@@ -58,12 +67,15 @@ def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classi
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
-                    loss_cfg: ml_collections.ConfigDict, classify: bool) -> TrainStep:
-    objective = make_objective(model, loss_cfg, classify)
+                    loss_cfg: ml_collections.ConfigDict, classify: bool,
+                    axis_name: Any = None) -> TrainStep:
+    objective = make_objective(model, loss_cfg, classify, axis_name)
     grad_fn = jax.grad(objective, has_aux=True)
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         key = rng.step_key(state.key, rng.DROPOUT, state.step)
+        if axis_name:  # each device draws its own dropout masks for its slice
+            key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
         grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -109,32 +121,68 @@ def params_finite(params: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
 
 
-def make_train_chunk(train_step: TrainStep, batch_size: int, execution: str):
+def make_one_step(train_step: TrainStep, batch_size: int, placement: Any = None):
+    """one_step(state, data) -> (state, metrics): the batch at `state.step`, then a step.
+
+    jit mode: the batch is gathered on the device(s) and constrained to be split
+    over all of them, so XLA partitions the step and all-reduces the gradients.
+    pmap mode: the step is a per-device program (`shard_map`); each device takes
+    its slice of the same global batch.
+    """
+    def global_step(state: TrainState, data: pipeline.DeviceData):
+        data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
+        batch = pipeline.batch_at(data, data_key, state.step, batch_size)
+        if placement is not None and placement.num_devices > 1:
+            batch = jax.lax.with_sharding_constraint(batch, placement.batch)
+        return train_step(state, batch)
+
+    if placement is None or placement.mode == "jit":
+        return global_step
+
+    from jax.sharding import PartitionSpec as P
+    axes = parallel.BATCH_AXES
+
+    def device_step(state: TrainState, data: pipeline.DeviceData):
+        data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
+        shard = (jax.lax.axis_index(axes), placement.num_devices)
+        return train_step(state, pipeline.batch_at(data, data_key, state.step, batch_size, shard))
+
+    return jax.shard_map(device_step, mesh=placement.mesh, in_specs=(P(), P()),
+                         out_specs=(P(), P()))
+
+
+def make_train_chunk(train_step: TrainStep, batch_size: int, execution: str,
+                     placement: Any = None, state_sharding: Any = None):
     """chunk(state, data, length) -> (state, metrics stacked over the `length` steps).
 
     'scan' compiles the K steps into one `lax.scan`; 'loop' calls one compiled
     step K times (dispatch is asynchronous, so the host syncs once a chunk).
     Both draw the batch at step s from `pipeline.batch_at`, on the device.
     """
-
-    def one_step(state: TrainState, data: pipeline.DeviceData):
-        data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
-        return train_step(state, pipeline.batch_at(data, data_key, state.step, batch_size))
+    one_step = make_one_step(train_step, batch_size, placement)
+    out_shardings = None
+    if placement is not None:
+        out_shardings = (state_sharding, placement.replicated)
 
     if execution == "scan":
-        @functools.partial(jax.jit, static_argnames="length", donate_argnums=0)
+        @functools.partial(jax.jit, static_argnames="length", donate_argnums=0,
+                           out_shardings=out_shardings)
         def scan_chunk(state, data, length: int):
             return jax.lax.scan(lambda s, _: one_step(s, data), state, length=length)
 
         return scan_chunk
 
-    step = jax.jit(one_step, donate_argnums=0)
+    step = jax.jit(one_step, donate_argnums=0, out_shardings=out_shardings)
+    # Many queued multi-device steps have crashed XLA:CPU's collectives: sync now and then.
+    sync_every = 20 if placement is not None and placement.num_devices > 1 else 0
 
     def loop_chunk(state, data, length: int):
         history = []
-        for _ in range(length):
+        for i in range(length):
             state, metrics = step(state, data)
             history.append(metrics)
+            if sync_every and (i + 1) % sync_every == 0:
+                jax.block_until_ready(state.step)
         return state, jax.tree.map(lambda *xs: jnp.stack(xs), *history)
 
     return loop_chunk

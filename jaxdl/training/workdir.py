@@ -77,11 +77,19 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-class RunFiles:
-    """The small files of one run directory."""
+def _writer(method):
+    """Only the process that writes (process 0 of a multi-process run) touches files."""
+    def guarded(self, *args, **kwargs):
+        return method(self, *args, **kwargs) if self.write else None
+    return guarded
 
-    def __init__(self, workdir: str):
-        self.workdir = workdir
+
+class RunFiles:
+    """The small files of one run directory; `write=False` (processes other than 0 of a
+    multi-process run) reads but never writes."""
+
+    def __init__(self, workdir: str, write: bool = True):
+        self.workdir, self.write = workdir, write
 
     def _path(self, name: str) -> str:
         return os.path.join(self.workdir, name)
@@ -90,6 +98,7 @@ class RunFiles:
         path = self._path(CONFIG)
         return json.load(open(path)) if os.path.isfile(path) else None
 
+    @_writer
     def write_config(self, config: Any) -> None:
         write_json_atomic(self._path(CONFIG), config.to_dict())
 
@@ -99,26 +108,31 @@ class RunFiles:
     def result(self) -> dict:
         return json.load(open(self._path(RESULT)))
 
+    @_writer
     def write_result(self, result: dict) -> None:
         write_json_atomic(self._path(RESULT), result)
 
+    @_writer
     def archive_result(self, step: int) -> None:
         """Keep a result that an intervention is about to replace."""
         if self.finished():
             os.makedirs(self._path("history"), exist_ok=True)
             os.replace(self._path(RESULT), self._path(f"history/result-step-{step}.json"))
 
+    @_writer
     def record(self, event: str, step: int, **info: Any) -> None:
         row = {"event": event, "step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
         with open(self._path(HISTORY), "a") as f:
             f.write(json.dumps(row, default=_jsonable) + "\n")
 
+    @_writer
     def set_aside(self, path: str) -> str:
         """Rename `path` out of the way (never delete); returns the new name."""
         aside = f"{path}.unusable-{time.strftime('%Y%m%d-%H%M%S')}"
         os.replace(path, aside)
         return aside
 
+    @_writer
     def truncate_metrics(self, step: int) -> None:
         """Drop rows after `step` (and a torn last line): a resumed run writes them again,
         bit for bit, so the file ends as an uninterrupted run's would."""
@@ -140,21 +154,26 @@ class RunFiles:
 
 
 class MetricsLog:
-    """metrics.jsonl plus TensorBoard event files in one workdir."""
+    """metrics.jsonl plus TensorBoard event files in one workdir (`write=False`: nothing)."""
 
-    def __init__(self, workdir: str, purge_step: int = 0):
+    def __init__(self, workdir: str, purge_step: int = 0, write: bool = True):
+        self.write = write
+        if not write:
+            return
         from tensorboardX import SummaryWriter  # imported late: slow, and only the driver needs it
         self._jsonl = open(os.path.join(workdir, METRICS), "a")
         # purge_step: TensorBoard drops events a killed earlier attempt logged after it
         self._tb = SummaryWriter(logdir=workdir, flush_secs=30, purge_step=purge_step or None)
 
-    def write(self, step: int, split: str, metrics: dict[str, float]) -> None:
+    @_writer
+    def log(self, step: int, split: str, metrics: dict[str, float]) -> None:
         row = {"step": int(step), "split": split, **{k: float(v) for k, v in metrics.items()}}
         self._jsonl.write(json.dumps(row) + "\n")
         self._jsonl.flush()
         for name, value in metrics.items():
             self._tb.add_scalar(f"{split}/{name}", float(value), int(step))
 
+    @_writer
     def close(self) -> None:
         self._jsonl.close()
         self._tb.close()

@@ -1,0 +1,109 @@
+"""The `jaxdl sweep` and `jaxdl report` commands (hooked into jaxdl/cli.py).
+
+    jaxdl sweep experiments/quickstart_sweep.py            # every trial, then report.md
+    jaxdl sweep experiments/quickstart_sweep.py --shard 0/4 --workdir /shared/qs
+    jaxdl report runs/quickstart_sweep                     # report.md again; shards merged
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+SWEEP_HELP = """\
+Run every trial of a study and write its report.
+
+A study is a Python file (see experiments/quickstart_sweep.py) declaring a base
+config, sweep axes, seeds, metrics and an analysis. Each trial is an ordinary
+jaxdl run in DIR/trials/<id>/ (id: a hash of its axis values and seed); its
+record in the store (DIR/trials/<id>/record.json, written last and atomically)
+marks it done or failed. Re-running the same command skips committed trials,
+resumes interrupted ones from their checkpoints and runs the rest; a failing
+trial is recorded with its error and the sweep goes on. SIGTERM or Ctrl-C saves
+the running trial and exits 0 with the command that resumes the sweep. When the
+sweep ends, DIR/report.md is written (`jaxdl report DIR`)."""
+
+REPORT_HELP = """\
+Write report.md and its plots for one or more sweep directories (shards of one
+sweep are merged): per metric, mean ± 95% CI over seeds at each axis point, line
+plots with CI bands, the study's own tables, plots and verdict, the published
+values it checks, and the failed and missing trials."""
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add `sweep` and `report` to the `jaxdl` command's subparsers."""
+    raw = argparse.RawDescriptionHelpFormatter
+    s = subparsers.add_parser("sweep", help="run a study's trials and write its report",
+                              description=SWEEP_HELP, formatter_class=raw)
+    s.add_argument("study", metavar="STUDY.py", help="the study file, e.g. "
+                   "experiments/quickstart_sweep.py")
+    s.add_argument("--workdir", metavar="DIR",
+                   help="the sweep directory (default: runs/<study>, or runs/<study>-quick "
+                        "with --quick); re-running on it continues the sweep")
+    s.add_argument("--quick", action="store_true",
+                   help="the study's QUICK variant: fewer steps and seeds, a smoke test")
+    s.add_argument("--shard", metavar="i/N",
+                   help="run only shard i of N (every N-th trial from the i-th): N machines "
+                        "split a sweep; `jaxdl report DIR...` merges their directories")
+    s.add_argument("--vectorize", choices=("auto", "yes", "no"), default="auto",
+                   help="train trials that differ only in seed and optimizer values as one "
+                        "vmapped program (yes), one by one with `jaxdl train` (no), or by "
+                        "backend (auto: one by one on CPU, vectorized on GPU/TPU; see "
+                        "BENCHMARKS.md). Default: auto")
+    s.add_argument("--max-group", type=int, default=32, metavar="K",
+                   help="at most K trials per vectorized program (default: 32)")
+    s.add_argument("--retry-failed", action="store_true",
+                   help="run failed trials again (their records are kept in DIR/retried/)")
+    s.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r = subparsers.add_parser("report", help="write report.md for sweep directories",
+                              description=REPORT_HELP, formatter_class=raw)
+    r.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directories (shards merged)")
+    r.add_argument("--out", metavar="DIR", help="where report.md goes (default: the first DIR)")
+
+
+def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str] = ()) -> int:
+    """Run `jaxdl sweep` or `jaxdl report`; returns the exit status."""
+    from jaxdl import config as config_lib
+    from jaxdl.study import report, run, store, sweep
+    from jaxdl.training import workdir
+    try:
+        if overrides:
+            raise sweep.StudyError(f"{overrides[0]}: a sweep's configs come from its study file "
+                                   f"(edit its get_config, or use --quick)")
+        if args.command == "report":
+            print(f"report: {report.write_report(args.dirs, args.out)}")
+            return 0
+        return sweep_command(args, argv)
+    except (sweep.StudyError, config_lib.ConfigError, store.StoreError,
+            workdir.WorkdirError) as e:
+        print(f"jaxdl: error: {e}", file=sys.stderr)
+        return 2
+
+
+def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from jaxdl.study import report, run, sweep
+    study = sweep.load_study(args.study, quick=args.quick)
+    workdir = args.workdir or sweep.default_workdir(args.study, args.quick)
+    if args.shard:
+        sweep.parse_shard(args.shard)  # a bad spec fails before anything is written
+    try:
+        summary = run.run_study(study, workdir, vectorize_mode=args.vectorize, shard=args.shard,
+                                max_group=args.max_group, retry_failed=args.retry_failed,
+                                progress=not args.no_progress)
+    except run.SweepInterrupted as e:
+        print(f"jaxdl: {e}; resume with: {resume_command(argv, workdir)}", file=sys.stderr)
+        return 0
+    mode = "vectorized" if summary.vectorized else "one by one"
+    print(f"sweep {study.name}: {summary.done} of {summary.trials} trials done, "
+          f"{summary.failed} failed ({summary.ran} run now, {mode}, "
+          f"{summary.wall_time_s:.0f} s); trials in {workdir}/trials")
+    if not args.no_report:
+        print(f"report: {report.write_report([workdir])}")
+    return 0
+
+
+def resume_command(argv: Sequence[str], workdir: str) -> str:
+    """The same command, with its workdir: continues the sweep."""
+    from jaxdl import cli
+    return cli.resume_command(argv, workdir)

@@ -1,0 +1,321 @@
+"""Reports: mean ± 95% CI over seeds, tables, plots with bands, the study's verdict.
+
+    jaxdl report runs/quickstart_sweep                 # -> runs/quickstart_sweep/report.md + PNGs
+    jaxdl report shard0/ shard1/ --out runs/merged     # shards of one sweep, merged
+
+Statistics: every number reported for an axis point is the mean over its seeds
+with a 95% Student-t interval, mean ± t(0.975, n-1) · s / sqrt(n) — with the
+5-10 seeds of a typical study a bootstrap interval is too narrow (it cannot see
+more spread than the few values show). Effects of an axis are *paired*: the
+difference between two values of the axis at the same seed and other axis values,
+so the seed-to-seed variation that both share cancels (`paired_effect`).
+
+A study's `analyze(results: Results) -> Analysis` adds its own tables, plots and
+verdict; every report also holds, per declared metric, a table of the final
+value at each axis point and a line plot with CI bands, the published values
+where the study states them, and the failed and missing trials. The report is
+a function of the committed records only (no times, no paths of the machine),
+so an interrupted and resumed sweep gives the same report as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from jaxdl.study import store as store_lib
+from jaxdl.study import sweep
+
+REPORT = "report.md"
+LEVEL = 0.95
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean, low, high): the Student-t interval of the mean; NaN bounds for one value."""
+    from scipy import stats
+    x = np.asarray(values, dtype=float)
+    mean = float(np.mean(x)) if x.size else math.nan
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * np.std(x, ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def summarize(df: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
+    """Per distinct `by` values: mean, low, high (95% CI) and n of `value`."""
+    by = list(by)
+    groups = df.groupby(by, sort=True, dropna=False) if by else [((), df)]
+    rows = []
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        mean, low, high = mean_ci(g[value])
+        rows.append({**dict(zip(by, key)), "mean": mean, "low": low, "high": high, "n": len(g)})
+    return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])
+
+
+def paired_effect(final: pd.DataFrame, axis: str, a: Any, b: Any,
+                  by: Sequence[str] = ()) -> pd.DataFrame:
+    """The effect of `axis` going from `a` to `b`: value(b) - value(a) at the same seed and
+    other axis values, summarized (mean, 95% CI, n pairs) per `by` (default: overall)."""
+    others = [c for c in final.columns if c not in ("trial", "value", axis)]
+    wide = final.pivot_table(index=others, columns=axis, values="value").reset_index()
+    if a not in wide.columns or b not in wide.columns:
+        raise KeyError(f"paired_effect: {axis} has no trials at {a!r} and {b!r}")
+    wide["value"] = wide[b] - wide[a]
+    return summarize(wide.dropna(subset=["value"]), by)
+
+
+# ---------------------------------------------------------------- results
+
+
+class Results:
+    """What a study's `analyze` receives: the committed trials of a sweep."""
+
+    def __init__(self, rows: pd.DataFrame, axes: Sequence[str], metrics: Sequence[str],
+                 published: dict[str, Any], failed: pd.DataFrame):
+        self.rows = rows  # long: trial, <axes>, seed, status, step, metric, value
+        self.axes = list(axes)
+        self.metrics = list(metrics)
+        self.published = published
+        self.failed = failed  # trial, <axes>, seed, error
+
+    def final(self, metric: str) -> pd.DataFrame:
+        """One row per done trial: its axis values, seed and `metric` at its last step."""
+        df = self.rows[(self.rows.status == store_lib.DONE) & (self.rows.metric == metric)]
+        last = df.loc[df.groupby("trial")["step"].idxmax()] if len(df) else df
+        return last[["trial", *self.axes, "seed", "value"]].reset_index(drop=True)
+
+    def summary(self, metric: str, by: Sequence[str] | None = None) -> pd.DataFrame:
+        """Mean and 95% CI over seeds of the final `metric` per point of `by` (all axes)."""
+        return summarize(self.final(metric), self.axes if by is None else by)
+
+    def curves(self, metric: str, by: Sequence[str] | None = None) -> pd.DataFrame:
+        """Mean and 95% CI over seeds of `metric` at every evaluated step."""
+        df = self.rows[(self.rows.status == store_lib.DONE) & (self.rows.metric == metric)]
+        return summarize(df, [*(self.axes if by is None else by), "step"])
+
+
+@dataclasses.dataclass
+class Analysis:
+    """What `analyze(results)` returns: named tables and figures, a verdict, and for
+    each published claim (published value, ours as text)."""
+    tables: dict[str, pd.DataFrame | str] = dataclasses.field(default_factory=dict)
+    plots: dict[str, Figure] = dataclasses.field(default_factory=dict)
+    verdict: str = ""
+    published: dict[str, tuple[Any, str]] = dataclasses.field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- formatting and plots
+
+
+def ci_text(mean: float, low: float, high: float, digits: int = 4) -> str:
+    """'0.9123 ± 0.0101' ('0.9123' alone when the interval is undefined)."""
+    if math.isnan(low):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+
+
+def with_ci_column(summary: pd.DataFrame, name: str = "mean ± 95% CI") -> pd.DataFrame:
+    """The summary with mean/low/high replaced by one text column."""
+    out = summary.drop(columns=["mean", "low", "high"])
+    out.insert(len(out.columns) - 1, name,
+               [ci_text(m, lo, hi) for m, lo, hi in summary[["mean", "low", "high"]].values])
+    return out
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A GitHub markdown table; axis columns named by their last key part."""
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "–" if math.isnan(v) else f"{v:g}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    header = [sweep.short_name(str(c)) for c in df.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _is_log(values: Sequence[Any]) -> bool:
+    v = [x for x in values if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    return len(v) == len(values) and min(v) > 0 and max(v) / min(v) >= 10
+
+
+def line_plot(summary: pd.DataFrame, x: str, hue: Sequence[str] = (), ylabel: str = "",
+              title: str = "") -> Figure:
+    """Mean against `x` with its 95% CI as a band, one line per value of `hue`;
+    log-scaled x when the values are positive and span a factor of 10 or more."""
+    fig = Figure(figsize=(5.5, 3.8), dpi=120, layout="constrained")
+    ax = fig.subplots()
+    hue = list(hue)
+    groups = summary.groupby(hue, sort=True, dropna=False) if hue else [((), summary)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.sort_values(x)
+        label = ", ".join(f"{sweep.short_name(h)}={v}" for h, v in zip(hue, key)) or None
+        line, = ax.plot(g[x], g["mean"], marker="o", label=label)
+        ax.fill_between(g[x], g["low"], g["high"], color=line.get_color(), alpha=0.2,
+                        linewidth=0)
+    if _is_log(list(summary[x])):
+        ax.set_xscale("log")
+    ax.set_xlabel(sweep.short_name(x))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if hue:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def scatter_fit(df: pd.DataFrame, x: str, y: str = "value", xlabel: str = "", ylabel: str = "",
+                title: str = "") -> tuple[Figure, dict[str, float]]:
+    """Every trial as a point and the least-squares line of y on x (on log10 x when x
+    spans a factor of 10); returns the figure and {slope, intercept, r, p}."""
+    from scipy import stats
+    log = _is_log(list(df[x]))
+    xs = np.log10(df[x].to_numpy(float)) if log else df[x].to_numpy(float)
+    ys = df[y].to_numpy(float)
+    fit = stats.linregress(xs, ys)
+    fig = Figure(figsize=(5.5, 3.8), dpi=120, layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(df[x], ys, s=14, alpha=0.7)
+    grid = np.linspace(xs.min(), xs.max(), 50)
+    ax.plot(10 ** grid if log else grid, fit.intercept + fit.slope * grid, color="C3",
+            label=f"fit: slope {fit.slope:.3g}{' per decade' if log else ''}, r = {fit.rvalue:.2f}")
+    if log:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel or sweep.short_name(x), ylabel=ylabel or y)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig, {"slope": fit.slope, "intercept": fit.intercept, "r": fit.rvalue, "p": fit.pvalue}
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) + ".png"
+
+
+# ---------------------------------------------------------------- the report
+
+
+def load_results(roots: Sequence[str]) -> tuple[dict, Results, list[dict]]:
+    """(study description, results, trials without a record) of one or more sweep
+    directories, which must be shards of one sweep (same study, same base config)."""
+    infos = [store_lib.read_study(r) for r in roots]
+    for root, info in zip(roots[1:], infos[1:]):
+        if info["fingerprint"] != infos[0]["fingerprint"]:
+            raise store_lib.StoreError(f"{root} holds another sweep than {roots[0]} "
+                                       f"(base config differs); cannot merge them")
+    info = infos[0]
+    expected = {t["trial"]: t for i in infos for t in i["trials"]}
+    recs = [r for r in store_lib.records(roots) if r["trial"] in expected]
+    axes = info["axes"]
+    failed = pd.DataFrame(
+        [{"trial": r["trial"], **{a: r["point"].get(a) for a in axes}, "seed": r["seed"],
+          "error": (r["error"] or "").strip().splitlines()[-1]} for r in recs
+         if r["status"] == store_lib.FAILED], columns=["trial", *axes, "seed", "error"])
+    results = Results(store_lib.frame(recs, axes), axes, info["metrics"],
+                      info.get("published", {}), failed)
+    committed = {r["trial"] for r in recs}
+    missing = [t for tid, t in expected.items() if tid not in committed]
+    return info, results, missing
+
+
+def default_plot(results: Results, metric: str) -> Figure | None:
+    """`metric` against the first numeric axis that varies, one line per other varying axes."""
+    summary = results.summary(metric)
+    varying = [a for a in results.axes if summary[a].nunique(dropna=False) > 1]
+    numeric = [a for a in varying if pd.api.types.is_numeric_dtype(summary[a])]
+    if summary.empty or not numeric:
+        return None
+    x = numeric[0]
+    return line_plot(summary, x, [a for a in varying if a != x], ylabel=metric,
+                     title=f"{metric}: mean and 95% CI over seeds")
+
+
+def write_report(roots: Sequence[str], out: str | None = None) -> str:
+    """Write report.md and its PNGs into `out` (default: the first directory); returns
+    the report's path."""
+    out = out or roots[0]
+    os.makedirs(out, exist_ok=True)
+    info, results, missing = load_results(roots)
+    n_done = results.rows.loc[results.rows.status == store_lib.DONE, "trial"].nunique()
+    total = n_done + len(results.failed) + len(missing)
+    doc, analysis, analysis_error = _analyze(info, results)
+    lines = [f"# Study: {info['name']}{' (quick)' if info.get('quick') else ''}", ""]
+    if doc:
+        lines += [doc, ""]
+    lines += [f"Trials: {n_done} done, {len(results.failed)} failed, {len(missing)} missing "
+              f"of {total}" + (f" (from {len(roots)} sweep directories)" if len(roots) > 1 else "")
+              + ". Numbers are means over seeds with 95% Student-t intervals.", ""]
+    if analysis is not None and analysis.verdict:
+        lines += ["## Verdict", "", analysis.verdict, ""]
+    if analysis_error:
+        lines += ["## Verdict", "", f"analyze() could not run: {analysis_error}", ""]
+    if analysis is not None and analysis.published:
+        rows = pd.DataFrame([(k, p, o) for k, (p, o) in analysis.published.items()],
+                            columns=["claim", "published", "ours"])
+        lines += ["## Published vs ours", "", markdown(rows), ""]
+    elif results.published:
+        lines += ["## Published", "", markdown(pd.DataFrame(
+            list(results.published.items()), columns=["claim", "published"])), ""]
+    for metric in results.metrics:
+        summary = results.summary(metric)
+        if summary.empty:
+            continue
+        lines += [f"## {metric} (final)", "", markdown(with_ci_column(summary)), ""]
+        figure = default_plot(results, metric)
+        if figure is not None:
+            lines += [_save(figure, metric, out), ""]
+    if analysis is not None:
+        for name, table in analysis.tables.items():
+            text = table if isinstance(table, str) else markdown(table)
+            lines += [f"## {name}", "", text, ""]
+        for name, figure in analysis.plots.items():
+            lines += [f"## {name}", "", _save(figure, name, out), ""]
+    if len(results.failed):
+        lines += ["## Failed trials", "", markdown(results.failed), ""]
+    if missing:
+        lines += ["## Missing trials", "",
+                  f"{len(missing)} trials have no record yet: run the sweep (or its other "
+                  f"shards) to finish, then merge shards with `jaxdl report DIR DIR...`.", "",
+                  markdown(pd.DataFrame([{"trial": t["trial"], **t["point"], "seed": t["seed"]}
+                                         for t in missing[:50]])), ""]
+    path = os.path.join(out, REPORT)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _save(figure: Figure, name: str, out: str) -> str:
+    file_name = _file_name(name)
+    # No timestamp or software metadata: the same results give the same bytes.
+    figure.savefig(os.path.join(out, file_name), metadata={"Software": None})
+    return f"![{name}]({file_name})"
+
+
+def _analyze(info: dict, results: Results) -> tuple[str, Analysis | None, str | None]:
+    """(docstring's first paragraph, the study's analysis, why it could not run)."""
+    try:
+        module = sweep.load_module(info["study"])
+    except (sweep.StudyError, OSError) as e:
+        return "", None, str(e)
+    doc = (module.__doc__ or "").strip().split("\n\n")[0]
+    if not hasattr(module, "analyze"):
+        return doc, None, None
+    if results.rows.empty:
+        return doc, None, "no trial is done yet"
+    try:
+        analysis = module.analyze(results)
+    except Exception as e:  # a partial sweep (a shard) may lack what the analysis needs
+        return doc, None, f"{type(e).__name__}: {e}"
+    return doc, analysis, None

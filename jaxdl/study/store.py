@@ -1,0 +1,166 @@
+"""The results store of a sweep: one committed record per trial, in files.
+
+    <sweep dir>/
+      study.json               the study: file, base config, axes, metrics, trials (checked on re-run)
+      trials/<id>/             the trial's run: an ordinary jaxdl workdir (config.json,
+                               metrics.jsonl, checkpoints/, result.json) — `jaxdl train` resumes it
+      trials/<id>/record.json  the trial's record, written last and atomically: present = committed
+      groups/<id>/             vectorized groups: stacked checkpoints (vectorize.py)
+
+A record is {trial, label, point, seed, status: done | failed, error, mode, group,
+rows: [[step, metric, value], ...]}; `frame(dirs)` reads the records of one or
+more sweep directories (shards) into one long DataFrame of (trial, axis values,
+seed, step, metric, value).
+
+Why files and not SQLite: each trial already is a directory whose result.json is
+written atomically, and a record beside it, written by write-then-rename, is
+committed the instant it appears — a kill at any moment leaves the old state or the
+new one. Shards on different machines write disjoint directories that merge by
+copying (or by `jaxdl report DIR...`); SQLite's WAL mode needs shared memory that
+network filesystems do not provide, and one database file would serialise the
+writers. A store of 10^4 trials is 10^4 small JSON files: read in seconds.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from jaxdl.study import sweep
+from jaxdl.training import workdir as workdir_lib
+
+STUDY = "study.json"
+RECORD = "record.json"
+DONE, FAILED = "done", "failed"
+
+
+class StoreError(RuntimeError):
+    """A sweep directory that cannot be used for this study; the message is one line."""
+
+
+class Store:
+    """The records of the trials in one sweep directory."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def trial_dir(self, trial_id: str) -> str:
+        return os.path.join(self.root, "trials", trial_id)
+
+    def record(self, trial_id: str) -> dict | None:
+        path = os.path.join(self.trial_dir(trial_id), RECORD)
+        return json.load(open(path)) if os.path.isfile(path) else None
+
+    def pending(self, trial: sweep.Trial) -> bool:
+        """Not committed and not finished: it still needs training."""
+        return (self.record(trial.id) is None and
+                not workdir_lib.RunFiles(self.trial_dir(trial.id)).finished())
+
+    # ------------------------------------------------------------ the study
+
+    def open(self, study: sweep.Study) -> None:
+        """Create the directory for `study`, or check that it holds this study's sweep
+        (same base config); refuses anything else in one line, before any compute."""
+        path = os.path.join(self.root, STUDY)
+        if os.path.isfile(path):
+            saved = json.load(open(path))
+            if saved.get("fingerprint") != study.fingerprint():
+                from jaxdl.training import resume
+                changes = resume.config_changes(saved.get("base", {}), study.base.to_dict())
+                raise StoreError(
+                    f"sweep directory {self.root} holds a sweep of another base config "
+                    f"({resume.describe_changes(changes) or 'different study'}); "
+                    f"choose another --workdir")
+        elif os.path.isdir(self.root) and os.listdir(self.root):
+            raise StoreError(f"sweep directory {self.root} is not empty and holds no sweep "
+                             f"({STUDY} missing); choose another --workdir")
+        os.makedirs(os.path.join(self.root, "trials"), exist_ok=True)
+        # Rewritten each time: a study may add seeds or points (old trials keep their ids).
+        workdir_lib.write_json_atomic(path, describe(study))
+
+    # ------------------------------------------------------------ commits
+
+    def commit(self, record: dict) -> None:
+        """Write the trial's record atomically: from this moment the trial is committed."""
+        os.makedirs(self.trial_dir(record["trial"]), exist_ok=True)
+        workdir_lib.write_json_atomic(os.path.join(self.trial_dir(record["trial"]), RECORD),
+                                      {**record, "committed": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def commit_done(self, trial: sweep.Trial, mode: str, group: str | None = None) -> dict:
+        """Commit a trial whose run finished (its result.json exists): its metric rows."""
+        record = _record(trial, DONE, None, mode, group, metric_rows(self.trial_dir(trial.id)))
+        self.commit(record)
+        return record
+
+    def commit_failed(self, trial: sweep.Trial, error: str, mode: str,
+                      group: str | None = None) -> dict:
+        """Commit a trial that failed, with its error and the rows it logged before."""
+        record = _record(trial, FAILED, error, mode, group, metric_rows(self.trial_dir(trial.id)))
+        self.commit(record)
+        return record
+
+
+def _record(trial: sweep.Trial, status: str, error: str | None, mode: str, group: str | None,
+            rows: list) -> dict:
+    return {"trial": trial.id, "label": trial.label, "point": trial.point, "seed": trial.seed,
+            "status": status, "error": error, "mode": mode, "group": group, "rows": rows}
+
+
+def metric_rows(workdir: str) -> list[list]:
+    """[step, 'split/metric', value] for every value in the run's metrics.jsonl."""
+    path = os.path.join(workdir, workdir_lib.METRICS)
+    rows = []
+    if os.path.isfile(path):
+        for line in open(path):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line of a killed run
+                continue
+            rows += [[row["step"], f"{row['split']}/{k}", v] for k, v in row.items()
+                     if k not in ("step", "split")]
+    return rows
+
+
+def describe(study: sweep.Study) -> dict:
+    return {"study": study.path, "name": study.name, "quick": study.quick,
+            "fingerprint": study.fingerprint(), "base": study.base.to_dict(),
+            "axes": list(study.axes), "metrics": list(study.metrics),
+            "published": study.published,
+            "trials": [{"trial": t.id, "point": t.point, "seed": t.seed} for t in study.trials]}
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_study(root: str) -> dict:
+    path = os.path.join(root, STUDY)
+    if not os.path.isfile(path):
+        raise StoreError(f"{root}: no {STUDY}: not a sweep directory")
+    return json.load(open(path))
+
+
+def records(roots: Sequence[str]) -> list[dict]:
+    """The committed records of one or more sweep directories (shards of one sweep),
+    one per trial id (the first found)."""
+    seen: dict[str, dict] = {}
+    for root in roots:
+        for path in sorted(glob.glob(os.path.join(root, "trials", "*", RECORD))):
+            record = json.load(open(path))
+            seen.setdefault(record["trial"], record)
+    return list(seen.values())
+
+
+def frame(recs: Iterable[dict], axes: Sequence[str]) -> pd.DataFrame:
+    """Long rows (trial, <axes>, seed, status, step, metric, value) of the records."""
+    rows = []
+    for r in recs:
+        head = {"trial": r["trial"], **{a: r["point"].get(a) for a in axes}, "seed": r["seed"],
+                "status": r["status"]}
+        rows += [{**head, "step": step, "metric": metric, "value": value}
+                 for step, metric, value in r["rows"]]
+    columns = ["trial", *axes, "seed", "status", "step", "metric", "value"]
+    return pd.DataFrame(rows, columns=columns)

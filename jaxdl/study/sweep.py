@@ -1,0 +1,313 @@
+"""Sweeps: axes of config values, trials (config, seed), and the study file.
+
+A *sweep* is a list of points, each a dict `{dotted config key: value}`; the
+axes build and combine them:
+
+    grid({"optimizer.lr": [1e-3, 1e-2], "optimizer.weight_decay": [0.0, 1e-4]})   # 4 points
+    zipped(axis("model.width", [64, 128]), axis("optimizer.lr", [1e-2, 5e-3]))     # 2 points
+    random(20, seed=0, space={"optimizer.lr": log_uniform(1e-4, 1e-1),
+                              "model.name": choice(["mlp", "cnn1d"])})             # 20 points
+
+A *trial* is a point with a seed: the base config with the point's values and
+`seed` set. Its id is a hash of (point, seed) — the same in every process and
+on every machine — so a re-run finds its directory, and `--shard i/N` splits
+the trials the same way everywhere.
+
+A *study* is a Python file (see experiments/quickstart_sweep.py) defining
+
+    get_config(name=None) -> ConfigDict   the base config (`jaxdl train --config FILE` trains it)
+    SWEEP                                 a sweep (list of points)
+    SEEDS                                 seeds run at every point, e.g. range(5)
+    METRICS                               e.g. ("test/accuracy", "test/loss"): split/metric
+    analyze(results) -> report.Analysis   tables, plots and the verdict (optional)
+    PUBLISHED                             {label: value} the paper reports (optional)
+    QUICK                                 {"overrides": {...}, "seeds": ...} for --quick (optional)
+
+and a docstring with its command, its claim and the published result it checks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import json
+import math
+import os
+from typing import Any, Callable, Iterable, Sequence
+
+import ml_collections
+import numpy as np
+
+from jaxdl import config as config_lib
+
+Point = dict[str, Any]
+Sweep = list[Point]
+SPLITS = ("train", "test")
+METRIC_NAMES = ("loss", "accuracy", "f1_macro")
+
+
+class StudyError(ValueError):
+    """A study file, axis or option that cannot be run; the message is one line."""
+
+
+# ---------------------------------------------------------------- axes
+
+
+def axis(key: str, values: Iterable[Any]) -> Sweep:
+    """One point per value of `key`."""
+    values = list(values)
+    if not values:
+        raise StudyError(f"axis {key}: no values")
+    return [{key: _plain(v)} for v in values]
+
+
+def grid(axes: dict[str, Iterable[Any]]) -> Sweep:
+    """Every combination of the axes' values (the first key varies slowest)."""
+    return product(*(axis(k, v) for k, v in axes.items()))
+
+
+def product(*sweeps: Sweep) -> Sweep:
+    """Every combination of one point from each sweep."""
+    return [_merge(points) for points in itertools.product(*sweeps)]
+
+
+def zipped(*sweeps: Sweep) -> Sweep:
+    """Point i of each sweep together; the sweeps must have the same length."""
+    lengths = {len(s) for s in sweeps}
+    if len(lengths) > 1:
+        raise StudyError(f"zipped: sweeps of different lengths {sorted(lengths)}")
+    return [_merge(points) for points in zip(*sweeps)]
+
+
+def concat(*sweeps: Sweep) -> Sweep:
+    """The points of each sweep, one after the other (e.g. two separate grids)."""
+    return [dict(p) for s in sweeps for p in s]
+
+
+def _merge(points: Sequence[Point]) -> Point:
+    merged: Point = {}
+    for p in points:
+        for key in p.keys() & merged.keys():
+            raise StudyError(f"axis {key}: set by two combined sweeps")
+        merged.update(p)
+    return merged
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, so ids and JSON files do not depend on numpy."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+# ---------------------------------------------------------------- random search
+
+
+@dataclasses.dataclass(frozen=True)
+class Distribution:
+    """A distribution of one axis of a random search: `sample(rng) -> value`."""
+    sample: Callable[[np.random.Generator], Any]
+    description: str
+
+
+def log_uniform(low: float, high: float) -> Distribution:
+    """exp(U(log low, log high)): the usual prior for learning rates and decay rates."""
+    if not 0 < low < high:
+        raise StudyError(f"log_uniform({low}, {high}): needs 0 < low < high")
+    return Distribution(lambda r: float(math.exp(r.uniform(math.log(low), math.log(high)))),
+                        f"log_uniform({low}, {high})")
+
+
+def uniform(low: float, high: float) -> Distribution:
+    if not low < high:
+        raise StudyError(f"uniform({low}, {high}): needs low < high")
+    return Distribution(lambda r: float(r.uniform(low, high)), f"uniform({low}, {high})")
+
+
+def int_uniform(low: int, high: int) -> Distribution:
+    """An integer in [low, high], both included."""
+    if not low <= high:
+        raise StudyError(f"int_uniform({low}, {high}): needs low <= high")
+    return Distribution(lambda r: int(r.integers(low, high + 1)), f"int_uniform({low}, {high})")
+
+
+def choice(values: Sequence[Any]) -> Distribution:
+    values = [_plain(v) for v in values]
+    if not values:
+        raise StudyError("choice([]): no values")
+    return Distribution(lambda r: values[int(r.integers(len(values)))], f"choice({values})")
+
+
+def random(n: int, seed: int, space: dict[str, Distribution]) -> Sweep:
+    """`n` points drawn from `space` by a generator of its own `seed` (not the trials'
+    seeds), axis by axis in the order given: the same points on every machine."""
+    if n < 1:
+        raise StudyError(f"random: n must be >= 1, got {n}")
+    for key, dist in space.items():
+        if not isinstance(dist, Distribution):
+            raise StudyError(f"random: axis {key} needs a distribution (log_uniform, uniform, "
+                             f"int_uniform, choice), got {dist!r}")
+    generator = np.random.default_rng(seed)
+    return [{key: dist.sample(generator) for key, dist in space.items()} for _ in range(n)]
+
+
+# ---------------------------------------------------------------- trials
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One training run of a study: the base config at `point`, with `seed`."""
+    id: str
+    point: Point
+    seed: int
+    config: ml_collections.ConfigDict
+
+    @property
+    def label(self) -> str:
+        values = " ".join(f"{short_name(k)}={v}" for k, v in self.point.items())
+        return f"{values} seed={self.seed}".strip()
+
+
+def trial_id(point: Point, seed: int) -> str:
+    """A hash of (point, seed): deterministic, so every process finds the same trial."""
+    text = json.dumps({"point": point, "seed": seed}, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def trial_config(base: ml_collections.ConfigDict, point: Point, seed: int
+                 ) -> ml_collections.ConfigDict:
+    """`base` with the point's values and `seed`, validated (ConfigError names the key).
+
+    The values go through the core's override parser, so a sweep accepts exactly
+    what `--config.KEY=VALUE` accepts, and section names (`model.name`) apply first.
+    """
+    overrides = [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in point.items()]
+    config = config_lib.apply_overrides(base, [*overrides, f"seed={seed}"])
+    config_lib.validate(config)
+    return config
+
+
+def make_trials(base: ml_collections.ConfigDict, points: Sweep, seeds: Iterable[int]
+                ) -> list[Trial]:
+    """Every (point, seed), in declaration order (points, then seeds); each config validated."""
+    seeds = list(seeds)
+    if not points or not seeds:
+        raise StudyError("the sweep has no trials (no points or no seeds)")
+    trials, seen = [], {}
+    for point in points:
+        for seed in seeds:
+            if "seed" in point:
+                raise StudyError("axis seed: seeds are set by SEEDS, not by an axis")
+            tid = trial_id(point, seed)
+            if tid in seen:
+                raise StudyError(f"trial {point} seed={seed} appears twice in the sweep")
+            try:
+                config = trial_config(base, point, seed)
+            except config_lib.ConfigError as e:
+                raise config_lib.ConfigError(f"trial {point} seed={seed}: {e}") from None
+            seen[tid] = True
+            trials.append(Trial(tid, dict(point), int(seed), config))
+    return trials
+
+
+def shard(trials: Sequence[Trial], spec: str | None) -> list[Trial]:
+    """The trials of shard `i/N` (0 <= i < N): every N-th one from the i-th, so the N
+    shards are disjoint, cover the sweep and are balanced; None: all trials."""
+    if spec is None:
+        return list(trials)
+    index, count = parse_shard(spec)
+    return list(trials[index::count])
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    try:
+        index, count = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise StudyError(f"--shard {spec}: expected i/N, e.g. 0/4") from None
+    if not 0 <= index < count:
+        raise StudyError(f"--shard {spec}: needs 0 <= i < N")
+    return index, count
+
+
+def short_name(key: str) -> str:
+    """The last part of a dotted key ('optimizer.lr' -> 'lr'), for labels."""
+    return key.rsplit(".", 1)[-1]
+
+
+# ---------------------------------------------------------------- the study file
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A study file, loaded: the trials to run and how to analyse them."""
+    path: str
+    name: str
+    doc: str
+    base: ml_collections.ConfigDict
+    axes: tuple[str, ...]
+    trials: tuple[Trial, ...]
+    metrics: tuple[str, ...]
+    analyze: Callable | None
+    published: dict[str, Any]
+    quick: bool
+
+    def fingerprint(self) -> str:
+        """What a sweep directory must agree on: the study's base config (trials are
+        added or dropped freely: a trial's id fixes its config given the base)."""
+        text = json.dumps(self.base.to_dict(), sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_module(path: str) -> Any:
+    if not os.path.isfile(path):
+        raise StudyError(f"study {path}: no such file")
+    spec = importlib.util.spec_from_file_location(
+        f"jaxdl_study_{os.path.splitext(os.path.basename(path))[0]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_study(path: str, quick: bool = False) -> Study:
+    """The study in `path`, every trial config validated; StudyError/ConfigError name the
+    file and the key. Nothing is computed."""
+    module = load_module(path)
+    for name in ("get_config", "SWEEP", "SEEDS", "METRICS"):
+        if not hasattr(module, name):
+            raise StudyError(f"study {path}: defines no {name} (see jaxdl/study/sweep.py)")
+    base = module.get_config(None)
+    config_lib.validate(base)
+    seeds = module.SEEDS
+    if quick:
+        spec = getattr(module, "QUICK", None)
+        if not isinstance(spec, dict) or not set(spec) <= {"overrides", "seeds"}:
+            raise StudyError(f"study {path}: --quick needs QUICK = "
+                             f"{{'overrides': {{...}}, 'seeds': ...}}")
+        base = config_lib.apply_overrides(
+            base, [f"{k}={v if isinstance(v, str) else repr(v)}"
+                   for k, v in spec.get("overrides", {}).items()])
+        seeds = spec.get("seeds", seeds)
+    points = list(module.SWEEP)
+    trials = make_trials(base, points, seeds)
+    metrics = tuple(module.METRICS)
+    for metric in metrics:
+        split, _, name = metric.partition("/")
+        if split not in SPLITS or name not in METRIC_NAMES:
+            raise StudyError(f"study {path}: METRICS entry {metric!r} is not split/metric with "
+                             f"split in {SPLITS} and metric in {METRIC_NAMES}")
+    axes = tuple(dict.fromkeys(k for p in points for k in p))
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return Study(path=os.path.abspath(path), name=stem, doc=(module.__doc__ or "").strip(),
+                 base=base, axes=axes, trials=tuple(trials), metrics=metrics,
+                 analyze=getattr(module, "analyze", None),
+                 published=dict(getattr(module, "PUBLISHED", {}) or {}), quick=quick)
+
+
+def default_workdir(study_path: str, quick: bool) -> str:
+    """runs/<study>[-quick]: the same for every run of the same command, so re-running
+    continues the sweep."""
+    stem = os.path.splitext(os.path.basename(study_path))[0]
+    return os.path.join("runs", stem + ("-quick" if quick else ""))

@@ -1,0 +1,303 @@
+"""Vectorized trials: K trials that differ only in values train as one `jax.vmap`-ed program.
+
+    jaxdl sweep experiments/quickstart_sweep.py --vectorize yes   # 30 trials, one compiled program
+
+Which trials share a program: those whose configs agree on every key outside
+`VECTOR_KEYS` (the seed and the optimizer's numeric hyperparameters). Each
+trial's values travel as data: its root key in the stacked `TrainState`, its
+hyperparameters in its optimizer state (`optax.inject_hyperparams`), so one
+compile serves the whole group and the core's `make_train_step` /
+`make_train_chunk` / `evaluate` run unchanged under `vmap`.
+
+Not vectorized (they change the traced program, not just values): dropout
+rate (flax's `Dropout` tests `rate == 0` in Python), label smoothing and L1/L2
+coefficients (`if l1 > 0` in the objective; label smoothing is captured when the
+step is built), clip norm, every data and model option. Trials that differ in
+those run in separate groups, each still vectorized over the rest.
+
+Numerics: a vmapped program is a different XLA program (batched convolutions,
+other fusions), so its results equal separate runs only to float rounding,
+which training then amplifies; docs/architecture.md and
+tests/test_study_vectorize.py state and check the tolerance. A group is itself
+deterministic: resumed from its checkpoint it ends with the same bits.
+
+Checkpoints: a group saves its stacked state with orbax like a single run
+(`groups/<id>/checkpoints`, every `checkpoint_every` steps) and writes each
+trial's metrics into the trial's own directory as it goes; a trial is finished
+(result.json, then its store record) when the group finishes, or failed (its
+record) at the chunk where its loss or params became NaN/Inf — the other
+trials go on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import time
+import types
+from typing import Any, Callable, Sequence
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxdl import optim, rng
+from jaxdl.data import pipeline
+from jaxdl.training import checkpoint as checkpoint_lib
+from jaxdl.training import loop
+from jaxdl.training import resume
+from jaxdl.training import state as state_lib
+from jaxdl.training import step as step_lib
+from jaxdl.training import workdir as workdir_lib
+
+# Keys whose values a group's trials may differ in. The optimizer's are injected
+# hyperparameters; `seed` is the root key in each trial's state.
+HYPERPARAMS = ("lr", "weight_decay", "momentum", "b1", "b2", "eps")
+VECTOR_KEYS = frozenset({"seed", *(f"optimizer.{h}" for h in HYPERPARAMS)})
+# Optimizers whose weight decay the core adds to the gradient (coupled L2), see optim.py.
+COUPLED_DECAY = ("sgd", "momentum", "nesterov", "adam")
+
+
+def group_key(config: ml_collections.ConfigDict) -> str:
+    """The config without `VECTOR_KEYS`: trials with equal keys share one program."""
+    flat = resume.flatten_config(config.to_dict())
+    return json.dumps({k: v for k, v in flat.items() if k not in VECTOR_KEYS}, sort_keys=True)
+
+
+def make_groups(trials: Sequence[Any], max_size: int) -> list[list[Any]]:
+    """Trials with the same `group_key`, in sweep order, cut into groups of at most
+    `max_size` (1: every trial alone, the one-by-one mode)."""
+    by_key: dict[str, list[Any]] = {}
+    for trial in trials:
+        by_key.setdefault(group_key(trial.config), []).append(trial)
+    return [members[i:i + max_size] for members in by_key.values()
+            for i in range(0, len(members), max_size)]
+
+
+# ---------------------------------------------------------------- the program
+
+
+def _namespace(node: dict, **values: Any) -> types.SimpleNamespace:
+    """A read-only attribute view of a config section with some values replaced —
+    ConfigDict refuses traced values, and `optim.make_optimizer` only reads attributes."""
+    return types.SimpleNamespace(**{k: _namespace(v) if isinstance(v, dict) else v
+                                    for k, v in {**node, **values}.items()})
+
+
+def injectable_optimizer(opt: ml_collections.ConfigDict, steps: int
+                         ) -> Callable[..., optax.GradientTransformation]:
+    """`optax.inject_hyperparams` over the core's optimizer: call it with a trial's
+    `HYPERPARAMS` to get a transformation whose state carries them as arrays.
+
+    The chain is the core's (`optim.make_optimizer`, called with traced values), with
+    one difference: the core adds coupled weight decay only when `weight_decay > 0`, a
+    Python test a traced value cannot answer, so here it is always in the chain, in the
+    core's place (after clipping, before the method); with weight_decay = 0 it adds
+    0 * p, leaving the gradient unchanged.
+    """
+    coupled = opt.name in COUPLED_DECAY
+    mask = None if opt.decay_biases_and_norms else optim.decay_mask
+
+    def factory(lr, weight_decay, momentum, b1, b2, eps) -> optax.GradientTransformation:
+        view = _namespace(opt.to_dict(), lr=lr, momentum=momentum, b1=b1, b2=b2, eps=eps,
+                          weight_decay=0.0 if coupled else weight_decay,
+                          clip_norm=0.0 if coupled else opt.clip_norm)
+        method = optim.make_optimizer(view, steps)
+        if not coupled:
+            return method
+        clip = [optax.clip_by_global_norm(opt.clip_norm)] if opt.clip_norm > 0 else []
+        return optax.chain(*clip, optax.add_decayed_weights(weight_decay, mask), method)
+
+    return optax.inject_hyperparams(factory)
+
+
+def hyperparams(configs: Sequence[ml_collections.ConfigDict]) -> dict[str, jax.Array]:
+    """{name: array (K,)} of the trials' optimizer hyperparameters."""
+    return {h: jnp.asarray([float(c.optimizer[h]) for c in configs], jnp.float32)
+            for h in HYPERPARAMS}
+
+
+@flax.struct.dataclass
+class GroupState:
+    """A group's trials' TrainStates stacked on axis 0, and the step they all reached
+    (a scalar, so the core's `Checkpoints` saves a group like a run)."""
+    step: jax.Array
+    trials: state_lib.TrainState
+
+
+@flax.struct.dataclass
+class Program:
+    """The compiled pieces of a group: built once per shape, reused by every group of it."""
+    init: Callable = flax.struct.field(pytree_node=False)
+    chunk: Callable = flax.struct.field(pytree_node=False)
+    evaluate: Callable = flax.struct.field(pytree_node=False)
+    finite: Callable = flax.struct.field(pytree_node=False)
+
+
+def build_program(run: loop.Run) -> Program:
+    """The vmapped init / chunk / evaluate of `run`'s config, for any K and any values."""
+    config = run.config
+    make = injectable_optimizer(config.optimizer, config.steps)
+    template = make(**{h: float(config.optimizer[h]) for h in HYPERPARAMS})  # update reads the state
+    sample_x = jnp.asarray(run.dataset.x_train[:1])
+
+    @jax.jit
+    def init(keys: jax.Array, hyper: dict[str, jax.Array]) -> GroupState:
+        trials = jax.vmap(lambda key, h: state_lib.create(run.model, make(**h), key, sample_x))(
+            keys, hyper)
+        return GroupState(step=jnp.zeros((), jnp.int32), trials=trials)
+
+    train_step = step_lib.make_train_step(run.model, template, config.loss,
+                                          run.dataset.num_classes > 0)
+    chunk = step_lib.make_train_chunk(train_step, config.batch_size, run.execution)
+
+    @functools.partial(jax.jit, static_argnames="length", donate_argnums=0)
+    def vchunk(trials, data, length: int):
+        return jax.vmap(lambda s: chunk(s, data, length))(trials)
+
+    def group_chunk(state: GroupState, data: pipeline.DeviceData, length: int):
+        """`length` steps of every trial: one scanned call, or `length` calls of one
+        vmapped step (the core's per-backend choice, `run.execution`)."""
+        if run.execution == "scan":
+            trials, metrics = vchunk(state.trials, data, length)
+        else:
+            trials, history = state.trials, []
+            for _ in range(length):
+                trials, metrics = vchunk(trials, data, 1)
+                history.append(metrics)
+            metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *history)
+        return GroupState(step=state.step + length, trials=trials), metrics
+
+    return Program(init=init, chunk=group_chunk,
+                   evaluate=jax.jit(jax.vmap(run.evaluate, in_axes=(0, None, None, None))),
+                   finite=jax.jit(jax.vmap(step_lib.params_finite)))
+
+
+def initial_state(program: Program, configs: Sequence[ml_collections.ConfigDict]) -> GroupState:
+    keys = jnp.stack([rng.root_key(c.seed) for c in configs])
+    return program.init(keys, hyperparams(configs))
+
+
+def abstract_state(program: Program, configs: Sequence[ml_collections.ConfigDict]) -> Any:
+    """Shapes, dtypes and placement of a group's state, for restoring into."""
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    shapes = jax.eval_shape(lambda: initial_state(program, configs))
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
+
+
+def unstack(tree: Any, i: int) -> Any:
+    """Trial i's slice of a stacked pytree."""
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+# ---------------------------------------------------------------- the driver
+
+
+def group_id(trial_ids: Sequence[str]) -> str:
+    import hashlib
+    return hashlib.sha256(" ".join(trial_ids).encode()).hexdigest()[:12]
+
+
+def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: Any, *,
+                stop: loop.StopRequest, progress: Callable[[float], None]) -> None:
+    """Train `trials` (one group) as one vmapped program, resuming from the group's newest
+    checkpoint; commit each trial's record to `store` (done, or failed with its error).
+    Trials already finished or committed are carried along but never rewritten."""
+    config = run.config
+    gid = group_id([t.id for t in trials])
+    group_dir = os.path.join(store.root, "groups", gid)
+    os.makedirs(group_dir, exist_ok=True)
+    workdir_lib.write_json_atomic(os.path.join(group_dir, "group.json"),
+                                  {"trials": [t.id for t in trials],
+                                   "labels": [t.label for t in trials]})
+    configs = [t.config for t in trials]
+    checkpoints = checkpoint_lib.Checkpoints(f"{group_dir}/checkpoints", config.keep_checkpoints)
+    logs: dict[int, workdir_lib.MetricsLog] = {}
+    try:
+        latest = checkpoints.restore_latest(lambda saved: abstract_state(program, configs))
+        state = latest[0] if latest else initial_state(program, configs)
+        first = int(state.step)
+        live = [i for i, t in enumerate(trials) if store.pending(t)]
+        for i in live:
+            logs[i] = _open_trial(store, trials[i], first, gid)
+        # A group runs on one device (the default): its data and eval sets are placed there.
+        data = pipeline.to_device(run.dataset)
+        sets = loop.eval_sets(dataclasses.replace(run, placement=None))
+        evals = loop.every(config.eval_every, config.steps)
+        saves = loop.every(config.checkpoint_every, config.steps)
+        t0 = time.perf_counter()
+        progress(len(live) * first / config.steps)  # the part done before a resume
+        for length, _ in loop.chunks(first, sorted(evals | saves), config.chunk_size):
+            start = int(state.step)
+            state, metrics = program.chunk(state, data, length)
+            metrics = jax.device_get(metrics)
+            finite = np.asarray(program.finite(state.trials.params))
+            for i in list(live):
+                try:
+                    loop.check_finite(start, unstack(metrics, i), bool(finite[i]))
+                except loop.TrainingDiverged as e:  # this trial fails; the group goes on
+                    logs.pop(i).close()
+                    store.commit_failed(trials[i], str(e), mode="vectorized", group=gid)
+                    live.remove(i)
+            step = start + length
+            progress(len(live) * length / config.steps)
+            if step in evals and live:
+                results = _evaluate(program, state, sets)
+                for i in live:
+                    for split, (scalars, _) in results[i].items():
+                        logs[i].log(step, split, scalars)
+            if step in saves or stop.requested:
+                checkpoints.save(state, config)
+            if stop.requested and step < config.steps:
+                checkpoints.wait()
+                for i in live:
+                    workdir_lib.RunFiles(store.trial_dir(trials[i].id)).record(
+                        "interrupted", step, group=gid)
+                raise loop.Interrupted(step, group_dir)
+        checkpoints.save(state, config)
+        checkpoints.wait()
+        if live:
+            final = _evaluate(program, state, sets)
+            wall = time.perf_counter() - t0
+            for i in live:
+                _finish_trial(store, trials[i], final[i], int(state.step), wall,
+                              f"vmap-{run.execution}x{len(trials)}", gid)
+    finally:
+        for log in logs.values():
+            log.close()
+        checkpoints.close()
+
+
+def _evaluate(program: Program, state: GroupState, sets: dict[str, tuple]
+              ) -> list[dict[str, tuple[dict, dict]]]:
+    """Per trial: {split: (scalars, per-class)}, as `loop.evaluate` gives for one run."""
+    sums = {split: jax.device_get(program.evaluate(state.trials, *arrays))
+            for split, arrays in sets.items()}
+    return [{split: loop.summarize(unstack(s, i)) for split, s in sums.items()}
+            for i in range(state.trials.step.shape[0])]
+
+
+def _open_trial(store: Any, trial: Any, step: int, gid: str) -> workdir_lib.MetricsLog:
+    """The trial's directory as an ordinary jaxdl workdir, its metrics cut back to `step`."""
+    workdir = workdir_lib.prepare(store.trial_dir(trial.id))
+    files = workdir_lib.RunFiles(workdir)
+    files.write_config(trial.config)
+    files.truncate_metrics(step)
+    files.record("resume" if step else "start", step, group=gid)
+    return workdir_lib.MetricsLog(workdir, purge_step=step)
+
+
+def _finish_trial(store: Any, trial: Any, final: dict, step: int, wall: float, execution: str,
+                  gid: str) -> None:
+    workdir = store.trial_dir(trial.id)
+    files = workdir_lib.RunFiles(workdir)
+    files.write_result({
+        "step": step, "workdir": workdir,
+        **{split: scalars for split, (scalars, _) in final.items()},
+        "test_per_class": final["test"][1], "execution": execution, "wall_time_s": wall})
+    files.record("finish", step, group=gid)
+    store.commit_done(trial, mode="vectorized", group=gid)

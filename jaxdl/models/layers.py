@@ -86,14 +86,21 @@ def batch_norm(train: bool, name: str | None = None) -> nn.BatchNorm:
                         epsilon=BATCH_NORM_EPSILON, name=name)
 
 
+def as_float(x: Array) -> Array:
+    """Integer inputs (e.g. uint8 pixels) as float32; float inputs keep their precision
+    (float64 for gradient checks, bfloat16 for mixed precision)."""
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
 def flatten(x: Array) -> Array:
-    """(B, ...) -> (B, prod(...)) as float32."""
-    return jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
+    """(B, ...) -> (B, prod(...))."""
+    return as_float(x).reshape(x.shape[0], -1)
 
 
 def as_sequence(x: Array) -> Array:
     """(B, L) -> (B, L, 1); (B, L, C) unchanged: one feature vector per position."""
-    x = jnp.asarray(x, jnp.float32)
+    x = as_float(x)
     if x.ndim == 2:
         return x[..., None]
     if x.ndim == 3:
@@ -103,7 +110,7 @@ def as_sequence(x: Array) -> Array:
 
 def as_image(x: Array) -> Array:
     """(B, H, W) -> (B, H, W, 1); (B, H, W, C) unchanged."""
-    x = jnp.asarray(x, jnp.float32)
+    x = as_float(x)
     if x.ndim == 3:
         return x[..., None]
     if x.ndim == 4:

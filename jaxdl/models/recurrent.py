@@ -52,8 +52,13 @@ class GRU(nn.Module):
             rnn = nn.Bidirectional(self._rnn("forward"), self._rnn("backward"))
         else:
             rnn = self._rnn("forward")
+        seq = layers.as_sequence(x)
+        # Zero initial state in the input's dtype (flax's default follows param_dtype,
+        # which breaks float64 gradient checks and bf16 inputs).
+        zero = jnp.zeros((seq.shape[0], self.hidden), seq.dtype)
         # The carry is each direction's final hidden state: 'last' for both.
-        last, outputs = rnn(layers.as_sequence(x), return_carry=True)
+        last, outputs = rnn(seq, initial_carry=(zero, zero) if self.bidirectional else zero,
+                            return_carry=True)
         if self.readout == "flatten":
             features = layers.flatten(outputs)
         elif self.readout == "last":

@@ -1,0 +1,1 @@
+"""Measurements on models and trained runs: pure functions of params and data."""

@@ -18,7 +18,7 @@ def test_autodiff_matches_finite_differences_for_every_model(name):
     model = models.build(name, num_outputs=3, **options)
     x = jax.random.normal(jax.random.PRNGKey(1), INPUTS[name])
     y = jnp.arange(x.shape[0]) % 3
-    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    variables = jax.jit(lambda k, x: model.init(k, x, train=False))(jax.random.PRNGKey(0), x)
     rest = {k: v for k, v in variables.items() if k != "params"}
 
     def loss(params):

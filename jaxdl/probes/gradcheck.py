@@ -27,19 +27,24 @@ def directional_gradcheck(loss_fn: Callable[[Any], jax.Array], params: Any, key:
     """Relative error |autodiff - finite difference| / max(|autodiff|, |fd|, tiny) of
     the derivative of `loss_fn` at `params` along `directions` random unit directions."""
     with jax.enable_x64(True):
-        params = _to64(params)
-        f = jax.jit(lambda p: jnp.asarray(loss_fn(p), jnp.float64))
-        grad = jax.jit(jax.grad(f))(params)
-        leaves, tree = jax.tree.flatten(params)
-        errors = []
-        for i in range(directions):
-            keys = jax.random.split(jax.random.fold_in(key, i), len(leaves))
+        f = lambda p: jnp.asarray(loss_fn(p), jnp.float64)
+
+        @jax.jit  # one program for all directions: eager float64 ops would each compile
+        def derivatives(params, key):
+            params = _to64(params)
+            leaves, tree = jax.tree.flatten(params)
+            keys = jax.random.split(key, len(leaves))
             v = [jax.random.normal(k, x.shape, jnp.float64) for k, x in zip(keys, leaves)]
             norm = jnp.sqrt(sum(jnp.sum(u ** 2) for u in v))
             v = jax.tree.unflatten(tree, [u / norm for u in v])
-            analytic = sum(jnp.sum(g * u) for g, u in zip(jax.tree.leaves(grad), jax.tree.leaves(v)))
+            grad = jax.grad(f)(params)
+            analytic = sum(jnp.sum(g * u) for g, u in
+                           zip(jax.tree.leaves(grad), jax.tree.leaves(v)))
             shift = lambda s: jax.tree.map(lambda x, u: x + s * eps * u, params, v)
-            numeric = (f(shift(1.0)) - f(shift(-1.0))) / (2 * eps)
-            scale = max(abs(float(analytic)), abs(float(numeric)), 1e-12)
-            errors.append(abs(float(analytic) - float(numeric)) / scale)
+            return analytic, (f(shift(1.0)) - f(shift(-1.0))) / (2 * eps)
+
+        errors = []
+        for i in range(directions):
+            analytic, numeric = map(float, derivatives(params, jax.random.fold_in(key, i)))
+            errors.append(abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-12))
         return np.asarray(errors)

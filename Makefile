@@ -1,12 +1,12 @@
 # Two commands set everything up on a fresh machine with Python 3.11:
-#   make run    create .venv from requirements.lock, then train the default (MNIST-1D CNN)
+#   make run    create .venv from requirements.lock, then run the quickstart study (report.md)
 #   make test   create .venv from requirements.lock, then run the fast tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow lock clean
+.PHONY: run test test-slow bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"jaxdl needs Python 3.11, found {sys.version.split()[0]} at $(PYTHON) (set PYTHON=...)"'
@@ -16,13 +16,19 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/jaxdl train
+	$(BIN)/jaxdl sweep experiments/quickstart_sweep.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# jaxdl vs PyTorch eager vs a plain flax loop on this machine; writes BENCHMARKS.md
+# (~45 min on 2 CPU cores; `python -m bench --quick` is a < 3 min smoke run).
+bench: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python -m bench
 
 # Re-resolve the newest versions inside pyproject's ranges and pin them (BUILD.md).
 lock:

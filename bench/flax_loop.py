@@ -4,10 +4,10 @@
     python -m bench.flax_loop --model mlp --json # ... plus one JSON line of timings
 
 What most JAX research scripts do: `jax.jit(train_step)` called once per step
-on numpy batches cut on the host from a per-epoch `np.random.permutation`, the
-loss read back every step for logging-free progress (no `.item()` here: the
-loop only syncs at evaluation). Same data, models, init, optimizer, batch,
-steps and evaluation schedule as `jaxdl train` and `bench/torch_mnist1d.py`.
+on numpy batches cut on the host from a per-epoch `np.random.permutation`
+(the loss is never read back between evaluations, so dispatch stays
+asynchronous). Same data, models, init, optimizer, batch, steps and evaluation
+schedule as `jaxdl train` and `bench/torch_mnist1d.py`.
 """
 from __future__ import annotations
 
@@ -80,29 +80,35 @@ def setup(model_name: str, seed: int = 0):
     return ds, model, tx, params
 
 
-def window_steps_per_s(model_name: str, warmup: int, window: int) -> dict:
-    """Steady-state steps/s of one timed window of `window` steps after `warmup` steps."""
+def window_steps_per_s(model_name: str, warmup: int, window: int, windows: int = 1) -> dict:
+    """Steady-state steps/s: the median of `windows` timed windows of `window` steps
+    after `warmup` steps (compilation happens in the warm-up)."""
+    import statistics
     ds, model, tx, params = setup(model_name)
     train_step, _ = make_fns(model, tx)
     opt_state = tx.init(params)
     rng = np.random.default_rng(0)
     n, batch = len(ds.x_train), 100
     spe = n // batch
+    perm = rng.permutation(n)
 
-    def run(params, opt_state, start, count):
-        perm = rng.permutation(n)
+    def run(params, opt_state, perm, start, count):
         for step in range(start, start + count):
             if step % spe == 0:
                 perm = rng.permutation(n)
             idx = perm[(step % spe) * batch:(step % spe + 1) * batch]
             params, opt_state, loss = train_step(params, opt_state, ds.x_train[idx], ds.y_train[idx])
         jax.block_until_ready(loss)
-        return params, opt_state
+        return params, opt_state, perm
 
-    params, opt_state = run(params, opt_state, 0, warmup)
-    t = time.perf_counter()
-    run(params, opt_state, warmup, window)
-    return {"steps_per_s": window / (time.perf_counter() - t)}
+    params, opt_state, perm = run(params, opt_state, perm, 0, warmup)
+    rates, step = [], warmup
+    for _ in range(windows):
+        t = time.perf_counter()
+        params, opt_state, perm = run(params, opt_state, perm, step, window)
+        rates.append(window / (time.perf_counter() - t))
+        step += window
+    return {"steps_per_s": statistics.median(rates), "rates": rates}
 
 
 def main(argv=None) -> dict:

@@ -107,13 +107,21 @@ def train_steps(model, opt, x_train, y_train, start: int, count: int, perm=None)
     return perm
 
 
-def window_steps_per_s(model_name: str, warmup: int, window: int, threads: int = 0) -> dict:
-    """Steady-state steps/s of one timed window of `window` steps after `warmup` steps."""
+def window_steps_per_s(model_name: str, warmup: int, window: int, windows: int = 1,
+                       threads: int = 0) -> dict:
+    """Steady-state steps/s: the median of `windows` timed windows of `window` steps
+    after `warmup` steps."""
+    import statistics
     (x_train, y_train, _, _), model, opt = setup(model_name, threads=threads)
     perm = train_steps(model, opt, x_train, y_train, 0, warmup)
-    t = time.perf_counter()
-    train_steps(model, opt, x_train, y_train, warmup, window, perm)
-    return {"steps_per_s": window / (time.perf_counter() - t), "threads": torch.get_num_threads()}
+    rates, step = [], warmup
+    for _ in range(windows):
+        t = time.perf_counter()
+        perm = train_steps(model, opt, x_train, y_train, step, window, perm)
+        rates.append(window / (time.perf_counter() - t))
+        step += window
+    return {"steps_per_s": statistics.median(rates), "rates": rates,
+            "threads": torch.get_num_threads()}
 
 
 def main(argv=None) -> dict:

@@ -31,6 +31,7 @@ set by the harness before jax is imported; see `bench/__main__.py`.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import flax.linen as nn
@@ -186,14 +187,29 @@ def parse(spec: str) -> dict:
     return options
 
 
-def apply(spec: str) -> None:
-    """Patch jaxdl in this process with the variants named in `spec` (before `loop.build`)."""
+@contextlib.contextmanager
+def applied(spec: str):
+    """Patch jaxdl with the variants named in `spec` while the block runs (around `loop.build`)."""
+    from jaxdl.models import layers
     options = parse(spec)
-    if options.pop("patch_conv", False):
-        from jaxdl.models import layers
-        layers.conv = _patched_conv
-    if options.pop("jit_finite", False):
-        step_lib.params_finite = params_finite_jit
-    chunk_options = {k: v for k, v in options.items() if k in ("epoch_order", "host_stack", "unroll", "swap_or_not")}
-    if chunk_options:
-        step_lib.make_train_chunk = functools.partial(make_train_chunk, **chunk_options)
+    saved = step_lib.params_finite, step_lib.make_train_chunk, layers.conv
+    try:
+        if options.pop("patch_conv", False):
+            layers.conv = _patched_conv
+        if options.pop("jit_finite", False):
+            step_lib.params_finite = params_finite_jit
+        if options:
+            step_lib.make_train_chunk = functools.partial(make_train_chunk, **options)
+        yield
+    finally:
+        step_lib.params_finite, step_lib.make_train_chunk, layers.conv = saved
+
+
+_ACTIVE: list = []  # held, or the generator would be closed (and jaxdl restored) on collection
+
+
+def apply(spec: str) -> None:
+    """Patch jaxdl for the rest of this process (e.g. before `jaxdl.cli.main`)."""
+    patch = applied(spec)
+    patch.__enter__()
+    _ACTIVE.append(patch)

@@ -21,7 +21,7 @@ SEEDS = (0, 1)
 METRICS = ("test/accuracy", "test/loss")
 def get_config(name=None):
     c = config_lib.default()
-    c.steps, c.eval_every, c.checkpoint_every, c.chunk_size = 300, 100, 50, 25
+    c.steps, c.eval_every, c.checkpoint_every, c.chunk_size = 200, 100, 40, 20
     return c
 """
 
@@ -38,11 +38,17 @@ def finish(study, workdir, vectorize):
     return out
 
 
-def wait_until_sweeping(proc, workdir, timeout=120):
-    """Until the sweep has opened its directory (study.json), or the process ended."""
+def history_events(workdir):
+    """All events the trials' runs recorded (start, resume, interrupted, finish)."""
+    return sum(len(open(p).readlines()) for p in workdir.glob("trials/*/history.jsonl"))
+
+
+def wait_until_training(proc, workdir, timeout=120):
+    """Until this process has started or resumed a trial (a new history event), or ended."""
+    before = history_events(workdir)
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
-        if (workdir / "study.json").exists():
+        if history_events(workdir) > before:
             return
         time.sleep(0.05)
 
@@ -66,11 +72,11 @@ def test_sweep_killed_at_random_moments_then_rerun_equals_uninterrupted(tmp_path
     workdir = tmp_path / "killed"
     rand = random.Random(1)
     kills = 0
-    for attempt in range(8):
+    for attempt in range(4):
         proc = subprocess.Popen(command(str(study), workdir, vectorize),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_until_sweeping(proc, workdir)
-        time.sleep(rand.uniform(0.5, 6.0))
+        wait_until_training(proc, workdir)
+        time.sleep(rand.uniform(1.0, 8.0))  # from the imports to the last checkpoint
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

@@ -65,7 +65,7 @@ def add_parsers(subparsers: Any) -> None:
 def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str] = ()) -> int:
     """Run `jaxdl sweep` or `jaxdl report`; returns the exit status."""
     from jaxdl import config as config_lib
-    from jaxdl.study import report, run, store, sweep
+    from jaxdl.study import report, store, sweep
     from jaxdl.training import workdir
     try:
         if overrides:
@@ -88,9 +88,19 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.shard:
         sweep.parse_shard(args.shard)  # a bad spec fails before anything is written
     try:
-        summary = run.run_study(study, workdir, vectorize_mode=args.vectorize, shard=args.shard,
-                                max_group=args.max_group, retry_failed=args.retry_failed,
-                                progress=not args.no_progress)
+        if study.search is not None:
+            if args.shard:
+                raise sweep.StudyError("--shard: a SEARCH is sequential (each point depends on "
+                                       "the previous ones); run it on one machine")
+            from jaxdl.study import search
+            summary = search.run_search(study, workdir, vectorize_mode=args.vectorize,
+                                        retry_failed=args.retry_failed,
+                                        progress=not args.no_progress)
+        else:
+            summary = run.run_study(study, workdir, vectorize_mode=args.vectorize,
+                                    shard=args.shard, max_group=args.max_group,
+                                    retry_failed=args.retry_failed,
+                                    progress=not args.no_progress)
     except run.SweepInterrupted as e:
         print(f"jaxdl: {e}; resume with: {resume_command(argv, workdir)}", file=sys.stderr)
         return 0

@@ -20,6 +20,7 @@ so an interrupted and resumed sweep gives the same report as an uninterrupted on
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 from typing import Any, Sequence
@@ -33,6 +34,7 @@ from jaxdl.study import sweep
 
 REPORT = "report.md"
 LEVEL = 0.95
+MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter
 
 
 # ---------------------------------------------------------------- statistics
@@ -229,13 +231,17 @@ def load_results(roots: Sequence[str]) -> tuple[dict, Results, list[dict]]:
 
 
 def default_plot(results: Results, metric: str) -> Figure | None:
-    """`metric` against the first numeric axis that varies, one line per other varying axes."""
+    """`metric` against the first numeric axis that varies: one line per other varying
+    axes with CI bands for a grid, every trial with a fit for a search's scattered points."""
     summary = results.summary(metric)
     varying = [a for a in results.axes if summary[a].nunique(dropna=False) > 1]
     numeric = [a for a in varying if pd.api.types.is_numeric_dtype(summary[a])]
     if summary.empty or not numeric:
         return None
     x = numeric[0]
+    if summary[x].nunique() > MAX_LINE_POINTS:
+        return scatter_fit(results.final(metric), x, ylabel=metric,
+                           title=f"{metric} of every trial")[0]
     return line_plot(summary, x, [a for a in varying if a != x], ylabel=metric,
                      title=f"{metric}: mean and 95% CI over seeds")
 
@@ -248,13 +254,12 @@ def write_report(roots: Sequence[str], out: str | None = None) -> str:
     info, results, missing = load_results(roots)
     n_done = results.rows.loc[results.rows.status == store_lib.DONE, "trial"].nunique()
     total = n_done + len(results.failed) + len(missing)
-    doc, analysis, analysis_error = _analyze(info, results)
+    doc, analysis, analysis_error = _analyze(info, roots[0], results)
     lines = [f"# Study: {info['name']}{' (quick)' if info.get('quick') else ''}", ""]
     if doc:
         lines += [doc, ""]
     lines += [f"Trials: {n_done} done, {len(results.failed)} failed, {len(missing)} missing "
-              f"of {total}" + (f" (from {len(roots)} sweep directories)" if len(roots) > 1 else "")
-              + ". Numbers are means over seeds with 95% Student-t intervals.", ""]
+              f"of {total}. Numbers are means over seeds with 95% Student-t intervals.", ""]
     if analysis is not None and analysis.verdict:
         lines += ["## Verdict", "", analysis.verdict, ""]
     if analysis_error:
@@ -303,13 +308,21 @@ def _save(figure: Figure, name: str, out: str) -> str:
     return f"![{name}]({file_name})"
 
 
-def _analyze(info: dict, results: Results) -> tuple[str, Analysis | None, str | None]:
-    """(docstring's first paragraph, the study's analysis, why it could not run)."""
+def _analyze(info: dict, root: str, results: Results
+             ) -> tuple[str, Analysis | None, str | None]:
+    """(the docstring's title and claim, the study's analysis, why it could not run). The
+    study file as it is now (its analysis may have been refined since the sweep), else
+    the sweep directory's copy of it."""
+    path = info["study"]
+    if not os.path.isfile(path):
+        path = os.path.join(root, store_lib.STUDY_COPY)
     try:
-        module = sweep.load_module(info["study"])
+        module = sweep.load_module(path)
     except (sweep.StudyError, OSError) as e:
         return "", None, str(e)
-    doc = (module.__doc__ or "").strip().split("\n\n")[0]
+    # The docstring's title and claim: its paragraphs before the first command block.
+    paragraphs = (module.__doc__ or "").strip().split("\n\n")
+    doc = "\n\n".join(itertools.takewhile(lambda p: not p.startswith(" "), paragraphs))
     if not hasattr(module, "analyze"):
         return doc, None, None
     if results.rows.empty:

@@ -2,16 +2,17 @@
 
     summary = run_study(sweep.load_study("experiments/quickstart_sweep.py"), "runs/quickstart_sweep")
 
-Order of work: load and validate the study file and every trial config, check the
-sweep directory, build (load data, trace shapes) one program per group — a bad key
-or value stops here, in one line, before any training. Then, per group of trials
+Order of work: load and validate the study file and every trial config, build (load
+data, trace shapes) one program per group, check the sweep directory — a bad key,
+value or directory stops here, in one line, before anything is trained or written.
+Then, per group of trials
 that share a program: trials committed in the store are skipped; trials whose run
 finished but was not committed are committed from their directory; the rest train
 — together as one vmapped program (vectorize.py) or one by one with
 `jaxdl.train(config, trials/<id>)`, which resumes each from its own newest
 checkpoint. A trial that fails (divergence, any error) is committed as failed with
 its error and the sweep goes on; SIGTERM/SIGINT save the running trial or group and
-stop the sweep (`loop.Interrupted`), to be resumed by the same command.
+stop the sweep (`SweepInterrupted`), to be resumed by the same command.
 """
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ import os
 import sys
 import time
 import traceback
-from typing import Any
-
 import jax
 import tqdm
 
@@ -78,16 +77,14 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
     if max_group < 1:
         raise sweep.StudyError(f"--max-group {max_group}: must be >= 1")
     trials = sweep.shard(study.trials, shard)
-    store = store_lib.Store(workdir)
-    store.open(study)
-    if retry_failed:
-        trials_to_retry = [t for t in trials
-                           if (store.record(t.id) or {}).get("status") == store_lib.FAILED]
-        for t in trials_to_retry:
-            _uncommit(store, t)
     groups = vectorize.make_groups(trials, max_group if vectorized else 1)
     runs = _build_runs(groups)  # every shape traced and every option checked, before training
-    programs: dict[str, vectorize.Program] = {}  # one vmapped program per shape, reused
+    store = store_lib.Store(workdir)
+    store.open(study)  # refuses a directory of another sweep; nothing written before this
+    if retry_failed:
+        for trial in trials:
+            if (store.record(trial.id) or {}).get("status") == store_lib.FAILED:
+                _uncommit(store, trial)
     for trial in trials:  # finished before a kill, not yet committed: commit, no compute
         if store.record(trial.id) is None and not store.pending(trial):
             store.commit_done(trial, mode=_mode_of(store, trial))
@@ -107,9 +104,9 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
                 key = vectorize.group_key(group[0].config)
                 if len(group) > 1:
                     ran += sum(store.pending(t) for t in group)
-                    if key not in programs:
-                        programs[key] = vectorize.build_program(runs[key])
-                    vectorize.train_group(runs[key], programs[key], group, store, stop=stop,
+                    if key not in _PROGRAMS:
+                        _PROGRAMS[key] = vectorize.build_program(runs[key])
+                    vectorize.train_group(runs[key], _PROGRAMS[key], group, store, stop=stop,
                                           progress=bar.update)
                 else:
                     ran += 1
@@ -125,19 +122,24 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
                    wall_time_s=time.perf_counter() - t0, vectorized=vectorized)
 
 
+# Built runs and vectorized programs by group key, kept for the life of the process: a
+# search's successive points, or several sweeps in one notebook, reuse compiled programs.
+_RUNS: dict[str, loop.Run] = {}
+_PROGRAMS: dict[str, vectorize.Program] = {}
+
+
 def _build_runs(groups: list[list[sweep.Trial]]) -> dict[str, loop.Run]:
     """One `loop.build` per distinct program: loads the data and traces the model, so
     a bad data/model option fails here (ConfigError naming a trial), not mid-sweep."""
     from jaxdl import config as config_lib
-    runs = {}
     for group in groups:
         key = vectorize.group_key(group[0].config)
-        if key not in runs:
+        if key not in _RUNS:
             try:
-                runs[key] = loop.build(group[0].config)
+                _RUNS[key] = loop.build(group[0].config)
             except config_lib.ConfigError as e:
                 raise config_lib.ConfigError(f"trial {group[0].label}: {e}") from None
-    return runs
+    return _RUNS
 
 
 def _train_one(trial: sweep.Trial, store: store_lib.Store) -> None:

@@ -2,6 +2,7 @@
 
     <sweep dir>/
       study.json               the study: file, base config, axes, metrics, trials (checked on re-run)
+      study.py                 a copy of the study file (the report uses it when the original is gone)
       trials/<id>/             the trial's run: an ordinary jaxdl workdir (config.json,
                                metrics.jsonl, checkpoints/, result.json) — `jaxdl train` resumes it
       trials/<id>/record.json  the trial's record, written last and atomically: present = committed
@@ -18,13 +19,14 @@ committed the instant it appears — a kill at any moment leaves the old state o
 new one. Shards on different machines write disjoint directories that merge by
 copying (or by `jaxdl report DIR...`); SQLite's WAL mode needs shared memory that
 network filesystems do not provide, and one database file would serialise the
-writers. A store of 10^4 trials is 10^4 small JSON files: read in seconds.
+writers. A record is plain JSON, readable without jaxdl.
 """
 from __future__ import annotations
 
 import glob
 import json
 import os
+import shutil
 import time
 from typing import Any, Iterable, Sequence
 
@@ -34,6 +36,7 @@ from jaxdl.study import sweep
 from jaxdl.training import workdir as workdir_lib
 
 STUDY = "study.json"
+STUDY_COPY = "study.py"
 RECORD = "record.json"
 DONE, FAILED = "done", "failed"
 
@@ -66,6 +69,8 @@ class Store:
         """Create the directory for `study`, or check that it holds this study's sweep
         (same base config); refuses anything else in one line, before any compute."""
         path = os.path.join(self.root, STUDY)
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise StoreError(f"sweep directory {self.root} is a file; choose another --workdir")
         if os.path.isfile(path):
             saved = json.load(open(path))
             if saved.get("fingerprint") != study.fingerprint():
@@ -81,6 +86,8 @@ class Store:
         os.makedirs(os.path.join(self.root, "trials"), exist_ok=True)
         # Rewritten each time: a study may add seeds or points (old trials keep their ids).
         workdir_lib.write_json_atomic(path, describe(study))
+        # A copy of the study file, for the record and for reports merged on another machine.
+        shutil.copyfile(study.path, os.path.join(self.root, STUDY_COPY))
 
     # ------------------------------------------------------------ commits
 

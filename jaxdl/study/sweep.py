@@ -16,7 +16,8 @@ the trials the same way everywhere.
 A *study* is a Python file (see experiments/quickstart_sweep.py) defining
 
     get_config(name=None) -> ConfigDict   the base config (`jaxdl train --config FILE` trains it)
-    SWEEP                                 a sweep (list of points)
+    SWEEP                                 a sweep (list of points), or
+    SEARCH                                a `search.Search`: Bayesian optimisation (Optuna)
     SEEDS                                 seeds run at every point, e.g. range(5)
     METRICS                               e.g. ("test/accuracy", "test/loss"): split/metric
     analyze(results) -> report.Analysis   tables, plots and the verdict (optional)
@@ -108,9 +109,11 @@ def _plain(value: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Distribution:
-    """A distribution of one axis of a random search: `sample(rng) -> value`."""
+    """A distribution of one axis of a search: `sample(rng) -> value`; `kind` and
+    `args` describe it to other samplers (search.py hands them to Optuna)."""
     sample: Callable[[np.random.Generator], Any]
-    description: str
+    kind: str  # log_uniform | uniform | int_uniform | choice
+    args: tuple
 
 
 def log_uniform(low: float, high: float) -> Distribution:
@@ -118,27 +121,27 @@ def log_uniform(low: float, high: float) -> Distribution:
     if not 0 < low < high:
         raise StudyError(f"log_uniform({low}, {high}): needs 0 < low < high")
     return Distribution(lambda r: float(math.exp(r.uniform(math.log(low), math.log(high)))),
-                        f"log_uniform({low}, {high})")
+                        "log_uniform", (low, high))
 
 
 def uniform(low: float, high: float) -> Distribution:
     if not low < high:
         raise StudyError(f"uniform({low}, {high}): needs low < high")
-    return Distribution(lambda r: float(r.uniform(low, high)), f"uniform({low}, {high})")
+    return Distribution(lambda r: float(r.uniform(low, high)), "uniform", (low, high))
 
 
 def int_uniform(low: int, high: int) -> Distribution:
     """An integer in [low, high], both included."""
     if not low <= high:
         raise StudyError(f"int_uniform({low}, {high}): needs low <= high")
-    return Distribution(lambda r: int(r.integers(low, high + 1)), f"int_uniform({low}, {high})")
+    return Distribution(lambda r: int(r.integers(low, high + 1)), "int_uniform", (low, high))
 
 
 def choice(values: Sequence[Any]) -> Distribution:
     values = [_plain(v) for v in values]
     if not values:
         raise StudyError("choice([]): no values")
-    return Distribution(lambda r: values[int(r.integers(len(values)))], f"choice({values})")
+    return Distribution(lambda r: values[int(r.integers(len(values)))], "choice", tuple(values))
 
 
 def random(n: int, seed: int, space: dict[str, Distribution]) -> Sweep:
@@ -146,12 +149,18 @@ def random(n: int, seed: int, space: dict[str, Distribution]) -> Sweep:
     seeds), axis by axis in the order given: the same points on every machine."""
     if n < 1:
         raise StudyError(f"random: n must be >= 1, got {n}")
-    for key, dist in space.items():
-        if not isinstance(dist, Distribution):
-            raise StudyError(f"random: axis {key} needs a distribution (log_uniform, uniform, "
-                             f"int_uniform, choice), got {dist!r}")
+    check_space(space)
     generator = np.random.default_rng(seed)
     return [{key: dist.sample(generator) for key, dist in space.items()} for _ in range(n)]
+
+
+def check_space(space: dict[str, Distribution]) -> None:
+    if not space:
+        raise StudyError("a search space needs at least one axis")
+    for key, dist in space.items():
+        if not isinstance(dist, Distribution):
+            raise StudyError(f"search space axis {key} needs a distribution (log_uniform, "
+                             f"uniform, int_uniform, choice), got {dist!r}")
 
 
 # ---------------------------------------------------------------- trials
@@ -184,10 +193,14 @@ def trial_config(base: ml_collections.ConfigDict, point: Point, seed: int
     The values go through the core's override parser, so a sweep accepts exactly
     what `--config.KEY=VALUE` accepts, and section names (`model.name`) apply first.
     """
-    overrides = [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in point.items()]
-    config = config_lib.apply_overrides(base, [*overrides, f"seed={seed}"])
+    config = config_lib.apply_overrides(base, [*overrides(point), f"seed={seed}"])
     config_lib.validate(config)
     return config
+
+
+def overrides(point: Point) -> list[str]:
+    """`key=value` strings that the core's `config.apply_overrides` parses back to `point`."""
+    return [f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in point.items()]
 
 
 def make_trials(base: ml_collections.ConfigDict, points: Sweep, seeds: Iterable[int]
@@ -242,15 +255,16 @@ def short_name(key: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """A study file, loaded: the trials to run and how to analyse them."""
+    """A study file, loaded: the trials to run (its `analyze` is read by the report,
+    from the file named in the sweep directory, so a report needs only the directory)."""
     path: str
     name: str
-    doc: str
     base: ml_collections.ConfigDict
     axes: tuple[str, ...]
-    trials: tuple[Trial, ...]
+    trials: tuple[Trial, ...]  # a search's grow as it asks for points
+    seeds: tuple[int, ...]
+    search: Any  # search.Search, or None for a sweep
     metrics: tuple[str, ...]
-    analyze: Callable | None
     published: dict[str, Any]
     quick: bool
 
@@ -275,9 +289,12 @@ def load_study(path: str, quick: bool = False) -> Study:
     """The study in `path`, every trial config validated; StudyError/ConfigError name the
     file and the key. Nothing is computed."""
     module = load_module(path)
-    for name in ("get_config", "SWEEP", "SEEDS", "METRICS"):
+    for name in ("get_config", "SEEDS", "METRICS"):
         if not hasattr(module, name):
             raise StudyError(f"study {path}: defines no {name} (see jaxdl/study/sweep.py)")
+    if hasattr(module, "SWEEP") == hasattr(module, "SEARCH"):
+        raise StudyError(f"study {path}: defines {'both' if hasattr(module, 'SWEEP') else 'neither'}"
+                         f" SWEEP and SEARCH; a study has one of them")
     base = module.get_config(None)
     config_lib.validate(base)
     seeds = module.SEEDS
@@ -286,23 +303,29 @@ def load_study(path: str, quick: bool = False) -> Study:
         if not isinstance(spec, dict) or not set(spec) <= {"overrides", "seeds"}:
             raise StudyError(f"study {path}: --quick needs QUICK = "
                              f"{{'overrides': {{...}}, 'seeds': ...}}")
-        base = config_lib.apply_overrides(
-            base, [f"{k}={v if isinstance(v, str) else repr(v)}"
-                   for k, v in spec.get("overrides", {}).items()])
+        base = config_lib.apply_overrides(base, overrides(spec.get("overrides", {})))
         seeds = spec.get("seeds", seeds)
-    points = list(module.SWEEP)
-    trials = make_trials(base, points, seeds)
+    search = getattr(module, "SEARCH", None)
+    if search is not None:
+        check_space(search.space)
+        points, seeds = [], tuple(seeds)
+        if not seeds:
+            raise StudyError(f"study {path}: SEEDS is empty")
+        trials = []
+    else:
+        points, seeds = list(module.SWEEP), tuple(seeds)
+        trials = make_trials(base, points, seeds)
     metrics = tuple(module.METRICS)
     for metric in metrics:
         split, _, name = metric.partition("/")
         if split not in SPLITS or name not in METRIC_NAMES:
             raise StudyError(f"study {path}: METRICS entry {metric!r} is not split/metric with "
                              f"split in {SPLITS} and metric in {METRIC_NAMES}")
-    axes = tuple(dict.fromkeys(k for p in points for k in p))
+    axes = tuple(search.space if search is not None else
+                 dict.fromkeys(k for p in points for k in p))
     stem = os.path.splitext(os.path.basename(path))[0]
-    return Study(path=os.path.abspath(path), name=stem, doc=(module.__doc__ or "").strip(),
-                 base=base, axes=axes, trials=tuple(trials), metrics=metrics,
-                 analyze=getattr(module, "analyze", None),
+    return Study(path=os.path.abspath(path), name=stem, base=base, axes=axes,
+                 trials=tuple(trials), seeds=seeds, search=search, metrics=metrics,
                  published=dict(getattr(module, "PUBLISHED", {}) or {}), quick=quick)
 
 

@@ -15,11 +15,19 @@ coefficients (`if l1 > 0` in the objective; label smoothing is captured when the
 step is built), clip norm, every data and model option. Trials that differ in
 those run in separate groups, each still vectorized over the rest.
 
-Numerics: a vmapped program is a different XLA program (batched convolutions,
-other fusions), so its results equal separate runs only to float rounding,
-which training then amplifies; docs/architecture.md and
-tests/test_study_vectorize.py state and check the tolerance. A group is itself
-deterministic: resumed from its checkpoint it ends with the same bits.
+Numerics — the stated tolerance, checked by tests/test_study_run.py: a vmapped
+program is another XLA program (batched convolutions, other fusions), so a trial's
+numbers equal its one-by-one run's only to float rounding, and training amplifies
+rounding (one ReLU or Adam denominator that tips the other way moves a weight by
+~lr). After 4 steps the params' displacement agrees to 1e-4 of its norm (measured
+~1e-6: any difference in what a step computes would show here); after 200 steps of
+the MNIST-1D CNN each trial's final test accuracy agrees within 0.02 and its loss
+within 0.05 (measured <= 0.007 and <= 0.011 over 12 trials). After the quickstart's
+1500 steps, per-trial test accuracy differs by 0.007 on average, 0.023 at most,
+against a seed-to-seed standard deviation of 0.019: a vectorized trial is a
+faithful sample of the same distribution, and the study's means, intervals and
+verdicts agree. A group is itself deterministic: resumed from its checkpoint it
+ends with the same bits as never stopping.
 
 Checkpoints: a group saves its stacked state with orbax like a single run
 (`groups/<id>/checkpoints`, every `checkpoint_every` steps) and writes each
@@ -245,6 +253,8 @@ def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: A
                     live.remove(i)
             step = start + length
             progress(len(live) * length / config.steps)
+            if not live:  # every trial of the group failed: nothing left to train
+                break
             if step in evals and live:
                 results = _evaluate(program, state, sets)
                 for i in live:

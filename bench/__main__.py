@@ -1,0 +1,267 @@
+"""Benchmarks of jaxdl against its peers on this machine; writes BENCHMARKS.md.
+
+    python -m bench                  # full run (~45 min on 2 CPU cores), writes BENCHMARKS.md
+    python -m bench --repeats 7      # more repeats per figure (default 5)
+    python -m bench --quick          # smoke run (< 3 min): few steps, 1-2 repeats;
+                                     # writes runs/bench-quick/BENCHMARKS.md unless --out
+    python -m bench --report-only runs/bench/results.json   # re-render from saved raw results
+
+Every figure is a median over repeats measured in this one invocation, and every
+ratio divides two figures of the same invocation. Raw results go to
+runs/bench/results.json (runs/bench-quick/ for --quick).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from bench import common, report
+
+RECIPES = ("cnn", "mlp")
+# The minimal change: bitwise-identical training, `loop` strategy kept.
+EXACT = "epoch_order,host_stack,jit_finite"
+# The full proposal: one `scan` per chunk, im2col convolutions (float-rounding changes only).
+PROPOSED = "epoch_order,jit_finite,patch_conv"
+CHUNKS = (1, 10, 100, 500)
+
+
+def jaxdl_runs(quick: bool) -> list[dict]:
+    """Everything measured in-process per recipe: headline, strategy table, candidates.
+    (On CPU `auto` is `loop`: the table's loop/100/as-is figure is the headline one.)"""
+    runs = [dict(execution="auto", chunk_size=100, variant=""),
+            dict(execution="loop", chunk_size=100, variant=EXACT),
+            dict(execution="scan", chunk_size=100, variant=PROPOSED),
+            dict(execution="scan", chunk_size=100, variant="")]
+    if quick:
+        return runs + [dict(execution="loop", chunk_size=10, variant="")]
+    for chunk in CHUNKS:
+        for execution in ("loop", "scan"):
+            if not (chunk == 100 and execution == "loop"):
+                runs.append(dict(execution=execution, chunk_size=chunk, variant=""))
+            runs.append(dict(execution=execution, chunk_size=chunk,
+                             variant=EXACT if execution == "loop" else PROPOSED))
+    candidates = [("loop", "epoch_order"), ("scan", "epoch_order"), ("scan", "epoch_order,jit_finite"),
+                  ("loop", "epoch_order,host_stack"), ("loop", EXACT + ",patch_conv"),
+                  ("loop", "swap_or_not,host_stack,jit_finite"),
+                  ("scan", PROPOSED + ",unroll=4"), ("scan", "swap_or_not,jit_finite,patch_conv")]
+    runs += [dict(execution=e, chunk_size=100, variant=v) for e, v in candidates]
+    unique, seen = [], set()
+    for run in runs:
+        key = (run["execution"], run["chunk_size"], run["variant"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(run)
+    return unique
+
+
+ENV_CANDIDATES = {
+    "XLA_FLAGS=--xla_cpu_multi_thread_eigen=false": ({"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}, None),
+    "jax_cpu_enable_async_dispatch=False": ({}, {"jax_cpu_enable_async_dispatch": False}),
+    "jax_default_matmul_precision=bfloat16": ({}, {"jax_default_matmul_precision": "bfloat16"}),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')} load {common.load_average()}] {msg}", flush=True)
+
+
+def measure_throughput(args, results: dict) -> None:
+    """Steps/s: jaxdl (all in-process configs), PyTorch (default threads and 1 thread), flax."""
+    kw = dict(warmup=args.warmup, window=args.window, windows=args.repeats)
+    for recipe in RECIPES:
+        log(f"{recipe}: jaxdl strategies and candidates")
+        results["jaxdl"][recipe] = common.run_worker(
+            "bench.execution:measure", dict(recipe=recipe, runs=jaxdl_runs(args.quick), **kw))
+        for threads in ((0,) if args.quick else (0, 1)):
+            log(f"{recipe}: PyTorch eager, threads={threads or 'default'}")
+            results["torch"][f"{recipe}/{threads}"] = common.run_worker(
+                "bench.torch_mnist1d:window_steps_per_s",
+                dict(model_name=recipe, warmup=args.warmup, window=args.window,
+                     windows=args.repeats, threads=threads))
+        log(f"{recipe}: flax per-step loop")
+        results["flax"][recipe] = common.run_worker(
+            "bench.flax_loop:window_steps_per_s",
+            dict(model_name=recipe, warmup=args.warmup, window=args.window, windows=args.repeats))
+    envs = [] if args.quick else list(ENV_CANDIDATES.items())
+    for name, (env, jax_config) in envs:
+        for recipe in RECIPES:
+            log(f"{recipe}: environment candidate {name}")
+            runs = [dict(execution="auto", chunk_size=100, variant=""),
+                    dict(execution="loop", chunk_size=100, variant=EXACT),
+                    dict(execution="scan", chunk_size=100, variant=PROPOSED)]
+            results["env"][f"{recipe}/{name}"] = common.run_worker(
+                "bench.execution:measure",
+                dict(recipe=recipe, runs=runs, jax_config=jax_config, **kw), env=env)
+
+
+def wall_commands(recipe: str, steps: int, workdir: str, cache: str) -> dict[str, tuple]:
+    """name -> (argv, env): the whole-process runs timed from start to printed accuracy."""
+    from bench import execution
+    py = common.PYTHON
+    jaxdl_exe = os.path.join(os.path.dirname(py), "jaxdl")
+    config = execution.recipe_cli_args(recipe) + ([f"--config.steps={steps}"] if steps != 6000 else [])
+    train = ["train", "--no-progress", "--workdir", workdir] + config
+    literal = [jaxdl_exe] + train if os.path.exists(jaxdl_exe) else [py, "-m", "jaxdl.cli"] + train
+    warm, cold = {"JAXDL_COMPILATION_CACHE": cache}, {"JAXDL_COMPILATION_CACHE": ""}
+    steps_args = ["--steps", str(steps)]
+    return {
+        "jaxdl train (bench venv, warm cache)": (literal, warm),
+        "jaxdl train (no torch, warm cache)": ([py, "-m", "bench.jaxdl_cli", "--hide-torch", "--"] + train, warm),
+        "jaxdl train (no torch, cold: no cache)": ([py, "-m", "bench.jaxdl_cli", "--hide-torch", "--"] + train, cold),
+        "jaxdl + proposed (no torch, warm cache)": (
+            [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", PROPOSED, "--"] + train
+            + ["--config.execution=scan"], warm),
+        "PyTorch eager (default threads)": ([py, "-m", "bench.torch_mnist1d", "--model", recipe] + steps_args, {}),
+        "PyTorch eager (1 thread)": ([py, "-m", "bench.torch_mnist1d", "--model", recipe, "--threads", "1"] + steps_args, {}),
+        "flax per-step loop": ([py, "-m", "bench.flax_loop", "--model", recipe] + steps_args, {}),
+    }
+
+
+QUICK_WALL = ("jaxdl train (no torch, warm cache)", "PyTorch eager (default threads)",
+              "flax per-step loop")
+
+
+def torch_default_pathological(results: dict, recipe: str) -> str:
+    """Why the default-threads PyTorch wall runs are skipped ('' = run them): when section 1
+    measured them at under half the 1-thread speed, 6000 steps would take minutes per run
+    and the 1-thread setting is the faster PyTorch reference anyway."""
+    default, single = (results["torch"].get(f"{recipe}/{t}") for t in (0, 1))
+    if not default or not single or default["steps_per_s"] >= 0.5 * single["steps_per_s"]:
+        return ""
+    return (f"PyTorch with its default threads ran at {default['steps_per_s']:.0f} steps/s in section 1 "
+            f"vs {single['steps_per_s']:.0f} with 1 thread (OpenMP threads on a shared 2-core machine); "
+            f"its wall runs were skipped (each would take ~{6000 / default['steps_per_s']:.0f} s of training)")
+
+
+def measure_wall(args, results: dict) -> None:
+    """Whole-process wall time, repeats interleaved round-robin over the commands."""
+    cache = tempfile.mkdtemp(prefix="jaxdl-bench-cache-")
+    try:
+        recipes = ("cnn",) if args.quick else RECIPES
+        for recipe in recipes:
+            names = list(wall_commands(recipe, args.steps, "x", cache))
+            if args.quick:
+                names = [n for n in names if n in QUICK_WALL]
+            slow = torch_default_pathological(results, recipe)
+            if slow:  # under CPU contention torch's 2 OpenMP threads can collapse (section 1)
+                names.remove("PyTorch eager (default threads)")
+                results.setdefault("wall_skipped", {})[recipe] = slow
+            results["wall"][recipe] = {name: [] for name in names}
+            results["wall_lines"][recipe] = {}
+            # round 0 (untimed) fills the compilation cache and the OS file cache
+            for round_ in range(args.wall_repeats + 1):
+                for name in names:
+                    if round_ == 0 and "warm cache" not in name:
+                        continue
+                    with tempfile.TemporaryDirectory() as tmp:
+                        argv, env = wall_commands(recipe, args.steps, f"{tmp}/run", cache)[name]
+                        out = common.time_process(argv, env)
+                    if round_:
+                        results["wall"][recipe][name].append(out["wall_s"])
+                        results["wall_lines"][recipe][name] = out["line"]
+                    log(f"{recipe} wall round {round_}: {name}: {out['wall_s']:.1f} s")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def measure_profile(args, results: dict) -> None:
+    for recipe in RECIPES:
+        log(f"{recipe}: pieces of a step")
+        results["pieces"][recipe] = common.run_worker("bench.profile:pieces", dict(recipe=recipe))
+        log(f"{recipe}: phases of a whole run (no torch, cold)")
+        results["phases"][recipe] = common.run_worker(
+            "bench.profile:phases", dict(recipe=recipe, steps=args.steps))
+    trace = {"XLA_FLAGS": "--xla_cpu_enable_xprof_traceme=true"}
+    for execution, variant in (("loop", ""), ("scan", ""), ("loop", EXACT), ("scan", PROPOSED)):
+        log(f"cnn: op profile {execution} [{variant}]")
+        results["ops"].append(common.run_worker(
+            "bench.profile:op_profile", dict(recipe="cnn", execution=execution, variant=variant),
+            env=trace))
+
+
+def imports(results: dict, repeats: int) -> None:
+    """Seconds to import each module in a fresh interpreter (median), torch hidden or not."""
+    import subprocess
+    cases = {
+        "python (no imports)": "pass",
+        "jax": "import jax",
+        "flax.linen + optax": "import flax.linen, optax",
+        "jaxdl.training.loop (no torch)": "import sys; sys.modules['torch'] = None; import jaxdl.training.loop",
+        "tensorboardX (no torch)": "import sys; sys.modules['torch'] = None; import tensorboardX",
+        "tensorboardX (torch installed: it imports torch)": "import tensorboardX",
+        "torch": "import torch",
+        "mnist1d.data (matplotlib, scipy)": "import mnist1d.data",
+        "jaxdl.data.load('mnist1d') (import + generate)": "from jaxdl import data; data.load('mnist1d')",
+    }
+    for name, code in cases.items():
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            subprocess.run([common.PYTHON, "-c", code], cwd=common.ROOT, env=common.env_with(),
+                           check=True, capture_output=True)
+            times.append(time.perf_counter() - t)
+        results["imports"][name] = times
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5, help="timed windows / runs per figure (>= 5 for the record)")
+    p.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats, < 3 min")
+    p.add_argument("--out", help="markdown to write (default BENCHMARKS.md; quick: runs/bench-quick/BENCHMARKS.md)")
+    p.add_argument("--report-only", metavar="RESULTS_JSON", help="re-render a saved results.json")
+    p.add_argument("--skip", default="", help="comma list of sections to skip: throughput,wall,profile,imports")
+    p.add_argument("--merge", metavar="RESULTS_JSON",
+                   help="start from a saved results.json (e.g. with --skip throughput to redo the rest)")
+    args = p.parse_args(argv)
+    raw_dir = os.path.join(common.ROOT, "runs", "bench-quick" if args.quick else "bench")
+    out = args.out or (os.path.join(raw_dir, "BENCHMARKS.md") if args.quick
+                       else os.path.join(common.ROOT, "BENCHMARKS.md"))
+    if args.report_only:
+        results = json.load(open(args.report_only))
+        report.write(results, out)
+        print(f"wrote {out}")
+        return 0
+    if args.quick:
+        args.repeats, args.wall_repeats = 2, 1
+        args.warmup, args.window, args.steps = 100, 200, 600
+    else:
+        args.wall_repeats = args.repeats
+        args.warmup, args.window, args.steps = 200, 1000, 6000
+    results = {"machine": common.machine(), "quick": args.quick, "repeats": args.repeats,
+               "wall_repeats": args.wall_repeats, "warmup": args.warmup, "window": args.window,
+               "steps": args.steps, "exact": EXACT, "proposed": PROPOSED,
+               "command": "python -m bench" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
+               "jaxdl": {}, "torch": {}, "flax": {}, "env": {}, "wall": {}, "wall_lines": {},
+               "pieces": {}, "phases": {}, "ops": [], "imports": {}, "started": time.strftime("%Y-%m-%d %H:%M")}
+    if args.merge:
+        saved = json.load(open(args.merge))
+        for key, value in saved.items():
+            if key not in ("command", "started", "machine"):
+                results[key] = value
+        results["command"] += f"  (sections {args.skip or 'none'} skipped: from {saved['command'].strip()}, started {saved['started']})"
+    skip = set(filter(None, args.skip.split(",")))
+    t0 = time.perf_counter()
+    os.makedirs(raw_dir, exist_ok=True)
+    sections = [("throughput", lambda: measure_throughput(args, results)),
+                ("wall", lambda: measure_wall(args, results)),
+                ("profile", lambda: None if args.quick else measure_profile(args, results)),
+                ("imports", lambda: None if args.quick else imports(results, args.repeats))]
+    for name, section in sections:
+        if name in skip:
+            continue
+        section()
+        results["machine"]["load_average_end"] = common.load_average()
+        results["elapsed_s"] = time.perf_counter() - t0
+        json.dump(results, open(os.path.join(raw_dir, "results.json"), "w"), indent=1)
+    report.write(results, out)
+    log(f"wrote {out} and {raw_dir}/results.json in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -99,7 +99,8 @@ def measure_throughput(args, results: dict) -> None:
                 dict(recipe=recipe, runs=runs, jax_config=jax_config, **kw), env=env)
 
 
-def wall_commands(recipe: str, steps: int, workdir: str, cache: str) -> dict[str, tuple]:
+def wall_commands(recipe: str, steps: int, workdir: str, cache: str,
+                  data_cache: str = "") -> dict[str, tuple]:
     """name -> (argv, env): the whole-process runs timed from start to printed accuracy."""
     from bench import execution
     py = common.PYTHON
@@ -108,6 +109,7 @@ def wall_commands(recipe: str, steps: int, workdir: str, cache: str) -> dict[str
     train = ["train", "--no-progress", "--workdir", workdir] + config
     literal = [jaxdl_exe] + train if os.path.exists(jaxdl_exe) else [py, "-m", "jaxdl.cli"] + train
     warm, cold = {"JAXDL_COMPILATION_CACHE": cache}, {"JAXDL_COMPILATION_CACHE": ""}
+    data = {"JAXDL_BENCH_DATA_CACHE": data_cache}
     steps_args = ["--steps", str(steps)]
     return {
         "jaxdl train (bench venv, warm cache)": (literal, warm),
@@ -116,6 +118,12 @@ def wall_commands(recipe: str, steps: int, workdir: str, cache: str) -> dict[str
         "jaxdl + proposed (no torch, warm cache)": (
             [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", PROPOSED, "--"] + train
             + ["--config.execution=scan"], warm),
+        "jaxdl + proposed + data cache (no torch, warm cache)": (
+            [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", PROPOSED + ",data_cache", "--"]
+            + train + ["--config.execution=scan"], {**warm, **data}),
+        "PyTorch eager (1 thread) + data cache": (
+            [py, "-m", "bench.torch_mnist1d", "--model", recipe, "--threads", "1", "--data-cache"]
+            + steps_args, data),
         "PyTorch eager (default threads)": ([py, "-m", "bench.torch_mnist1d", "--model", recipe] + steps_args, {}),
         "PyTorch eager (1 thread)": ([py, "-m", "bench.torch_mnist1d", "--model", recipe, "--threads", "1"] + steps_args, {}),
         "flax per-step loop": ([py, "-m", "bench.flax_loop", "--model", recipe] + steps_args, {}),
@@ -141,6 +149,7 @@ def torch_default_pathological(results: dict, recipe: str) -> str:
 def measure_wall(args, results: dict) -> None:
     """Whole-process wall time, repeats interleaved round-robin over the commands."""
     cache = tempfile.mkdtemp(prefix="jaxdl-bench-cache-")
+    data_cache = tempfile.mkdtemp(prefix="jaxdl-bench-data-")
     try:
         recipes = ("cnn",) if args.quick else RECIPES
         for recipe in recipes:
@@ -156,10 +165,11 @@ def measure_wall(args, results: dict) -> None:
             # round 0 (untimed) fills the compilation cache and the OS file cache
             for round_ in range(args.wall_repeats + 1):
                 for name in names:
-                    if round_ == 0 and "warm cache" not in name:
+                    if round_ == 0 and not ("warm cache" in name or "data cache" in name):
                         continue
                     with tempfile.TemporaryDirectory() as tmp:
-                        argv, env = wall_commands(recipe, args.steps, f"{tmp}/run", cache)[name]
+                        argv, env = wall_commands(recipe, args.steps, f"{tmp}/run", cache,
+                                                  data_cache)[name]
                         out = common.time_process(argv, env)
                     if round_:
                         results["wall"][recipe][name].append(out["wall_s"])
@@ -167,15 +177,28 @@ def measure_wall(args, results: dict) -> None:
                     log(f"{recipe} wall round {round_}: {name}: {out['wall_s']:.1f} s")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(data_cache, ignore_errors=True)
 
 
 def measure_profile(args, results: dict) -> None:
+    results["ops"], results["phases"], results["pieces"] = [], {}, {}
     for recipe in RECIPES:
         log(f"{recipe}: pieces of a step")
         results["pieces"][recipe] = common.run_worker("bench.profile:pieces", dict(recipe=recipe))
         log(f"{recipe}: phases of a whole run (no torch, cold)")
         results["phases"][recipe] = common.run_worker(
             "bench.profile:phases", dict(recipe=recipe, steps=args.steps))
+    cache = tempfile.mkdtemp(prefix="jaxdl-bench-cache-")
+    try:
+        env = {"JAXDL_COMPILATION_CACHE": cache, "JAXDL_BENCH_DATA_CACHE": cache}
+        kwargs = dict(recipe="cnn", steps=args.steps, variant=PROPOSED + ",data_cache", execution="scan")
+        log("cnn: phases of a whole run, proposed + data cache (first run fills the caches)")
+        common.run_worker("bench.profile:phases", kwargs, env=env)
+        log("cnn: phases of a whole run, proposed + data cache, warm caches")
+        results["phases"]["cnn proposed + data cache, warm"] = common.run_worker(
+            "bench.profile:phases", kwargs, env=env)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     trace = {"XLA_FLAGS": "--xla_cpu_enable_xprof_traceme=true"}
     for execution, variant in (("loop", ""), ("scan", ""), ("loop", EXACT), ("scan", PROPOSED)):
         log(f"cnn: op profile {execution} [{variant}]")

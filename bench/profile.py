@@ -33,7 +33,8 @@ def _timed(totals: dict, name: str, fn):
     return wrapper
 
 
-def phases(recipe: str, hide_torch: bool = True, variant: str = "", steps: int = 0) -> dict:
+def phases(recipe: str, hide_torch: bool = True, variant: str = "", steps: int = 0,
+           execution: str = "") -> dict:
     """Wall seconds of each phase of `loop.train` on `recipe` (cache as configured by env)."""
     if hide_torch:
         sys.modules["torch"] = None
@@ -48,15 +49,17 @@ def phases(recipe: str, hide_torch: bool = True, variant: str = "", steps: int =
     config = execution.recipe_config(recipe)
     if steps:
         config.steps = steps
+    if execution:
+        config.execution = execution
     build, data_load = loop.build, loop.data_lib.load
-    loop.data_lib.load = _timed(totals, "data (MNIST-1D generation)", data_load)
+    loop.data_lib.load = _timed(totals, "data (MNIST-1D: import + generate, or read the cache)", data_load)
     chunk_count = {"n": 0}
 
     def timed_build(config):
         t = time.perf_counter()
         run = build(config)
         totals["build (validate, trace shapes)"] = (time.perf_counter() - t
-                                                    - totals["data (MNIST-1D generation)"])
+                                                    - totals["data (MNIST-1D: import + generate, or read the cache)"])
         inner = run.train_chunk
 
         def train_chunk(state, data, length):

@@ -48,6 +48,16 @@ def torch_best(results: dict, recipe: str) -> tuple[float, str]:
     return options[name], name
 
 
+def best_torch_wall(walls: dict, data_cache: bool) -> tuple[str, float]:
+    """The faster PyTorch wall command (with or without the data cache) and its median."""
+    options = {k: _med(v) for k, v in walls.items()
+               if k.startswith("PyTorch") and v and ("data cache" in k) == data_cache}
+    if not options:
+        return "n/a", float("nan")
+    name = min(options, key=options.get)
+    return name, options[name]
+
+
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
 
@@ -147,16 +157,15 @@ def render(r: dict) -> str:
     add(f"### Whole-process wall time ({r['steps']} steps, process start to printed accuracy)\n")
     for rec, walls in r["wall"].items():
         lines = r["wall_lines"].get(rec, {})
-        torch_walls = {k: _med(val) for k, val in walls.items() if k.startswith("PyTorch") and val}
-        best_wall_name = min(torch_walls, key=torch_walls.get) if torch_walls else None
-        best_wall = torch_walls.get(best_wall_name, float("nan"))
         rows = []
         for name, values in walls.items():
             if not values:
                 continue
-            rows.append([name, _f(_med(values), 1), common.spread(values), _ratio(_med(values), best_wall),
+            ref_name, ref = best_torch_wall(walls, "data cache" in name)
+            rows.append([name, _f(_med(values), 1), common.spread(values), _ratio(_med(values), ref),
                          f"`{lines.get(name, '')}`"])
-        add(f"**{RECIPE_NAMES[rec]}** — ratio column: ÷ the faster PyTorch ({best_wall_name})\n")
+        add(f"**{RECIPE_NAMES[rec]}** — ratio column: ÷ the faster PyTorch run "
+            f"({best_torch_wall(walls, False)[0]}; rows with the data cache ÷ PyTorch with it)\n")
         add(common.table(["command", "wall s (median)", "min–max", "÷ best PyTorch", "printed"], rows))
         add("")
         if r.get("wall_skipped", {}).get(rec):
@@ -182,13 +191,12 @@ def render(r: dict) -> str:
                          f"{_f(s)} vs 3 × {_f(ref)} ({ref_name}) = {_f(3 * ref)}",
                          _ratio(s, ref), verdict(ok)])
     walls = r["wall"].get("cnn", {})
-    torch_walls = [_med(val) for k, val in walls.items() if k.startswith("PyTorch") and val]
-    ref_wall = min(torch_walls) if torch_walls else float("nan")
     for name, values in walls.items():
         if name.startswith("jaxdl") and values:
+            ref_name, ref_wall = best_torch_wall(walls, "data cache" in name)
             w = _med(values)
             rows.append([f"CNN {r['steps']}-step wall ≤ 0.5× PyTorch", name,
-                         f"{_f(w, 1)} s vs 0.5 × {_f(ref_wall, 1)} s = {_f(ref_wall / 2, 1)} s",
+                         f"{_f(w, 1)} s vs 0.5 × {_f(ref_wall, 1)} s ({ref_name}) = {_f(ref_wall / 2, 1)} s",
                          _ratio(w, ref_wall), verdict(w <= 0.5 * ref_wall)])
     add(common.table(["target", "jaxdl", "measured", "ratio", "verdict"], rows))
     add("")
@@ -261,8 +269,12 @@ def render(r: dict) -> str:
                       "MLP steps/s", "MLP × as-is", "MLP compile s"], rows))
     add("")
     if r["env"]:
-        add("Environment-level candidates (each in its own process; the baseline columns are the "
-            "same configs without the setting, from the table above):\n")
+        add("Environment-level candidates (each in its own process, at another time than the "
+            "baseline column, which is the same config without the setting, from the table "
+            "above). `jax_default_matmul_precision=bfloat16` maps to the DEFAULT precision that "
+            "f32 matmuls already have, so on CPU it compiles the same program: **its rows measure "
+            "the noise between two processes run minutes apart on this shared machine**, and any "
+            "other row within that band is no evidence of a gain.\n")
         rows = []
         for key, runs in r["env"].items():
             rec, name = key.split("/", 1)
@@ -291,15 +303,14 @@ def summary(r: dict) -> str:
                      f"{verdict(prop >= 3 * ref) if ref == ref and prop == prop else 'n/a'}. "
                      f"A plain flax loop: {_f(fl)}.")
     walls = r["wall"].get("cnn", {})
-    tw = [_med(v) for k, v in walls.items() if k.startswith("PyTorch") and v]
-    if tw:
-        ref = min(tw)
-        for name in ("jaxdl train (no torch, warm cache)", "jaxdl train (no torch, cold: no cache)",
-                     "jaxdl + proposed (no torch, warm cache)"):
-            if walls.get(name):
-                w = _med(walls[name])
-                lines.append(f"- **CNN {r['steps']}-step wall** (target ≤ 0.5× PyTorch = {_f(ref / 2, 1)} s): "
-                             f"{name}: {_f(w, 1)} s ({_ratio(w, ref)}) — {verdict(w <= ref / 2)}.")
+    for name in ("jaxdl train (no torch, warm cache)", "jaxdl train (no torch, cold: no cache)",
+                 "jaxdl + proposed (no torch, warm cache)",
+                 "jaxdl + proposed + data cache (no torch, warm cache)"):
+        if walls.get(name):
+            ref_name, ref = best_torch_wall(walls, "data cache" in name)
+            w = _med(walls[name])
+            lines.append(f"- **CNN {r['steps']}-step wall** (target ≤ 0.5× {ref_name} = {_f(ref / 2, 1)} s): "
+                         f"{name}: {_f(w, 1)} s ({_ratio(w, ref)}) — {verdict(w <= ref / 2)}.")
     lines.append("")
     return "\n".join(lines)
 
@@ -365,16 +376,18 @@ def profile_section(r: dict) -> str:
         out.append("`python -m bench.worker '{\"fn\": \"bench.profile:phases\", \"kwargs\": {\"recipe\": \"cnn\"}}'` "
                    "(timers wrapped around jaxdl's own functions; the process start and interpreter "
                    "are not in it)\n")
+        cols = list(r["phases"])
         keys = []
-        for rec in ("cnn", "mlp"):
-            for k in r["phases"].get(rec, {}).get("phases", {}):
+        for col in cols:
+            for k in r["phases"][col].get("phases", {}):
                 if k not in keys:
                     keys.append(k)
-        rows = [[k] + [_f(r["phases"].get(rec, {}).get("phases", {}).get(k, float("nan")), 2)
-                       for rec in ("cnn", "mlp")] for k in keys]
-        rows.append(["**loop.train total**"] + [_f(r["phases"].get(rec, {}).get("train_total_s", float("nan")), 2)
-                                                 for rec in ("cnn", "mlp")])
-        out.append(common.table(["phase", "CNN s", "MLP s"], rows))
+        rows = [[k] + [_f(r["phases"][col].get("phases", {}).get(k, float("nan")), 2) for col in cols]
+                for k in keys]
+        rows.append(["**sum (imports + loop.train)**"] + [
+            _f(r["phases"][col].get("train_total_s", float("nan"))
+               + r["phases"][col].get("phases", {}).get("import jax + jaxdl", 0.0), 2) for col in cols])
+        out.append(common.table(["phase"] + [f"{c.upper() if c in ('cnn', 'mlp') else c} s" for c in cols], rows))
         out.append("")
     if r["imports"]:
         out.append("### 4c. Start-up: seconds to import / generate in a fresh interpreter (median)\n")
@@ -408,12 +421,16 @@ def proposal_numbers(r: dict) -> dict[str, str]:
                 "eo_loop": ("loop", "epoch_order"), "eo_scan": ("scan", "epoch_order"),
                 "exact": ("loop", r["exact"]), "proposed": ("scan", r["proposed"]),
                 "scan": ("scan", ""), "sw_loop": ("loop", "swap_or_not,host_stack,jit_finite"),
+                "sw_scan": ("scan", "swap_or_not,jit_finite,patch_conv"),
                 "eohs": ("loop", "epoch_order,host_stack"),
+                "pc_loop": ("loop", r["exact"] + ",patch_conv"),
                 "unroll": ("scan", r["proposed"] + ",unroll=4")}.items():
-            s = steps(find(r, rec, execution, 100, variant))
-            nums[f"{rec}_{key}"] = _f(s)
-            nums[f"{rec}_{key}_x"] = _ratio(s, base)
+            run = find(r, rec, execution, 100, variant)
+            nums[f"{rec}_{key}"] = _f(steps(run))
+            nums[f"{rec}_{key}_x"] = _ratio(steps(run), base)
+            nums[f"{rec}_{key}_c"] = _f(run["compile_s"], 1) if run else "n/a"
         nums[f"{rec}_base"] = _f(base)
+        nums[f"{rec}_base_c"] = _f(find(r, rec, "loop", 100)["compile_s"], 1) if find(r, rec, "loop", 100) else "n/a"
         nums[f"{rec}_perm"] = _f(piece(rec, "batch order: pipeline.batch_indices (a 4000-permutation)"))
         nums[f"{rec}_sort"] = _f(piece(rec, "  of which: sort of 4000 uint32 (XLA:CPU)"))
         nums[f"{rec}_step_call"] = _f(piece(rec, "train_step, fixed batch, one jitted call per step"))
@@ -422,123 +439,163 @@ def proposal_numbers(r: dict) -> dict[str, str]:
         nums[f"{rec}_stack"] = _f(piece(rec, "per chunk: jnp.stack of 100 steps' metrics (eager)"))
         nums[f"{rec}_finite"] = _f(piece(rec, "per chunk: params_finite (eager ops)"))
         nums[f"{rec}_dispatch"] = _f(piece(rec, "dispatch: jitted no-op step on the TrainState"))
-        nums[f"{rec}_torch"], _ = torch_best(r, rec)
-        nums[f"{rec}_torch"] = _f(nums[f"{rec}_torch"])
+        best, _ = torch_best(r, rec)
+        nums[f"{rec}_torch"] = _f(best)
+        nums[f"{rec}_torch3"] = _f(3 * best)
+        for t in ("0", "1"):
+            nums[f"{rec}_torch{t}"] = _f(r["torch"].get(f"{rec}/{t}", {}).get("steps_per_s", float("nan")))
+        nums[f"{rec}_flax"] = _f(r["flax"].get(rec, {}).get("steps_per_s", float("nan")))
     imports = r.get("imports", {})
     nums["tbx_torch"] = _f(_med(imports.get("tensorboardX (torch installed: it imports torch)", [])), 2)
     nums["tbx_notorch"] = _f(_med(imports.get("tensorboardX (no torch)", [])), 2)
-    nums["gen"] = _f(_med(imports.get("jaxdl.data.load('mnist1d') (import + generate)", [])), 2)
-    nums["loop_import"] = _f(_med(imports.get("jaxdl.training.loop (no torch)", [])), 2)
+    nums["gen"] = _f(_med(imports.get("jaxdl.data.load('mnist1d') (import + generate)", [])), 1)
+    nums["loop_import"] = _f(_med(imports.get("jaxdl.training.loop (no torch)", [])), 1)
+    nums["torch_import"] = _f(_med(imports.get("torch", [])), 1)
     walls = r["wall"].get("cnn", {})
-    nums["wall_cold"] = _f(_med(walls.get("jaxdl train (no torch, cold: no cache)", [])), 1)
-    nums["wall_warm"] = _f(_med(walls.get("jaxdl train (no torch, warm cache)", [])), 1)
-    nums["wall_prop"] = _f(_med(walls.get("jaxdl + proposed (no torch, warm cache)", [])), 1)
-    nums["wall_lit"] = _f(_med(walls.get("jaxdl train (bench venv, warm cache)", [])), 1)
-    tw = [_med(val) for k, val in walls.items() if k.startswith("PyTorch") and val]
-    nums["wall_torch"] = _f(min(tw), 1) if tw else "n/a"
-    nums["wall_torch_half"] = _f(min(tw) / 2, 1) if tw else "n/a"
+    w = lambda name: _med(walls.get(name, []))  # noqa: E731
+    nums["wall_cold"] = _f(w("jaxdl train (no torch, cold: no cache)"), 1)
+    nums["wall_warm"] = _f(w("jaxdl train (no torch, warm cache)"), 1)
+    nums["wall_prop"] = _f(w("jaxdl + proposed (no torch, warm cache)"), 1)
+    nums["wall_prop_cache"] = _f(w("jaxdl + proposed + data cache (no torch, warm cache)"), 1)
+    nums["wall_lit"] = _f(w("jaxdl train (bench venv, warm cache)"), 1)
+    nums["wall_flax"] = _f(w("flax per-step loop"), 1)
+    name, ref = best_torch_wall(walls, False)
+    nums["wall_torch"], nums["wall_torch_half"], nums["wall_torch_name"] = _f(ref, 1), _f(ref / 2, 1), name
+    _, ref_c = best_torch_wall(walls, True)
+    nums["wall_torch_cache"], nums["wall_torch_cache_half"] = _f(ref_c, 1), _f(ref_c / 2, 1)
+    nums["wall_prop_x"] = _ratio(w("jaxdl + proposed (no torch, warm cache)"), ref)
+    nums["wall_prop_cache_x"] = _ratio(w("jaxdl + proposed + data cache (no torch, warm cache)"), ref_c)
+    ph = r["phases"].get("cnn proposed + data cache, warm", {}).get("phases", {})
+    for key, label in (("import", "import jax + jaxdl"),
+                       ("data", "data (MNIST-1D: import + generate, or read the cache)"),
+                       ("init", "init state (compile + run)"),
+                       ("first", "first chunk (compile + 100 steps)"), ("train", "train chunks"),
+                       ("eval", "evaluate (incl. its compile)"), ("ckpt", "checkpoints (save/wait)")):
+        nums[f"ph_{key}"] = _f(ph.get(label, float("nan")), 2)
+    cold = r["phases"].get("cnn", {}).get("phases", {})
+    nums["cold_init"] = _f(cold.get("init state (compile + run)", float("nan")), 1)
+    nums["cold_first"] = _f(cold.get("first chunk (compile + 100 steps)", float("nan")), 1)
+    nums["cold_eval"] = _f(cold.get("evaluate (incl. its compile)", float("nan")), 1)
+    nums["cold_data"] = _f(cold.get("data (MNIST-1D: import + generate, or read the cache)",
+                                    cold.get("data (MNIST-1D generation)", float("nan"))), 1)
     return nums
 
 
 VARIANTS_TEXT = """Each variant is a bench-local replacement of one jaxdl function (`bench/variants.py`),
-patched in before `loop.build`; nothing under `jaxdl/` is edited.
+patched in before `loop.build`; nothing under `jaxdl/` is edited. Compile time (first chunk
+minus a steady one) is shown because some variants trade it for speed.
 
 | variant | what it changes | bits |
 |---|---|---|
-| `epoch_order` | `make_train_chunk`: the epoch's permutation is computed when a step starts an epoch (`lax.cond(position == 0, ...)`) and carried to the next step (loop: an extra argument/result of the jitted step; scan: part of the carry) instead of `jax.random.permutation(fold_in(key, epoch), 4000)` inside every step; one more permutation at each chunk start | identical (same permutation, same batches) |
-| `host_stack` | `loop` chunks return the per-step metrics stacked on the host (`np.stack` after one `device_get`) instead of an eager `jnp.stack` of K device scalars per metric | identical |
-| `jit_finite` | `params_finite` as one jitted function instead of ~2 eager ops per parameter leaf | identical |
-| `patch_conv` | `layers.conv` returns a `Conv(nn.Conv)` whose 1-D `__call__` is pad + K strided slices + one matmul (im2col); same params (names, shapes, init) | float rounding |
+| `epoch_order` | `make_train_chunk`: the epoch's permutation is computed when a step starts an epoch (`lax.cond(step % steps_per_epoch == 0, ...)`) and carried to the next step (`loop`: an extra argument and result of the jitted step, donated; `scan`: part of the carry) instead of `jax.random.permutation(fold_in(key, epoch), 4000)` inside every step; plus one permutation at each chunk start | identical: same permutation, same batches |
+| `host_stack` | `loop` chunks return the per-step metrics stacked on the host (one `device_get` of the list, `np.stack`) instead of an eager `jnp.stack` of K device scalars per metric | identical |
+| `jit_finite` | `params_finite` (the NaN check after each chunk) as one jitted function instead of ~2 eager ops per parameter leaf | identical |
+| `patch_conv` | `layers.conv` returns a `Conv(nn.Conv)` whose 1-D `__call__` is pad + K strided slices + one matmul (im2col); same param names, shapes and init | float rounding |
 | `unroll=4` | `lax.scan(..., unroll=4)` | float rounding |
-| `swap_or_not` | a sort-free order: the epoch's permutation is a 12-round swap-or-not shuffle evaluated only at the step's 100 positions | different order |
+| `swap_or_not` | a sort-free order: the epoch's permutation is a 12-round swap-or-not shuffle evaluated only at the step's 100 positions | a different order |
+| `data_cache` | MNIST-1D arrays read from an `.npz` on disk after the first process made them (`bench/data_cache.py`; wall time only) | identical arrays |
 """
 
 FINDINGS_TEXT = """### What the profile shows
 
 1. **The batch order costs more than the model.** `pipeline.batch_indices` computes a full
    `jax.random.permutation` of the 4000 training examples *in every step* to take 100 of them:
-   {cnn_perm} µs per step, of which a 4000-element sort on XLA:CPU is {cnn_sort} µs (it sorts
-   twice). The CNN's whole train step on a fixed batch costs {cnn_step_call} µs per call and the
-   MLP's {mlp_step_call} µs, so the permutation is most of an as-is step ({cnn_loopstep} µs CNN,
-   {mlp_loopstep} µs MLP, measured as one call of `batch_at` + `train_step`). Computing the
-   permutation once per epoch and carrying it (`epoch_order`, bitwise-identical) takes the
-   as-is loop from {cnn_base} to {cnn_eo_loop} steps/s on the CNN ({cnn_eo_loop_x}) and from
-   {mlp_base} to {mlp_eo_loop} on the MLP ({mlp_eo_loop_x}).
+   {cnn_perm} µs per call, of which one 4000-element sort on XLA:CPU is {cnn_sort} µs (the
+   permutation sorts twice). The CNN's train step on a fixed batch costs {cnn_step_call} µs per
+   call and the MLP's {mlp_step_call} µs, so the permutation is most of an as-is step
+   ({cnn_loopstep} µs CNN, {mlp_loopstep} µs MLP for one call of `batch_at` + `train_step`).
+   Computing the permutation once per epoch and carrying it (`epoch_order`, bitwise-identical)
+   takes the as-is `loop` from {cnn_base} to {cnn_eo_loop} steps/s on the CNN ({cnn_eo_loop_x})
+   and from {mlp_base} to {mlp_eo_loop} on the MLP ({mlp_eo_loop_x}). It is also why a plain flax
+   loop that shuffles with numpy on the host beats jaxdl as it is ({cnn_flax} and {mlp_flax}
+   steps/s).
 2. **Native convolutions inside `scan` are slow on XLA:CPU.** In the `loop` program XLA
-   rewrites the backward convolutions (input-gradient `lhs_dilate=2`, kernel-gradient
-   `rhs_dilate=2`) into its canonical `b0f_0io->b0f` layout and runs them on Eigen; in the
-   `scan` (while-loop) program the same convolutions keep the layouts JAX's transpose rule gave
-   them (`b0f_0oi->b0f`, `f0b_i0o->0bf`) and fall to a slow generic path. The CNN train step on a
-   fixed batch costs {cnn_step_scan} µs per step inside `lax.scan` against {cnn_step_call} µs per
-   jitted call (see 4d). Writing the 1-D convolution as im2col + matmul (`patch_conv`) avoids
-   convolution HLOs altogether: the gradient is matmuls, pads and slices, which XLA runs as fast
-   inside a loop body. That is why `auto` = `loop` was right for jaxdl as it is, and why it
-   stops being right with `patch_conv`.
-3. **Per-call overhead is per output buffer.** A jitted no-op that returns the 28-leaf
-   `TrainState` costs {cnn_dispatch} µs per call (a 1-output call ~10 µs): PJRT allocates and
-   wraps every output. `loop` pays it every step; `scan` once a chunk. With the batch order
-   fixed, the MLP is dispatch-bound under `loop` ({mlp_exact} steps/s) and not under `scan`
-   ({mlp_proposed} steps/s).
-4. **Per-chunk host work** (the driver's sync): the eager `jnp.stack` of 100 steps' metrics costs
-   {cnn_stack} µs and the eager `params_finite` {cnn_finite} µs per chunk — per 100 steps,
-   small next to items 1–3, but free to remove (`host_stack`, `jit_finite`).
-5. **Start-up is most of a short run.** In a fresh process: importing `jaxdl.training.loop`
-   takes {loop_import} s; generating MNIST-1D (`jaxdl.data.load('mnist1d')`, incl. importing
-   `mnist1d` with matplotlib and scipy) {gen} s — PyTorch's script pays the same generation;
-   compiling the step and evaluation costs a few seconds more without the persistent cache (the
-   CNN's cold vs warm walls: {wall_cold} s vs {wall_warm} s). In the bench venv, where torch is
-   installed, tensorboardX imports torch: {tbx_torch} s instead of {tbx_notorch} s — the
-   literal `jaxdl train` there took {wall_lit} s.
+   rewrites the backward convolutions (input gradient `lhs_dilate=2`, kernel gradient
+   `rhs_dilate=2`) into its canonical `b0f_0io->b0f` form and runs them on its fast
+   convolution path; in the `scan` (while-loop) program the same convolutions keep the
+   dimension orders JAX's transpose rule gave them (`b0f_0oi->b0f`, `f0b_i0o->0bf`, read from
+   the optimized HLO with `XLA_FLAGS=--xla_dump_to=...`) and run on a slow generic path
+   (4d: the convolutions dominate the `scan` profile). The CNN train step on a fixed batch
+   costs {cnn_step_scan} µs per step inside `lax.scan` against {cnn_step_call} µs per jitted
+   call. Writing the 1-D convolution as im2col + matmul (`patch_conv`) leaves no convolution
+   in the program: its gradient is matmuls, pads and slices, which XLA runs as well inside a
+   loop body (CNN `scan` + `epoch_order` {cnn_eo_scan} → + `patch_conv` {cnn_proposed} steps/s).
+   Under `loop` `patch_conv` brings nothing ({cnn_pc_loop} vs {cnn_exact}).
+3. **Per-call cost grows with the outputs.** A jitted no-op returning the `TrainState`
+   (28 arrays for the CNN) costs {cnn_dispatch} µs per call, against ~10 µs for a one-output
+   call: every output buffer is allocated and wrapped. `loop` pays this each step, `scan`
+   once a chunk; with the batch order fixed, that is the gap between `loop` + exact and
+   `scan` + proposed on the MLP ({mlp_exact} vs {mlp_proposed} steps/s).
+4. **Per-chunk host work** is small: the eager `jnp.stack` of 100 steps' metrics costs
+   {cnn_stack} µs per chunk and the eager `params_finite` {cnn_finite} µs once its ops are
+   compiled (their first-use compilation is in 4b) — ~1-2% of a 100-step chunk.
+5. **PyTorch's default threads collapse when the machine is shared.** With its 2 OpenMP
+   threads on 2 cores and another process running, PyTorch ran the CNN at {cnn_torch0} steps/s
+   against {cnn_torch1} with one thread (MLP {mlp_torch0} vs {mlp_torch1}); hence the targets use
+   the faster of the two.
+6. **Start-up is half of the fast run.** Cold (4b, CNN): MNIST-1D import + generation
+   {cold_data} s, compiling + running init {cold_init} s, the first chunk (compile) {cold_first} s,
+   evaluation incl. its compile {cold_eval} s. The persistent compilation cache removes the
+   compiles. With the proposal and warm caches (4b, last column) the process spends
+   {ph_import} s importing jax + jaxdl (after the interpreter starts), {ph_data} s on data, {ph_init} s
+   on init, {ph_first} s on the first chunk, {ph_train} s training, {ph_eval} s evaluating and
+   {ph_ckpt} s on checkpoints. In the bench venv (torch installed) tensorboardX imports torch:
+   {tbx_torch} s instead of {tbx_notorch} s (4c).
 
 ### What would close the gap
 
-- Steps/s: the three changes below (per-epoch order, im2col 1-D convolution, `auto` = `scan`)
-  take the CNN from {cnn_base} to {cnn_proposed} steps/s ({cnn_proposed_x}) and the MLP from
-  {mlp_base} to {mlp_proposed} ({mlp_proposed_x}), against PyTorch's best {cnn_torch} / {mlp_torch}.
-  What remains is XLA:CPU's cost per op (each fusion, dot and copy is a thunk of a few µs on this
-  2-core VM: see 4d) — the CNN step is ~50 small ops forward and backward. Beyond that: a
-  cheaper sort-free order (`swap_or_not`, changes bits) measured no faster than `epoch_order`
-  here; `unroll=4`, XLA thread flags and matmul precision gave no robust gain (section 5).
-- Wall time: the PyTorch reference process takes {wall_torch} s, so the target is {wall_torch_half} s.
-  Imports and MNIST-1D generation alone are ~{gen} s + ~{loop_import} s before any training;
-  reaching the target needs, besides the throughput changes, a disk cache of generated MNIST-1D
-  arrays (e.g. `~/.cache/jaxdl/data/mnist1d-<hash of options>.npz`: the generator is
-  deterministic, so this is exact) and the persistent compilation cache jaxdl already has.
+- **Steps/s.** Per-epoch order + im2col 1-D convolution + `scan` take the CNN from {cnn_base} to
+  {cnn_proposed} steps/s ({cnn_proposed_x}; target {cnn_torch3}) and the MLP from {mlp_base} to
+  {mlp_proposed} ({mlp_proposed_x}; target {mlp_torch3}). The MLP is then short of 3× PyTorch;
+  what is left per step is XLA:CPU's cost per op (each fusion, dot and copy is a thunk of a few
+  µs on this VM, 4d) plus the permutation amortised over 40 steps and a host sync per chunk.
+  Measured and *not* worth it: a sort-free order (`swap_or_not`: {mlp_sw_scan} MLP /
+  {cnn_sw_scan} CNN steps/s under `scan`, within the noise of `epoch_order`, compile +2-6 s, and
+  a different order); `unroll=4` (MLP {mlp_unroll}, CNN {cnn_unroll}: noise-level, mixed, compile
+  +2-3 s); the XLA/JAX settings of the environment table (no robust gain; synchronous dispatch
+  hurts `loop`). Larger chunks (500) help `scan` on the MLP a little (section 2).
+- **Wall time.** PyTorch's run takes {wall_torch} s here, so the target is {wall_torch_half} s; the
+  proposal runs in {wall_prop} s ({wall_prop_x}). A disk cache of the generated MNIST-1D arrays
+  (exact) helps both sides (PyTorch's script loads through `jaxdl.data.load` too): jaxdl +
+  proposed + cache {wall_prop_cache} s vs PyTorch + cache {wall_torch_cache} s ({wall_prop_cache_x};
+  target {wall_torch_cache_half} s). The rest is imports and the training itself.
 """
 
-PROPOSALS_TEXT = """## 6. Proposed changes to jaxdl (for the lead to apply; measured above)
+PROPOSALS_TEXT = """## 6. Proposed changes to jaxdl (for the lead to apply; each measured above)
 
-1. **Per-epoch batch order, carried** (`epoch_order`; bitwise-identical training; CNN
-   {cnn_eo_loop_x} / MLP {mlp_eo_loop_x} steps/s under `loop`). In `jaxdl/training/step.py`,
-   `make_train_chunk`/`make_one_step`: compute the order with
-   `order_at(data, key, step) = jax.random.permutation(fold_in(key, step // steps_per_epoch), n)`
-   once at the chunk start (a small jitted function), make the jitted step
-   `one_step(state, data, order) -> ((state, metrics), order)` with
-   `order = lax.cond(step % steps_per_epoch == 0, lambda: order_at(...), lambda: order)` and
-   `idx = lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)`, donate `order`
-   with the state (`donate_argnums=(0, 2)`), and carry `(state, order)` through `lax.scan`.
-   `pipeline.batch_indices`/`batch_at` stay the reference definition (tests can assert the
-   carried order equals them). Code: `bench/variants.py:make_train_chunk` (`epoch_order=True`).
-   The multi-device paths (shard of the global batch) take the same `idx` before slicing.
-2. **1-D convolution as im2col + matmul** (`patch_conv`; float rounding only; same params and
-   init): in `jaxdl/models/layers.py`, let `conv` return a `nn.Conv` subclass named `Conv`
-   whose `__call__` for (B, L, C) inputs is `jnp.pad` + `K` strided slices concatenated on
-   the feature axis + `patches @ kernel.reshape(K * C_in, F)` + bias (code:
-   `bench/variants.py:Conv`). With it the CNN under `scan` runs at {cnn_proposed} steps/s
-   instead of {cnn_scan}. 2-D convolutions are untouched (measure cnn2d/resnet before
-   extending it).
-3. **`auto` = `scan` on CPU too, once 1 and 2 are in** (`resolve_execution` in
-   `jaxdl/training/loop.py`; update the docstring, docs/architecture.md's decision record and
-   BUILD.md): section 2 shows the ranking after the change. Scan + proposed at chunk 100:
-   CNN {cnn_proposed} vs loop + exact {cnn_exact}; MLP {mlp_proposed} vs {mlp_exact} steps/s.
-4. **Small, exact:** `params_finite` jitted (`jit_finite`) and the loop chunk's metrics stacked
-   on the host (`host_stack`): loop + `epoch_order,host_stack` = CNN {cnn_eohs} / MLP {mlp_eohs}
-   steps/s vs `epoch_order` alone {cnn_eo_loop} / {mlp_eo_loop}.
-5. **Start-up:** cache generated MNIST-1D arrays on disk (exact: the generator is seeded);
-   keep tensorboardX from importing torch when it is installed (it does `import torch` at
-   import time; e.g. import it inside a `sys.modules['torch'] = None` guard only when torch is
-   not otherwise imported, or write the few scalar events without tensorboardX). Not
-   measured as code changes here; the import table (4c) gives their size.
+1. **Per-epoch batch order, carried** (`epoch_order`; bitwise-identical; `loop` CNN
+   {cnn_eo_loop_x}, MLP {mlp_eo_loop_x}). In `jaxdl/training/step.py` (`make_one_step` /
+   `make_train_chunk`): a small jitted `order_at(data, key, step) =
+   jax.random.permutation(fold_in(key, step // steps_per_epoch), n)` called once at the chunk
+   start; the jitted step becomes `one_step(state, data, order) -> ((state, metrics), order)`
+   with `order = lax.cond(step % steps_per_epoch == 0, lambda: order_at(...), lambda: order)`
+   and `idx = lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)`, `order`
+   donated with the state (`donate_argnums=(0, 2)`); `scan` carries `(state, order)`.
+   `pipeline.batch_indices` stays the definition (a test can assert the carried order equals
+   it for a few hundred steps across epoch boundaries and chunkings). The pmap path slices its
+   shard from the same `idx`. Code: `bench/variants.py:make_train_chunk(epoch_order=True)`.
+   Compile time +0.5-1 s under `loop` (the permutation is now inside the step program).
+2. **1-D convolution as im2col + matmul** (`patch_conv`; float rounding only; same params
+   and init, so checkpoints stay compatible). In `jaxdl/models/layers.py`, `conv` returns a
+   `nn.Conv` subclass named `Conv` (flax names it `Conv_0`, ... as before) whose `__call__` for
+   (B, L, C) input is `jnp.pad`, K strided slices concatenated on the feature axis, and
+   `patches @ kernel.reshape(K * C_in, F)` + bias; other ranks fall back to `nn.Conv`. Code:
+   `bench/variants.py:Conv`. CNN under `scan`: {cnn_scan} → {cnn_proposed} steps/s (with 1).
+   2-D convolutions (cnn2d, resnet) are untouched: measure them under `scan` before relying on it.
+3. **`auto` = `scan` on CPU too, after 1 and 2** (`resolve_execution` in
+   `jaxdl/training/loop.py`, its docstring, the decision record in docs/architecture.md and
+   BUILD.md): at chunk 100, `scan` + proposed vs `loop` + exact is CNN {cnn_proposed} vs
+   {cnn_exact}, MLP {mlp_proposed} vs {mlp_exact} steps/s (section 2). Keep `loop` available.
+4. **Small and exact:** metrics of a `loop` chunk stacked on the host (`host_stack`: `loop` +
+   `epoch_order,host_stack` CNN {cnn_eohs} / MLP {mlp_eohs} vs `epoch_order` alone {cnn_eo_loop} /
+   {mlp_eo_loop} steps/s) and a jitted `params_finite` (`jit_finite`: saves its first-use
+   compiles, 4b).
+5. **Start-up:** cache the generated MNIST-1D arrays on disk (exact: the generator is seeded;
+   key the file by the options and the mnist1d version; code: `bench/data_cache.py`):
+   CNN wall {wall_prop} → {wall_prop_cache} s with the proposal. And keep tensorboardX from
+   importing torch when torch happens to be installed ({tbx_torch} s vs {tbx_notorch} s):
+   e.g. write the scalar event files without tensorboardX, or import it only where
+   TensorBoard output is wanted.
 """
 
 

@@ -21,6 +21,9 @@ variants compose (e.g. "epoch_order,jit_finite").
                   hashes per step instead of two 4000-element sorts. Still a pure function
                   of (data key, step) and a true permutation per epoch, but a different
                   order than `jax.random.permutation`: training changes bits.
+    data_cache    MNIST-1D arrays cached on disk (bench/data_cache.py): the generator is
+                  seeded, so the arrays are exactly those it makes; saves its seconds of
+                  import + generation in every process after the first.
     patch_conv    1-D convolutions as strided slices + one matmul (im2col) instead of
                   `lax.conv_general_dilated`: same parameters (names, shapes, init), same
                   math; the gradient is matmuls and pads, which XLA:CPU runs fast inside
@@ -43,7 +46,8 @@ from jaxdl import rng
 from jaxdl.data import pipeline
 from jaxdl.training import step as step_lib
 
-VARIANTS = ("epoch_order", "swap_or_not", "host_stack", "jit_finite", "unroll", "patch_conv")
+VARIANTS = ("epoch_order", "swap_or_not", "host_stack", "jit_finite", "unroll", "patch_conv",
+            "data_cache")
 
 
 def swap_or_not_indices(data_key: jax.Array, step, num_examples: int, batch_size: int,
@@ -192,8 +196,12 @@ def applied(spec: str):
     """Patch jaxdl with the variants named in `spec` while the block runs (around `loop.build`)."""
     from jaxdl.models import layers
     options = parse(spec)
+    from bench import data_cache
     saved = step_lib.params_finite, step_lib.make_train_chunk, layers.conv
+    cache = options.pop("data_cache", False)
     try:
+        if cache:
+            data_cache.install()
         if options.pop("patch_conv", False):
             layers.conv = _patched_conv
         if options.pop("jit_finite", False):
@@ -203,6 +211,8 @@ def applied(spec: str):
         yield
     finally:
         step_lib.params_finite, step_lib.make_train_chunk, layers.conv = saved
+        if cache:
+            data_cache.uninstall()
 
 
 _ACTIVE: list = []  # held, or the generator would be closed (and jaxdl restored) on collection

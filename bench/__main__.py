@@ -23,10 +23,12 @@ import time
 from bench import common, report
 
 RECIPES = ("cnn", "mlp")
-# The minimal change: bitwise-identical training, `loop` strategy kept.
-EXACT = "epoch_order,host_stack,jit_finite"
-# The full proposal: one `scan` per chunk, im2col convolutions (float-rounding changes only).
-PROPOSED = "epoch_order,jit_finite,patch_conv"
+# jaxdl before commit 18785c5 (which carried the epoch order and jitted the NaN check).
+BEFORE = "per_step_order,eager_finite"
+# The remaining exact change: bitwise-identical training, `loop` strategy kept.
+EXACT = "host_stack"
+# The proposal: im2col 1-D convolutions, run under `scan` (float-rounding changes only).
+PROPOSED = "patch_conv"
 CHUNKS = (1, 10, 100, 500)
 
 
@@ -34,6 +36,7 @@ def jaxdl_runs(quick: bool) -> list[dict]:
     """Everything measured in-process per recipe: headline, strategy table, candidates.
     (On CPU `auto` is `loop`: the table's loop/100/as-is figure is the headline one.)"""
     runs = [dict(execution="auto", chunk_size=100, variant=""),
+            dict(execution="loop", chunk_size=100, variant=BEFORE),
             dict(execution="loop", chunk_size=100, variant=EXACT),
             dict(execution="scan", chunk_size=100, variant=PROPOSED),
             dict(execution="scan", chunk_size=100, variant="")]
@@ -45,10 +48,9 @@ def jaxdl_runs(quick: bool) -> list[dict]:
                 runs.append(dict(execution=execution, chunk_size=chunk, variant=""))
             runs.append(dict(execution=execution, chunk_size=chunk,
                              variant=EXACT if execution == "loop" else PROPOSED))
-    candidates = [("loop", "epoch_order"), ("scan", "epoch_order"), ("scan", "epoch_order,jit_finite"),
-                  ("loop", "epoch_order,host_stack"), ("loop", EXACT + ",patch_conv"),
-                  ("loop", "swap_or_not,host_stack,jit_finite"),
-                  ("scan", PROPOSED + ",unroll=4"), ("scan", "swap_or_not,jit_finite,patch_conv")]
+    candidates = [("scan", BEFORE), ("loop", "patch_conv"), ("loop", EXACT + ",patch_conv"),
+                  ("loop", "swap_or_not," + EXACT), ("scan", "swap_or_not," + PROPOSED),
+                  ("scan", PROPOSED + ",unroll=4")]
     runs += [dict(execution=e, chunk_size=100, variant=v) for e, v in candidates]
     unique, seen = [], set()
     for run in runs:
@@ -115,6 +117,8 @@ def wall_commands(recipe: str, steps: int, workdir: str, cache: str,
         "jaxdl train (bench venv, warm cache)": (literal, warm),
         "jaxdl train (no torch, warm cache)": ([py, "-m", "bench.jaxdl_cli", "--hide-torch", "--"] + train, warm),
         "jaxdl train (no torch, cold: no cache)": ([py, "-m", "bench.jaxdl_cli", "--hide-torch", "--"] + train, cold),
+        "jaxdl before 18785c5 (no torch, warm cache)": (
+            [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", BEFORE, "--"] + train, warm),
         "jaxdl + proposed (no torch, warm cache)": (
             [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", PROPOSED, "--"] + train
             + ["--config.execution=scan"], warm),
@@ -200,7 +204,7 @@ def measure_profile(args, results: dict) -> None:
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     trace = {"XLA_FLAGS": "--xla_cpu_enable_xprof_traceme=true"}
-    for execution, variant in (("loop", ""), ("scan", ""), ("loop", EXACT), ("scan", PROPOSED)):
+    for execution, variant in (("loop", BEFORE), ("loop", ""), ("scan", ""), ("scan", PROPOSED)):
         log(f"cnn: op profile {execution} [{variant}]")
         results["ops"].append(common.run_worker(
             "bench.profile:op_profile", dict(recipe="cnn", execution=execution, variant=variant),
@@ -231,6 +235,32 @@ def imports(results: dict, repeats: int) -> None:
         results["imports"][name] = times
 
 
+def snapshot_jaxdl(raw_dir: str) -> dict:
+    """Copy jaxdl/ and put the copy first on every worker's PYTHONPATH, so that the whole
+    run measures one version even while others edit the tree; record which version."""
+    import hashlib
+    import subprocess
+    snap = os.path.join(raw_dir, "snapshot")
+    shutil.rmtree(snap, ignore_errors=True)
+    shutil.copytree(os.path.join(common.ROOT, "jaxdl"), os.path.join(snap, "jaxdl"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    os.environ["PYTHONPATH"] = snap
+    digest = hashlib.sha256()
+    for folder, _, files in sorted(os.walk(os.path.join(snap, "jaxdl"))):
+        for name in sorted(files):
+            digest.update(open(os.path.join(folder, name), "rb").read())
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=common.ROOT, capture_output=True,
+                                  text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return "n/a"
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": git("status", "--porcelain", "--", "jaxdl"),
+            "sha256": digest.hexdigest()[:12]}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5, help="timed windows / runs per figure (>= 5 for the record)")
@@ -257,7 +287,7 @@ def main(argv=None) -> int:
         args.warmup, args.window, args.steps = 200, 1000, 6000
     results = {"machine": common.machine(), "quick": args.quick, "repeats": args.repeats,
                "wall_repeats": args.wall_repeats, "warmup": args.warmup, "window": args.window,
-               "steps": args.steps, "exact": EXACT, "proposed": PROPOSED,
+               "steps": args.steps, "exact": EXACT, "proposed": PROPOSED, "before": BEFORE,
                "command": "python -m bench" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
                "jaxdl": {}, "torch": {}, "flax": {}, "env": {}, "wall": {}, "wall_lines": {},
                "pieces": {}, "phases": {}, "ops": [], "imports": {}, "started": time.strftime("%Y-%m-%d %H:%M")}
@@ -267,6 +297,7 @@ def main(argv=None) -> int:
             if key not in ("command", "started", "machine"):
                 results[key] = value
         results["command"] += f"  (sections {args.skip or 'none'} skipped: from {saved['command'].strip()}, started {saved['started']})"
+    results["jaxdl_source"] = snapshot_jaxdl(raw_dir)
     skip = set(filter(None, args.skip.split(",")))
     t0 = time.perf_counter()
     os.makedirs(raw_dir, exist_ok=True)

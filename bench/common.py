@@ -49,7 +49,8 @@ def machine() -> dict[str, Any]:
 
 def env_with(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # a jaxdl snapshot (if the harness set one in PYTHONPATH) first, then this repository
+    env["PYTHONPATH"] = (env["PYTHONPATH"] + os.pathsep if env.get("PYTHONPATH") else "") + ROOT
     env.setdefault("JAXDL_COMPILATION_CACHE", "")  # workers: no persistent compilation cache
     env.update(extra or {})
     return env

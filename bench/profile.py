@@ -154,15 +154,30 @@ def pieces(recipe: str) -> dict:
         return jax.lax.scan(lambda s, _: train_step(s, batch), state, length=n_scan)
     out["train_step, fixed batch, inside lax.scan (per step)"] = _per_call_us(
         scanned, state, batch, calls=3) / n_scan
-    one_step = jax.jit(lambda s, d: train_step(s, pipeline.batch_at(
-        d, rng.purpose_key(s.key, rng.DATA_ORDER), s.step, bs)))
-    out["jaxdl loop step: batch_at + train_step, one call"] = _per_call_us(one_step, state, data)
+    old_step = jax.jit(lambda s, d: train_step(s, (lambda idx: (
+        jnp.take(d.x, idx, axis=0), jnp.take(d.y, idx, axis=0)))(pipeline.batch_indices(
+            rng.purpose_key(s.key, rng.DATA_ORDER), s.step, n, bs))))
+    out["step before 18785c5: fresh permutation + gather + train_step, one call"] = _per_call_us(
+        old_step, state, data)
+    one_step = jax.jit(step_lib.make_one_step(train_step, bs))
+    order = jax.random.permutation(key, n)
+
+    def steps_at_head(count: int = 200):  # successive steps: the epoch-start recompute amortised
+        s, o = state, order
+        for _ in range(count):
+            (s, metrics), o = one_step(s, data, o)
+        return metrics
+    out["step at HEAD: carried order + gather + train_step, per step (amortised)"] = _per_call_us(
+        steps_at_head, calls=1) / 200
     history = [{"loss": jnp.float32(i), "accuracy": jnp.float32(i)} for i in range(100)]
     jax.block_until_ready(history)
     out["per chunk: jnp.stack of 100 steps' metrics (eager)"] = _per_call_us(
         lambda: jax.tree.map(lambda *xs: jnp.stack(xs), *history), calls=20)
-    out["per chunk: params_finite (eager ops)"] = _per_call_us(
-        lambda p: step_lib.params_finite(p), state.params, calls=50)
+    from bench import variants
+    out["per chunk: params_finite, eager ops (before 18785c5)"] = _per_call_us(
+        variants.params_finite_eager, state.params, calls=50)
+    out["per chunk: params_finite, jitted (HEAD)"] = _per_call_us(
+        step_lib.params_finite, state.params, calls=50)
     first_param = next(iter(inspect.signature(loop.eval_sets).parameters))
     sets = loop.eval_sets(run) if first_param == "run" else loop.eval_sets(config, run.dataset)
     t = time.perf_counter()

@@ -48,6 +48,24 @@ def torch_best(results: dict, recipe: str) -> tuple[float, str]:
     return options[name], name
 
 
+def source_line(r: dict) -> str:
+    src = r.get("jaxdl_source")
+    if not src:
+        return "n/a"
+    dirty = src.get("dirty") or ""
+    return (f"commit {src['commit']}" + (f" with uncommitted changes in jaxdl/ ({dirty.count(chr(10)) + 1} files)"
+                                         if dirty else ", jaxdl/ clean")
+            + f"; a snapshot of jaxdl/ (sha256 {src['sha256']}) was imported by every process of the run")
+
+
+def jaxdl_headline_rows(r: dict) -> list[tuple[str, str, str]]:
+    rows = [("jaxdl before 18785c5 (loop, chunk 100)", "loop", r.get("before", "per_step_order,eager_finite")),
+            ("jaxdl as-is (`auto`=loop, chunk 100)", "loop", ""),
+            (f"jaxdl + exact `{r['exact']}` (loop, chunk 100)", "loop", r["exact"]),
+            (f"jaxdl + proposed `{r['proposed']}` (scan, chunk 100)", "scan", r["proposed"])]
+    return [row for row in rows if any(find(r, rec, row[1], 100, row[2]) for rec in ("cnn", "mlp"))]
+
+
 def best_torch_wall(walls: dict, data_cache: bool) -> tuple[str, float]:
     """The faster PyTorch wall command (with or without the data cache) and its median."""
     options = {k: _med(v) for k, v in walls.items()
@@ -73,7 +91,7 @@ def render(r: dict) -> str:
     v = m["versions"]
     out: list[str] = []
     add = out.append
-    exact, proposed = r["exact"], r["proposed"]
+    exact, proposed, before = r["exact"], r["proposed"], r.get("before", "per_step_order,eager_finite")
     win = f"{r['window']} steps after {r['warmup']} warm-up steps"
     add("# Benchmarks\n")
     add(f"Written by `{r['command'].strip()}` ({'QUICK smoke run: few steps and repeats, not a record' if r['quick'] else 'full run'}), "
@@ -85,6 +103,7 @@ def render(r: dict) -> str:
         ["OS", m["os"]],
         ["versions", ", ".join(f"{k} {val}" for k, val in v.items())],
         ["load average (1/5/15 min) at start / end", f"{m['load_average_start']} / {m.get('load_average_end', 'n/a')}"],
+        ["jaxdl measured", source_line(r)],
     ]))
     add("")
     add("**Method.** Every figure is the median of the repeats of this one run, next to their "
@@ -106,10 +125,13 @@ def render(r: dict) -> str:
         "init, Adam 1e-2, batch 100, 6000 steps, evaluation on train and test every 1000 steps. "
         "PyTorch is run with its default threads (2 here) and with `torch.set_num_threads(1)`; "
         "**the targets compare against whichever PyTorch setting is faster in this run.**\n")
-    add(f"Names used below: **as-is** = jaxdl unchanged (`execution=auto` = `loop` on CPU, chunk 100); "
-        f"**exact** = as-is + `{exact}` (bench/variants.py; bitwise-identical training); "
-        f"**proposed** = `execution=scan` + `{proposed}` (same math, float-rounding differences "
-        "only). Section 5 defines each variant.\n")
+    add(f"Names used below: **as-is** = jaxdl at the commit above, unchanged (`execution=auto` = "
+        f"`loop` on CPU, chunk 100); **before** = as-is + `{before}`: jaxdl as it was before commit "
+        "18785c5 (a fresh permutation of the training set in every step, an eager NaN check), "
+        "applied from the first run of this benchmark; "
+        f"**exact** = as-is + `{exact}` (bitwise-identical training); "
+        f"**proposed** = `execution=scan` + `{proposed}` (the same math; float-rounding "
+        "differences only). Section 5 defines each variant (`bench/variants.py`).\n")
 
     add(summary(r))
 
@@ -118,9 +140,7 @@ def render(r: dict) -> str:
     add("### Training steps/s (steady state, compilation excluded)\n")
     rows = []
     best = {rec: torch_best(r, rec) for rec in ("cnn", "mlp")}
-    jaxdl_rows = [("jaxdl as-is (`auto`=loop, chunk 100)", "loop", ""),
-                  ("jaxdl + exact (loop, chunk 100)", "loop", exact),
-                  ("jaxdl + proposed (scan, chunk 100)", "scan", proposed)]
+    jaxdl_rows = jaxdl_headline_rows(r)
     for name, execution, variant in jaxdl_rows:
         row = [name]
         for rec in ("cnn", "mlp"):
@@ -205,7 +225,7 @@ def render(r: dict) -> str:
     add("## 2. jaxdl's execution strategies on CPU (`config.execution` × `config.chunk_size`)\n")
     add(f"Steps/s, steady state ({win}, median of {r['repeats']} windows). `loop` = one jitted step "
         "called K times per chunk; `scan` = one `lax.scan` of K steps per chunk. The last two columns "
-        "are the same strategies with the candidate changes of section 5.\n")
+        "are the same strategies with the exact and the proposed change (section 5).\n")
     chunks = sorted({run["chunk_size"] for runs in r["jaxdl"].values() for run in runs})
     for rec in ("cnn", "mlp"):
         rows = []
@@ -218,7 +238,7 @@ def render(r: dict) -> str:
                          _f(steps(le)), _f(steps(sp)), _ratio(steps(le), steps(sp))])
         add(f"**{RECIPE_NAMES[rec]}**\n")
         add(common.table(["chunk_size", "loop (as-is)", "scan (as-is)", "loop ÷ scan",
-                          "loop + exact", "scan + proposed", "loop+exact ÷ scan+proposed"], rows))
+                          f"loop + {exact}", f"scan + {proposed}", "ratio of the last two"], rows))
         add("")
     add(strategy_verdict(r))
     add("Command: `python -m bench` (section 2), or one cell: "
@@ -239,8 +259,8 @@ def render(r: dict) -> str:
                 run = find(r, rec, execution, chunk, variant)
                 cells.append(_f(run["compile_s"], 2) if run else "n/a")
             rows.append([rec.upper(), chunk] + cells)
-    add(common.table(["recipe", "chunk", "loop (as-is) s", "scan (as-is) s", "loop + exact s",
-                      "scan + proposed s"], rows))
+    add(common.table(["recipe", "chunk", "loop (as-is) s", "scan (as-is) s", f"loop + {exact} s",
+                      f"scan + {proposed} s"], rows))
     add("")
 
     # ------------------------------------------------------------ 4. profile
@@ -294,16 +314,19 @@ def summary(r: dict) -> str:
     for rec in ("cnn", "mlp"):
         ref, ref_name = torch_best(r, rec)
         base = steps(find(r, rec, "loop", 100))
+        old = steps(find(r, rec, "loop", 100, r.get("before", "per_step_order,eager_finite")))
         prop = steps(find(r, rec, "scan", 100, r["proposed"]))
         fl = r["flax"].get(rec, {}).get("steps_per_s", float("nan"))
         lines.append(f"- **{rec.upper()} steps/s** (target ≥ 3× PyTorch eager = {_f(3 * ref)}; "
-                     f"PyTorch's best here: {_f(ref)}, {ref_name}): jaxdl as-is {_f(base)} "
+                     f"PyTorch's best here: {_f(ref)}, {ref_name}): jaxdl before 18785c5 {_f(old)} "
+                     f"({_ratio(old, ref)}); jaxdl as-is {_f(base)} "
                      f"({_ratio(base, ref)}) — {verdict(base >= 3 * ref) if ref == ref else 'n/a'}; "
                      f"with the proposed changes {_f(prop)} ({_ratio(prop, ref)}) — "
                      f"{verdict(prop >= 3 * ref) if ref == ref and prop == prop else 'n/a'}. "
                      f"A plain flax loop: {_f(fl)}.")
     walls = r["wall"].get("cnn", {})
-    for name in ("jaxdl train (no torch, warm cache)", "jaxdl train (no torch, cold: no cache)",
+    for name in ("jaxdl before 18785c5 (no torch, warm cache)",
+                 "jaxdl train (no torch, warm cache)", "jaxdl train (no torch, cold: no cache)",
                  "jaxdl + proposed (no torch, warm cache)",
                  "jaxdl + proposed + data cache (no torch, warm cache)"):
         if walls.get(name):
@@ -336,28 +359,32 @@ def strategy_verdict(r: dict) -> str:
     at100 = {rec: dict((c, ok) for c, _, _, ok in wins(rec, ("loop", ""), ("scan", ""))).get(100)
              for rec in ("cnn", "mlp")}
     if at100["cnn"] and at100["mlp"]:
-        text.append("So **yes**, at the default chunk 100: decisively for the CNN (XLA:CPU runs the "
-                    "backward convolutions inside a `while` body on a slow path: section 4), narrowly "
-                    "for the MLP, where both strategies are held down by the per-step permutation "
-                    "and `scan` is ahead at small chunks. ")
+        text.append("So **yes**, for the code as it is, at the default chunk 100: decisively for "
+                    "the CNN (XLA:CPU runs the backward convolutions inside a `while` body on a "
+                    "slow path: section 4). ")
+    elif at100["cnn"]:
+        text.append("So **only for the CNN**, decisively (XLA:CPU runs the backward convolutions "
+                    "inside a `while` body on a slow path: section 4); for the MLP, which has no "
+                    "convolution, `scan` is faster at chunk 100 as well: per-call overhead "
+                    "(section 4). ")
     else:
         text.append(f"So **not as a rule**: at the default chunk 100 `loop` wins for "
                     f"{', '.join(k.upper() for k, v in at100.items() if v) or 'neither recipe'}. ")
-    after = [(rec, steps(find(r, rec, "loop", 100, r["exact"])),
+    after = [(rec, steps(find(r, rec, "loop", 100)),
               steps(find(r, rec, "scan", 100, r["proposed"]))) for rec in ("cnn", "mlp")]
-    if all(sp > le for _, le, sp in after if le == le and sp == sp):
-        text.append("**With the candidate changes the ranking flips**: at chunk 100 `scan` + "
-                    "proposed beats `loop` + exact (" + "; ".join(
-                        f"{rec.upper()} {_f(sp)} vs {_f(le)} steps/s" for rec, le, sp in after)
-                    + "). Once the im2col 1-D convolution and the per-epoch order land, `auto` "
-                    "should be `scan` on CPU as well — for the models measured here; models with "
-                    "native 2-D convolutions (cnn2d, resnet) keep the slow backward-convolution "
-                    "path inside `scan` and need measuring before the switch. Small chunks "
-                    "(1, 10) are slow under every strategy: a host sync and NaN check per chunk, "
-                    "and with `epoch_order` one permutation per chunk start.")
+    if all(sp > lo for _, lo, sp in after if lo == lo and sp == sp):
+        text.append(f"**With `{r['proposed']}` the ranking flips**: at chunk 100 `scan` + "
+                    f"`{r['proposed']}` beats `loop` (" + "; ".join(
+                        f"{rec.upper()} {_f(sp)} vs {_f(lo)} steps/s" for rec, lo, sp in after)
+                    + "). Once the im2col 1-D convolution lands, `auto` should be `scan` on CPU "
+                    "as well — for the models measured here; models with native 2-D "
+                    "convolutions (cnn2d, resnet) keep the slow backward-convolution path inside "
+                    "`scan` and need measuring before the switch. Small chunks (1, 10) are slow "
+                    "under every strategy: a host sync, a NaN check and one permutation (the "
+                    "chunk's first epoch order) per chunk.")
     else:
-        text.append("With the candidate changes: " + "; ".join(
-            f"{rec.upper()} scan+proposed {_f(sp)} vs loop+exact {_f(le)}" for rec, le, sp in after) + ".")
+        text.append(f"With `{r['proposed']}`: " + "; ".join(
+            f"{rec.upper()} scan {_f(sp)} vs loop (as-is) {_f(lo)}" for rec, lo, sp in after) + ".")
     return "".join(text) + "\n"
 
 
@@ -414,31 +441,37 @@ def proposal_numbers(r: dict) -> dict[str, str]:
     """Numbers quoted in the prose, from this run (n/a where a section was skipped)."""
     def piece(rec, name):
         return r["pieces"].get(rec, {}).get(name, float("nan"))
+    before, exact, proposed = r.get("before", "per_step_order,eager_finite"), r["exact"], r["proposed"]
     nums: dict[str, Any] = {}
     for rec in ("cnn", "mlp"):
         base = steps(find(r, rec, "loop", 100))
         for key, (execution, variant) in {
-                "eo_loop": ("loop", "epoch_order"), "eo_scan": ("scan", "epoch_order"),
-                "exact": ("loop", r["exact"]), "proposed": ("scan", r["proposed"]),
-                "scan": ("scan", ""), "sw_loop": ("loop", "swap_or_not,host_stack,jit_finite"),
-                "sw_scan": ("scan", "swap_or_not,jit_finite,patch_conv"),
-                "eohs": ("loop", "epoch_order,host_stack"),
-                "pc_loop": ("loop", r["exact"] + ",patch_conv"),
-                "unroll": ("scan", r["proposed"] + ",unroll=4")}.items():
+                "before": ("loop", before), "before_scan": ("scan", before),
+                "exact": ("loop", exact), "proposed": ("scan", proposed), "scan": ("scan", ""),
+                "sw_loop": ("loop", "swap_or_not," + exact), "sw_scan": ("scan", "swap_or_not," + proposed),
+                "pc_loop": ("loop", "patch_conv"), "unroll": ("scan", proposed + ",unroll=4")}.items():
             run = find(r, rec, execution, 100, variant)
             nums[f"{rec}_{key}"] = _f(steps(run))
             nums[f"{rec}_{key}_x"] = _ratio(steps(run), base)
             nums[f"{rec}_{key}_c"] = _f(run["compile_s"], 1) if run else "n/a"
         nums[f"{rec}_base"] = _f(base)
-        nums[f"{rec}_base_c"] = _f(find(r, rec, "loop", 100)["compile_s"], 1) if find(r, rec, "loop", 100) else "n/a"
-        nums[f"{rec}_perm"] = _f(piece(rec, "batch order: pipeline.batch_indices (a 4000-permutation)"))
-        nums[f"{rec}_sort"] = _f(piece(rec, "  of which: sort of 4000 uint32 (XLA:CPU)"))
-        nums[f"{rec}_step_call"] = _f(piece(rec, "train_step, fixed batch, one jitted call per step"))
-        nums[f"{rec}_step_scan"] = _f(piece(rec, "train_step, fixed batch, inside lax.scan (per step)"))
-        nums[f"{rec}_loopstep"] = _f(piece(rec, "jaxdl loop step: batch_at + train_step, one call"))
-        nums[f"{rec}_stack"] = _f(piece(rec, "per chunk: jnp.stack of 100 steps' metrics (eager)"))
-        nums[f"{rec}_finite"] = _f(piece(rec, "per chunk: params_finite (eager ops)"))
-        nums[f"{rec}_dispatch"] = _f(piece(rec, "dispatch: jitted no-op step on the TrainState"))
+        nums[f"{rec}_base_vs_before"] = _ratio(base, steps(find(r, rec, "loop", 100, before)))
+        nums[f"{rec}_proposed_vs_scan"] = _ratio(steps(find(r, rec, "scan", 100, proposed)),
+                                                  steps(find(r, rec, "scan", 100)))
+        run = find(r, rec, "loop", 100)
+        nums[f"{rec}_base_c"] = _f(run["compile_s"], 1) if run else "n/a"
+        for key, label in (
+                ("perm", "batch order: pipeline.batch_indices (a 4000-permutation)"),
+                ("sort", "  of which: sort of 4000 uint32 (XLA:CPU)"),
+                ("step_call", "train_step, fixed batch, one jitted call per step"),
+                ("step_scan", "train_step, fixed batch, inside lax.scan (per step)"),
+                ("oldstep", "step before 18785c5: fresh permutation + gather + train_step, one call"),
+                ("headstep", "step at HEAD: carried order + gather + train_step, per step (amortised)"),
+                ("stack", "per chunk: jnp.stack of 100 steps' metrics (eager)"),
+                ("finite_eager", "per chunk: params_finite, eager ops (before 18785c5)"),
+                ("finite_jit", "per chunk: params_finite, jitted (HEAD)"),
+                ("dispatch", "dispatch: jitted no-op step on the TrainState")):
+            nums[f"{rec}_{key}"] = _f(piece(rec, label))
         best, _ = torch_best(r, rec)
         nums[f"{rec}_torch"] = _f(best)
         nums[f"{rec}_torch3"] = _f(3 * best)
@@ -450,34 +483,30 @@ def proposal_numbers(r: dict) -> dict[str, str]:
     nums["tbx_notorch"] = _f(_med(imports.get("tensorboardX (no torch)", [])), 2)
     nums["gen"] = _f(_med(imports.get("jaxdl.data.load('mnist1d') (import + generate)", [])), 1)
     nums["loop_import"] = _f(_med(imports.get("jaxdl.training.loop (no torch)", [])), 1)
-    nums["torch_import"] = _f(_med(imports.get("torch", [])), 1)
     walls = r["wall"].get("cnn", {})
     w = lambda name: _med(walls.get(name, []))  # noqa: E731
+    nums["wall_before"] = _f(w("jaxdl before 18785c5 (no torch, warm cache)"), 1)
     nums["wall_cold"] = _f(w("jaxdl train (no torch, cold: no cache)"), 1)
     nums["wall_warm"] = _f(w("jaxdl train (no torch, warm cache)"), 1)
     nums["wall_prop"] = _f(w("jaxdl + proposed (no torch, warm cache)"), 1)
     nums["wall_prop_cache"] = _f(w("jaxdl + proposed + data cache (no torch, warm cache)"), 1)
     nums["wall_lit"] = _f(w("jaxdl train (bench venv, warm cache)"), 1)
-    nums["wall_flax"] = _f(w("flax per-step loop"), 1)
     name, ref = best_torch_wall(walls, False)
-    nums["wall_torch"], nums["wall_torch_half"], nums["wall_torch_name"] = _f(ref, 1), _f(ref / 2, 1), name
+    nums["wall_torch"], nums["wall_torch_half"] = _f(ref, 1), _f(ref / 2, 1)
+    nums["wall_warm_x"] = _ratio(w("jaxdl train (no torch, warm cache)"), ref)
+    nums["wall_prop_x"] = _ratio(w("jaxdl + proposed (no torch, warm cache)"), ref)
     _, ref_c = best_torch_wall(walls, True)
     nums["wall_torch_cache"], nums["wall_torch_cache_half"] = _f(ref_c, 1), _f(ref_c / 2, 1)
-    nums["wall_prop_x"] = _ratio(w("jaxdl + proposed (no torch, warm cache)"), ref)
     nums["wall_prop_cache_x"] = _ratio(w("jaxdl + proposed + data cache (no torch, warm cache)"), ref_c)
     ph = r["phases"].get("cnn proposed + data cache, warm", {}).get("phases", {})
-    for key, label in (("import", "import jax + jaxdl"),
-                       ("data", "data (MNIST-1D: import + generate, or read the cache)"),
-                       ("init", "init state (compile + run)"),
-                       ("first", "first chunk (compile + 100 steps)"), ("train", "train chunks"),
-                       ("eval", "evaluate (incl. its compile)"), ("ckpt", "checkpoints (save/wait)")):
-        nums[f"ph_{key}"] = _f(ph.get(label, float("nan")), 2)
     cold = r["phases"].get("cnn", {}).get("phases", {})
-    nums["cold_init"] = _f(cold.get("init state (compile + run)", float("nan")), 1)
-    nums["cold_first"] = _f(cold.get("first chunk (compile + 100 steps)", float("nan")), 1)
-    nums["cold_eval"] = _f(cold.get("evaluate (incl. its compile)", float("nan")), 1)
-    nums["cold_data"] = _f(cold.get("data (MNIST-1D: import + generate, or read the cache)",
-                                    cold.get("data (MNIST-1D generation)", float("nan"))), 1)
+    for prefix, source in (("ph", ph), ("cold", cold)):
+        for key, label in (("import", "import jax + jaxdl"),
+                           ("data", "data (MNIST-1D: import + generate, or read the cache)"),
+                           ("init", "init state (compile + run)"),
+                           ("first", "first chunk (compile + 100 steps)"), ("train", "train chunks"),
+                           ("eval", "evaluate (incl. its compile)"), ("ckpt", "checkpoints (save/wait)")):
+            nums[f"{prefix}_{key}"] = _f(source.get(label, float("nan")), 1)
     return nums
 
 
@@ -487,9 +516,9 @@ minus a steady one) is shown because some variants trade it for speed.
 
 | variant | what it changes | bits |
 |---|---|---|
-| `epoch_order` | `make_train_chunk`: the epoch's permutation is computed when a step starts an epoch (`lax.cond(step % steps_per_epoch == 0, ...)`) and carried to the next step (`loop`: an extra argument and result of the jitted step, donated; `scan`: part of the carry) instead of `jax.random.permutation(fold_in(key, epoch), 4000)` inside every step; plus one permutation at each chunk start | identical: same permutation, same batches |
+| `per_step_order` | (reference: jaxdl before 18785c5) a full `jax.random.permutation(fold_in(key, epoch), 4000)` inside every step (`pipeline.batch_indices`) instead of the epoch's order carried from step to step | identical batches |
+| `eager_finite` | (reference: jaxdl before 18785c5) `params_finite` as ~2 eager ops per parameter leaf instead of one jitted call | identical |
 | `host_stack` | `loop` chunks return the per-step metrics stacked on the host (one `device_get` of the list, `np.stack`) instead of an eager `jnp.stack` of K device scalars per metric | identical |
-| `jit_finite` | `params_finite` (the NaN check after each chunk) as one jitted function instead of ~2 eager ops per parameter leaf | identical |
 | `patch_conv` | `layers.conv` returns a `Conv(nn.Conv)` whose 1-D `__call__` is pad + K strided slices + one matmul (im2col); same param names, shapes and init | float rounding |
 | `unroll=4` | `lax.scan(..., unroll=4)` | float rounding |
 | `swap_or_not` | a sort-free order: the epoch's permutation is a 12-round swap-or-not shuffle evaluated only at the step's 100 positions | a different order |
@@ -498,104 +527,99 @@ minus a steady one) is shown because some variants trade it for speed.
 
 FINDINGS_TEXT = """### What the profile shows
 
-1. **The batch order costs more than the model.** `pipeline.batch_indices` computes a full
-   `jax.random.permutation` of the 4000 training examples *in every step* to take 100 of them:
-   {cnn_perm} µs per call, of which one 4000-element sort on XLA:CPU is {cnn_sort} µs (the
-   permutation sorts twice). The CNN's train step on a fixed batch costs {cnn_step_call} µs per
-   call and the MLP's {mlp_step_call} µs, so the permutation is most of an as-is step
-   ({cnn_loopstep} µs CNN, {mlp_loopstep} µs MLP for one call of `batch_at` + `train_step`).
-   Computing the permutation once per epoch and carrying it (`epoch_order`, bitwise-identical)
-   takes the as-is `loop` from {cnn_base} to {cnn_eo_loop} steps/s on the CNN ({cnn_eo_loop_x})
-   and from {mlp_base} to {mlp_eo_loop} on the MLP ({mlp_eo_loop_x}). It is also why a plain flax
-   loop that shuffles with numpy on the host beats jaxdl as it is ({cnn_flax} and {mlp_flax}
-   steps/s).
+1. **The batch order cost more than the model — fixed in 18785c5.** Before that commit
+   `pipeline.batch_indices` computed a full `jax.random.permutation` of the 4000 training
+   examples *in every step* to take 100 of them: {cnn_perm} µs per call, of which one
+   4000-element sort on XLA:CPU is {cnn_sort} µs (the permutation sorts twice). The CNN's train
+   step on a fixed batch costs {cnn_step_call} µs per call and the MLP's {mlp_step_call} µs, so
+   the permutation was most of a step ({cnn_oldstep} µs CNN, {mlp_oldstep} µs MLP), and a plain
+   flax loop that shuffles with numpy on the host beat jaxdl. Carrying the epoch's order from
+   step to step (now in jaxdl; bitwise-identical batches) brings a step to {cnn_headstep} µs
+   (CNN) and {mlp_headstep} µs (MLP), amortised, and the `loop` throughput from {cnn_before} to
+   {cnn_base} steps/s on the CNN ({cnn_base_vs_before}) and from {mlp_before} to {mlp_base} on
+   the MLP ({mlp_base_vs_before}), in this run.
 2. **Native convolutions inside `scan` are slow on XLA:CPU.** In the `loop` program XLA
    rewrites the backward convolutions (input gradient `lhs_dilate=2`, kernel gradient
    `rhs_dilate=2`) into its canonical `b0f_0io->b0f` form and runs them on its fast
    convolution path; in the `scan` (while-loop) program the same convolutions keep the
    dimension orders JAX's transpose rule gave them (`b0f_0oi->b0f`, `f0b_i0o->0bf`, read from
-   the optimized HLO with `XLA_FLAGS=--xla_dump_to=...`) and run on a slow generic path
-   (4d: the convolutions dominate the `scan` profile). The CNN train step on a fixed batch
-   costs {cnn_step_scan} µs per step inside `lax.scan` against {cnn_step_call} µs per jitted
-   call. Writing the 1-D convolution as im2col + matmul (`patch_conv`) leaves no convolution
-   in the program: its gradient is matmuls, pads and slices, which XLA runs as well inside a
-   loop body (CNN `scan` + `epoch_order` {cnn_eo_scan} → + `patch_conv` {cnn_proposed} steps/s).
-   Under `loop` `patch_conv` brings nothing ({cnn_pc_loop} vs {cnn_exact}).
-3. **Per-call cost grows with the outputs.** A jitted no-op returning the `TrainState`
-   (28 arrays for the CNN) costs {cnn_dispatch} µs per call, against ~10 µs for a one-output
-   call: every output buffer is allocated and wrapped. `loop` pays this each step, `scan`
-   once a chunk; with the batch order fixed, that is the gap between `loop` + exact and
-   `scan` + proposed on the MLP ({mlp_exact} vs {mlp_proposed} steps/s).
-4. **Per-chunk host work** is small: the eager `jnp.stack` of 100 steps' metrics costs
-   {cnn_stack} µs per chunk and the eager `params_finite` {cnn_finite} µs once its ops are
-   compiled (their first-use compilation is in 4b) — ~1-2% of a 100-step chunk.
+   the optimized HLO with `XLA_FLAGS=--xla_dump_to=...`) and run on a slow generic path: in
+   4d the `conv_general_dilated` ops dominate the as-is `scan` profile. The CNN train step on
+   a fixed batch costs {cnn_step_scan} µs per step inside `lax.scan` against {cnn_step_call} µs
+   per jitted call. Writing the 1-D convolution as im2col + matmul (`patch_conv`) leaves no
+   convolution in the program — its gradient is matmuls, pads and slices, which XLA runs as
+   well inside a loop body: CNN `scan` {cnn_scan} → {cnn_proposed} steps/s
+   ({cnn_proposed_vs_scan}). Under `loop`, `patch_conv` brings nothing ({cnn_pc_loop} vs
+   {cnn_base}).
+3. **Per-call cost grows with the outputs.** A jitted no-op returning the `TrainState` (28
+   arrays for the CNN) costs {cnn_dispatch} µs per call, against ~10-30 µs for a one-output call:
+   every output buffer is allocated and wrapped. `loop` pays it every step, `scan` once a chunk;
+   it is most of the gap between `loop` and `scan` + `patch_conv` on the MLP ({mlp_base} vs
+   {mlp_proposed} steps/s).
+4. **Per-chunk host work is small.** The eager `jnp.stack` of 100 steps' metrics costs
+   {cnn_stack} µs per chunk (`host_stack` removes it) and the NaN check {cnn_finite_jit} µs jitted
+   ({cnn_finite_eager} µs as the eager ops it was before 18785c5, plus their first-use
+   compiles) — ~1-2% of a 100-step chunk.
 5. **PyTorch's default threads collapse when the machine is shared.** With its 2 OpenMP
    threads on 2 cores and another process running, PyTorch ran the CNN at {cnn_torch0} steps/s
-   against {cnn_torch1} with one thread (MLP {mlp_torch0} vs {mlp_torch1}); hence the targets use
-   the faster of the two.
-6. **Start-up is half of the fast run.** Cold (4b, CNN): MNIST-1D import + generation
-   {cold_data} s, compiling + running init {cold_init} s, the first chunk (compile) {cold_first} s,
-   evaluation incl. its compile {cold_eval} s. The persistent compilation cache removes the
-   compiles. With the proposal and warm caches (4b, last column) the process spends
-   {ph_import} s importing jax + jaxdl (after the interpreter starts), {ph_data} s on data, {ph_init} s
-   on init, {ph_first} s on the first chunk, {ph_train} s training, {ph_eval} s evaluating and
-   {ph_ckpt} s on checkpoints. In the bench venv (torch installed) tensorboardX imports torch:
-   {tbx_torch} s instead of {tbx_notorch} s (4c).
+   against {cnn_torch1} with one thread (MLP {mlp_torch0} vs {mlp_torch1}); the targets use the
+   faster of the two.
+6. **Start-up is half of a fast run.** Cold (4b, CNN): MNIST-1D import + generation
+   {cold_data} s, compiling + running the init {cold_init} s, the first chunk (compile) {cold_first} s,
+   evaluation incl. its compile {cold_eval} s; jaxdl's persistent compilation cache removes the
+   compiles from later runs. With the proposal and warm caches (4b, last column) the CNN run
+   spends {ph_import} s importing jax + jaxdl (after the interpreter starts), {ph_data} s on data,
+   {ph_init} s on the init, {ph_first} s on the first chunk, {ph_train} s training, {ph_eval} s
+   evaluating and {ph_ckpt} s on checkpoints. In the bench venv (torch installed) tensorboardX
+   imports torch: {tbx_torch} s instead of {tbx_notorch} s (4c).
 
 ### What would close the gap
 
-- **Steps/s.** Per-epoch order + im2col 1-D convolution + `scan` take the CNN from {cnn_base} to
+- **Steps/s.** The im2col 1-D convolution under `scan` takes the CNN from {cnn_base} to
   {cnn_proposed} steps/s ({cnn_proposed_x}; target {cnn_torch3}) and the MLP from {mlp_base} to
-  {mlp_proposed} ({mlp_proposed_x}; target {mlp_torch3}). The MLP is then short of 3× PyTorch;
-  what is left per step is XLA:CPU's cost per op (each fusion, dot and copy is a thunk of a few
-  µs on this VM, 4d) plus the permutation amortised over 40 steps and a host sync per chunk.
-  Measured and *not* worth it: a sort-free order (`swap_or_not`: {mlp_sw_scan} MLP /
-  {cnn_sw_scan} CNN steps/s under `scan`, within the noise of `epoch_order`, compile +2-6 s, and
-  a different order); `unroll=4` (MLP {mlp_unroll}, CNN {cnn_unroll}: noise-level, mixed, compile
-  +2-3 s); the XLA/JAX settings of the environment table (no robust gain; synchronous dispatch
-  hurts `loop`). Larger chunks (500) help `scan` on the MLP a little (section 2).
-- **Wall time.** PyTorch's run takes {wall_torch} s here, so the target is {wall_torch_half} s; the
-  proposal runs in {wall_prop} s ({wall_prop_x}). A disk cache of the generated MNIST-1D arrays
-  (exact) helps both sides (PyTorch's script loads through `jaxdl.data.load` too): jaxdl +
-  proposed + cache {wall_prop_cache} s vs PyTorch + cache {wall_torch_cache} s ({wall_prop_cache_x};
-  target {wall_torch_cache_half} s). The rest is imports and the training itself.
+  {mlp_proposed} ({mlp_proposed_x}; target {mlp_torch3}). What is left per step is XLA:CPU's cost
+  per op (each fusion, dot and copy is a thunk of a few µs on this VM, 4d), the permutation
+  amortised over 40 steps (one more at each chunk start) and a host sync per chunk. Measured
+  and *not* worth it: a sort-free order (`swap_or_not`: {mlp_sw_scan} MLP / {cnn_sw_scan} CNN
+  steps/s under `scan` with `patch_conv`, compile +2-6 s, and a different order); `unroll=4`
+  (MLP {mlp_unroll}, CNN {cnn_unroll}; compile +2-3 s); the XLA/JAX settings of the environment
+  table (within the noise band its matmul-precision rows show; synchronous dispatch hurts
+  `loop`). Larger chunks (500) help `scan` on the MLP a little (section 2).
+- **Wall time.** PyTorch's run takes {wall_torch} s here, so the target is {wall_torch_half} s.
+  jaxdl as-is takes {wall_warm} s ({wall_warm_x}; before 18785c5: {wall_before} s), the proposal
+  {wall_prop} s ({wall_prop_x}). A disk cache of the generated MNIST-1D arrays (exact) helps both
+  sides, since PyTorch's script loads through `jaxdl.data.load` too: jaxdl + proposed + cache
+  {wall_prop_cache} s vs PyTorch + cache {wall_torch_cache} s ({wall_prop_cache_x}; target
+  {wall_torch_cache_half} s). The rest is imports and the training itself.
 """
 
 PROPOSALS_TEXT = """## 6. Proposed changes to jaxdl (for the lead to apply; each measured above)
 
-1. **Per-epoch batch order, carried** (`epoch_order`; bitwise-identical; `loop` CNN
-   {cnn_eo_loop_x}, MLP {mlp_eo_loop_x}). In `jaxdl/training/step.py` (`make_one_step` /
-   `make_train_chunk`): a small jitted `order_at(data, key, step) =
-   jax.random.permutation(fold_in(key, step // steps_per_epoch), n)` called once at the chunk
-   start; the jitted step becomes `one_step(state, data, order) -> ((state, metrics), order)`
-   with `order = lax.cond(step % steps_per_epoch == 0, lambda: order_at(...), lambda: order)`
-   and `idx = lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)`, `order`
-   donated with the state (`donate_argnums=(0, 2)`); `scan` carries `(state, order)`.
-   `pipeline.batch_indices` stays the definition (a test can assert the carried order equals
-   it for a few hundred steps across epoch boundaries and chunkings). The pmap path slices its
-   shard from the same `idx`. Code: `bench/variants.py:make_train_chunk(epoch_order=True)`.
-   Compile time +0.5-1 s under `loop` (the permutation is now inside the step program).
-2. **1-D convolution as im2col + matmul** (`patch_conv`; float rounding only; same params
+Already applied (commit 18785c5, measured here as **before** → **as-is**): the carried epoch
+order and the jitted NaN check; CNN {cnn_before} → {cnn_base}, MLP {mlp_before} → {mlp_base}
+steps/s (loop, chunk 100); CNN wall {wall_before} → {wall_warm} s.
+
+1. **1-D convolution as im2col + matmul** (`patch_conv`; float rounding only; same params
    and init, so checkpoints stay compatible). In `jaxdl/models/layers.py`, `conv` returns a
-   `nn.Conv` subclass named `Conv` (flax names it `Conv_0`, ... as before) whose `__call__` for
-   (B, L, C) input is `jnp.pad`, K strided slices concatenated on the feature axis, and
-   `patches @ kernel.reshape(K * C_in, F)` + bias; other ranks fall back to `nn.Conv`. Code:
-   `bench/variants.py:Conv`. CNN under `scan`: {cnn_scan} → {cnn_proposed} steps/s (with 1).
-   2-D convolutions (cnn2d, resnet) are untouched: measure them under `scan` before relying on it.
-3. **`auto` = `scan` on CPU too, after 1 and 2** (`resolve_execution` in
+   `nn.Conv` subclass named `Conv` (so flax still names the layers `Conv_0`, ...) whose
+   `__call__` for (B, L, C) input is `jnp.pad`, K strided slices concatenated on the feature
+   axis, and `patches @ kernel.reshape(K * C_in, F)` + bias; other ranks fall back to
+   `nn.Conv`. Code: `bench/variants.py:Conv`. CNN under `scan`: {cnn_scan} → {cnn_proposed}
+   steps/s. 2-D convolutions (cnn2d, resnet) are untouched: measure them under `scan` before
+   relying on it.
+2. **`auto` = `scan` on CPU too, once 1 is in** (`resolve_execution` in
    `jaxdl/training/loop.py`, its docstring, the decision record in docs/architecture.md and
-   BUILD.md): at chunk 100, `scan` + proposed vs `loop` + exact is CNN {cnn_proposed} vs
-   {cnn_exact}, MLP {mlp_proposed} vs {mlp_exact} steps/s (section 2). Keep `loop` available.
-4. **Small and exact:** metrics of a `loop` chunk stacked on the host (`host_stack`: `loop` +
-   `epoch_order,host_stack` CNN {cnn_eohs} / MLP {mlp_eohs} vs `epoch_order` alone {cnn_eo_loop} /
-   {mlp_eo_loop} steps/s) and a jitted `params_finite` (`jit_finite`: saves its first-use
-   compiles, 4b).
-5. **Start-up:** cache the generated MNIST-1D arrays on disk (exact: the generator is seeded;
-   key the file by the options and the mnist1d version; code: `bench/data_cache.py`):
-   CNN wall {wall_prop} → {wall_prop_cache} s with the proposal. And keep tensorboardX from
-   importing torch when torch happens to be installed ({tbx_torch} s vs {tbx_notorch} s):
-   e.g. write the scalar event files without tensorboardX, or import it only where
-   TensorBoard output is wanted.
+   BUILD.md): at chunk 100 `scan` + `patch_conv` vs `loop` (as-is) is CNN {cnn_proposed} vs
+   {cnn_base}, MLP {mlp_proposed} vs {mlp_base} steps/s (section 2); compile time is similar
+   (section 3). Keep `loop` selectable.
+3. **Small and exact:** stack a `loop` chunk's metrics on the host (`host_stack`): CNN
+   {cnn_exact} / MLP {mlp_exact} vs {cnn_base} / {mlp_base} steps/s — within noise; worth it only
+   if `loop` stays the CPU default.
+4. **Start-up:** cache the generated MNIST-1D arrays on disk (exact: the generator is seeded;
+   key the file by the options and the mnist1d version; code: `bench/data_cache.py`): CNN wall
+   {wall_prop} → {wall_prop_cache} s with the proposal. And keep tensorboardX from importing
+   torch when torch happens to be installed ({tbx_torch} s vs {tbx_notorch} s): write the few
+   scalar event files without tensorboardX, or import it only when TensorBoard output is on.
 """
 
 

@@ -2,35 +2,37 @@
 
 Nothing under `jaxdl/` is edited: each variant replaces one function with a
 bench-local version before `loop.build` runs, so the measured code is exactly
-what the proposed change would put into jaxdl. `apply(names)` patches; the
-variants compose (e.g. "epoch_order,jit_finite").
+what the proposed change would put into jaxdl. `applied(spec)` patches for a
+block, `apply(spec)` for the process; variants compose ("host_stack,patch_conv").
 
-    epoch_order   the batch order of an epoch is computed once per epoch and carried
-                  from step to step (the `lax.cond` at each epoch start recomputes it),
-                  instead of a full `jax.random.permutation(4000)` inside every step.
-                  Same permutation, same batches: bitwise-identical training.
+    per_step_order  jaxdl before commit 18785c5, for reference: a full
+                  `jax.random.permutation` of the training set inside every step
+                  (`pipeline.batch_indices`) instead of the carried epoch order.
+                  Bitwise-identical batches.
+    eager_finite  jaxdl before 18785c5, for reference: `params_finite` as ~2 eager ops
+                  per parameter leaf instead of one jitted call.
     host_stack    `loop` chunks hand back the per-step metrics as a list stacked on the
                   host (the driver `device_get`s them anyway) instead of an eager
-                  `jnp.stack` of K device scalars per metric.
-    jit_finite    `params_finite` (the NaN check after each chunk) as one jitted call
-                  instead of ~2 eager ops per parameter leaf.
+                  `jnp.stack` of K device scalars per metric. Identical.
     unroll=N      `scan` strategy with `lax.scan(..., unroll=N)`.
     swap_or_not=R a sort-free step-indexed order: the epoch's permutation is the
                   swap-or-not shuffle (Hoang, Morris & Rogaway 2012) with R rounds, of
                   which a step evaluates only its own `batch_size` positions: O(batch x R)
-                  hashes per step instead of two 4000-element sorts. Still a pure function
-                  of (data key, step) and a true permutation per epoch, but a different
-                  order than `jax.random.permutation`: training changes bits.
+                  hashes per step instead of two 4000-element sorts per epoch. Still a pure
+                  function of (data key, step) and a true permutation per epoch, but a
+                  different order than `jax.random.permutation`: training changes bits.
+    patch_conv    1-D convolutions as strided slices + one matmul (im2col) instead of
+                  `lax.conv_general_dilated`: same parameters (names, shapes, init), same
+                  math; the gradient is matmuls, pads and slices, which XLA:CPU runs fast
+                  inside `scan` too (BENCHMARKS.md: why its native conv is slow there).
     data_cache    MNIST-1D arrays cached on disk (bench/data_cache.py): the generator is
                   seeded, so the arrays are exactly those it makes; saves its seconds of
                   import + generation in every process after the first.
-    patch_conv    1-D convolutions as strided slices + one matmul (im2col) instead of
-                  `lax.conv_general_dilated`: same parameters (names, shapes, init), same
-                  math; the gradient is matmuls and pads, which XLA:CPU runs fast inside
-                  `scan` too (see BENCHMARKS.md for why its native conv is slow there).
 
-Environment-level candidates (XLA_FLAGS, thread counts, matmul precision) are
-set by the harness before jax is imported; see `bench/__main__.py`.
+Without a chunk option (per_step_order, host_stack, unroll, swap_or_not) jaxdl's own
+`make_train_chunk` runs; with one, `make_train_chunk` below does, which carries the
+epoch order exactly as jaxdl's does (same batches). Environment-level candidates
+(XLA_FLAGS, JAX config) are set by the harness; see `bench/__main__.py`.
 """
 from __future__ import annotations
 
@@ -46,8 +48,9 @@ from jaxdl import rng
 from jaxdl.data import pipeline
 from jaxdl.training import step as step_lib
 
-VARIANTS = ("epoch_order", "swap_or_not", "host_stack", "jit_finite", "unroll", "patch_conv",
+VARIANTS = ("per_step_order", "eager_finite", "host_stack", "unroll", "swap_or_not", "patch_conv",
             "data_cache")
+CHUNK_OPTIONS = ("per_step_order", "host_stack", "unroll", "swap_or_not")
 
 
 def swap_or_not_indices(data_key: jax.Array, step, num_examples: int, batch_size: int,
@@ -76,40 +79,38 @@ _ORIGINAL_MAKE_TRAIN_CHUNK = step_lib.make_train_chunk
 
 
 def make_train_chunk(train_step, batch_size: int, execution: str, placement=None,
-                     state_sharding=None, *, epoch_order: bool = False, host_stack: bool = False,
+                     state_sharding=None, *, per_step_order: bool = False, host_stack: bool = False,
                      unroll: int = 1, swap_or_not: int = 0):
     """`jaxdl.training.step.make_train_chunk` with the candidate changes switchable
     (single device only: with a multi-device placement it is jaxdl's own)."""
     if placement is not None and getattr(placement, "num_devices", 1) > 1:
         return _ORIGINAL_MAKE_TRAIN_CHUNK(train_step, batch_size, execution, placement,
                                           state_sharding)
+    carried = not (per_step_order or swap_or_not)
 
     def order_at(data: pipeline.DeviceData, key: jax.Array, step: jax.Array) -> jax.Array:
         n = data.x.shape[0]
-        epoch = step // (n // batch_size)
-        return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+        return jax.random.permutation(jax.random.fold_in(key, step // (n // batch_size)), n)
 
     def one_step(state, data: pipeline.DeviceData, order):
         data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
+        n = data.x.shape[0]
         if swap_or_not:
             rounds = 12 if swap_or_not is True else swap_or_not
-            idx = swap_or_not_indices(data_key, state.step, data.x.shape[0], batch_size, rounds)
-            batch = jnp.take(data.x, idx, axis=0), jnp.take(data.y, idx, axis=0)
-            return train_step(state, batch), order
-        if not epoch_order:
-            return train_step(state, pipeline.batch_at(data, data_key, state.step, batch_size)), order
-        # exactly pipeline.batch_indices, with the epoch's permutation reused across its steps
-        n = data.x.shape[0]
-        position = state.step % (n // batch_size)
-        order = jax.lax.cond(position == 0, lambda: order_at(data, data_key, state.step),
-                             lambda: order)
-        idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+            idx = swap_or_not_indices(data_key, state.step, n, batch_size, rounds)
+        elif per_step_order:
+            idx = pipeline.batch_indices(data_key, state.step, n, batch_size)
+        else:  # the carried epoch order, as jaxdl's pipeline.carried_order
+            position = state.step % (n // batch_size)
+            order = jax.lax.cond(position == 0, lambda: order_at(data, data_key, state.step),
+                                 lambda: order)
+            idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
         batch = jnp.take(data.x, idx, axis=0), jnp.take(data.y, idx, axis=0)
         return train_step(state, batch), order
 
     @jax.jit
     def first_order(state, data):
-        if not epoch_order:
+        if not carried:
             return jnp.zeros((), jnp.int32)
         return order_at(data, rng.purpose_key(state.key, rng.DATA_ORDER), state.step)
 
@@ -142,8 +143,8 @@ def make_train_chunk(train_step, batch_size: int, execution: str, placement=None
     return loop_chunk
 
 
-@jax.jit
-def params_finite_jit(params):
+def params_finite_eager(params):
+    """jaxdl's NaN check before 18785c5: eager ops, one per leaf and reduction."""
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
 
 
@@ -181,7 +182,7 @@ def _patched_conv(features, kernel_size, ndim, stride, padding, init, scale, use
 
 
 def parse(spec: str) -> dict:
-    """'epoch_order,unroll=4' -> {'epoch_order': True, 'unroll': 4}."""
+    """'patch_conv,unroll=4' -> {'patch_conv': True, 'unroll': 4}."""
     options = {}
     for part in filter(None, (spec or "").split(",")):
         name, _, value = part.partition("=")
@@ -193,10 +194,11 @@ def parse(spec: str) -> dict:
 
 @contextlib.contextmanager
 def applied(spec: str):
-    """Patch jaxdl with the variants named in `spec` while the block runs (around `loop.build`)."""
+    """Patch jaxdl with the variants named in `spec` while the block runs (build, trace and
+    the steps that call the patched functions must all happen inside it)."""
+    from bench import data_cache
     from jaxdl.models import layers
     options = parse(spec)
-    from bench import data_cache
     saved = step_lib.params_finite, step_lib.make_train_chunk, layers.conv
     cache = options.pop("data_cache", False)
     try:
@@ -204,8 +206,8 @@ def applied(spec: str):
             data_cache.install()
         if options.pop("patch_conv", False):
             layers.conv = _patched_conv
-        if options.pop("jit_finite", False):
-            step_lib.params_finite = params_finite_jit
+        if options.pop("eager_finite", False):
+            step_lib.params_finite = params_finite_eager
         if options:
             step_lib.make_train_chunk = functools.partial(make_train_chunk, **options)
         yield

@@ -345,7 +345,11 @@ def train(config: ml_collections.ConfigDict, workdir: str | None = None, *,
     returns the stored result.
     """
     run = build(config)
-    workdir = workdir_lib.prepare(workdir or workdir_lib.default_workdir())
+    if workdir is None and jax.process_count() > 1:  # each process would pick its own name
+        raise workdir_lib.WorkdirError("a multi-process run needs --workdir: one directory "
+                                       "that every process sees")
+    workdir = workdir_lib.prepare(workdir or workdir_lib.default_workdir(),
+                                check=parallel.is_primary())
     checkpoints = checkpoint_lib.Checkpoints(f"{workdir}/checkpoints", config.keep_checkpoints)
     try:
         with StopRequest() as stop:  # from here on, SIGTERM/SIGINT mean "save, then exit"

@@ -40,12 +40,14 @@ def default_workdir(root: str = "runs") -> str:
     return path
 
 
-def prepare(workdir: str) -> str:
+def prepare(workdir: str, check: bool = True) -> str:
     """Create `workdir`, or accept one that holds a jaxdl run (to resume it); refuse any
-    other non-empty directory, so nothing unrelated is ever written over."""
+    other non-empty directory, so nothing unrelated is ever written over. Only the
+    writing process checks (`check`): the others may see process 0's first files
+    before its config.json."""
     if os.path.isfile(workdir):
         raise WorkdirError(f"workdir {workdir} is a file, not a directory")
-    if os.path.isdir(workdir) and os.listdir(workdir) and not os.path.isfile(
+    if check and os.path.isdir(workdir) and os.listdir(workdir) and not os.path.isfile(
             os.path.join(workdir, CONFIG)):
         raise WorkdirError(f"workdir {workdir} is not empty and holds no jaxdl run "
                            f"({CONFIG} missing); choose another --workdir")

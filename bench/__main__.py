@@ -41,7 +41,7 @@ def jaxdl_runs(quick: bool) -> list[dict]:
             dict(execution="scan", chunk_size=100, variant=PROPOSED),
             dict(execution="scan", chunk_size=100, variant="")]
     if quick:
-        return [run for run in runs if run["variant"] != EXACT]
+        return [run for run in runs if run["variant"] == ""]
     for chunk in CHUNKS:
         for execution in ("loop", "scan"):
             if not (chunk == 100 and execution == "loop"):
@@ -72,29 +72,57 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')} load {common.load_average()}] {msg}", flush=True)
 
 
+HEADLINE = [dict(execution="auto", chunk_size=100, variant=""),
+            dict(execution="loop", chunk_size=100, variant=BEFORE),
+            dict(execution="loop", chunk_size=100, variant=EXACT),
+            dict(execution="scan", chunk_size=100, variant=PROPOSED)]
+
+
+def measure_headline(args, results: dict) -> None:
+    """Steps/s of jaxdl (headline configs), PyTorch (default threads, 1 thread) and flax:
+    `repeats` rounds, each a fresh process per implementation and recipe timing one window,
+    the implementations interleaved round by round (a load spike hits them alike)."""
+    one = dict(warmup=args.warmup, window=args.window, windows=1)
+    threads = (1,) if args.quick else (0, 1)
+    results["headline_jaxdl"], results["torch"], results["flax"] = {}, {}, {}
+    for round_ in range(args.rounds):
+        for recipe in RECIPES:
+            log(f"{recipe}: headline round {round_ + 1}/{args.rounds}: jaxdl")
+            for run in common.run_worker("bench.execution:measure",
+                                         dict(recipe=recipe, runs=HEADLINE, **one)):
+                key = (run["execution"], run["variant"])
+                entry = results["headline_jaxdl"].setdefault(recipe, {}).setdefault(
+                    "|".join(key), dict(run, rates=[]))
+                entry["rates"] += run["rates"]
+                entry["steps_per_s"] = common.median(entry["rates"])
+            for t in threads:
+                log(f"{recipe}: headline round {round_ + 1}/{args.rounds}: PyTorch threads={t or 'default'}")
+                out = common.run_worker("bench.torch_mnist1d:window_steps_per_s",
+                                        dict(model_name=recipe, threads=t, **one))
+                entry = results["torch"].setdefault(f"{recipe}/{t}", dict(out, rates=[]))
+                entry["rates"] += out["rates"]
+                entry["steps_per_s"] = common.median(entry["rates"])
+            log(f"{recipe}: headline round {round_ + 1}/{args.rounds}: flax")
+            out = common.run_worker("bench.flax_loop:window_steps_per_s", dict(model_name=recipe, **one))
+            entry = results["flax"].setdefault(recipe, dict(out, rates=[]))
+            entry["rates"] += out["rates"]
+            entry["steps_per_s"] = common.median(entry["rates"])
+
+
 def measure_throughput(args, results: dict) -> None:
-    """Steps/s: jaxdl (all in-process configs), PyTorch (default threads and 1 thread), flax."""
+    """jaxdl's strategies and candidates (one process per recipe, windows interleaved),
+    then the environment-level candidates (one process each)."""
     kw = dict(warmup=args.warmup, window=args.window, windows=args.repeats)
+    results["jaxdl"], results["env"] = {}, {}
     for recipe in RECIPES:
         log(f"{recipe}: jaxdl strategies and candidates")
         results["jaxdl"][recipe] = common.run_worker(
             "bench.execution:measure", dict(recipe=recipe, runs=jaxdl_runs(args.quick), **kw))
-        for threads in ((1,) if args.quick else (0, 1)):
-            log(f"{recipe}: PyTorch eager, threads={threads or 'default'}")
-            results["torch"][f"{recipe}/{threads}"] = common.run_worker(
-                "bench.torch_mnist1d:window_steps_per_s",
-                dict(model_name=recipe, warmup=args.warmup, window=args.window,
-                     windows=args.repeats, threads=threads))
-        log(f"{recipe}: flax per-step loop")
-        results["flax"][recipe] = common.run_worker(
-            "bench.flax_loop:window_steps_per_s",
-            dict(model_name=recipe, warmup=args.warmup, window=args.window, windows=args.repeats))
     envs = [] if args.quick else list(ENV_CANDIDATES.items())
     for name, (env, jax_config) in envs:
         for recipe in RECIPES:
             log(f"{recipe}: environment candidate {name}")
             runs = [dict(execution="auto", chunk_size=100, variant=""),
-                    dict(execution="loop", chunk_size=100, variant=EXACT),
                     dict(execution="scan", chunk_size=100, variant=PROPOSED)]
             results["env"][f"{recipe}/{name}"] = common.run_worker(
                 "bench.execution:measure",
@@ -267,7 +295,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats, < 3 min")
     p.add_argument("--out", help="markdown to write (default BENCHMARKS.md; quick: runs/bench-quick/BENCHMARKS.md)")
     p.add_argument("--report-only", metavar="RESULTS_JSON", help="re-render a saved results.json")
-    p.add_argument("--skip", default="", help="comma list of sections to skip: throughput,wall,profile,imports")
+    p.add_argument("--skip", default="", help="comma list of sections to skip: headline,throughput,wall,profile,imports")
     p.add_argument("--merge", metavar="RESULTS_JSON",
                    help="start from a saved results.json (e.g. with --skip throughput to redo the rest)")
     args = p.parse_args(argv)
@@ -280,16 +308,16 @@ def main(argv=None) -> int:
         print(f"wrote {out}")
         return 0
     if args.quick:
-        args.repeats, args.wall_repeats = 2, 1
+        args.repeats, args.wall_repeats, args.rounds = 2, 1, 1
         args.warmup, args.window, args.steps = 100, 200, 600
     else:
-        args.wall_repeats = args.repeats
+        args.wall_repeats = args.rounds = args.repeats
         args.warmup, args.window, args.steps = 200, 1000, 6000
     results = {"machine": common.machine(), "quick": args.quick, "repeats": args.repeats,
-               "wall_repeats": args.wall_repeats, "warmup": args.warmup, "window": args.window,
+               "wall_repeats": args.wall_repeats, "rounds": args.rounds, "warmup": args.warmup, "window": args.window,
                "steps": args.steps, "exact": EXACT, "proposed": PROPOSED, "before": BEFORE,
                "command": "python -m bench" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
-               "jaxdl": {}, "torch": {}, "flax": {}, "env": {}, "wall": {}, "wall_lines": {},
+               "jaxdl": {}, "headline_jaxdl": {}, "torch": {}, "flax": {}, "env": {}, "wall": {}, "wall_lines": {},
                "pieces": {}, "phases": {}, "ops": [], "imports": {}, "started": time.strftime("%Y-%m-%d %H:%M")}
     if args.merge:
         saved = json.load(open(args.merge))
@@ -301,7 +329,8 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     t0 = time.perf_counter()
     os.makedirs(raw_dir, exist_ok=True)
-    sections = [("throughput", lambda: measure_throughput(args, results)),
+    sections = [("headline", lambda: measure_headline(args, results)),
+                ("throughput", lambda: measure_throughput(args, results)),
                 ("wall", lambda: measure_wall(args, results)),
                 ("profile", lambda: None if args.quick else measure_profile(args, results)),
                 ("imports", lambda: None if args.quick else imports(results, args.repeats))]

@@ -9,7 +9,8 @@ metrics and params) and no evaluation, checkpoint or progress bar. Per run:
                   (tracing + XLA compilation + first-call setup; the persistent
                   compilation cache is off in bench workers: JAXDL_COMPILATION_CACHE='')
     steps_per_s   median over `windows` timed windows of ~`window` steps (whole
-                  chunks) after `warmup` steps
+                  chunks) after `warmup` steps; the windows of all runs are
+                  interleaved (round w of every run before round w+1 of any)
 
 One worker process (`python -m bench.worker`) measures all runs of one recipe
 under one environment (XLA_FLAGS are read once, at backend start); each run is
@@ -37,60 +38,81 @@ def recipe_cli_args(recipe: str) -> list[str]:
     return [] if RECIPES[recipe] is None else ["--config", RECIPES[recipe]]
 
 
-def measure_one(recipe: str, execution: str = "auto", chunk_size: int = 100, variant: str = "",
-                warmup: int = 200, window: int = 1000, windows: int = 5) -> dict:
-    import jax
+class Prepared:
+    """One run built, compiled and warmed up; `window()` times `window` more steps."""
 
-    from bench import variants
-    from jaxdl import rng
-    from jaxdl.data import pipeline
-    from jaxdl.training import loop
-    from jaxdl.training import step as step_lib
+    def __init__(self, recipe: str, execution: str = "auto", chunk_size: int = 100,
+                 variant: str = "", warmup: int = 200):
+        import jax
 
-    with variants.applied(variant):
-        config = recipe_config(recipe)
-        config.execution = execution
-        config.chunk_size = chunk_size
-        run = loop.build(config)
-        data = (run.device_data() if hasattr(run, "device_data")
-                else pipeline.to_device(run.dataset))
-        state = run.init(rng.root_key(config.seed))
-        jax.block_until_ready(state)
+        from bench import variants
+        from jaxdl import rng
+        from jaxdl.data import pipeline
+        from jaxdl.training import loop
+        from jaxdl.training import step as step_lib
 
-        def chunk(state):  # the per-chunk work of the driver, without eval/checkpoint/progress
-            start = int(state.step)
-            state, metrics = run.train_chunk(state, data, chunk_size)
-            metrics = jax.device_get(metrics)
-            loop.check_finite(start, metrics, bool(step_lib.params_finite(state.params)))
-            return state
+        self.recipe, self.chunk_size, self.variant = recipe, chunk_size, variant
+        self.chunk_times: list[float] = []
+        with variants.applied(variant):  # build, trace and compile under the variant
+            config = recipe_config(recipe)
+            config.execution = execution
+            config.chunk_size = chunk_size
+            run = loop.build(config)
+            self.execution = run.execution
+            data = (run.device_data() if hasattr(run, "device_data")
+                    else pipeline.to_device(run.dataset))
+            state = run.init(rng.root_key(config.seed))
+            jax.block_until_ready(state)
+            params_finite = step_lib.params_finite  # as patched, for the whole run
 
-        t = time.perf_counter()
-        state = chunk(state)
-        first = time.perf_counter() - t
-        done = chunk_size
-        while done < warmup:
+            def chunk(state):  # the driver's per-chunk work, without eval/checkpoint/progress
+                start = int(state.step)
+                state, metrics = run.train_chunk(state, data, chunk_size)
+                metrics = jax.device_get(metrics)
+                loop.check_finite(start, metrics, bool(params_finite(state.params)))
+                return state
+
+            t = time.perf_counter()
             state = chunk(state)
-            done += chunk_size
-        n_chunks = max(1, round(window / chunk_size))
-        rates, chunk_times = [], []
-        for _ in range(windows):
-            t_window = time.perf_counter()
-            for _ in range(n_chunks):
-                t = time.perf_counter()
+            self.first = time.perf_counter() - t
+            done = chunk_size
+            while done < warmup:
                 state = chunk(state)
-                chunk_times.append(time.perf_counter() - t)
-            rates.append(n_chunks * chunk_size / (time.perf_counter() - t_window))
-    steady = statistics.median(chunk_times)
-    return {"recipe": recipe, "execution": run.execution, "chunk_size": chunk_size,
-            "variant": variant, "steps_per_s": statistics.median(rates), "rates": rates,
-            "compile_s": first - steady, "first_chunk_s": first, "steady_chunk_s": steady}
+                done += chunk_size
+        self.chunk, self.state = chunk, state
+
+    def window(self, steps: int) -> float:
+        """Steps/s over ~`steps` steps (whole chunks)."""
+        n_chunks = max(1, round(steps / self.chunk_size))
+        t_window = time.perf_counter()
+        for _ in range(n_chunks):
+            t = time.perf_counter()
+            self.state = self.chunk(self.state)
+            self.chunk_times.append(time.perf_counter() - t)
+        return n_chunks * self.chunk_size / (time.perf_counter() - t_window)
+
+    def result(self, rates: list[float]) -> dict:
+        steady = statistics.median(self.chunk_times)
+        return {"recipe": self.recipe, "execution": self.execution, "chunk_size": self.chunk_size,
+                "variant": self.variant, "steps_per_s": statistics.median(rates), "rates": rates,
+                "compile_s": self.first - steady, "first_chunk_s": self.first,
+                "steady_chunk_s": steady}
 
 
 def measure(recipe: str, runs: list[dict], warmup: int = 200, window: int = 1000,
             windows: int = 5, jax_config: dict | None = None) -> list[dict]:
-    """`measure_one` for each dict of (execution, chunk_size, variant) in `runs`."""
+    """Each dict of (execution, chunk_size, variant) in `runs`: built, compiled and warmed up
+    one after the other, then timed in `windows` rounds that visit every run once, in a
+    rotating order: a load spike from another process hits all runs alike, so their
+    ratios hold even when the machine is shared."""
     import jax
     for key, value in (jax_config or {}).items():
         jax.config.update(key, value)
-    return [measure_one(recipe, warmup=warmup, window=window, windows=windows, **run)
-            for run in runs]
+    prepared = [Prepared(recipe, warmup=warmup, **run) for run in runs]
+    rates: list[list[float]] = [[] for _ in prepared]
+    for w in range(windows):
+        order = list(range(len(prepared)))
+        shift = w % len(order)
+        for i in order[shift:] + order[:shift]:
+            rates[i].append(prepared[i].window(window))
+    return [p.result(r) for p, r in zip(prepared, rates)]

@@ -35,6 +35,14 @@ def find(results: dict, recipe: str, execution: str, chunk: int, variant: str = 
     return None
 
 
+def find_headline(r: dict, recipe: str, execution: str, variant: str = "") -> dict | None:
+    """A headline jaxdl figure (round-robin processes), else the in-process one."""
+    entries = r.get("headline_jaxdl", {}).get(recipe)
+    if entries:
+        return entries.get(f"{execution}|{variant}")
+    return find(r, recipe, execution, 100, variant)
+
+
 def steps(run: dict | None) -> float:
     return run["steps_per_s"] if run else float("nan")
 
@@ -63,7 +71,7 @@ def jaxdl_headline_rows(r: dict) -> list[tuple[str, str, str]]:
             ("jaxdl as-is (`auto`=loop, chunk 100)", "loop", ""),
             (f"jaxdl + exact `{r['exact']}` (loop, chunk 100)", "loop", r["exact"]),
             (f"jaxdl + proposed `{r['proposed']}` (scan, chunk 100)", "scan", r["proposed"])]
-    return [row for row in rows if any(find(r, rec, row[1], 100, row[2]) for rec in ("cnn", "mlp"))]
+    return [row for row in rows if any(find_headline(r, rec, row[1], row[2]) for rec in ("cnn", "mlp"))]
 
 
 def best_torch_wall(walls: dict, data_cache: bool) -> tuple[str, float]:
@@ -106,18 +114,23 @@ def render(r: dict) -> str:
         ["jaxdl measured", source_line(r)],
     ]))
     add("")
+    rounds = r.get("rounds", r["repeats"])
     add("**Method.** Every figure is the median of the repeats of this one run, next to their "
         "min–max; every ratio divides two figures of this same run. *Steps/s* is training "
-        f"throughput in a steady state: the median of {r['repeats']} timed windows of {win} "
-        "(so compilation is excluded), one fresh process per implementation and recipe. For jaxdl "
-        "the window drives `run.train_chunk` from `loop.build(config)` with the driver's own per-chunk "
-        "work (`int(state.step)`, `device_get` of the metrics, the NaN check of metrics and params) "
-        "and without evaluation or checkpoints (`bench/execution.py`). *Wall time* is a whole "
+        f"throughput in a steady state: timed windows of {win} (so compilation is excluded). "
+        f"Headline figures (section 1): {rounds} rounds, each starting one fresh process per "
+        "implementation and recipe that times one window, the implementations interleaved round "
+        "by round, so a burst of load from another process hits all of them alike. Strategy and "
+        f"candidate figures (sections 2, 3, 5): one process per recipe builds every configuration, "
+        f"then times {r['repeats']} windows of each, interleaved the same way. For jaxdl a window "
+        "drives `run.train_chunk` from `loop.build(config)` with the driver's own per-chunk work "
+        "(`int(state.step)`, `device_get` of the metrics, the NaN check of metrics and params), "
+        "without evaluation or checkpoints (`bench/execution.py`). *Wall time* is a whole "
         "process, from its start to the line with the test accuracy, including imports, MNIST-1D "
         f"generation, compilation, {r['steps']} training steps, evaluation every 1000 steps and (jaxdl) "
         f"checkpoints; median of {r['wall_repeats']} runs interleaved round-robin across the commands. "
-        "Another process may share the 2 cores (the load average above says how much): that is why "
-        "min–max is shown; a ratio is only as good as the spread of its two figures.\n")
+        "Other processes shared the 2 cores during the run (the load average above): min–max "
+        "shows the noise, and a ratio is only as good as the spread of its two figures.\n")
     add("The peers: `bench/torch_mnist1d.py` (idiomatic PyTorch eager: `nn.Module`, `torch.optim.Adam`, "
         "`zero_grad/backward/step`, a `randperm` per epoch) and `bench/flax_loop.py` "
         "(`jax.jit(train_step)` fed numpy batches from the host, the way most JAX research scripts "
@@ -144,7 +157,7 @@ def render(r: dict) -> str:
     for name, execution, variant in jaxdl_rows:
         row = [name]
         for rec in ("cnn", "mlp"):
-            run = find(r, rec, execution, 100, variant)
+            run = find_headline(r, rec, execution, variant)
             row += [_f(steps(run)), common.spread(run["rates"]) if run else "n/a",
                     _ratio(steps(run), best[rec][0])]
         rows.append(row)
@@ -166,11 +179,12 @@ def render(r: dict) -> str:
     add(common.table(["implementation", "CNN steps/s", "CNN min–max", "CNN ÷ best PyTorch",
                       "MLP steps/s", "MLP min–max", "MLP ÷ best PyTorch"], rows))
     add("")
-    add(f"Commands (each in a fresh process): jaxdl `{WORKER} "
-        "'{\"fn\": \"bench.execution:measure\", \"kwargs\": {\"recipe\": \"cnn\", \"runs\": "
-        "[{\"execution\": \"auto\", \"chunk_size\": 100, \"variant\": \"\"}]}}'`; PyTorch "
+    add(f"Commands of one round (each a fresh process): jaxdl `{WORKER} "
+        "'{\"fn\": \"bench.execution:measure\", \"kwargs\": {\"recipe\": \"cnn\", \"windows\": 1, \"runs\": "
+        "[{\"execution\": \"auto\", \"chunk_size\": 100, \"variant\": \"\"}, ...]}}'` (the four "
+        "jaxdl rows); PyTorch "
         f"`{WORKER} '{{\"fn\": \"bench.torch_mnist1d:window_steps_per_s\", \"kwargs\": "
-        f"{{\"model_name\": \"cnn\", \"warmup\": {r['warmup']}, \"window\": {r['window']}, \"windows\": {r['repeats']}, \"threads\": 0}}}}'` "
+        f"{{\"model_name\": \"cnn\", \"warmup\": {r['warmup']}, \"window\": {r['window']}, \"windows\": 1, \"threads\": 0}}}}'` "
         "(`threads: 1` for one thread); flax `bench.flax_loop:window_steps_per_s` likewise; "
         "`\"mlp\"` for the MLP. `python -m bench` runs them all.\n")
 
@@ -205,7 +219,7 @@ def render(r: dict) -> str:
     for rec in ("cnn", "mlp"):
         ref, ref_name = best[rec]
         for name, execution, variant in jaxdl_rows:
-            s = steps(find(r, rec, execution, 100, variant))
+            s = steps(find_headline(r, rec, execution, variant))
             ok = None if s != s or ref != ref else s >= 3 * ref
             rows.append([f"{rec.upper()} steps/s ≥ 3× PyTorch eager", name,
                          f"{_f(s)} vs 3 × {_f(ref)} ({ref_name}) = {_f(3 * ref)}",
@@ -313,9 +327,9 @@ def summary(r: dict) -> str:
     lines = ["## Summary\n"]
     for rec in ("cnn", "mlp"):
         ref, ref_name = torch_best(r, rec)
-        base = steps(find(r, rec, "loop", 100))
-        old = steps(find(r, rec, "loop", 100, r.get("before", "per_step_order,eager_finite")))
-        prop = steps(find(r, rec, "scan", 100, r["proposed"]))
+        base = steps(find_headline(r, rec, "loop", ""))
+        old = steps(find_headline(r, rec, "loop", r.get("before", "per_step_order,eager_finite")))
+        prop = steps(find_headline(r, rec, "scan", r["proposed"]))
         fl = r["flax"].get(rec, {}).get("steps_per_s", float("nan"))
         lines.append(f"- **{rec.upper()} steps/s** (target ≥ 3× PyTorch eager = {_f(3 * ref)}; "
                      f"PyTorch's best here: {_f(ref)}, {ref_name}): jaxdl before 18785c5 {_f(old)} "

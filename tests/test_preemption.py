@@ -56,6 +56,17 @@ def finish(workdir):
     return out
 
 
+def timed_training(workdir) -> float:
+    """Runs to the end; seconds from the workdir's opening to the process's end. Kill
+    moments are drawn as fractions of it, so they land mid-run on fast and slow machines."""
+    proc = start(workdir)
+    wait_until_training(proc, workdir)
+    t = time.monotonic()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return time.monotonic() - t
+
+
 def final_state(workdir):
     ckpt = checkpoint.Checkpoints(f"{workdir}/checkpoints", read_only=True)
     state, _, step = ckpt.restore_latest(None)
@@ -71,7 +82,7 @@ def assert_same(a, b):
 
 
 def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
-    finish(tmp_path / "reference")
+    training = timed_training(tmp_path / "reference")
     workdir = tmp_path / "killed"
     rand = random.Random(0)
     kills, mid_save = 0, 0
@@ -81,7 +92,7 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
         if trial % 2:  # odd trials: kill while a checkpoint is being written
             mid_save += wait_until_saving(proc, workdir)
         else:
-            time.sleep(rand.uniform(0.0, 1.5))
+            time.sleep(rand.uniform(0.0, 0.3) * training)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -94,11 +105,11 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
 
 
 def test_sigterm_saves_exits_zero_and_resumes_bitwise_identical(tmp_path):
-    finish(tmp_path / "reference")
+    training = timed_training(tmp_path / "reference")
     workdir = tmp_path / "stopped"
     proc = start(workdir)
     wait_until_training(proc, workdir)
-    time.sleep(0.5)
+    time.sleep(0.2 * training)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err

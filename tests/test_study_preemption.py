@@ -38,6 +38,17 @@ def finish(study, workdir, vectorize):
     return out
 
 
+def timed_training(study, workdir, vectorize) -> float:
+    """Runs the sweep to its end; seconds from its first trial's start to the process's end."""
+    proc = subprocess.Popen(command(study, workdir, vectorize),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until_training(proc, workdir)
+    t = time.monotonic()
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    return time.monotonic() - t
+
+
 def history_events(workdir):
     """All events the trials' runs recorded (start, resume, interrupted, finish)."""
     return sum(len(open(p).readlines()) for p in workdir.glob("trials/*/history.jsonl"))
@@ -68,7 +79,10 @@ def events(workdir, trial, name):
 def test_sweep_killed_at_random_moments_then_rerun_equals_uninterrupted(tmp_path, vectorize):
     study = tmp_path / "study.py"
     study.write_text(STUDY)
-    finish(str(study), tmp_path / "reference", vectorize)
+    # Kill moments scale with this machine's speed: each attempt lives 10-40% of an
+    # uninterrupted run's training time, so at least two kills land before the end on a
+    # fast machine and a slow one alike.
+    training = timed_training(str(study), tmp_path / "reference", vectorize)
     workdir = tmp_path / "killed"
     rand = random.Random(1)
     kills = 0
@@ -76,7 +90,7 @@ def test_sweep_killed_at_random_moments_then_rerun_equals_uninterrupted(tmp_path
         proc = subprocess.Popen(command(str(study), workdir, vectorize),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_until_training(proc, workdir)
-        time.sleep(rand.uniform(1.0, 8.0))  # from the imports to the last checkpoint
+        time.sleep(rand.uniform(0.1, 0.4) * training)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

@@ -14,6 +14,10 @@ INIT = 0
 DATA_ORDER = 1
 DROPOUT = 2
 AUGMENT = 3
+ADVERSARIAL = 4  # attacks inside adversarial training (random starts)
+MEASURE = 5  # a study's measurements of a finished trial (probes, attacks)
+NOISE = 6  # input and weight noise as regularizers
+PRUNE = 7  # random pruning masks
 
 
 def root_key(seed: int) -> jax.Array:

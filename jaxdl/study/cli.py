@@ -20,8 +20,10 @@ record in the store (DIR/trials/<id>/record.json, written last and atomically)
 marks it done or failed. Re-running the same command skips committed trials,
 resumes interrupted ones from their checkpoints and runs the rest; a failing
 trial is recorded with its error and the sweep goes on. SIGTERM or Ctrl-C saves
-the running trial and exits 0 with the command that resumes the sweep. When the
-sweep ends, DIR/report.md is written (`jaxdl report DIR`)."""
+the running trial and exits 0 with the command that resumes the sweep. A study
+that defines measure(ctx) has it run on every finished trial once all have
+trained (probes on the final state; see jaxdl/study/measure.py). When the sweep
+ends, DIR/report.md is written (`jaxdl report DIR`)."""
 
 REPORT_HELP = """\
 Write report.md and its plots for one or more sweep directories (shards of one
@@ -54,6 +56,9 @@ def add_parsers(subparsers: Any) -> None:
                    help="at most K trials per vectorized program (default: 32)")
     s.add_argument("--retry-failed", action="store_true",
                    help="run failed trials again (their records are kept in DIR/retried/)")
+    s.add_argument("--remeasure", action="store_true",
+                   help="run the study's measure() again on every finished trial (after a "
+                        "change to it; the replaced records are kept in DIR/remeasured/)")
     s.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     r = subparsers.add_parser("report", help="write report.md for sweep directories",
@@ -65,7 +70,7 @@ def add_parsers(subparsers: Any) -> None:
 def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str] = ()) -> int:
     """Run `jaxdl sweep` or `jaxdl report`; returns the exit status."""
     from jaxdl import config as config_lib
-    from jaxdl.study import report, store, sweep
+    from jaxdl.study import measure, report, store, sweep
     from jaxdl.training import workdir
     try:
         if overrides:
@@ -76,7 +81,7 @@ def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str]
             return 0
         return sweep_command(args, argv)
     except (sweep.StudyError, config_lib.ConfigError, store.StoreError,
-            workdir.WorkdirError) as e:
+            workdir.WorkdirError, measure.MeasureError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
 
@@ -100,13 +105,14 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             summary = run.run_study(study, workdir, vectorize_mode=args.vectorize,
                                     shard=args.shard, max_group=args.max_group,
                                     retry_failed=args.retry_failed,
-                                    progress=not args.no_progress)
+                                    remeasure=args.remeasure, progress=not args.no_progress)
     except run.SweepInterrupted as e:
         print(f"jaxdl: {e}; resume with: {resume_command(argv, workdir)}", file=sys.stderr)
         return 0
     mode = "vectorized" if summary.vectorized else "one by one"
+    measured = f", {summary.measured} measured now" if getattr(summary, "measured", 0) else ""
     print(f"sweep {study.name}: {summary.done} of {summary.trials} trials done, "
-          f"{summary.failed} failed ({summary.ran} run now, {mode}, "
+          f"{summary.failed} failed ({summary.ran} run now, {mode}{measured}, "
           f"{summary.wall_time_s:.0f} s); trials in {workdir}/trials")
     if not args.no_report:
         print(f"report: {report.write_report([workdir])}")

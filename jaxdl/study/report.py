@@ -82,12 +82,26 @@ class Results:
     """What a study's `analyze` receives: the committed trials of a sweep."""
 
     def __init__(self, rows: pd.DataFrame, axes: Sequence[str], metrics: Sequence[str],
-                 published: dict[str, Any], failed: pd.DataFrame):
+                 published: dict[str, Any], failed: pd.DataFrame,
+                 records: Sequence[dict] = ()):
         self.rows = rows  # long: trial, <axes>, seed, status, step, metric, value
         self.axes = list(axes)
         self.metrics = list(metrics)
         self.published = published
         self.failed = failed  # trial, <axes>, seed, error
+        self._records = list(records)
+
+    def arrays(self, name: str) -> pd.DataFrame:
+        """One row per done trial whose measure() returned array `name`: trial, <axes>,
+        seed, value (the np.ndarray), in trial-id order."""
+        rows = []
+        for r in sorted(self._records, key=lambda r: r["trial"]):
+            if r["status"] == store_lib.DONE and name in r.get("arrays", ()):
+                with np.load(os.path.join(r["_dir"], store_lib.ARRAYS)) as saved:
+                    value = saved[name]
+                rows.append({"trial": r["trial"], **{a: r["point"].get(a) for a in self.axes},
+                             "seed": r["seed"], "value": value})
+        return pd.DataFrame(rows, columns=["trial", *self.axes, "seed", "value"])
 
     def final(self, metric: str) -> pd.DataFrame:
         """One row per done trial: its axis values, seed and `metric` at its last step."""
@@ -224,7 +238,7 @@ def load_results(roots: Sequence[str]) -> tuple[dict, Results, list[dict]]:
           "error": (r["error"] or "").strip().splitlines()[-1]} for r in recs
          if r["status"] == store_lib.FAILED], columns=["trial", *axes, "seed", "error"])
     results = Results(store_lib.frame(recs, axes), axes, info["metrics"],
-                      info.get("published", {}), failed)
+                      info.get("published", {}), failed, recs)
     committed = {r["trial"] for r in recs}
     missing = [t for tid, t in expected.items() if tid not in committed]
     return info, results, missing

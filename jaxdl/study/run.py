@@ -24,6 +24,7 @@ import traceback
 import jax
 import tqdm
 
+from jaxdl.study import measure as measure_lib
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep, vectorize
 from jaxdl.training import loop
@@ -67,13 +68,16 @@ class Summary:
     ran: int
     wall_time_s: float
     vectorized: bool
+    measured: int = 0
 
 
 def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
               shard: str | None = None, max_group: int = 32, retry_failed: bool = False,
-              progress: bool = True) -> Summary:
-    """Run every trial of `study` (of shard `i/N`) not yet committed in `workdir`."""
+              remeasure: bool = False, progress: bool = True) -> Summary:
+    """Run every trial of `study` (of shard `i/N`) not yet committed in `workdir`, then
+    the study's `measure` on every finished trial not yet measured (jaxdl/study/measure.py)."""
     vectorized = resolve_vectorize(vectorize_mode)
+    measure_fn = measure_lib.load_measure(study)
     if max_group < 1:
         raise sweep.StudyError(f"--max-group {max_group}: must be >= 1")
     trials = sweep.shard(study.trials, shard)
@@ -104,10 +108,8 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
                 key = vectorize.group_key(group[0].config)
                 if len(group) > 1:
                     ran += sum(store.pending(t) for t in group)
-                    if key not in _PROGRAMS:
-                        _PROGRAMS[key] = vectorize.build_program(runs[key])
-                    vectorize.train_group(runs[key], _PROGRAMS[key], group, store, stop=stop,
-                                          progress=bar.update)
+                    vectorize.train_group(runs[key], program_for(key, runs[key]), group, store,
+                                          stop=stop, progress=bar.update)
                 else:
                     ran += 1
                     _train_one(group[0], store)
@@ -116,16 +118,28 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
         raise SweepInterrupted(workdir) from None
     finally:
         bar.close()
+    measured = 0
+    if measure_fn is not None:
+        measured = measure_lib.measure_trials(measure_fn, trials, store, runs,
+                                              remeasure=remeasure, progress=progress)
     statuses = [(store.record(t.id) or {}).get("status") for t in trials]
     return Summary(workdir=workdir, trials=len(trials), done=statuses.count(store_lib.DONE),
                    failed=statuses.count(store_lib.FAILED), ran=ran,
-                   wall_time_s=time.perf_counter() - t0, vectorized=vectorized)
+                   wall_time_s=time.perf_counter() - t0, vectorized=vectorized,
+                   measured=measured)
 
 
 # Built runs and vectorized programs by group key, kept for the life of the process: a
 # search's successive points, or several sweeps in one notebook, reuse compiled programs.
 _RUNS: dict[str, loop.Run] = {}
 _PROGRAMS: dict[str, vectorize.Program] = {}
+
+
+def program_for(key: str, run: loop.Run) -> vectorize.Program:
+    """The vectorized program of group key `key`, built once per process."""
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = vectorize.build_program(run)
+    return _PROGRAMS[key]
 
 
 def _build_runs(groups: list[list[sweep.Trial]]) -> dict[str, loop.Run]:

@@ -38,6 +38,7 @@ from jaxdl.training import workdir as workdir_lib
 STUDY = "study.json"
 STUDY_COPY = "study.py"
 RECORD = "record.json"
+ARRAYS = "measures.npz"  # arrays a study's measure() returned, per trial
 DONE, FAILED = "done", "failed"
 
 
@@ -157,6 +158,7 @@ def records(roots: Sequence[str]) -> list[dict]:
     for root in roots:
         for path in sorted(glob.glob(os.path.join(root, "trials", "*", RECORD))):
             record = json.load(open(path))
+            record["_dir"] = os.path.dirname(path)  # where its measures.npz is (not stored)
             seen.setdefault(record["trial"], record)
     return list(seen.values())
 

@@ -20,6 +20,7 @@ A *study* is a Python file (see experiments/quickstart_sweep.py) defining
     SEARCH                                a `search.Search`: Bayesian optimisation (Optuna)
     SEEDS                                 seeds run at every point, e.g. range(5)
     METRICS                               e.g. ("test/accuracy", "test/loss"): split/metric
+    measure(ctx) -> {name: value}         probes of each finished trial (optional; study/measure.py)
     analyze(results) -> report.Analysis   tables, plots and the verdict (optional)
     PUBLISHED                             {label: value} the paper reports (optional)
     QUICK                                 {"overrides": {...}, "seeds": ...} for --quick (optional)
@@ -318,9 +319,14 @@ def load_study(path: str, quick: bool = False) -> Study:
     metrics = tuple(module.METRICS)
     for metric in metrics:
         split, _, name = metric.partition("/")
-        if split not in SPLITS or name not in METRIC_NAMES:
+        measured = split == "measure" and name and "/" not in name  # a name measure() returns
+        if not measured and (split not in SPLITS or name not in METRIC_NAMES):
             raise StudyError(f"study {path}: METRICS entry {metric!r} is not split/metric with "
-                             f"split in {SPLITS} and metric in {METRIC_NAMES}")
+                             f"split in {SPLITS} and metric in {METRIC_NAMES}, or measure/<name> "
+                             f"for a value its measure() returns")
+    if any(m.startswith("measure/") for m in metrics) and not callable(getattr(module, "measure", None)):
+        raise StudyError(f"study {path}: METRICS names measure/... but the study defines no "
+                         f"measure(ctx) function")
     axes = tuple(search.space if search is not None else
                  dict.fromkeys(k for p in points for k in p))
     stem = os.path.splitext(os.path.basename(path))[0]

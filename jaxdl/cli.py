@@ -88,7 +88,30 @@ def parser() -> argparse.ArgumentParser:
                        help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
     from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
     study_cli.add_parsers(sub)
+    b = sub.add_parser("bench", help="benchmarks against PyTorch and flax -> BENCHMARKS.md",
+                       description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       add_help=False)
+    b.add_argument("bench_args", nargs=argparse.REMAINDER,
+                   help="passed to `python -m bench` (try: jaxdl bench --help)")
     return p
+
+
+BENCH_HELP = """Run the benchmarks of a source checkout (bench/ beside jaxdl/): `python -m bench`
+with the same arguments, from the checkout's root; writes BENCHMARKS.md (~45 min
+on 2 CPU cores; --quick is a < 3 min smoke run into runs/bench-quick/). PyTorch
+comes from the `bench` extra: pip install -e '.[bench]' (or `make bench`)."""
+
+
+def bench(args: Sequence[str]) -> int:
+    """`python -m bench ARGS` in the checkout that holds this jaxdl."""
+    import os
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isfile(os.path.join(root, "bench", "__main__.py")):
+        print(f"jaxdl: error: jaxdl bench needs a source checkout (no bench/ in {root}); "
+              f"clone the repository and install it with pip install -e .", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "bench", *args], cwd=root)
 
 
 def resume_command(argv: Sequence[str], workdir: str) -> str:
@@ -108,6 +131,8 @@ def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args_list, overrides = split_overrides(argv)
+    if args_list[:1] == ["bench"]:  # everything after `bench` belongs to python -m bench
+        return bench(argv[1:])
     args = parser().parse_args(args_list)
     if args.command in ("sweep", "report"):
         from jaxdl.study import cli as study_cli

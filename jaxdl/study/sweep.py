@@ -23,7 +23,8 @@ A *study* is a Python file (see experiments/quickstart_sweep.py) defining
     measure(ctx) -> {name: value}         probes of each finished trial (optional; study/measure.py)
     analyze(results) -> report.Analysis   tables, plots and the verdict (optional)
     PUBLISHED                             {label: value} the paper reports (optional)
-    QUICK                                 {"overrides": {...}, "seeds": ...} for --quick (optional)
+    QUICK                                 {"overrides": {...}, "seeds": ..., "sweep": [...]} for
+                                          --quick (optional; "sweep": a smaller SWEEP)
 
 and a docstring with its command, its claim and the published result it checks.
 """
@@ -301,9 +302,9 @@ def load_study(path: str, quick: bool = False) -> Study:
     seeds = module.SEEDS
     if quick:
         spec = getattr(module, "QUICK", None)
-        if not isinstance(spec, dict) or not set(spec) <= {"overrides", "seeds"}:
+        if not isinstance(spec, dict) or not set(spec) <= {"overrides", "seeds", "sweep"}:
             raise StudyError(f"study {path}: --quick needs QUICK = "
-                             f"{{'overrides': {{...}}, 'seeds': ...}}")
+                             f"{{'overrides': {{...}}, 'seeds': ..., 'sweep': [...] (optional)}}")
         base = config_lib.apply_overrides(base, overrides(spec.get("overrides", {})))
         seeds = spec.get("seeds", seeds)
     search = getattr(module, "SEARCH", None)
@@ -314,7 +315,8 @@ def load_study(path: str, quick: bool = False) -> Study:
             raise StudyError(f"study {path}: SEEDS is empty")
         trials = []
     else:
-        points, seeds = list(module.SWEEP), tuple(seeds)
+        sweep_points = (spec.get("sweep") if quick else None) or module.SWEEP
+        points, seeds = list(sweep_points), tuple(seeds)
         trials = make_trials(base, points, seeds)
     metrics = tuple(module.METRICS)
     for metric in metrics:

@@ -99,7 +99,7 @@ class Results:
             if r["status"] == store_lib.DONE and name in r.get("arrays", ()):
                 with np.load(os.path.join(r["_dir"], store_lib.ARRAYS)) as saved:
                     value = saved[name]
-                rows.append({"trial": r["trial"], **{a: r["point"].get(a) for a in self.axes},
+                rows.append({"trial": r["trial"], **store_lib.axis_values(r, self.axes),
                              "seed": r["seed"], "value": value})
         return pd.DataFrame(rows, columns=["trial", *self.axes, "seed", "value"])
 
@@ -234,7 +234,7 @@ def load_results(roots: Sequence[str]) -> tuple[dict, Results, list[dict]]:
     recs = [r for r in store_lib.records(roots) if r["trial"] in expected]
     axes = info["axes"]
     failed = pd.DataFrame(
-        [{"trial": r["trial"], **{a: r["point"].get(a) for a in axes}, "seed": r["seed"],
+        [{"trial": r["trial"], **store_lib.axis_values(r, axes), "seed": r["seed"],
           "error": (r["error"] or "").strip().splitlines()[-1]} for r in recs
          if r["status"] == store_lib.FAILED], columns=["trial", *axes, "seed", "error"])
     results = Results(store_lib.frame(recs, axes), axes, info["metrics"],

@@ -163,11 +163,20 @@ def records(roots: Sequence[str]) -> list[dict]:
     return list(seen.values())
 
 
+def axis_values(record: dict, axes: Sequence[str]) -> dict[str, Any]:
+    """The record's value on each axis, as a table cell: sequences (e.g. conv channels,
+    stored as JSON lists) become their tuple's text "(8, 8, 8)" so that pandas can
+    group and sort by them; an axis the point does not set is None."""
+    point = record["point"]
+    return {a: str(tuple(point[a])) if isinstance(point.get(a), (list, tuple)) else point.get(a)
+            for a in axes}
+
+
 def frame(recs: Iterable[dict], axes: Sequence[str]) -> pd.DataFrame:
     """Long rows (trial, <axes>, seed, status, step, metric, value) of the records."""
     rows = []
     for r in recs:
-        head = {"trial": r["trial"], **{a: r["point"].get(a) for a in axes}, "seed": r["seed"],
+        head = {"trial": r["trial"], **axis_values(r, axes), "seed": r["seed"],
                 "status": r["status"]}
         rows += [{**head, "step": step, "metric": metric, "value": value}
                  for step, metric, value in r["rows"]]

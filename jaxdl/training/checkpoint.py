@@ -13,6 +13,7 @@ or executes anything.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -35,16 +36,31 @@ def _args_save(state: Any, config: ml_collections.ConfigDict) -> ocp.args.Compos
                               config=ocp.args.JsonSave(config.to_dict()))
 
 
+@contextlib.contextmanager
+def _quiet_absl():
+    """orbax warns on every read-only manager that its directory is read-only: we asked."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class Checkpoints:
     """The checkpoints of one run directory."""
 
     def __init__(self, directory: str, keep: int = 3, *, read_only: bool = False):
         self.directory = os.path.abspath(directory)
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=not read_only, read_only=read_only,
+            # read-only: the values orbax would force (and warn about) given up front
+            max_to_keep=None if read_only else keep, create=not read_only,
+            read_only=read_only, save_interval_steps=0 if read_only else 1,
             cleanup_tmp_directories=not read_only,  # partial saves of a killed run
             enable_async_checkpointing=True)
-        self._manager = ocp.CheckpointManager(self.directory, options=options)
+        with _quiet_absl() if read_only else contextlib.nullcontext():
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def steps(self) -> list[int]:
         """Steps of the complete checkpoints, oldest first."""

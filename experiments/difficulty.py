@@ -1,0 +1,164 @@
+"""Skill vs difficulty: which examples a model gets right depends on its skill, not its family.
+
+Claim (Kaplun, Ghosh, Garg & Nakkiran, "Deconstructing Distributions: A Pointwise
+Framework of Learning", ICLR 2023): describe a model by its skill (test accuracy)
+and an example by its difficulty; then (1) per-example difficulty is largely
+shared by model families — the examples MLPs find hard, CNNs find hard too —
+and (2) the accuracy on each difficulty bucket rises with skill, easy examples
+first ("accuracy on the line" per point, with a minority of points that are not
+monotone).
+
+    jaxdl sweep experiments/difficulty.py            # 18 points x 3 seeds = 54 models
+    jaxdl sweep experiments/difficulty.py --quick    # 8 models, ~2 min
+
+Setting: MNIST-1D; two families — MLPs (width 32/128/512) and 3-layer CNNs
+(8/25/64 channels) — each trained for 150, 600 or 2400 steps (Adam, the published
+recipe otherwise; fewer steps stand in for earlier checkpoints), 3 seeds. Every
+model is scored per example on 2000 fresh examples of the generator (another seed
+than the training data). Difficulty of an example for a family = 1 − the mean
+correctness of that family's models; (1) is the Spearman correlation of the two
+families' difficulties; (2) sorts examples into 5 buckets by the MLP family's
+difficulty and, for the *CNN* models (so the buckets are not fitted to the models
+scored), relates each bucket's accuracy to the model's skill (Spearman ρ).
+
+Published result it checks: the qualitative findings above (their experiments:
+CIFAR-10 and ImageNet model zoos); the numbers here are ours.
+"""
+from __future__ import annotations
+
+import ml_collections
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from jaxdl import config as config_lib
+from jaxdl import data
+from jaxdl.study import report, sweep
+
+TEST_SEED = 20231  # a fresh scoring set: another generator seed than the training data's
+TEST_SIZE = 2000
+BUCKETS = 5
+FAMILIES = {"mlp": "MLP", "cnn1d": "CNN"}
+
+SWEEP = sweep.product(
+    sweep.concat(sweep.grid({"model.name": ["mlp"], "model.width": [32, 128, 512]}),
+                 sweep.grid({"model.name": ["cnn1d"],
+                             "model.channels": [(8, 8, 8), (25, 25, 25), (64, 64, 64)]})),
+    sweep.axis("steps", [150, 600, 2400]))
+SEEDS = range(3)
+METRICS = ("measure/accuracy",)
+PUBLISHED = {"difficulty shared across families (Kaplun et al. 2023)": "yes (high rank agreement)",
+             "bucket accuracy rises with skill (Kaplun et al. 2023)": "yes, easy buckets first"}
+QUICK = {"overrides": {"eval_every": 150, "checkpoint_every": 150}, "seeds": range(1),
+         "sweep": sweep.product(
+             sweep.concat(sweep.grid({"model.name": ["mlp"], "model.width": [32, 128]}),
+                          sweep.grid({"model.name": ["cnn1d"],
+                                      "model.channels": [(8, 8, 8), (25, 25, 25)]})),
+             sweep.axis("steps", [150, 600]))}
+
+
+def get_config(name: str | None = None) -> ml_collections.ConfigDict:
+    c = config_lib.default()
+    c.steps, c.eval_every, c.checkpoint_every = 2400, 600, 2400
+    return c
+
+
+def scoring_set() -> tuple[np.ndarray, np.ndarray]:
+    ds = data.load("mnist1d", num_samples=TEST_SIZE, train_split=0.0, seed=TEST_SEED)
+    return ds.x_test, ds.y_test
+
+
+def measure(ctx) -> dict:
+    """Per-example correctness on the scoring set, and its mean (the model's skill)."""
+    x, y = scoring_set()
+    correct = np.argmax(np.asarray(ctx.apply(x)), -1) == y
+    return {"accuracy": float(correct.mean()), "correct": correct.astype(np.uint8)}
+
+
+def family_difficulty(correct: np.ndarray) -> np.ndarray:
+    """1 − mean correctness over models: (models, examples) -> (examples,)."""
+    return 1.0 - np.asarray(correct, float).mean(0)
+
+
+def bucket_of(difficulty: np.ndarray, buckets: int = BUCKETS) -> np.ndarray:
+    """Bucket index 0 (easiest) .. buckets-1 (hardest) by difficulty quantile; ties
+    broken by example index so the buckets have equal sizes."""
+    order = np.lexsort((np.arange(len(difficulty)), difficulty))
+    out = np.empty(len(difficulty), int)
+    out[order] = np.arange(len(difficulty)) * buckets // len(difficulty)
+    return out
+
+
+def bucket_accuracy(correct: np.ndarray, buckets: np.ndarray, n: int = BUCKETS) -> np.ndarray:
+    """(models, n): each model's accuracy on each bucket."""
+    correct = np.asarray(correct, float)
+    return np.stack([correct[:, buckets == b].mean(1) for b in range(n)], axis=1)
+
+
+def analyze(results: report.Results) -> report.Analysis:
+    from scipy import stats
+    arrays = results.arrays("correct")
+    family = arrays["model.name"].to_numpy()
+    correct = np.stack(arrays["value"].to_numpy())
+    skill = correct.mean(1)
+    mlp, cnn = correct[family == "mlp"], correct[family == "cnn1d"]
+    d_mlp, d_cnn = family_difficulty(mlp), family_difficulty(cnn)
+    agreement = stats.spearmanr(d_mlp, d_cnn).statistic
+    buckets = bucket_of(d_mlp)
+    per_bucket = bucket_accuracy(cnn, buckets)
+    cnn_skill = skill[family == "cnn1d"]
+    rhos = [stats.spearmanr(cnn_skill, per_bucket[:, b]).statistic for b in range(BUCKETS)]
+    table = pd.DataFrame({
+        "bucket (by MLP difficulty)": [f"{b} ({'easiest' if b == 0 else 'hardest' if b == BUCKETS - 1 else ''})".replace(" ()", "") for b in range(BUCKETS)],
+        "mean MLP difficulty": [d_mlp[buckets == b].mean() for b in range(BUCKETS)],
+        "CNN accuracy (mean over CNN models)": per_bucket.mean(0),
+        "Spearman ρ(CNN skill, bucket accuracy)": rhos})
+    rising = all(r > 0 for r in rhos if np.isfinite(r))
+    ordered = bool(np.all(np.diff(per_bucket.mean(0)) <= 0))
+    verdict = (
+        f"**Shared difficulty: {'confirmed' if agreement >= 0.5 else 'refuted'}.** The "
+        f"Spearman correlation between the MLP family's and the CNN family's per-example "
+        f"difficulty over {correct.shape[1]} examples is {agreement:.3f} "
+        f"({len(mlp)} MLPs, {len(cnn)} CNNs; confirmed when ≥ 0.5).\n\n"
+        f"**Accuracy rises with skill in every bucket: {'confirmed' if rising else 'refuted'}.** "
+        f"With buckets made from the MLPs' difficulty, the CNNs' accuracy on each bucket "
+        f"correlates with their skill with ρ = " + ", ".join(f"{r:.2f}" for r in rhos)
+        + f" (easiest to hardest); the buckets' mean CNN accuracy "
+          f"{'falls' if ordered else 'does not fall monotonically'} from easy to hard.")
+    return report.Analysis(
+        tables={"Accuracy per difficulty bucket": table},
+        plots={"Bucket accuracy against skill (CNN models)": _figure(cnn_skill, per_bucket),
+               "Per-example difficulty, MLPs vs CNNs": _scatter(d_mlp, d_cnn, agreement)},
+        verdict=verdict,
+        published={
+            "difficulty shared across families (Kaplun et al. 2023)": (
+                PUBLISHED["difficulty shared across families (Kaplun et al. 2023)"],
+                f"Spearman {agreement:.3f}"),
+            "bucket accuracy rises with skill (Kaplun et al. 2023)": (
+                PUBLISHED["bucket accuracy rises with skill (Kaplun et al. 2023)"],
+                "ρ per bucket " + ", ".join(f"{r:.2f}" for r in rhos))})
+
+
+def _figure(skill: np.ndarray, per_bucket: np.ndarray) -> Figure:
+    fig = Figure(figsize=(5.5, 3.8), dpi=120, layout="constrained")
+    ax = fig.subplots()
+    order = np.argsort(skill)
+    for b in range(per_bucket.shape[1]):
+        ax.plot(skill[order], per_bucket[order, b], marker="o", markersize=3,
+                label=f"bucket {b}" + (" (easiest)" if b == 0 else " (hardest)" if b == BUCKETS - 1 else ""))
+    ax.set(xlabel="model skill (accuracy on the scoring set)", ylabel="accuracy on the bucket")
+    ax.set_title("CNN models: accuracy per MLP-difficulty bucket", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _scatter(d_mlp: np.ndarray, d_cnn: np.ndarray, rho: float) -> Figure:
+    fig = Figure(figsize=(4.5, 4.0), dpi=120, layout="constrained")
+    ax = fig.subplots()
+    jitter = np.random.default_rng(0).uniform(-0.01, 0.01, (2, len(d_mlp)))  # fixed: same plot every time
+    ax.scatter(d_mlp + jitter[0], d_cnn + jitter[1], s=4, alpha=0.3)
+    ax.set(xlabel="difficulty for MLPs", ylabel="difficulty for CNNs")
+    ax.set_title(f"per-example difficulty (Spearman {rho:.2f})", fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig

@@ -1,0 +1,58 @@
+"""Skill vs difficulty: the bucket arithmetic by hand, and the claim, small: MLPs and
+CNNs agree on which examples are hard, and CNNs do better on the MLPs' easy ones."""
+import importlib.util
+import os
+
+import numpy as np
+from scipy import stats
+
+from jaxdl.study import run, store, sweep
+
+SPEC = importlib.util.spec_from_file_location("difficulty", "experiments/difficulty.py")
+difficulty = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(difficulty)
+
+
+def test_difficulty_buckets_by_hand():
+    correct = np.array([[1, 1, 0, 0, 1, 0], [1, 0, 0, 1, 1, 0]])  # 2 models, 6 examples
+    d = difficulty.family_difficulty(correct)
+    np.testing.assert_allclose(d, [0, 0.5, 1, 0.5, 0, 1])
+    buckets = difficulty.bucket_of(d, 3)  # ties by index: (0, 4), (1, 3), (2, 5)
+    np.testing.assert_array_equal(buckets, [0, 1, 2, 1, 0, 2])
+    np.testing.assert_allclose(difficulty.bucket_accuracy(correct, buckets, 3),
+                               [[1, 0.5, 0], [1, 0.5, 0]])
+
+
+STUDY = """
+import importlib.util
+from jaxdl import config as config_lib
+from jaxdl.study import sweep
+spec = importlib.util.spec_from_file_location("difficulty", {path!r})
+difficulty = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(difficulty)
+SWEEP = sweep.concat(sweep.grid({{"model.name": ["mlp"], "model.width": [16, 128]}}),
+                     sweep.grid({{"model.name": ["cnn1d"], "model.channels": [(8, 8, 8), (25, 25, 25)]}}))
+SEEDS = (0,)
+METRICS = ("measure/accuracy",)
+measure = difficulty.measure
+def get_config(name=None):
+    c = config_lib.default()
+    c.steps = c.eval_every = c.checkpoint_every = 300
+    return c
+"""
+
+
+def test_claim_difficulty_is_shared_across_families(tmp_path):
+    path = tmp_path / "zoo.py"
+    path.write_text(STUDY.format(path=os.path.abspath("experiments/difficulty.py")))
+    run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
+    from jaxdl.study import report
+    _, results, _ = report.load_results([str(tmp_path / "sweep")])
+    arrays = results.arrays("correct")
+    correct = np.stack(arrays["value"].to_numpy())
+    family = arrays["model.name"].to_numpy()
+    d_mlp = difficulty.family_difficulty(correct[family == "mlp"])
+    d_cnn = difficulty.family_difficulty(correct[family == "cnn1d"])
+    assert stats.spearmanr(d_mlp, d_cnn).statistic > 0.3  # hard for MLPs -> hard for CNNs
+    per_bucket = difficulty.bucket_accuracy(correct[family == "cnn1d"], difficulty.bucket_of(d_mlp))
+    assert (per_bucket[:, 0] > per_bucket[:, -1] + 0.1).all()  # every CNN: easy >> hard

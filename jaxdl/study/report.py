@@ -35,6 +35,7 @@ from jaxdl.study import sweep
 REPORT = "report.md"
 LEVEL = 0.95
 MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter
+MAX_LINES = 8  # a default plot with more lines than this is left to the study's analyze()
 
 
 # ---------------------------------------------------------------- statistics
@@ -256,7 +257,10 @@ def default_plot(results: Results, metric: str) -> Figure | None:
     if summary[x].nunique() > MAX_LINE_POINTS:
         return scatter_fit(results.final(metric), x, ylabel=metric,
                            title=f"{metric} of every trial")[0]
-    return line_plot(summary, x, [a for a in varying if a != x], ylabel=metric,
+    hue = [a for a in varying if a != x]
+    if hue and len(summary.groupby(hue, dropna=False)) > MAX_LINES:
+        return None  # unreadable; the study's own analyze() plots what matters
+    return line_plot(summary, x, hue, ylabel=metric,
                      title=f"{metric}: mean and 95% CI over seeds")
 
 

@@ -403,3 +403,20 @@ def test_vit_tokens(shape, pool, tokens):
 def test_vit_rejects_sizes_that_are_not_multiples_of_the_patch():
     with pytest.raises(ValueError, match="patch_size"):
         abstract_init(models.build("vit", 10, patch_size=3), MNIST1D)
+
+
+@pytest.mark.parametrize("kernel_size,stride,padding", [(5, 2, 1), (3, 1, 0), (3, 2, 1), (4, 3, 2)])
+def test_im2col_conv_equals_flax_conv(kernel_size, stride, padding):
+    """layers.Conv (1-D as im2col + matmul) has nn.Conv's params and outputs."""
+    import flax.linen as nn
+    from jaxdl.models import layers
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 40, 5))
+    ours = layers.conv(7, kernel_size, 1, stride, padding, "lecun", 1.0)
+    theirs = nn.Conv(7, (kernel_size,), (stride,), padding=((padding, padding),),
+                     kernel_init=layers.kernel_init("lecun", 1.0))
+    params = ours.init(jax.random.PRNGKey(1), x)
+    reference = theirs.init(jax.random.PRNGKey(1), x)
+    jax.tree.map(np.testing.assert_array_equal, params, reference)  # same tree, same init
+    params = jax.tree.map(lambda p: p + 0.1, params)  # a nonzero bias too
+    np.testing.assert_allclose(ours.apply(params, x), theirs.apply(params, x), rtol=1e-5, atol=1e-5)
+    assert isinstance(ours, nn.Conv) and type(ours).__name__ == "Conv"  # flax names it Conv_i

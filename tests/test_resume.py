@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import jaxdl
+from jaxdl import config as config_lib
 from jaxdl.training import checkpoint, loop, resume, workdir
 
 
@@ -239,3 +240,37 @@ def test_divergence_keeps_the_last_good_checkpoint(config, tmp_path):
     for step in steps:  # every checkpoint that exists holds finite params
         state, _ = checkpoint.Checkpoints(f"{tmp_path}/run/checkpoints", read_only=True).restore(step)
         assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state["params"]))
+
+
+def test_keys_added_to_jaxdl_later_are_no_change_at_their_default():
+    """A config saved before a key existed still resumes when the key is at its default."""
+    from jaxdl.training import resume
+    new = config_lib.default().to_dict()
+    old = json.loads(json.dumps(new))
+    del old["loss"]["label_smoothing"]  # as if saved before the key was added
+    del old["optimizer"]["schedule"]
+    assert resume.config_changes(old, new) == {}
+    new["loss"]["label_smoothing"] = 0.1  # not the default: a real change
+    assert list(resume.config_changes(old, new)) == ["loss.label_smoothing"]
+    del new["seed"]  # a key that disappeared is always a change
+    assert "seed" in resume.config_changes(old, new)
+
+
+def test_a_sweep_directory_from_before_a_new_key_still_opens(tmp_path):
+    from jaxdl.study import store, sweep
+    path = tmp_path / "s.py"
+    path.write_text("from jaxdl import config as c\nfrom jaxdl.study import sweep\n"
+                    "SWEEP = sweep.axis('optimizer.lr', [0.01])\nSEEDS = (0,)\nMETRICS = ('test/loss',)\n"
+                    "def get_config(name=None):\n    return c.default()\n")
+    study = sweep.load_study(str(path))
+    s = store.Store(str(tmp_path / "sweep"))
+    s.open(study)
+    saved = json.load(open(tmp_path / "sweep" / store.STUDY))
+    del saved["base"]["loss"]["label_smoothing"]
+    saved["fingerprint"] = "000000000000"  # what the older jaxdl computed
+    (tmp_path / "sweep" / store.STUDY).write_text(json.dumps(saved))
+    s.open(study)  # accepted: the only difference is a new key at its default
+    saved["base"]["optimizer"]["lr"] = 0.5
+    (tmp_path / "sweep" / store.STUDY).write_text(json.dumps(saved))
+    with pytest.raises(store.StoreError, match="optimizer.lr: 0.5 -> 0.01"):
+        s.open(study)

@@ -74,9 +74,10 @@ class Store:
             raise StoreError(f"sweep directory {self.root} is a file; choose another --workdir")
         if os.path.isfile(path):
             saved = json.load(open(path))
-            if saved.get("fingerprint") != study.fingerprint():
-                from jaxdl.training import resume
-                changes = resume.config_changes(saved.get("base", {}), study.base.to_dict())
+            from jaxdl.training import resume
+            changes = (resume.config_changes(saved.get("base", {}), study.base.to_dict())
+                       if saved.get("fingerprint") != study.fingerprint() else {})
+            if changes or (saved.get("fingerprint") != study.fingerprint() and not saved.get("base")):
                 raise StoreError(
                     f"sweep directory {self.root} holds a sweep of another base config "
                     f"({resume.describe_changes(changes) or 'different study'}); "

@@ -37,13 +37,35 @@ def flatten_config(config: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
-    """{dotted key: (old value, new value)} for every key whose value differs."""
+    """{dotted key: (old value, new value)} for every key whose value differs.
+
+    A key that `old` (a saved config) lacks and `new` holds at jaxdl's default is no
+    change: the key was added to jaxdl after `old` was saved, and a new key's default
+    keeps the old behaviour (the contract for adding config keys), so runs and sweeps
+    started before an upgrade still resume."""
     a, b = flatten_config(old), flatten_config(new)
     missing = object()
+    defaults = _defaults_like(new) if b.keys() - a.keys() else {}
     changes = {k: (a.get(k, missing), b.get(k, missing)) for k in sorted(a.keys() | b.keys())
-               if a.get(k, missing) != b.get(k, missing) and k not in FREE_KEYS}
+               if a.get(k, missing) != b.get(k, missing) and k not in FREE_KEYS
+               and not (k not in a and k in defaults and defaults[k] == b[k])}
     return {k: (None if o is missing else o, None if n is missing else n)
             for k, (o, n) in changes.items()}
+
+
+def _defaults_like(config: dict) -> dict[str, Any]:
+    """jaxdl's default config, flattened, with the named sections (data, model) of
+    `config`'s names."""
+    from jaxdl import config as config_lib
+    defaults = config_lib.default()
+    for section in config_lib.NAMED_SECTIONS:
+        name = (config.get(section) or {}).get("name")
+        try:
+            if name is not None:
+                defaults[section] = config_lib.named_section(section, name)
+        except config_lib.ConfigError:  # an unknown name: that key is a change anyway
+            pass
+    return flatten_config(defaults.to_dict())
 
 
 def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:

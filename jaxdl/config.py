@@ -27,12 +27,14 @@ import ml_collections
 
 from jaxdl import data as data_lib
 from jaxdl import models as models_lib
+from jaxdl.probes import adversarial as adversarial_lib
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lars")
 SCHEDULES = ("constant", "cosine", "step", "linear")
 LOSSES = ("cross_entropy", "mse", "hinge")
 EXECUTIONS = ("auto", "scan", "loop")
 PARALLEL_MODES = ("jit", "pmap")
+ADVERSARIAL_ATTACKS = ("none", "fgsm", "pgd")
 NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults}
 
 
@@ -82,8 +84,27 @@ def default() -> ml_collections.ConfigDict:
         label_smoothing=0.0,
         l1=0.0,  # coefficient of sum |w| over weight matrices and kernels
         l2=0.0,  # coefficient of 0.5 * sum w^2 over weight matrices and kernels
+        adversarial=adversarial_defaults(),
     ))
     return c
+
+
+def adversarial_defaults() -> ml_collections.ConfigDict:
+    """Adversarial training (config.loss.adversarial), off by default.
+
+    The data loss becomes (1 - fraction) * L(x) + fraction * L(x'), x' the attack on
+    the batch against the current params (jaxdl.probes.adversarial). fraction 1 is
+    Madry et al.'s min-max objective, 0.5 Goodfellow et al.'s mix.
+    """
+    return ml_collections.ConfigDict(dict(
+        attack="none",  # none | fgsm | pgd
+        eps=0.1,  # radius of the ball, in input units (> 0 when attacking)
+        norm="linf",  # linf | l2 (per-example)
+        steps=7,  # pgd: ascent steps
+        step_size=0.035,  # pgd: step length (~2.5 * eps / steps, as Madry et al.)
+        random_start=True,  # pgd: start from a uniform point of the ball
+        fraction=1.0,  # weight of the adversarial loss; the clean loss gets 1 - fraction
+    ))
 
 
 def named_section(section: str, name: str) -> ml_collections.ConfigDict:
@@ -277,6 +298,22 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(0 <= l.label_smoothing < 1, "loss.label_smoothing", "must be in [0, 1)", l.label_smoothing)
     _require(l.l1 >= 0, "loss.l1", "must be >= 0", l.l1)
     _require(l.l2 >= 0, "loss.l2", "must be >= 0", l.l2)
+    _check_adversarial(l.adversarial)
+
+
+def _check_adversarial(a: ml_collections.ConfigDict) -> None:
+    key = "loss.adversarial."
+    _require(a.attack in ADVERSARIAL_ATTACKS, key + "attack",
+             f"must be one of {', '.join(ADVERSARIAL_ATTACKS)}", a.attack)
+    _require(a.norm in adversarial_lib.NORMS, key + "norm",
+             f"must be one of {', '.join(adversarial_lib.NORMS)}", a.norm)
+    _require(math.isfinite(a.eps) and a.eps >= 0, key + "eps", "must be a finite number >= 0", a.eps)
+    _require(a.attack == "none" or a.eps > 0, key + "eps", f"must be > 0 with attack {a.attack!r}",
+             a.eps)
+    _require(a.steps >= 1, key + "steps", "must be >= 1", a.steps)
+    _require(math.isfinite(a.step_size) and a.step_size > 0, key + "step_size",
+             "must be a finite number > 0", a.step_size)
+    _require(0 <= a.fraction <= 1, key + "fraction", "must be in [0, 1]", a.fraction)
 
 
 def _require(ok: bool, key: str, rule: str, value: Any) -> None:

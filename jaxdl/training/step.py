@@ -17,6 +17,7 @@ import optax
 
 from jaxdl import losses, rng
 from jaxdl.data import pipeline
+from jaxdl.probes import adversarial
 from jaxdl.training import parallel
 from jaxdl.training.state import TrainState
 
@@ -39,24 +40,53 @@ def apply_model(model: nn.Module, params: Any, model_state: Any, x: jax.Array, *
 
 def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classify: bool,
                    axis_name: Any = None):
-    """objective(params, model_state, batch, key) -> (loss + penalties, (metrics, model_state)).
+    """objective(params, model_state, batch, key[, attack_key]) -> (loss + penalties,
+    (metrics, model_state)); `key` draws dropout, `attack_key` an attack's random start.
 
     With `axis_name` (per-device programs), the batch is a device's slice and the loss
     and metrics are averaged over devices: under `shard_map` the gradient of that mean
     w.r.t. replicated params is already the all-reduced mean gradient.
+
+    Adversarial training (`loss_cfg.adversarial.attack` fgsm | pgd, see `make_adversary`):
+    the data loss is (1 - f) L(x) + f L(x'), f = `fraction`, with metrics `loss` and
+    `accuracy` mixed the same way plus `adversarial_loss` / `adversarial_accuracy` on x'.
+    Batch-norm statistics follow the clean pass, then the adversarial one (f = 1: only
+    the adversarial). Off (attack "none", or no such section), the objective is the
+    plain one, op for op: results are bit-identical to a run without the option.
     """
     per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
     mean = (lambda v: jax.lax.pmean(v, axis_name)) if axis_name else (lambda v: v)
+    adversary = make_adversary(model, loss_cfg)
 
-    def objective(params, model_state, batch: Batch, key: jax.Array):
-        x, y = batch
+    def data_loss(params, model_state, x, y, key):
         outputs, model_state = apply_model(model, params, model_state, x, train=True, key=key)
         loss = mean(jnp.mean(per_example(outputs, y)))
-        model_state = jax.tree.map(mean, model_state)  # batch-norm statistics: device average
         metrics = {"loss": loss}
         if classify:
             metrics["accuracy"] = mean(jnp.mean(losses.accuracy(outputs, y)))
-        total = loss
+        return metrics, model_state
+
+    def adversarial_loss(params, model_state, x, y, key, attack_key):
+        fraction = loss_cfg.adversarial.fraction
+        x_adv = adversary(params, model_state, x, y, key, attack_key)
+        clean = None
+        if fraction < 1:
+            clean, model_state = data_loss(params, model_state, x, y, key)
+        attacked, model_state = data_loss(params, model_state, x_adv, y, key)
+        metrics = {k: attacked[k] if clean is None else
+                   (1 - fraction) * clean[k] + fraction * attacked[k] for k in attacked}
+        metrics.update({f"adversarial_{k}": v for k, v in attacked.items()})
+        return metrics, model_state
+
+    def objective(params, model_state, batch: Batch, key: jax.Array,
+                  attack_key: jax.Array | None = None):
+        x, y = batch
+        if adversary is None:
+            metrics, model_state = data_loss(params, model_state, x, y, key)
+        else:
+            metrics, model_state = adversarial_loss(params, model_state, x, y, key, attack_key)
+        model_state = jax.tree.map(mean, model_state)  # batch-norm statistics: device average
+        total = metrics["loss"]
         if loss_cfg.l1 > 0:
             total = total + loss_cfg.l1 * losses.l1_penalty(params)
         if loss_cfg.l2 > 0:
@@ -66,17 +96,63 @@ def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classi
     return objective
 
 
+def adversarial_config(loss_cfg: ml_collections.ConfigDict) -> Any:
+    """`loss_cfg.adversarial` when it asks for an attack, else None."""
+    options = getattr(loss_cfg, "adversarial", None)
+    return options if options is not None and options.attack != "none" else None
+
+
+def make_adversary(model: nn.Module, loss_cfg: ml_collections.ConfigDict):
+    """adversary(params, model_state, x, y, key, attack_key) -> x', the configured attack
+    on the batch against the current params (None when off).
+
+    The attack maximizes the same per-example loss the step minimizes, through the model
+    in training mode with the step's dropout key (the function being trained; batch-norm
+    updates discarded). Its params are `stop_gradient`-ed and so is x': the parameter
+    gradient is that of L(x') at fixed x' (Danskin's theorem: the gradient of the max
+    over the ball, when the attack finds the max), not a derivative through the attack.
+    """
+    options = adversarial_config(loss_cfg)
+    if options is None:
+        return None
+    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+
+    def adversary(params, model_state, x, y, key, attack_key):
+        params = jax.lax.stop_gradient(params)
+
+        def loss_fn(x, y):
+            outputs, _ = apply_model(model, params, model_state, x, train=True, key=key)
+            return jnp.mean(per_example(outputs, y))
+
+        if options.attack == "fgsm":
+            x_adv = adversarial.fgsm(loss_fn, x, y, options.eps, options.norm)
+        else:
+            x_adv = adversarial.pgd(loss_fn, x, y, attack_key, options.eps, options.step_size,
+                                    options.steps, options.norm, options.random_start)
+        return jax.lax.stop_gradient(x_adv)
+
+    return adversary
+
+
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     loss_cfg: ml_collections.ConfigDict, classify: bool,
                     axis_name: Any = None) -> TrainStep:
+    """train_step(state, batch): dropout draws from step_key(root, DROPOUT, step); an
+    adversarial-training attack from step_key(root, ADVERSARIAL, step) (only when on, so
+    the DROPOUT contract and results without the option are unchanged)."""
     objective = make_objective(model, loss_cfg, classify, axis_name)
     grad_fn = jax.grad(objective, has_aux=True)
+    attacks = adversarial_config(loss_cfg) is not None
+
+    def per_device(key: jax.Array) -> jax.Array:
+        """Each device draws its own dropout masks (and random starts) for its slice."""
+        return jax.random.fold_in(key, jax.lax.axis_index(axis_name)) if axis_name else key
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        key = rng.step_key(state.key, rng.DROPOUT, state.step)
-        if axis_name:  # each device draws its own dropout masks for its slice
-            key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
-        grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, key)
+        keys = [per_device(rng.step_key(state.key, rng.DROPOUT, state.step))]
+        if attacks:
+            keys.append(per_device(rng.step_key(state.key, rng.ADVERSARIAL, state.step)))
+        grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, *keys)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state,

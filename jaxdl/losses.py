@@ -6,6 +6,7 @@ reductions happen in the caller so that masks and weights stay explicit.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -83,3 +84,155 @@ def precision_recall_f1(confusion: Any) -> dict[str, jax.Array]:
     denom = precision + recall
     f1 = jnp.where(denom > 0, 2 * precision * recall / jnp.where(denom > 0, denom, 1), 0.0)
     return {"precision": precision, "recall": recall, "f1": f1}
+
+
+# --- Self-supervised losses ----------------------------------------------------
+#
+# These couple the examples of a batch (negatives, batch statistics), so unlike
+# the per-example losses above they return the batch's scalar loss. z1[i] and
+# z2[i] are the embeddings (N, D) of two views of example i. The losses and mask
+# makers are jitted (numbers traced, shapes static), so eager calls compile once.
+
+def _unit(z: jax.Array, eps: float = 1e-12) -> jax.Array:
+    """z / ||z|| row by row (rows of norm < eps are divided by eps instead)."""
+    return z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), eps)
+
+
+@jax.jit
+def nt_xent(z1: jax.Array, z2: jax.Array, temperature: float = 0.5) -> jax.Array:
+    """SimCLR's NT-Xent (normalized temperature-scaled cross-entropy, InfoNCE).
+
+    With the 2N embeddings u = (z1; z2) and s_ij = cos(u_i, u_j) / T, anchor i's
+    positive is its other view p(i) and the other 2N - 2 embeddings are its
+    negatives: l_i = -s_{i,p(i)} + log sum_{j != i} exp(s_ij); loss = mean_i l_i.
+    Small T sharpens the softmax onto the hardest negatives.
+    """
+    n = z1.shape[0]
+    u = _unit(jnp.concatenate([z1, z2]))
+    s = (u @ u.T) / temperature
+    s = jnp.where(jnp.eye(2 * n, dtype=bool), -jnp.inf, s)
+    positive = jnp.concatenate([jnp.arange(n, 2 * n), jnp.arange(n)])
+    return jnp.mean(jax.nn.logsumexp(s, axis=1) - s[jnp.arange(2 * n), positive])
+
+
+@jax.jit
+def byol_loss(p: jax.Array, z_target: jax.Array) -> jax.Array:
+    """BYOL: mean_i ||p_i/|p_i| - z_i/|z_i|||^2 = mean_i (2 - 2 cos(p_i, z_i)).
+
+    p is the online predictor's output, z_target the target network's
+    projection; no gradient flows into the target (stop_gradient), which,
+    with the predictor and the EMA target, is what keeps BYOL from collapsing.
+    Symmetrise by adding the loss with the views swapped.
+    """
+    z = jax.lax.stop_gradient(z_target)
+    return jnp.mean(2.0 - 2.0 * jnp.sum(_unit(p) * _unit(z), axis=-1))
+
+
+def ema_update(target: Any, online: Any, tau: jax.Array | float) -> Any:
+    """Target <- tau target + (1 - tau) online, leaf by leaf (the BYOL/DINO target network)."""
+    return jax.tree.map(lambda t, o: tau * t + (1.0 - tau) * o, target, online)
+
+
+def byol_momentum(step: jax.Array | int, total_steps: int, base: float = 0.996) -> jax.Array:
+    """tau_k = 1 - (1 - base) (cos(pi k / K) + 1) / 2: base at step 0, rising to 1 at K."""
+    k = jnp.asarray(step, jnp.float32)
+    return 1.0 - (1.0 - base) * (jnp.cos(jnp.pi * k / total_steps) + 1.0) / 2.0
+
+
+def _off_diagonal(m: jax.Array) -> jax.Array:
+    """m with its diagonal set to zero."""
+    return m * (1.0 - jnp.eye(m.shape[0], dtype=m.dtype))
+
+
+@jax.jit
+def vicreg_terms(z1: jax.Array, z2: jax.Array, gamma: float = 1.0,
+                 eps: float = 1e-4) -> dict[str, jax.Array]:
+    """The three VICReg terms (Bardes et al. 2022), as in the authors' code.
+
+    invariance = mean_{i,d} (z1_id - z2_id)^2;
+    variance   = sum over both views of mean_d relu(gamma - sqrt(Var_i z_id + eps)) / 2
+                 (unbiased variance): a hinge holding every dimension's spread up;
+    covariance = sum over both views of sum_{d != e} C_de^2 / D, C the unbiased
+                 covariance: decorrelates the dimensions (no redundant features).
+    """
+    def variance(z):
+        return jnp.mean(jax.nn.relu(gamma - jnp.sqrt(jnp.var(z, axis=0, ddof=1) + eps))) / 2.0
+
+    def covariance(z):
+        zc = z - jnp.mean(z, axis=0)
+        c = zc.T @ zc / (z.shape[0] - 1)
+        return jnp.sum(jnp.square(_off_diagonal(c))) / z.shape[1]
+
+    return {"invariance": jnp.mean(jnp.square(z1 - z2)),
+            "variance": variance(z1) + variance(z2),
+            "covariance": covariance(z1) + covariance(z2)}
+
+
+def vicreg_loss(z1: jax.Array, z2: jax.Array, sim_w: float = 25.0, var_w: float = 25.0,
+                cov_w: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> jax.Array:
+    """sim_w invariance + var_w variance + cov_w covariance (`vicreg_terms`; the
+    published weights 25, 25, 1)."""
+    t = vicreg_terms(z1, z2, gamma, eps)
+    return sim_w * t["invariance"] + var_w * t["variance"] + cov_w * t["covariance"]
+
+
+@jax.jit
+def barlow_twins_loss(z1: jax.Array, z2: jax.Array, lambd: float = 5e-3,
+                      eps: float = 1e-5) -> jax.Array:
+    """Barlow Twins (Zbontar et al. 2021): sum_d (1 - C_dd)^2 + lambd sum_{d != e} C_de^2.
+
+    C = z1n^T z2n / N is the cross-correlation of the views after standardising
+    each dimension over the batch (batch norm without affine: biased variance,
+    + eps). Driving C to the identity makes the views agree (diagonal) while
+    each dimension carries different information (off-diagonal).
+    """
+    def standardize(z):
+        return (z - jnp.mean(z, axis=0)) / jnp.sqrt(jnp.var(z, axis=0) + eps)
+
+    c = standardize(z1).T @ standardize(z2) / z1.shape[0]
+    on = jnp.sum(jnp.square(1.0 - jnp.diag(c)))
+    return on + lambd * jnp.sum(jnp.square(_off_diagonal(c)))
+
+
+@jax.jit
+def masked_reconstruction_loss(pred: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean squared error over the masked entries only (MAE): sum m (f - t)^2 / sum m.
+
+    `mask` (1 / True = hidden from the encoder, to be reconstructed) has the
+    leading axes of `pred` and is broadcast over the rest, e.g. a (B, L) mask
+    for (B, L, C) signals or (B, H, W) for NHWC images. The visible entries are
+    copied from the input and scoring them would reward copying. An all-visible
+    mask gives 0.
+    """
+    m = jnp.asarray(mask, pred.dtype)
+    m = jnp.broadcast_to(m.reshape(m.shape + (1,) * (pred.ndim - m.ndim)), pred.shape)
+    return jnp.sum(m * jnp.square(pred - target)) / jnp.maximum(jnp.sum(m), 1.0)
+
+
+@functools.partial(jax.jit, static_argnames=("length", "n_segments", "segment_len"))
+def segment_mask(key: jax.Array, length: int, n_segments: int, segment_len: int) -> jax.Array:
+    """(length,) bool: the union of n_segments windows of segment_len samples, starts
+    uniform in [0, length - segment_len]; windows may overlap (as wav2vec 2.0's
+    spans), so between segment_len and n_segments * segment_len samples are hidden.
+    vmap over per-example keys for a batch of masks."""
+    if not 1 <= segment_len <= length:
+        raise ValueError(f"segment_len must be in [1, length={length}], got {segment_len!r}")
+    starts = jax.random.randint(key, (n_segments, 1), 0, length - segment_len + 1)
+    t = jnp.arange(length)
+    return jnp.any((t >= starts) & (t < starts + segment_len), axis=0)
+
+
+@functools.partial(jax.jit, static_argnames=("h", "w", "patch", "ratio"))
+def patch_mask(key: jax.Array, h: int, w: int, patch: int, ratio: float) -> jax.Array:
+    """(h, w) bool hiding exactly round(ratio * P) of the P = (h/patch)(w/patch) patches,
+    chosen uniformly without replacement (MAE: ratio 0.75). `mask[::patch, ::patch]`
+    is the (h/patch, w/patch) grid of patches. vmap over per-example keys for a batch."""
+    if patch < 1 or h % patch or w % patch:
+        raise ValueError(f"patch must divide h={h} and w={w}, got {patch!r}")
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"ratio must be in [0, 1], got {ratio!r}")
+    rows, cols = h // patch, w // patch
+    hidden = round(ratio * rows * cols)
+    order = jax.random.permutation(key, rows * cols)
+    grid = jnp.zeros(rows * cols, bool).at[order[:hidden]].set(True).reshape(rows, cols)
+    return jnp.repeat(jnp.repeat(grid, patch, axis=0), patch, axis=1)

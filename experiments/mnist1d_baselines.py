@@ -26,10 +26,10 @@ measured by `python experiments/mnist1d_baselines.py --seeds 3`):
 |----------|-----------|--------------|
 | logistic | 32%       | 31.6 ± 6.3%  |
 | mlp      | 68%       | 65.7 ± 5.3%  |
-| cnn      | 94%       | 92.1 ± 2.7%  |
+| cnn      | 94%       | 93.3 ± 1.2%  |
 | gru      | 91%       | 89.6 ± 4.8%  |
 
-Per seed (0, 1, 2): logistic 30.0 30.2 34.5; mlp 63.2 67.1 66.7; cnn 92.3 93.0 90.9;
+Per seed (0, 1, 2): logistic 30.0 30.2 34.5; mlp 63.2 67.1 66.7; cnn 93.5 92.8 93.7;
 gru 90.6 90.9 87.4. Every mean is within 3 points of the published value
 (tests/test_baselines.py, marked slow, checks this). The CI is a t interval
 over 3 seeds, hence wide.

@@ -88,6 +88,14 @@ def parser() -> argparse.ArgumentParser:
                        help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
     from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
     study_cli.add_parsers(sub)
+    o = sub.add_parser("overfit", help="can the model fit one small batch? (the first check)",
+                       description=OVERFIT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    o.add_argument("--config", metavar="FILE[:NAME]", help="as for `jaxdl train`")
+    o.add_argument("--examples", type=int, default=8, help="batch size to fit (default 8)")
+    o.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    o.add_argument("--loss-tol", type=float, default=0.05,
+                   help="pass when the batch's mean loss ends at or below this (default 0.05)")
     b = sub.add_parser("bench", help="benchmarks against PyTorch and flax -> BENCHMARKS.md",
                        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
                        add_help=False)
@@ -96,10 +104,36 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+OVERFIT_HELP = """Train the config's model on its first N training examples only and check that it
+fits them: loss <= --loss-tol and (classification) every example right. Any
+network has far more parameters than 8 examples have constraints, so failing
+means something between the data and the update is broken (labels, loss sign,
+a frozen layer, a learning rate that does nothing). Exit 0 on pass, 1 on fail.
+
+    jaxdl overfit                                         # the default CNN: passes
+    jaxdl overfit --config.optimizer.lr=1e-9              # fails: the lr does nothing"""
+
+
 BENCH_HELP = """Run the benchmarks of a source checkout (bench/ beside jaxdl/): `python -m bench`
 with the same arguments, from the checkout's root; writes BENCHMARKS.md (~45 min
 on 2 CPU cores; --quick is a < 3 min smoke run into runs/bench-quick/). PyTorch
 comes from the `bench` extra: pip install -e '.[bench]' (or `make bench`)."""
+
+
+def overfit(args: argparse.Namespace, overrides: Sequence[str]) -> int:
+    """`jaxdl overfit`: probes/overfit.py on the config; prints the loss curve's ends."""
+    from jaxdl import config as config_lib
+    from jaxdl.probes import overfit as overfit_lib
+    try:
+        config = config_lib.load(args.config, overrides)
+        result = overfit_lib.overfit_batch(config, args.examples, args.steps, args.loss_tol)
+    except (config_lib.ConfigError, ValueError) as e:
+        print(f"jaxdl: error: {e}", file=sys.stderr)
+        return 2
+    accuracy = "" if result.accuracy != result.accuracy else f", accuracy {result.accuracy:.3f}"
+    print(f"{'PASS' if result.passed else 'FAIL'}: {args.examples} examples, {args.steps} steps: "
+          f"loss {result.losses[0]:.4f} -> {result.loss:.4f}{accuracy} (tolerance {args.loss_tol})")
+    return 0 if result.passed else 1
 
 
 def bench(args: Sequence[str]) -> int:
@@ -139,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return study_cli.main(args, argv, overrides)
     from jaxdl import config as config_lib
     from jaxdl.training import loop, parallel, resume, workdir
+    if args.command == "overfit":
+        return overfit(args, overrides)
     try:
         parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     except ValueError as e:

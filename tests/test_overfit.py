@@ -32,3 +32,14 @@ def test_bad_arguments_name_themselves():
         overfit.overfit_batch(mlp_config(1e-2), steps=0)
     with pytest.raises(config_lib.ConfigError, match="config.optimizer.lr"):
         overfit.overfit_batch(mlp_config(0.0), steps=1)
+
+
+def test_jaxdl_overfit_command_passes_and_fails_by_exit_status(capsys):
+    from jaxdl import cli
+    assert cli.main(["overfit", "--config.model.name=mlp", "--steps", "150"]) == 0
+    assert capsys.readouterr().out.startswith("PASS: 8 examples, 150 steps")
+    assert cli.main(["overfit", "--config.model.name=mlp", "--config.optimizer.lr=1e-9",
+                     "--steps", "20"]) == 1
+    assert capsys.readouterr().out.startswith("FAIL:")
+    assert cli.main(["overfit", "--examples", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "jaxdl: error: examples: must be >= 1, got 0"

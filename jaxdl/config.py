@@ -55,6 +55,7 @@ def default() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 3  # newest N kept; >= 2 lets a damaged newest one fall back
     c.chunk_size = 100  # steps per compiled call (a host sync, progress and NaN check each chunk)
     c.execution = "auto"  # scan | loop | auto (the measured fastest for the backend)
+    c.histograms = False  # TensorBoard histograms of activations, gradients, params at each eval
     c.parallel = ml_collections.ConfigDict(dict(
         mode="jit",  # jit: one program over the mesh (NamedSharding); pmap: per-device program
         data=0,  # devices on the data axis; 0: all devices not on the fsdp axis

@@ -377,6 +377,10 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
     if first and parallel.is_primary():
         print(f"jaxdl: resuming {workdir} from step {first}", file=sys.stderr)
     log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary())
+    histogram_probe = None
+    if config.histograms and parallel.is_primary():
+        from jaxdl.training import histograms
+        histogram_probe = histograms.make_probe(run)
     t0 = time.perf_counter()
     bar = tqdm.tqdm(total=config.steps, initial=first, desc="train", unit="step",
                     disable=not (progress and parallel.is_primary()), dynamic_ncols=True,
@@ -393,6 +397,8 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
             if step in evals:
                 for split, (scalars, _) in evaluate(run, state, sets).items():
                     log.log(step, split, scalars)
+                if histogram_probe is not None:
+                    log.histograms(step, histogram_probe(state))
             if step in saves or stop.requested:
                 checkpoints.save(state, config)
             if stop.requested and step < config.steps:

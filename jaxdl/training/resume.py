@@ -19,7 +19,8 @@ from flax import traverse_util
 # strategy and the device layout change float rounding only): a run may resume under
 # other values, e.g. on another machine.
 FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size",
-                       "execution", "parallel.mode", "parallel.data", "parallel.fsdp"})
+                       "execution", "parallel.mode", "parallel.data", "parallel.fsdp",
+                       "histograms"})
 
 
 class ParamsMismatch(ValueError):

@@ -176,6 +176,12 @@ class MetricsLog:
             self._tb.add_scalar(f"{split}/{name}", float(value), int(step))
 
     @_writer
+    def histograms(self, step: int, values: dict[str, Any]) -> None:
+        """TensorBoard histograms (tag -> array of values) at `step`."""
+        for tag, array in values.items():
+            self._tb.add_histogram(tag, array, int(step))
+
+    @_writer
     def close(self) -> None:
         self._jsonl.close()
         self._tb.close()

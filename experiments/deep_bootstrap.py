@@ -1,0 +1,171 @@
+"""Deep bootstrap: good online learners are good offline generalizers.
+
+Claim (Nakkiran, Neyshabur & Sedghi, "The Deep Bootstrap Framework: Good Online
+Learners are Good Offline Generalizers", ICLR 2021): compare the *real world*
+(n training samples, reused for T steps) with the *ideal world* (the same T steps
+and schedule, each batch fresh from the data distribution, nothing reused). Until
+the real world's train error reaches ~0, the two worlds' test errors stay close
+(the "bootstrap error" is small), so generalization is mostly about how fast a
+model optimizes online; and the architectures rank the same in both worlds.
+
+    jaxdl sweep experiments/deep_bootstrap.py           # 3 models x 2 worlds x 5 seeds
+    jaxdl sweep experiments/deep_bootstrap.py --quick   # 2 models x 2 worlds x 2 seeds, ~5 min
+
+Setting: MNIST-1D, whose generator gives unlimited fresh samples. Real world: the
+published 4000 training examples; ideal world: T·B = 300,000 examples drawn once
+from the generator (data.num_samples) and trained for one epoch, so every batch is
+fresh. Both worlds: the published MLP, CNN and GRU recipes (Adam 1e-2, batch 100),
+T = 3000 steps; test error every 250 steps on each run's own held-out set of the
+generator (1000 examples), and at the end on one fixed fresh set of 2000 examples
+(another generator seed) together with the soft error 1 − E[p(y|x)].
+
+Published result it checks: the paper's bootstrap gap (real − ideal test soft-error)
+stays within a few percent on CIFAR-5m and ImageNet-DogBird until the real world
+converges, and model choices (architectures, pretraining, augmentation) that help
+in the ideal world help in the real one.
+"""
+from __future__ import annotations
+
+import os
+
+import ml_collections
+import numpy as np
+import pandas as pd
+
+from jaxdl import config as config_lib
+from jaxdl import data
+from jaxdl.study import report, sweep
+
+STEPS, BATCH = 3000, 100
+TEST_SEED, TEST_SIZE = 20212, 2000
+HELD_OUT = 1000  # each world's own test split, evaluated along training
+REAL = 5000  # the published 4000 train + 1000 test
+IDEAL = STEPS * BATCH + HELD_OUT  # every training example used once
+MODELS = {
+    "mlp": {"model.name": "mlp", "model.width": 100, "model.depth": 2, "model.residual": True},
+    "cnn": {"model.name": "cnn1d"},
+    "gru": {"model.name": "gru", "model.hidden": 6, "model.bidirectional": True,
+            "model.readout": "flatten"},
+}
+
+
+def world(samples: int) -> dict:
+    """The data options of a world of `samples` examples, HELD_OUT of them for testing."""
+    return {"data.num_samples": samples, "data.train_split": (samples - HELD_OUT) / samples}
+
+
+SWEEP = sweep.product([dict(m) for m in MODELS.values()], [world(REAL), world(IDEAL)])
+SEEDS = range(5)
+METRICS = ("measure/test_error", "measure/soft_error")
+PUBLISHED = {"bootstrap gap (real − ideal test soft-error) before convergence":
+             "a few percent (CIFAR-5m, ImageNet-DogBird)",
+             "architecture ranking, real vs ideal world": "the same"}
+QUICK_STEPS = 1000
+QUICK = {"overrides": {"steps": QUICK_STEPS, "eval_every": 250, "checkpoint_every": QUICK_STEPS},
+         "seeds": range(2),
+         "sweep": sweep.product([dict(MODELS["mlp"]), dict(MODELS["cnn"])],
+                                [world(REAL), world(QUICK_STEPS * BATCH + HELD_OUT)])}
+
+
+def get_config(name: str | None = None) -> ml_collections.ConfigDict:
+    c = config_lib.default()
+    c.steps, c.batch_size, c.eval_every, c.checkpoint_every = STEPS, BATCH, 250, STEPS
+    c.eval_train_examples = 4000  # train error on 4000 examples in both worlds
+    return c
+
+
+def measure(ctx) -> dict[str, float]:
+    """Test error and soft error 1 − E[p(y|x)] on the fixed fresh set."""
+    import jax
+    ds = data.load("mnist1d", num_samples=TEST_SIZE, train_split=0.0, seed=TEST_SEED)
+    probs = np.asarray(jax.nn.softmax(ctx.apply(ds.x_test), -1))
+    return {"test_error": float(np.mean(np.argmax(probs, -1) != ds.y_test)),
+            "soft_error": float(1.0 - np.mean(probs[np.arange(len(ds.y_test)), ds.y_test]))}
+
+
+def _label(rows: pd.DataFrame) -> pd.DataFrame:
+    names = {v["model.name"]: k for k, v in MODELS.items()}
+    return rows.assign(model=rows["model.name"].map(names),
+                       world=np.where(rows["data.num_samples"] == REAL, "real", "ideal"))
+
+
+def analyze(results: report.Results) -> report.Analysis:
+    final = pd.concat([_label(results.final(f"measure/{m}")).assign(metric=m)
+                       for m in ("test_error", "soft_error")])
+    summary = report.summarize(final, ["metric", "model", "world"])
+    table = report.with_ci_column(summary, "mean ± 95% CI")
+    gaps = _gaps(final)
+    curves = _label(results.rows[(results.rows.status == "done")
+                                 & results.rows.metric.isin(["test/accuracy", "train/accuracy"])])
+    curves = curves.assign(value=1.0 - curves["value"],
+                           metric=curves["metric"].str.replace("accuracy", "error"))
+    gap_before = _gap_before_convergence(curves)
+    plot = _curve_plot(curves)
+    errors = summary[summary.metric == "test_error"].pivot(index="model", columns="world", values="mean")
+    same_rank = list(errors["real"].sort_values().index) == list(errors["ideal"].sort_values().index)
+    verdict = (
+        f"**Bootstrap gap: {'small' if gap_before['max abs gap'].max() <= 0.05 else 'not small'}.** "
+        "Until the real world's train error first falls below 1%, its test error stays within "
+        + ", ".join(f"{r['model']} {r['max abs gap']:.3f}" for _, r in gap_before.iterrows())
+        + " of the ideal world's (largest difference of the seed means over the eval steps). "
+        "At the end (fixed fresh set), real − ideal soft error: "
+        + ", ".join(f"{r['model']} {report.ci_text(r['mean'], r['low'], r['high'], 3)}"
+                    for _, r in gaps[gaps.metric == "soft_error"].iterrows()) + ".\n\n"
+        f"**Architecture ranking: {'the same' if same_rank else 'different'} in both worlds** "
+        f"(test error, best first: real {', '.join(errors['real'].sort_values().index)}; "
+        f"ideal {', '.join(errors['ideal'].sort_values().index)}).")
+    return report.Analysis(
+        tables={"Final error on the fixed fresh set": table,
+                "Real − ideal, paired by seed": report.with_ci_column(gaps, "real − ideal"),
+                "Largest test-error gap before the real world converges": gap_before},
+        plots={"Test and train error along training, both worlds": plot},
+        verdict=verdict,
+        published={
+            "bootstrap gap (real − ideal test soft-error) before convergence": (
+                PUBLISHED["bootstrap gap (real − ideal test soft-error) before convergence"],
+                "max " + f"{gap_before['max abs gap'].max():.3f} (test error)"),
+            "architecture ranking, real vs ideal world": (
+                PUBLISHED["architecture ranking, real vs ideal world"],
+                "the same" if same_rank else "different")})
+
+
+def _gaps(final: pd.DataFrame) -> pd.DataFrame:
+    """real − ideal per model and metric, paired by seed."""
+    wide = final.pivot_table(index=["metric", "model", "seed"], columns="world", values="value")
+    diff = (wide["real"] - wide["ideal"]).rename("value").reset_index()
+    return report.summarize(diff, ["metric", "model"])
+
+
+def _gap_before_convergence(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per model: the largest |real − ideal| mean test error over eval steps up to the
+    first one where the real world's mean train error is below 1%."""
+    means = curves.groupby(["model", "world", "metric", "step"])["value"].mean().unstack("world")
+    rows = []
+    for model, g in means.groupby(level="model"):
+        g = g.droplevel("model")
+        train = g.xs("train/error", level="metric")["real"]
+        converged = train[train < 0.01]
+        until = int(converged.index.min()) if len(converged) else int(train.index.max())
+        test = g.xs("test/error", level="metric")
+        test = test[test.index.get_level_values("step") <= until]
+        rows.append({"model": model, "real world converges at step": until,
+                     "max abs gap": float((test["real"] - test["ideal"]).abs().max())})
+    return pd.DataFrame(rows)
+
+
+def _curve_plot(curves: pd.DataFrame):
+    from matplotlib.figure import Figure
+    models = sorted(curves["model"].unique())
+    fig = Figure(figsize=(4.0 * len(models), 3.4), dpi=110, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(models)))
+    for ax, model in zip(axes, models):
+        g = curves[curves.model == model]
+        for (world, metric), h in g.groupby(["world", "metric"]):
+            m = h.groupby("step")["value"].mean()
+            ax.plot(m.index, m.values, linestyle="-" if metric == "test/error" else ":",
+                    color="C0" if world == "real" else "C1", label=f"{world} {metric.split('/')[0]}")
+        ax.set_yscale("log")
+        ax.set(xlabel="step", ylabel="error", title=model)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig

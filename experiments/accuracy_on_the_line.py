@@ -22,6 +22,13 @@ all models, its R², and whether the shift is "on the line" (R² ≥ 0.9).
 
 Published result it checks: the qualitative law (image benchmarks, not MNIST-1D);
 which of our generator shifts follow it is the measured result.
+
+Measured (72 models, 633 s on 2 CPU cores shared with other jobs; report in
+docs/studies/accuracy_on_the_line/report.md): on the line (R² ≥ 0.9) for 4 of 5
+shifts — shear ×2 R² 0.963 (slope 0.77), correlated noise ×2 0.957 (0.49), scale
+×2.5 0.976 (0.75), translation ÷6 0.987 (0.93); off it: iid noise ×5, R² 0.777
+(slope 0.28): white noise hurts models in ways their in-distribution accuracy does
+not predict, as Miller et al. saw for some synthetic corruptions.
 """
 from __future__ import annotations
 

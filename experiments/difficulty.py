@@ -23,6 +23,13 @@ scored), relates each bucket's accuracy to the model's skill (Spearman ρ).
 
 Published result it checks: the qualitative findings above (their experiments:
 CIFAR-10 and ImageNet model zoos); the numbers here are ours.
+
+Measured (54 models, 314 s on 2 CPU cores shared with other jobs; report in
+docs/studies/difficulty/report.md): difficulty is shared — Spearman 0.709 between
+the MLPs' and the CNNs' per-example difficulty over 2000 examples (confirmed); the
+CNNs' accuracy on every MLP-difficulty bucket rises with their skill, ρ = 0.80, 0.94,
+0.98, 0.99, 0.99 from the easiest to the hardest bucket, and falls from 0.97 on the
+easiest to 0.67 on the hardest (confirmed).
 """
 from __future__ import annotations
 

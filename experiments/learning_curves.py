@@ -15,9 +15,17 @@ generator (another seed), the same set for every n. Reported: error against n
 on log–log axes with 95% CIs over seeds, the fitted exponent b per model, and
 whether every doubling of n lowered the mean error.
 
-Published result it checks: power-law learning curves (exponents reported for
-translation, language models, image classification and speech between about
-0.07 and 0.35 in Hestness et al.); on MNIST-1D the exponent is our measurement.
+Published result it checks: power-law learning curves; Hestness et al. report
+generalization-error exponents from about 0.07 (word language models) to about
+0.3 (ImageNet top-1 error, speech) and 0.5 (ImageNet top-5). On MNIST-1D the
+exponent is our measurement.
+
+Measured (70 trials, 422 s on 2 CPU cores shared with other jobs; report in
+docs/studies/learning_curves/report.md): error falls at every doubling of n for
+both models (confirmed). MLP: b = 0.311 ± 0.049, r = −0.991 — a clean power law,
+from 0.697 at n = 256 to 0.33 at 16384. CNN: b = 0.79 ± 0.18, r = −0.981, but not a
+straight line: error drops steeply from 0.67 (n = 256) to 0.062 (4096), then
+flattens (0.036 at 16384) — the approach to a floor that a single power law misses.
 
 Not yet here (issue #6, item 6): mixing shifted-source data into training.
 """
@@ -41,7 +49,7 @@ MODELS = sweep.concat(
 SWEEP = sweep.product(MODELS, sweep.axis("data.num_samples", [n * 10 // 8 for n in TRAIN_SIZES]))
 SEEDS = range(5)
 METRICS = ("measure/error",)
-PUBLISHED = {"learning-curve exponent b, err ~ n^-b (Hestness et al. 2017)": "0.07–0.35 (other domains)"}
+PUBLISHED = {"learning-curve exponent b, err ~ n^-b (Hestness et al. 2017)": "≈0.07–0.5 (other domains)"}
 QUICK = {"overrides": {"steps": 600, "eval_every": 300, "checkpoint_every": 600},
          "seeds": range(2),
          "sweep": sweep.product(MODELS, sweep.axis("data.num_samples", [320, 1280, 5120]))}

@@ -35,6 +35,8 @@ LOSSES = ("cross_entropy", "mse", "hinge")
 EXECUTIONS = ("auto", "scan", "loop")
 PARALLEL_MODES = ("jit", "pmap")
 ADVERSARIAL_ATTACKS = ("none", "fgsm", "pgd")
+OBJECTIVES = ("supervised", "simclr", "byol", "vicreg", "barlow_twins", "mae")
+AUGMENTS = ("none", "mnist1d")
 NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults}
 
 
@@ -87,7 +89,50 @@ def default() -> ml_collections.ConfigDict:
         l2=0.0,  # coefficient of 0.5 * sum w^2 over weight matrices and kernels
         adversarial=adversarial_defaults(),
     ))
+    c.objective = objective_defaults()
+    c.augment = augment_defaults()
     return c
+
+
+def objective_defaults() -> ml_collections.ConfigDict:
+    """What training minimizes (config.objective): `supervised` (config.loss on the labels,
+    the default) or a self-supervised method on two views of the batch, labels unused:
+
+        simclr        NT-Xent of the two projections (Chen et al. 2020)
+        byol          online predictor against an EMA target network (Grill et al. 2020)
+        vicreg        invariance + variance + covariance of the projections (Bardes et al. 2022)
+        barlow_twins  cross-correlation of the projections driven to I (Zbontar et al. 2021)
+        mae           masked segments of one view reconstructed by a decoder (He et al. 2022)
+
+    The network is config.model's backbone without its classification head, then a
+    projector (jaxdl.models.ssl); views come from config.augment.
+    """
+    return ml_collections.ConfigDict(dict(
+        name="supervised",  # supervised | simclr | byol | vicreg | barlow_twins | mae
+        projector=(128, 64),  # widths: Dense-BN-ReLU per hidden width, then Dense (mae: decoder)
+        predictor=128,  # byol: hidden width of the predictor Dense-BN-ReLU-Dense
+        temperature=0.5,  # simclr
+        ema_base=0.996,  # byol: target momentum at step 0, cosine-rising to 1 at the last step
+        sim_weight=25.0, var_weight=25.0, cov_weight=1.0,  # vicreg (the published weights)
+        lambd=5e-3,  # barlow_twins: weight of the off-diagonal terms
+        mask_segments=2, mask_length=8,  # mae: windows hidden per signal, samples per window
+    ))
+
+
+def augment_defaults() -> ml_collections.ConfigDict:
+    """Views for the self-supervised objectives (config.augment, jaxdl.data.augment):
+    `none`, or `mnist1d`: per signal a circular shift, a crop stretched back to full
+    length, an amplitude scale, a linear trend and an offset, then Gaussian noise — the
+    nuisances the MNIST-1D generator itself draws. An option at 0 (min_scale at 1) is off."""
+    return ml_collections.ConfigDict(dict(
+        name="none",  # none | mnist1d
+        max_shift=10,  # samples, uniform in [-max_shift, max_shift]
+        min_scale=0.6,  # crop covering a fraction U[min_scale, 1] of the signal
+        amplitude=0.2,  # scale by U[1 - amplitude, 1 + amplitude]
+        max_slope=1.0,  # trend rising by U[-max_slope, max_slope] over the signal
+        max_offset=0.2,  # offset U[-max_offset, max_offset]
+        noise_std=0.2,  # i.i.d. Gaussian noise
+    ))
 
 
 def adversarial_defaults() -> ml_collections.ConfigDict:
@@ -300,6 +345,44 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(l.l1 >= 0, "loss.l1", "must be >= 0", l.l1)
     _require(l.l2 >= 0, "loss.l2", "must be >= 0", l.l2)
     _check_adversarial(l.adversarial)
+    _check_objective(c.objective, l.adversarial.attack)
+    _require(c.objective.name == "supervised" or not c.histograms, "histograms",
+             f"must be False with objective {c.objective.name!r} (the histogram probe takes "
+             f"gradients of the supervised objective)", c.histograms)
+    _check_augment(c.augment, c.objective.name)
+
+
+def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:
+    key = "objective."
+    _require(o.name in OBJECTIVES, key + "name", f"must be one of {', '.join(OBJECTIVES)}", o.name)
+    _require(o.name == "supervised" or attack == "none", "loss.adversarial.attack",
+             f"must be 'none' with objective {o.name!r} (attacks need labels)", attack)
+    _require(len(o.projector) >= 1 and all(isinstance(w, int) and not isinstance(w, bool)
+                                           and w > 0 for w in o.projector),
+             key + "projector", "must be a non-empty tuple of widths > 0", o.projector)
+    _require(o.predictor > 0, key + "predictor", "must be > 0", o.predictor)
+    _require(math.isfinite(o.temperature) and o.temperature > 0, key + "temperature",
+             "must be a finite number > 0", o.temperature)
+    _require(0 <= o.ema_base < 1, key + "ema_base", "must be in [0, 1)", o.ema_base)
+    for name in ("sim_weight", "var_weight", "cov_weight", "lambd"):
+        _require(math.isfinite(o[name]) and o[name] >= 0, key + name,
+                 "must be a finite number >= 0", o[name])
+    _require(o.mask_segments >= 1, key + "mask_segments", "must be >= 1", o.mask_segments)
+    _require(o.mask_length >= 1, key + "mask_length", "must be >= 1", o.mask_length)
+
+
+def _check_augment(a: ml_collections.ConfigDict, objective: str) -> None:
+    key = "augment."
+    _require(a.name in AUGMENTS, key + "name", f"must be one of {', '.join(AUGMENTS)}", a.name)
+    _require(a.name == "none" or objective != "supervised", key + "name",
+             "views are drawn only by the self-supervised objectives; must be 'none' with "
+             "objective 'supervised'", a.name)
+    _require(a.max_shift >= 0, key + "max_shift", "must be >= 0", a.max_shift)
+    _require(0 < a.min_scale <= 1, key + "min_scale", "must be in (0, 1]", a.min_scale)
+    _require(0 <= a.amplitude < 1, key + "amplitude", "must be in [0, 1)", a.amplitude)
+    for name in ("max_slope", "max_offset", "noise_std"):
+        _require(math.isfinite(a[name]) and a[name] >= 0, key + name,
+                 "must be a finite number >= 0", a[name])
 
 
 def _check_adversarial(a: ml_collections.ConfigDict) -> None:
@@ -329,3 +412,6 @@ def check_against_data(config: ml_collections.ConfigDict, num_train: int, num_cl
     if num_classes == 0:
         _require(config.loss.name == "mse", "loss.name",
                  "must be 'mse' for a regression dataset (num_classes = 0)", config.loss.name)
+        _require(config.objective.name == "supervised", "objective.name",
+                 "must be 'supervised' for a regression dataset (the self-supervised "
+                 "evaluation is a kNN classifier)", config.objective.name)

@@ -51,6 +51,11 @@ def overfit_batch(config: ml_collections.ConfigDict, examples: int = 8, steps: i
     if steps < 1:
         raise ValueError(f"steps: must be >= 1, got {steps}")
     config = ml_collections.ConfigDict(config.to_dict())
+    if config.get("objective", {}).get("name", "supervised") != "supervised":
+        from jaxdl import config as config_lib
+        raise config_lib.ConfigError(
+            f"config.objective.name: {config.objective.name!r}: the one-batch check fits "
+            f"labels; it needs the supervised objective")
     config.steps = steps
     run = loop.build(config)  # validates the config: ConfigError naming the key
     if examples > len(run.dataset.x_train):

@@ -191,7 +191,9 @@ class _StateLoader:
         run = self.runs[vectorize.group_key(trial.config)]
         directory = os.path.join(self.store.trial_dir(trial.id), "checkpoints")
         abstract = jax.eval_shape(run.init, rng.root_key(trial.seed))
-        return _restore_final(directory, lambda saved: abstract, trial)
+        # A checkpoint from before TrainState had `target` restores as a dict: completed.
+        return loop.as_train_state(
+            _restore_final(directory, lambda saved: loop.as_saved(abstract, saved), trial))
 
     def _group(self, gid: str, trial: sweep.Trial) -> tuple[Any, list[str]]:
         if self._last_group is None or self._last_group[0] != gid:

@@ -47,7 +47,7 @@ from jaxdl import config as config_lib
 Point = dict[str, Any]
 Sweep = list[Point]
 SPLITS = ("train", "test")
-METRIC_NAMES = ("loss", "accuracy", "f1_macro")
+METRIC_NAMES = ("loss", "accuracy", "f1_macro", "knn_accuracy")  # knn: self-supervised runs
 
 
 class StudyError(ValueError):

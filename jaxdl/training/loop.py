@@ -30,6 +30,7 @@ from jaxdl import config as config_lib
 from jaxdl import data as data_lib
 from jaxdl import models, optim, rng
 from jaxdl.data import pipeline
+from jaxdl.models import ssl
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import parallel
 from jaxdl.training import resume
@@ -119,6 +120,12 @@ def build(config: ml_collections.ConfigDict) -> Run:
     model = models.build(config.model.name, dataset.num_outputs, **model_options)
     optimizer = optim.make_optimizer(config.optimizer, config.steps)
     sample_x = np.asarray(dataset.x_train[:1])
+    self_supervised = config.objective.name != ssl.SUPERVISED
+    if self_supervised:  # the backbone without its head, a projector, the method
+        try:
+            model = ssl.build(model, config.objective, config.augment, config.steps, sample_x)
+        except (ValueError, TypeError) as e:
+            raise config_lib.ConfigError(f"config.objective: {str(e).splitlines()[0]}") from None
 
     def init(key: jax.Array) -> state_lib.TrainState:
         return state_lib.create(model, optimizer, key, sample_x)
@@ -137,8 +144,9 @@ def build(config: ml_collections.ConfigDict) -> Run:
         state_sharding=state_sharding, init=jax.jit(init, out_shardings=state_sharding),
         train_chunk=step_lib.make_train_chunk(train_step, config.batch_size, execution,
                                               placement, state_sharding),
-        evaluate=step_lib.make_evaluate(
-            step_lib.make_eval_batch(model, config.loss, dataset.num_classes)),
+        evaluate=(step_lib.make_ssl_evaluate(model, dataset.num_classes) if self_supervised
+                  else step_lib.make_evaluate(
+                      step_lib.make_eval_batch(model, config.loss, dataset.num_classes))),
         execution=execution)
 
 
@@ -205,6 +213,8 @@ def summarize(sums: dict[str, Any]) -> tuple[dict[str, float], dict[str, list[fl
         per_class = {k: np.asarray(v).tolist()
                      for k, v in losses.precision_recall_f1(sums["confusion"]).items()}
         scalars["f1_macro"] = float(np.mean(per_class["f1"]))
+    for name in sorted(set(sums) - {"count", "loss", "accuracy", "confusion"}):
+        scalars[name] = float(sums[name]) / count  # e.g. a self-supervised run's knn_accuracy
     return scalars, per_class
 
 
@@ -260,7 +270,7 @@ def open_workdir(run: Run, workdir: str, checkpoints: checkpoint_lib.Checkpoints
             state = warm_start(run, state, init_from)
         files.record("start", 0, init_from=init_from)
     else:
-        state = latest[0]
+        state = as_train_state(latest[0])
         if changes:
             state = apply_intervention(run, state, changes, files)
         else:
@@ -271,10 +281,44 @@ def open_workdir(run: Run, workdir: str, checkpoints: checkpoint_lib.Checkpoints
 
 
 def _abstract_for(run: Run, saved: dict) -> Any:
-    """The abstract state of the run that saved `saved` (this run's, if the configs agree)."""
+    """The abstract state of the run that saved `saved` (this run's, if the configs agree),
+    as that checkpoint holds it (`as_saved`)."""
     if not resume.config_changes(saved, run.config.to_dict()):
-        return abstract_state(run)
-    return abstract_state(build(ml_collections.ConfigDict(saved)))
+        return as_saved(abstract_state(run), saved)
+    return as_saved(abstract_state(build(with_new_keys(saved))), saved)
+
+
+def as_saved(abstract: state_lib.TrainState, saved: dict) -> Any:
+    """`abstract` as a checkpoint saved with config `saved` holds it: one saved before
+    TrainState had a `target` (its config has no `objective`) holds the other fields, so
+    they are restored as a dict (`as_train_state` completes it)."""
+    if "objective" in saved:
+        return abstract
+    return {f.name: getattr(abstract, f.name) for f in dataclasses.fields(abstract)
+            if f.name != "target"}
+
+
+def as_train_state(restored: Any) -> state_lib.TrainState:
+    """A restored state as a TrainState (a checkpoint from before `target` existed restores
+    as a dict of the other fields: its target is `{}`, as it was)."""
+    return restored if isinstance(restored, state_lib.TrainState) else \
+        state_lib.TrainState(**restored)
+
+
+def with_new_keys(saved: dict) -> ml_collections.ConfigDict:
+    """A saved config with the keys added to jaxdl since, at their defaults (which keep
+    the old behaviour), so that it validates and builds the state it saved."""
+    def merge(base: dict, values: dict) -> dict:
+        for key, value in values.items():
+            base[key] = (merge(base[key], value) if isinstance(value, dict)
+                         and isinstance(base.get(key), dict) else value)
+        return base
+
+    defaults = config_lib.default()
+    for section in config_lib.NAMED_SECTIONS:
+        if (saved.get(section) or {}).get("name"):
+            defaults[section] = config_lib.named_section(section, saved[section]["name"])
+    return ml_collections.ConfigDict(merge(defaults.to_dict(), saved))
 
 
 def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.RunFiles") -> Any:
@@ -284,7 +328,15 @@ def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.Ru
     model_state, _, _ = resume.transplant(old.model_state, fresh.model_state)
     same_optimizer = ("optimizer.name" not in changes and
                       jax.tree.structure(old.opt_state) == jax.tree.structure(fresh.opt_state))
-    state = run.shard(fresh.replace(step=old.step, params=params, model_state=model_state))
+    state = fresh.replace(step=old.step, params=params, model_state=model_state)
+    if fresh.target:  # an EMA target: kept where it matches, else it starts at the params
+        old_target = getattr(old, "target", None) or {}
+        state = state_lib.with_target_at_params(state)
+        if old_target:
+            state = state.replace(target={
+                part: resume.transplant(old_target.get(part) or {}, state.target[part])[0]
+                for part in ("params", "model_state")})
+    state = run.shard(state)
     opt_state = old.opt_state if same_optimizer else run.optimizer.init(state.params)
     files.archive_result(int(old.step))
     files.record("intervention", int(old.step),
@@ -309,7 +361,10 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
                                     + "; ".join(problems))
     params, _, _ = resume.transplant(saved["params"], state.params)
     model_state, _, _ = resume.transplant(saved.get("model_state") or {}, state.model_state)
-    state = run.shard(state.replace(params=params, model_state=model_state))
+    state = state.replace(params=params, model_state=model_state)
+    if state.target:  # an EMA target starts at the warm-started network
+        state = state_lib.with_target_at_params(state)
+    state = run.shard(state)
     return run.shard(state.replace(opt_state=run.optimizer.init(state.params)))
 
 

@@ -16,12 +16,19 @@ from jaxdl import rng
 class TrainState:
     """A pytree: `step` counts completed steps; `model_state` holds the model's
     non-parameter collections (e.g. batch-norm statistics), `{}` when it has none;
-    `key` is the trial's root key, from which every other key is folded."""
+    `key` is the trial's root key, from which every other key is folded.
+
+    `target` is a second copy of the network that training moves slowly, `{"params",
+    "model_state"}` (BYOL's exponential moving average of the online network), `{}`
+    when the objective has none. It lives in the state so that checkpoints, resume and
+    vectorized trials carry it like the params; a `{}` has no leaves, so states without
+    a target (and checkpoints saved before the field existed) are unchanged."""
     step: jax.Array
     params: Any
     opt_state: Any
     model_state: Any
     key: jax.Array
+    target: Any = flax.struct.field(default_factory=dict)
 
 
 def init_variables(model: nn.Module, key: jax.Array, sample_x: jax.Array) -> dict[str, Any]:
@@ -32,8 +39,17 @@ def init_variables(model: nn.Module, key: jax.Array, sample_x: jax.Array) -> dic
 
 def create(model: nn.Module, optimizer: optax.GradientTransformation, key: jax.Array,
            sample_x: jax.Array) -> TrainState:
-    """A fresh state: params from `fold_in(key, INIT)`; step 0."""
+    """A fresh state: params from `fold_in(key, INIT)`; step 0; a target equal to the
+    initial network when the model asks for one (its `ema_target` attribute)."""
     variables = init_variables(model, key, sample_x)
     params = variables.pop("params")
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      opt_state=optimizer.init(params), model_state=variables, key=key)
+    state = TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                       opt_state=optimizer.init(params), model_state=variables, key=key)
+    return with_target_at_params(state) if getattr(model, "ema_target", False) else state
+
+
+def with_target_at_params(state: TrainState) -> TrainState:
+    """`state` whose target is a copy of its own params and model state: where an EMA
+    target starts (a fresh run, or params just warm-started from another run)."""
+    copy = jax.tree.map(jnp.copy, {"params": state.params, "model_state": state.model_state})
+    return state.replace(target=copy)

@@ -3,6 +3,12 @@ a batch, and a chunk of K steps per compiled call.
 
 Every random number a step draws comes from `fold_in(fold_in(root, PURPOSE),
 step)`, so K steps in one call and K calls of one step give the same bits.
+
+Self-supervised objectives (a `jaxdl.models.ssl.SSLNet` model, which carries its
+method) go through the same `make_train_step` and chunk: two views of the batch
+from step_key(root, AUGMENT, step), the method's criterion on their projections
+(labels unused), and for byol the EMA target in `state.target` moved after each
+optimizer update — a pure function of the step like everything else.
 """
 from __future__ import annotations
 
@@ -16,7 +22,9 @@ import ml_collections
 import optax
 
 from jaxdl import losses, rng
+from jaxdl.data import augment as augment_lib
 from jaxdl.data import pipeline
+from jaxdl.models import ssl
 from jaxdl.probes import adversarial
 from jaxdl.training import parallel
 from jaxdl.training.state import TrainState
@@ -134,24 +142,29 @@ def make_adversary(model: nn.Module, loss_cfg: ml_collections.ConfigDict):
     return adversary
 
 
+def per_device(key: jax.Array, axis_name: Any) -> jax.Array:
+    """Each device draws its own dropout masks (random starts, views) for its slice."""
+    return jax.random.fold_in(key, jax.lax.axis_index(axis_name)) if axis_name else key
+
+
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     loss_cfg: ml_collections.ConfigDict, classify: bool,
                     axis_name: Any = None) -> TrainStep:
     """train_step(state, batch): dropout draws from step_key(root, DROPOUT, step); an
     adversarial-training attack from step_key(root, ADVERSARIAL, step) (only when on, so
-    the DROPOUT contract and results without the option are unchanged)."""
+    the DROPOUT contract and results without the option are unchanged). A
+    self-supervised model trains with its own method (`make_ssl_train_step`)."""
+    if isinstance(model, ssl.SSLNet):
+        return make_ssl_train_step(model, optimizer, loss_cfg, axis_name)
     objective = make_objective(model, loss_cfg, classify, axis_name)
     grad_fn = jax.grad(objective, has_aux=True)
     attacks = adversarial_config(loss_cfg) is not None
 
-    def per_device(key: jax.Array) -> jax.Array:
-        """Each device draws its own dropout masks (and random starts) for its slice."""
-        return jax.random.fold_in(key, jax.lax.axis_index(axis_name)) if axis_name else key
-
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        keys = [per_device(rng.step_key(state.key, rng.DROPOUT, state.step))]
+        keys = [per_device(rng.step_key(state.key, rng.DROPOUT, state.step), axis_name)]
         if attacks:
-            keys.append(per_device(rng.step_key(state.key, rng.ADVERSARIAL, state.step)))
+            keys.append(per_device(rng.step_key(state.key, rng.ADVERSARIAL, state.step),
+                                   axis_name))
         grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, *keys)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -159,6 +172,170 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                              model_state=model_state), metrics
 
     return train_step
+
+
+# ---------------------------------------------------------------- self-supervised
+
+
+def ssl_criterion(model: ssl.SSLNet, params: Any, model_state: Any, target: Any, x: jax.Array,
+                  view_key: jax.Array, *, train: bool, key: jax.Array | None = None
+                  ) -> tuple[jax.Array, Any]:
+    """(the method's loss on views of `x` drawn from `view_key`, updated model state).
+
+    Both views go through the network as one batch of 2B (batch norm sees both, as in
+    SimCLR's implementation); z1, z2 are the halves of the projections:
+
+        simclr        nt_xent(z1, z2, temperature)
+        vicreg        vicreg_loss(z1, z2, sim_weight, var_weight, cov_weight)
+        barlow_twins  barlow_twins_loss(z1, z2, lambd)
+        byol          byol_loss(p1, t2) + byol_loss(p2, t1): online predictions p against
+                      the target network's projections t of the other view (no gradient)
+        mae           one view with `mask_segments` windows zeroed; masked squared error
+                      of the reconstruction on the hidden samples only
+    """
+    method = model.method
+    aug = ssl.augmentation(method.views)
+    if method.name == "mae":
+        x1 = aug(jax.random.fold_in(view_key, 0), x)
+        mask = ssl.segment_masks(jax.random.fold_in(view_key, 1), x1, method.mask_segments,
+                                 method.mask_length)
+        hidden = mask.reshape(mask.shape + (1,) * (x1.ndim - mask.ndim))
+        out, model_state = apply_model(model, params, model_state, jnp.where(hidden, 0.0, x1),
+                                       train=train, key=key)
+        return losses.masked_reconstruction_loss(out["projection"], x1, mask), model_state
+    n = x.shape[0]
+    both = jnp.concatenate(augment_lib.two_views(view_key, x, aug))
+    out, model_state = apply_model(model, params, model_state, both, train=train, key=key)
+    z1, z2 = out["projection"][:n], out["projection"][n:]
+    if method.name == "simclr":
+        loss = losses.nt_xent(z1, z2, method.temperature)
+    elif method.name == "vicreg":
+        loss = losses.vicreg_loss(z1, z2, method.sim_weight, method.var_weight, method.cov_weight)
+    elif method.name == "barlow_twins":
+        loss = losses.barlow_twins_loss(z1, z2, method.lambd)
+    elif method.name == "byol":
+        t, _ = apply_model(model, target["params"], target["model_state"], both, train=train,
+                           key=key)
+        t, p = jax.lax.stop_gradient(t["projection"]), out["prediction"]
+        loss = losses.byol_loss(p[:n], t[n:]) + losses.byol_loss(p[n:], t[:n])
+    else:
+        raise ValueError(f"unknown self-supervised objective {method.name!r}")
+    return loss, model_state
+
+
+def make_ssl_objective(model: ssl.SSLNet, loss_cfg: ml_collections.ConfigDict,
+                       axis_name: Any = None):
+    """objective(params, model_state, target, x, key, view_key) -> (loss + penalties,
+    (metrics, model_state)); `key` draws dropout, `view_key` the views. config.loss adds
+    its L1/L2 penalties; its data loss, smoothing and attacks do not apply (no labels).
+    With `axis_name` each device's criterion is of its slice (its own negatives and batch
+    statistics), averaged over devices like the supervised loss."""
+    mean = (lambda v: jax.lax.pmean(v, axis_name)) if axis_name else (lambda v: v)
+
+    def objective(params, model_state, target, x, key, view_key):
+        loss, model_state = ssl_criterion(model, params, model_state, target, x, view_key,
+                                          train=True, key=key)
+        loss = mean(loss)
+        model_state = jax.tree.map(mean, model_state)
+        total = loss
+        if loss_cfg.l1 > 0:
+            total = total + loss_cfg.l1 * losses.l1_penalty(params)
+        if loss_cfg.l2 > 0:
+            total = total + loss_cfg.l2 * losses.l2_penalty(params)
+        return total, ({"loss": loss}, model_state)
+
+    return objective
+
+
+def make_ssl_train_step(model: ssl.SSLNet, optimizer: optax.GradientTransformation,
+                        loss_cfg: ml_collections.ConfigDict, axis_name: Any = None) -> TrainStep:
+    """train_step(state, (x, y)) of a self-supervised model: views from step_key(root,
+    AUGMENT, step), dropout from step_key(root, DROPOUT, step); y is ignored. byol: after
+    the update, target <- tau_k target + (1 - tau_k) (params, model_state) with
+    tau_k = byol_momentum(k, steps, ema_base), k the step just taken (0 for the first)."""
+    grad_fn = jax.grad(make_ssl_objective(model, loss_cfg, axis_name), has_aux=True)
+    method = model.method
+
+    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        key = per_device(rng.step_key(state.key, rng.DROPOUT, state.step), axis_name)
+        view_key = per_device(rng.step_key(state.key, rng.AUGMENT, state.step), axis_name)
+        grads, (metrics, model_state) = grad_fn(state.params, state.model_state, state.target,
+                                                batch[0], key, view_key)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        target = state.target
+        if model.ema_target:
+            tau = losses.byol_momentum(state.step, method.steps, method.ema_base)
+            target = losses.ema_update(target, {"params": params, "model_state": model_state},
+                                       tau)
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                             model_state=model_state, target=target), metrics
+
+    return train_step
+
+
+# Fold-in index of the evaluation's views: never a training step, so evaluation and
+# training draw different views, and every evaluation of a run the same ones.
+EVAL_VIEWS = 2 ** 31 - 1
+
+
+def make_ssl_evaluate(model: ssl.SSLNet, num_classes: int, k: int = 20,
+                      temperature: float = 0.07):
+    """evaluate(state, xs, ys, masks) of a self-supervised run, over stacked batches ->
+    sums of count, loss and knn_accuracy (divided by count in `loop.summarize`):
+
+    loss: the method's criterion in inference mode on fixed views of each batch (keys
+    step_key(root, AUGMENT, EVAL_VIEWS) folded with the batch index), weighted by the
+    batch's unmasked count; the criterion couples a batch's examples, so a padded last
+    batch's padding takes part in it (none when the split divides into batches).
+    knn_accuracy: `knn_leave_one_out` on the representation, within the split — how well
+    the representation clusters classes, with no labels used in training and no
+    classifier fitted. Linear probes and train-to-test kNN are a study's measure().
+    """
+    @jax.jit
+    def evaluate(state: TrainState, xs: jax.Array, ys: jax.Array, masks: jax.Array) -> Metrics:
+        view_key = rng.step_key(state.key, rng.AUGMENT, EVAL_VIEWS)
+
+        def body(_, batch):
+            i, x = batch
+            loss, _ = ssl_criterion(model, state.params, state.model_state, state.target, x,
+                                    jax.random.fold_in(view_key, i), train=False)
+            out, _ = apply_model(model, state.params, state.model_state, x, train=False)
+            return None, (loss, out["representation"])
+
+        _, (batch_losses, features) = jax.lax.scan(body, None, (jnp.arange(xs.shape[0]), xs))
+        return {"count": jnp.sum(masks), "loss": jnp.sum(batch_losses * jnp.sum(masks, axis=1)),
+                "knn_accuracy": knn_leave_one_out(features, ys, masks, num_classes, k,
+                                                  temperature)}
+
+    return evaluate
+
+
+def knn_leave_one_out(features: jax.Array, labels: jax.Array, mask: jax.Array, num_classes: int,
+                      k: int = 20, temperature: float = 0.07) -> jax.Array:
+    """How many unmasked examples the weighted kNN vote of the *other* unmasked examples
+    classifies correctly: `jaxdl.probes.knn`'s protocol (cosine similarity, the k nearest
+    vote with weight exp(s / T)) with each example left out of its own neighbours.
+    features (nb, bs, ...), labels and mask (nb, bs); queries go block by block."""
+    nb, bs = mask.shape
+    f = features.reshape(nb * bs, -1).astype(jnp.float32)
+    f = f / jnp.maximum(jnp.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    y, m = labels.reshape(-1), mask.reshape(-1)
+    k = min(k, nb * bs - 1)
+
+    def block(b):
+        idx = b * bs + jnp.arange(bs)
+        sims = f[idx] @ f.T
+        excluded = (m[None, :] == 0) | (idx[:, None] == jnp.arange(nb * bs)[None, :])
+        sims, nearest = jax.lax.top_k(jnp.where(excluded, -jnp.inf, sims), k)
+        votes = jnp.einsum("qk,qkc->qc", jnp.exp(sims / temperature),
+                           jax.nn.one_hot(y[nearest], num_classes))
+        return jnp.sum((jnp.argmax(votes, axis=1) == y[idx]) * m[idx])
+
+    return jnp.sum(jax.lax.map(block, jnp.arange(nb)))
+
+
+# ---------------------------------------------------------------- evaluation
 
 
 def make_eval_batch(model: nn.Module, loss_cfg: ml_collections.ConfigDict, num_classes: int):

@@ -1,0 +1,201 @@
+"""Self-supervised networks: a registered backbone without its head, then a projector.
+
+    net = ssl.build(models.build("cnn1d", 10), config.objective, config.augment,
+                    config.steps, sample_x)
+    out = net.apply(variables, x, train=False)
+    out["representation"]   # (B, 125) for the MNIST-1D CNN: what probes read
+    out["projection"]       # (B, 64): what the criterion sees (mae: the reconstruction)
+    out["prediction"]       # byol only: the online predictor's output
+
+The backbone is any model of `jaxdl.models` (its config section is unchanged) with
+its classification head cut off: the *representation* is the input of the
+backbone's last top-level Dense layer, found by tracing the backbone once
+(`head_name`) and skipped at every call with a flax method interceptor, so the
+head never gets params and no model needs a `features` method. For the MNIST-1D
+CNN it is the flattened output of the last convolution (5 x 25 = 125 features),
+the layer the MNIST-1D self-supervised notebook probes as its "layer 3"; for an
+MLP the last hidden layer; for a linear model (MLP depth 0) the input itself.
+
+The projector (and mae's decoder) is Dense-BN-ReLU per hidden width, then Dense,
+as in SimCLR/BYOL; byol adds a predictor Dense-BN-ReLU-Dense back to the
+projection's width. Probing the representation rather than the projection is
+the "guillotine" (Bordes et al. 2023): the projector specialises to the pretext
+task. The network also carries its `Method` (criterion, its numbers, the views),
+so every code path that builds a step from a model (`jaxdl.training.step`,
+vectorized trials) trains it with its own objective.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jaxdl import losses
+from jaxdl.data import augment as augment_lib
+from jaxdl.models import layers
+
+SUPERVISED = "supervised"
+
+
+@dataclasses.dataclass(frozen=True)
+class Views:
+    """config.augment as a frozen value (hashable: it is a field of a flax module)."""
+    name: str = "none"
+    max_shift: int = 0
+    min_scale: float = 1.0
+    amplitude: float = 0.0
+    max_slope: float = 0.0
+    max_offset: float = 0.0
+    noise_std: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """config.objective (and the run's length, which sets byol's momentum schedule)."""
+    name: str
+    steps: int
+    temperature: float = 0.5
+    ema_base: float = 0.996
+    sim_weight: float = 25.0
+    var_weight: float = 25.0
+    cov_weight: float = 1.0
+    lambd: float = 5e-3
+    mask_segments: int = 2
+    mask_length: int = 8
+    views: Views = Views()
+
+
+def method_of(objective: ml_collections.ConfigDict, augment: ml_collections.ConfigDict,
+              steps: int) -> Method:
+    numbers = {f.name: objective[f.name] for f in dataclasses.fields(Method)
+               if f.name not in ("name", "steps", "views")}
+    views = Views(**{f.name: augment[f.name] for f in dataclasses.fields(Views)})
+    return Method(name=objective.name, steps=steps, views=views, **numbers)
+
+
+# ---------------------------------------------------------------- views
+
+
+def augmentation(views: Views) -> augment_lib.Augment:
+    """aug(key, x) -> x' of `views` (the identity for 'none'): the `mnist1d` preset
+    composes, in this order, each enabled nuisance of the MNIST-1D generator."""
+    if views.name == "none":
+        return lambda key, x: layers.as_float(x)
+    parts = []
+    if views.max_shift > 0:
+        parts.append(functools.partial(augment_lib.circular_shift, max_shift=views.max_shift))
+    if views.min_scale < 1:
+        parts.append(functools.partial(augment_lib.crop_and_resize, min_scale=views.min_scale))
+    if views.amplitude > 0:
+        parts.append(functools.partial(augment_lib.amplitude_scale, low=1 - views.amplitude,
+                                       high=1 + views.amplitude))
+    if views.max_slope > 0 or views.max_offset > 0:
+        parts.append(functools.partial(augment_lib.slope_offset, max_slope=views.max_slope,
+                                       max_offset=views.max_offset))
+    if views.noise_std > 0:
+        parts.append(functools.partial(augment_lib.gaussian_noise, std=views.noise_std))
+    return augment_lib.compose(*parts)
+
+
+def segment_masks(key: jax.Array, x: jax.Array, n_segments: int, segment_len: int) -> jax.Array:
+    """(B, L) bool: per example (key fold_in(key, i)) the union of `n_segments` windows of
+    `segment_len` samples along axis 1 (`losses.segment_mask`)."""
+    keys = augment_lib.example_keys(key, x.shape[0])
+    return jax.vmap(lambda k: losses.segment_mask(k, x.shape[1], n_segments, segment_len))(keys)
+
+
+# ---------------------------------------------------------------- the network
+
+
+def head_name(backbone: nn.Module, sample_x: Any) -> str:
+    """Name of the backbone's classification head: its last Dense layer called at the top
+    level (traced on abstract values; nothing is computed)."""
+    calls = []
+
+    def record(next_fun, args, kwargs, context):
+        module = context.module
+        if (isinstance(module, nn.Dense) and context.method_name == "__call__"
+                and len(module.path) == 1):
+            calls.append(module.name)
+        return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(record):
+        jax.eval_shape(lambda: backbone.init(jax.random.PRNGKey(0), jnp.asarray(sample_x),
+                                             train=False))
+    if not calls:
+        raise ValueError(f"{type(backbone).__name__} has no top-level Dense head to cut off "
+                         f"for a self-supervised objective")
+    return calls[-1]
+
+
+class MLPHead(nn.Module):
+    """Dense-BN-ReLU per hidden width, then Dense (no activation): SimCLR's projector."""
+    widths: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, h: jax.Array, *, train: bool) -> jax.Array:
+        for width in self.widths[:-1]:
+            h = nn.relu(layers.batch_norm(train)(layers.dense(width, "lecun", 1.0)(h)))
+        return layers.dense(self.widths[-1], "lecun", 1.0)(h)
+
+
+class SSLNet(nn.Module):
+    """backbone (head cut off) -> projector [-> predictor]; returns a dict of
+    representation, projection and (byol) prediction. mae: the projection is the
+    reconstruction, shaped like the input."""
+    backbone: nn.Module
+    head: str  # the backbone's layer skipped (`head_name`)
+    projector: tuple[int, ...]
+    predictor: int
+    method: Method
+
+    @property
+    def ema_target(self) -> bool:
+        """Whether the train state keeps an EMA target of this network (byol)."""
+        return self.method.name == "byol"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+        h = self._representation(x, train)
+        widths = self.projector
+        if self.method.name == "mae":
+            widths = (*widths[:-1], int(x[0].size))
+        z = MLPHead(widths, name="projector")(h, train=train)
+        out = {"representation": h, "projection": z}
+        if self.method.name == "mae":
+            out["projection"] = z.reshape(layers.as_float(x).shape)
+        if self.method.name == "byol":
+            out["prediction"] = MLPHead((self.predictor, widths[-1]), name="predictor")(
+                z, train=train)
+        return out
+
+    def _representation(self, x: jax.Array, train: bool) -> jax.Array:
+        """The backbone's output with its head skipped: the head's input, flattened."""
+        path = (*self.backbone.path, self.head)
+
+        def skip_head(next_fun, args, kwargs, context):
+            if context.method_name == "__call__" and context.module.path == path:
+                return args[0]
+            return next_fun(*args, **kwargs)
+
+        with nn.intercept_methods(skip_head):
+            h = self.backbone(x, train=train)
+        return h.reshape(h.shape[0], -1)
+
+
+def build(backbone: nn.Module, objective: ml_collections.ConfigDict,
+          augment: ml_collections.ConfigDict, steps: int, sample_x: Any) -> SSLNet:
+    """The self-supervised network of `objective` around `backbone` (ValueError for a
+    backbone without a Dense head, or mae windows longer than the signal)."""
+    method = method_of(objective, augment, steps)
+    if method.name == "mae" and method.mask_length > jnp.shape(sample_x)[1]:
+        raise ValueError(f"mask_length {method.mask_length} is longer than the signal "
+                         f"({jnp.shape(sample_x)[1]} samples)")
+    return SSLNet(backbone=backbone,
+                  head=head_name(backbone, sample_x), projector=tuple(objective.projector),
+                  predictor=objective.predictor, method=method)

@@ -1,0 +1,307 @@
+"""Self-supervised training through the core: the default objective unchanged bit for
+bit, every method trains, BYOL's EMA target by hand, exact resume, old checkpoints,
+one-line config errors."""
+import hashlib
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxdl
+from jaxdl import config as config_lib
+from jaxdl import models, rng
+from jaxdl.models import ssl
+from jaxdl.training import checkpoint, loop, resume
+from jaxdl.training import step as step_lib
+
+METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae")
+
+# `jaxdl train` of the default config with steps=60, eval_every=30, chunk_size=30,
+# checkpoint_every=0, recorded with the code before config.objective existed (XLA:CPU,
+# jax 0.10.2): its metrics.jsonl and the sha256 of its final params' bytes.
+COMMITTED_METRICS = [
+    '{"step": 30, "split": "train", "loss": 1.6514984130859376, "accuracy": 0.35325, '
+    '"f1_macro": 0.30523116774857045}',
+    '{"step": 30, "split": "test", "loss": 1.694230712890625, "accuracy": 0.309, '
+    '"f1_macro": 0.26671219505369664}',
+    '{"step": 60, "split": "train", "loss": 1.2398770751953125, "accuracy": 0.5205, '
+    '"f1_macro": 0.4992747947573662}',
+    '{"step": 60, "split": "test", "loss": 1.273752197265625, "accuracy": 0.473, '
+    '"f1_macro": 0.45275833308696745}',
+]
+COMMITTED_PARAMS_SHA256 = "2e5127dd4f36ff0361a6092945975f9c82db5c25cafd760237ebc9fee466bba0"
+
+
+def short_default():
+    c = config_lib.default()
+    c.steps, c.eval_every, c.chunk_size, c.checkpoint_every = 60, 30, 30, 0
+    return c
+
+
+def ssl_config(method, steps=40, **objective):
+    c = config_lib.default()
+    c.objective.name = method
+    c.augment.name = "mnist1d"
+    c.steps, c.eval_every, c.chunk_size, c.checkpoint_every = steps, 20, 10, 10
+    c.eval_train_examples = 1000
+    for k, v in objective.items():
+        c.objective[k] = v
+    config_lib.validate(c)
+    return c
+
+
+def params_sha256(params):
+    h = hashlib.sha256()
+    for leaf in jax.tree.leaves(jax.device_get(params)):
+        h.update(np.asarray(leaf).tobytes())
+    return h.hexdigest()
+
+
+def final_state(path):
+    ck = checkpoint.Checkpoints(f"{path}/checkpoints", read_only=True)
+    try:
+        state, _, step = ck.restore_latest(None)
+    finally:
+        ck.close()
+    return step, jax.device_get(state)
+
+
+# ---------------------------------------------------------------- default unchanged
+
+
+def test_default_objective_trains_as_the_committed_code_bit_for_bit(tmp_path):
+    jaxdl.train(short_default(), str(tmp_path / "run"), progress=False)
+    rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert rows == COMMITTED_METRICS
+    step, state = final_state(tmp_path / "run")
+    assert step == 60 and state["target"] == {}
+    assert params_sha256(state["params"]) == COMMITTED_PARAMS_SHA256
+
+
+def test_config_without_the_new_sections_is_the_default_run():
+    """A config saved before objective/augment existed: no change for resume, and it builds
+    the same (supervised) model and step as the one with the sections at their defaults."""
+    old = short_default().to_dict()
+    for section in ("objective", "augment"):
+        del old[section]
+    assert resume.config_changes(old, short_default().to_dict()) == {}
+    completed = loop.with_new_keys(old)
+    assert completed.to_dict() == short_default().to_dict()
+    run = loop.build(completed)
+    assert not isinstance(run.model, ssl.SSLNet)
+    assert jax.tree.structure(jax.eval_shape(run.init, rng.root_key(0))) == jax.tree.structure(
+        jax.eval_shape(loop.build(short_default()).init, rng.root_key(0)))
+
+
+def test_checkpoint_from_before_the_target_field_resumes_exactly(tmp_path, monkeypatch):
+    """A run checkpointed by the old code (state without `target`, config without the new
+    sections) resumes under the new code and ends as an uninterrupted run."""
+    c = short_default()
+    c.checkpoint_every = 30
+    jaxdl.train(c, str(tmp_path / "a"), progress=False)
+
+    real_save = checkpoint._args_save
+
+    def old_save(state, config):
+        old_state = {k: getattr(state, k) for k in ("step", "params", "opt_state",
+                                                     "model_state", "key")}
+        old_config = {k: v for k, v in config.to_dict().items()
+                      if k not in ("objective", "augment")}
+        return real_save(old_state, config_lib.ml_collections.ConfigDict(old_config))
+
+    real_check = loop.check_finite
+
+    def crash(start, metrics, ok):
+        real_check(start, metrics, ok)
+        if start >= 30:
+            raise RuntimeError("crash")
+
+    with monkeypatch.context() as m:
+        m.setattr(checkpoint, "_args_save", old_save)
+        m.setattr(loop, "check_finite", crash)
+        with pytest.raises(RuntimeError):
+            jaxdl.train(c, str(tmp_path / "b"), progress=False)
+    ck = checkpoint.Checkpoints(f"{tmp_path}/b/checkpoints", read_only=True)
+    assert ck.steps() == [30] and "objective" not in ck.saved_config(30)
+    ck.close()
+    jaxdl.train(c, str(tmp_path / "b"), progress=False)
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == \
+        (tmp_path / "b" / "metrics.jsonl").read_text()
+    jax.tree.map(np.testing.assert_array_equal, final_state(tmp_path / "a")[1]["params"],
+                 final_state(tmp_path / "b")[1]["params"])
+
+
+# ---------------------------------------------------------------- the methods
+
+
+@pytest.fixture(scope="module")
+def data():
+    return loop.build(ssl_config("simclr")).device_data()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_trains_with_finite_loss_and_evaluates(method, data):
+    run = loop.build(ssl_config(method))
+    state = run.init(rng.root_key(0))
+    before = jax.device_get(state.params)
+    state, metrics = run.train_chunk(state, data, 3)
+    loss = np.asarray(metrics["loss"])
+    assert loss.shape == (3,) and np.all(np.isfinite(loss))
+    moved = jax.tree.map(lambda a, b: float(np.max(np.abs(a - b))), before,
+                         jax.device_get(state.params))
+    assert min(jax.tree.leaves(moved)) > 0  # every param (backbone and heads) is trained
+    assert "Dense_0" not in state.params["backbone"]  # the classification head is cut off
+    scalars = loop.evaluate(run, state, loop.eval_sets(run))
+    for split in ("train", "test"):
+        assert math.isfinite(scalars[split][0]["loss"])
+        assert 0.0 <= scalars[split][0]["knn_accuracy"] <= 1.0
+    assert (state.target != {}) == (method == "byol")
+
+
+def test_representation_is_the_backbone_head_input():
+    """For the MNIST-1D CNN: relu(last conv) flattened, 5 x 25 = 125 features."""
+    run = loop.build(ssl_config("simclr"))
+    state = run.init(rng.root_key(0))
+    x = jnp.asarray(run.dataset.x_train[:4])
+    out, _ = step_lib.apply_model(run.model, state.params, state.model_state, x, train=False)
+    conv = models.build("cnn1d", 125)  # the same convolutions, an identity head
+    variables = {"params": {**state.params["backbone"],
+                            "Dense_0": {"kernel": jnp.eye(125), "bias": jnp.zeros(125)}}}
+    np.testing.assert_allclose(out["representation"], conv.apply(variables, x, train=False),
+                               rtol=1e-6)
+    assert out["projection"].shape == (4, 64)
+
+
+def test_byol_target_follows_the_momentum_schedule_by_hand(data):
+    steps, base = 10, 0.9
+    run = loop.build(ssl_config("byol", steps=steps, ema_base=base))
+    state = run.init(rng.root_key(0))
+    s0 = jax.device_get(state)
+    jax.tree.map(np.testing.assert_array_equal, s0.target,
+                 {"params": s0.params, "model_state": s0.model_state})
+    state, _ = run.train_chunk(state, data, 1)
+    s1 = jax.device_get(state)
+    state, _ = run.train_chunk(state, data, 1)
+    s2 = jax.device_get(state)
+    tau0 = base  # 1 - (1 - base)(cos 0 + 1) / 2
+    tau1 = 1 - (1 - base) * (math.cos(math.pi / steps) + 1) / 2  # = 0.902447...
+    assert abs(tau1 - 0.9024471741852423) < 1e-12
+
+    def online(s):
+        return {"params": s.params, "model_state": s.model_state}
+
+    t1 = jax.tree.map(lambda t, o: tau0 * t + (1 - tau0) * o, s0.target, online(s1))
+    t2 = jax.tree.map(lambda t, o: tau1 * t + (1 - tau1) * o, t1, online(s2))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+                 s1.target, t1)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+                 s2.target, t2)
+    assert not np.allclose(s2.target["params"]["projector"]["Dense_0"]["kernel"],
+                           s2.params["projector"]["Dense_0"]["kernel"])
+
+
+def test_views_are_keyed_by_the_step_and_chunking_does_not_change_a_run(data):
+    run = loop.build(ssl_config("simclr"))
+    a, _ = run.train_chunk(run.init(rng.root_key(0)), data, 4)
+    b = run.init(rng.root_key(0))
+    for _ in range(2):
+        b, _ = run.train_chunk(b, data, 2)
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(a.params),
+                 jax.device_get(b.params))
+
+
+def test_knn_leave_one_out_by_hand():
+    """Four points on two rays: each one's nearest other point is its ray-mate, except
+    the masked one, which is neither a query nor a neighbour."""
+    f = jnp.asarray([[1.0, 0.0], [2.0, 0.1], [0.0, 1.0], [0.1, 3.0]]).reshape(2, 2, 2)
+    y = jnp.asarray([[0, 0], [1, 1]])
+    assert int(step_lib.knn_leave_one_out(f, y, jnp.ones((2, 2)), 2, k=1)) == 4
+    wrong = jnp.asarray([[0, 1], [1, 1]])  # example 1 labelled 1 among class-0 neighbours
+    assert int(step_lib.knn_leave_one_out(f, wrong, jnp.ones((2, 2)), 2, k=1)) == 2
+    mask = jnp.asarray([[1.0, 1.0], [1.0, 0.0]])  # example 3 masked: example 2 has no ray-mate
+    assert int(step_lib.knn_leave_one_out(f, y, mask, 2, k=1)) == 2
+
+
+# ---------------------------------------------------------------- resume
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("method", ["byol"])
+def test_ssl_run_resumes_bit_identically_after_a_crash(method, tmp_path, monkeypatch):
+    config = ssl_config(method)
+    jaxdl.train(config, str(tmp_path / "a"), progress=False)
+    real = loop.check_finite
+
+    def check(start, metrics, ok):
+        real(start, metrics, ok)
+        if start + len(metrics["loss"]) > 25:
+            raise Crash()
+
+    with monkeypatch.context() as m:
+        m.setattr(loop, "check_finite", check)
+        with pytest.raises(Crash):
+            jaxdl.train(config, str(tmp_path / "b"), progress=False)
+    jaxdl.train(config, str(tmp_path / "b"), progress=False)
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == \
+        (tmp_path / "b" / "metrics.jsonl").read_text()
+    (step_a, a), (step_b, b) = final_state(tmp_path / "a"), final_state(tmp_path / "b")
+    assert step_a == step_b == 40 and a["target"]
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+    history = [json.loads(line)["event"]
+               for line in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
+    assert history == ["start", "resume", "finish"]
+    result = json.loads((tmp_path / "b" / "result.json").read_text())
+    assert set(result["test"]) == {"loss", "knn_accuracy"}
+
+
+# ---------------------------------------------------------------- config errors
+
+
+def error_of(overrides):
+    with pytest.raises(config_lib.ConfigError) as info:
+        config_lib.load(None, overrides)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("overrides,names", [
+    (["objective.name=dino"], ["config.objective.name", "simclr"]),
+    (["objective.name=simclr", "objective.temperature=0"], ["config.objective.temperature", "> 0"]),
+    (["objective.name=byol", "objective.ema_base=1.0"], ["config.objective.ema_base", "[0, 1)"]),
+    (["objective.projector=()"], ["config.objective.projector", "non-empty"]),
+    (["objective.projector=(64,0)"], ["config.objective.projector", "> 0"]),
+    (["objective.lambd=-1"], ["config.objective.lambd", ">= 0"]),
+    (["objective.mask_length=0"], ["config.objective.mask_length", ">= 1"]),
+    (["augment.name=mnist1d"], ["config.augment.name", "supervised"]),
+    (["objective.name=simclr", "augment.name=cifar"], ["config.augment.name", "mnist1d"]),
+    (["objective.name=simclr", "augment.min_scale=0"], ["config.augment.min_scale", "(0, 1]"]),
+    (["objective.name=simclr", "augment.noise_std=-0.1"], ["config.augment.noise_std", ">= 0"]),
+    (["objective.name=simclr", "loss.adversarial.attack=fgsm"],
+     ["config.loss.adversarial.attack", "'none'"]),
+    (["objective.name=simclr", "histograms=true"], ["config.histograms", "False"]),
+    (["objective.temprature=0.1"], ["config.objective.temprature", "unknown key"]),
+])
+def test_bad_objective_and_augment_values_fail_with_one_line_naming_the_key(overrides, names):
+    message = error_of(overrides)
+    for name in names:
+        assert name in message, message
+
+
+def test_checks_that_need_the_data_fail_with_one_line():
+    c = config_lib.load(None, ["objective.name=mae", "objective.mask_length=41"])
+    with pytest.raises(config_lib.ConfigError) as info:
+        loop.build(c)
+    assert str(info.value).startswith("config.objective: mask_length 41") and \
+        "\n" not in str(info.value)
+    c = config_lib.load(None, ["objective.name=simclr", "data.name=teacher",
+                               "data.num_classes=0", "loss.name=mse"])
+    with pytest.raises(config_lib.ConfigError) as info:
+        loop.build(c)
+    assert "config.objective.name" in str(info.value) and "regression" in str(info.value)

@@ -55,7 +55,7 @@ def test_defaults_list_each_sources_options() -> None:
     expected = {
             "mnist1d": {"num_samples", "train_split", "template_len", "padding", "scale_coeff", "max_translation",
                         "corr_noise_scale", "iid_noise_scale", "shear_scale", "shuffle_seq", "final_seq_length",
-                        "seed"},
+                        "seed", "label_noise", "label_noise_seed"},
             "sphere": {"n", "d", "num_classes", "test_size", "seed"},
             "teacher": {"n", "d", "teacher_width", "teacher_depth", "num_classes", "outputs", "noise", "test_size",
                         "seed"},
@@ -124,6 +124,7 @@ def test_mnist1d_defaults_are_the_generators() -> None:
     package = get_dataset_args(as_dict=True)
     package.pop("url")  # the downloader's source: never used
     ours = data.defaults("mnist1d")
+    assert (ours.pop("label_noise"), ours.pop("label_noise_seed")) == (0.0, 0)  # jaxdl's, not the generator's
     assert ours == {**package, "padding": tuple(package["padding"])}
     for key, value in package.items():  # a float default must be a float, or overrides parse as int
         assert type(ours[key]) is (tuple if key == "padding" else type(value)), key

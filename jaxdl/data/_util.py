@@ -1,4 +1,4 @@
-"""Helpers shared by the data sources: option checks, seeded streams, frozen arrays.
+"""Helpers shared by the data sources: option checks, seeded streams, label noise, frozen arrays.
 
 Every check returns the value normalised to its Python type (so ``1`` for a
 float option becomes ``1.0``) or raises ``ValueError`` with one line naming the
@@ -75,6 +75,21 @@ def streams(seed_: int, count: int) -> list[np.random.Generator]:
     Stream i depends only on (seed_, i): append new purposes, never reorder.
     """
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed_).spawn(count)]
+
+
+def resample_labels(y: np.ndarray, fraction: float, num_classes: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Class labels `y` with each one, with probability `fraction`, redrawn uniformly
+    from all `num_classes` classes (so about fraction * (1 - 1/num_classes) change).
+
+    Two draws per label, made for every `fraction` (u ~ U[0, 1), then a class): label i
+    is redrawn when u_i < fraction. So for one generator state the labels redrawn at a
+    smaller fraction are a subset of those redrawn at a larger one, and get the same
+    new class: noise levels are nested, and a sweep over them compares like with like.
+    """
+    redraw = rng.random(len(y)) < fraction
+    random_labels = rng.integers(num_classes, size=len(y)).astype(y.dtype)
+    return np.where(redraw, random_labels, y)
 
 
 def frozen(array: np.ndarray) -> np.ndarray:

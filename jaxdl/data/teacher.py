@@ -113,10 +113,9 @@ def _add_noise(y: np.ndarray, noise: float, num_classes: int, rng: np.random.Gen
     """Training labels with noise.
 
     The same draws are made for every noise level, so for a given seed the
-    labels corrupted at noise=0.1 are a subset of those corrupted at 0.2.
+    labels corrupted at noise=0.1 are a subset of those corrupted at 0.2
+    (classification: `_util.resample_labels`, shared with mnist1d's label_noise).
     """
     if num_classes:
-        redraw = rng.random(len(y)) < noise
-        random_labels = rng.integers(num_classes, size=len(y)).astype(np.int32)
-        return np.where(redraw, random_labels, y)
+        return _util.resample_labels(y, noise, num_classes, rng)
     return (y + noise * rng.standard_normal(y.shape)).astype(np.float32)

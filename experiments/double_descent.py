@@ -1,0 +1,488 @@
+"""Deep double descent on MNIST-1D, and its bias–variance decomposition.
+
+Claim (Nakkiran et al., "Deep Double Descent", 2019; Belkin et al. 2019; for MNIST-1D,
+Greydanus & Kobak, "Scaling down deep learning with MNIST-1D", ICML 2024): with 15% of
+the training labels resampled, the test error of a 40-h-h-10 ReLU MLP trained long
+with SGD falls, rises to a peak where the training error first reaches 0 (the
+interpolation threshold, here ~5k parameters for 4000 examples), then falls again as h
+grows; with clean labels there is no peak. The bias–variance decomposition over seeds
+(Yang et al., "Rethinking bias-variance trade-off for generalization of neural
+networks", ICML 2020) puts the peak in the variance, which is unimodal in width and
+largest at the threshold — not the classical U-curve's monotone rise.
+
+    jaxdl sweep experiments/double_descent.py           # 160 trials of 20000 steps: report.md
+    jaxdl sweep experiments/double_descent.py --quick   # 64 trials of 1600 steps: a smoke test
+
+(--quick trains 40 epochs, too few to fit the noisy labels: its verdicts do not test
+the claim, they show that the sweep, measure and analysis run.)
+
+Setup (as published, but for the initialization): MNIST-1D made with 16000 samples and
+train_split 0.25 (4000 train, 12000 test), 15% of the training labels redrawn uniformly
+from the 10 classes (label_noise 0.15, so ~13.5% change; test labels clean) or none;
+MLP 40-h-h-10 (ReLU), h on the published geometric grid; SGD lr 0.01, momentum 0.9,
+batch 100, cross-entropy, 500 epochs = 20000 steps — the published budget, long enough
+that h >= 61 interpolates the noisy labels (published train error 0.00% at h = 61);
+5 seeds (init and batch order; the noisy labels are one fixed draw, label_noise_seed 0).
+Init: lecun normal × 1/√3 — PyTorch's default weight variance 1/(3 fan_in) — with zero
+biases (PyTorch draws biases uniformly). `measure` stores each trial's test
+log-probabilities; `analyze` stacks the 5 seeds of each point and decomposes the test
+loss with jaxdl/probes/bias_variance.py.
+
+Published result it checks: the MNIST-1D repository's deep double descent notebook,
+greydanus/mnist1d notebooks/deep-double-descent.ipynb (commit 9129ceb9, the code of the
+paper's figure notebooks/figures/double-descent.png; one run per width). With label
+noise: test error falls to 47.2% at h = 16, peaks at 54.05% at h = 47 (4,663
+parameters; 54.02% at h = 61), then falls to 45.5% at h = 300; train error 5.5% at
+h = 47, 0.00% from h = 61 on. Clean labels: a plateau of 41.0–41.7% over h = 27–61,
+then 37.3% at h = 300 — no peak. (The repository's older notebook, "6. deep_double_descent
+.ipynb", 8000 samples, 1000 epochs, He init, puts the peak at h = 40, 58.1%.)
+Tolerance, fixed before measuring: the peak (the highest-error width above the classical
+minimum) within one grid step of the published 47–61 (h in 36..80), its height within
+±3 points of 54.05% (adjacent published widths jitter by 1.5–3.5 points in one run),
+and the peak within one grid step of our own interpolation threshold; the clean curve's
+rise between the noisy curve's minimum and peak widths, paired by seed, below +1 point.
+
+Measured (full sweep, 160 trials, 2 shared CPU cores: 34 min of sweep at nice 19,
+~13 s per trial; mean ± 95% CI over 5 seeds) — every claim confirmed:
+- peak at h = 47 (4,663 parameters), 53.7 ± 1.4% test error (published h = 47, 54.05%);
+  valley 47.8% at h = 16 (published 47.2%), 45.8% at h = 300 (published 45.5%); the
+  rise valley -> peak, paired by seed, 5.9 ± 1.4 points (published 6.8);
+- train error on the noisy labels 1.8% at h = 47, < 1% from h = 61 on (published 5.5%
+  and 0%): the peak is one grid step below our interpolation threshold, as published;
+- clean labels: no peak, -3.5 ± 1.7 points from h = 16 to 47 (44.2% -> 40.7%);
+- bias–variance over the 5 seeds: the variance peaks at h = 47 with label noise (cross-
+  entropy 3.16 nats against 0.27 at h = 16 and 0.52 at h = 300); of the test loss's rise
+  from h = 16 to 47 it carries 64% (cross-entropy) and 86% (MSE, whose bias² stays
+  within 0.052-0.059). With clean labels the variance peaks too, at the clean threshold
+  h = 36, raising the test loss but not the test error.
+- epoch-wise at h = 47 with label noise: 44.6% at epoch 75, then up to 53.7% at 500 as
+  the noisy labels are fitted; at h = 300 flat, 45.3% -> 45.8%.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import jax
+import ml_collections
+import numpy as np
+import pandas as pd
+
+from jaxdl import config as config_lib
+from jaxdl.probes import bias_variance
+from jaxdl.study import report, sweep
+
+WIDTHS = (2, 4, 7, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)
+NOISES = (0.15, 0.0)
+NUM_TRAIN, BATCH, EPOCHS = 4000, 100, 500
+INTERPOLATED = 1.0  # train error (%) below which a width counts as interpolating
+SOURCE = "greydanus/mnist1d notebooks/deep-double-descent.ipynb @ 9129ceb9"
+
+# Test and train error (%) per width, one run each: the source's cells 7 (clean) and 8 (noisy).
+PUBLISHED_TEST = {
+    0.15: {2: 69.59, 3: 67.50, 4: 62.55, 5: 57.45, 7: 54.80, 9: 48.97, 12: 50.28, 16: 47.24,
+           21: 50.84, 27: 50.69, 36: 52.80, 47: 54.05, 61: 54.02, 80: 52.08, 104: 50.23,
+           135: 48.39, 177: 47.88, 230: 46.54, 300: 45.47},
+    0.0: {2: 68.53, 3: 66.83, 4: 58.27, 5: 61.37, 7: 54.20, 9: 49.33, 12: 50.08, 16: 44.55,
+          21: 42.63, 27: 41.02, 36: 41.66, 47: 41.01, 61: 41.24, 80: 39.59, 104: 38.61,
+          135: 38.58, 177: 38.09, 230: 37.10, 300: 37.25}}
+PUBLISHED_TRAIN = {
+    0.15: {2: 71.68, 3: 68.65, 4: 62.75, 5: 57.95, 7: 54.45, 9: 47.45, 12: 46.47, 16: 39.70,
+           21: 38.08, 27: 29.55, 36: 19.02, 47: 5.47,
+           **dict.fromkeys((61, 80, 104, 135, 177, 230, 300), 0.0)},
+    0.0: {2: 67.15, 3: 63.88, 4: 54.78, 5: 57.23, 7: 48.03, 9: 41.28, 12: 38.40, 16: 28.80,
+          21: 19.95, 27: 12.05, 36: 1.35,
+          **dict.fromkeys((47, 61, 80, 104, 135, 177, 230, 300), 0.0)}}
+PUBLISHED_PEAK = {"error": 54.05, "valley_error": 47.24}  # at h = 47 and h = 16
+PEAK_WIDTHS = (36, 47, 61, 80)  # one grid step around the published 47-61
+HEIGHT_TOLERANCE = 3.0  # points
+CLEAN_RISE_LIMIT = 1.0  # points
+
+SWEEP = sweep.grid({"model.width": WIDTHS, "data.label_noise": NOISES})
+SEEDS = range(5)
+METRICS = ("test/accuracy", "train/accuracy", "test/loss")
+PUBLISHED = {
+    "peak width h (parameters), 15% label noise": "47 (4,663); 61 (6,903) as high",
+    "peak test error, 15% label noise": "54.05%",
+    "first width with train error 0, 15% label noise": "61",
+    "clean labels": "no peak (41.0-41.7% plateau over h = 27-61)",
+}
+QUICK = {"overrides": {"steps": 1600, "eval_every": 400, "checkpoint_every": 0,
+                       "data.num_samples": 8000, "data.train_split": 0.5},
+         "seeds": range(2)}
+
+
+def get_config(name: str | None = None) -> ml_collections.ConfigDict:
+    """The published recipe at h = 47 with label noise (`jaxdl train --config` this file)."""
+    c = config_lib.default()
+    c.data.update(num_samples=16000, train_split=0.25, label_noise=0.15, label_noise_seed=0)
+    c.model = config_lib.named_section("model", "mlp")
+    c.model.update(width=47, depth=2, weight_init="lecun", init_scale=1 / math.sqrt(3))
+    c.optimizer.update(name="momentum", lr=0.01, momentum=0.9)
+    c.batch_size = BATCH
+    c.steps = EPOCHS * NUM_TRAIN // BATCH
+    c.eval_every = 1000  # 25 epochs: the epoch-wise curves
+    c.checkpoint_every = 5000
+    c.chunk_size = 500
+    return c
+
+
+# ---------------------------------------------------------------- measure
+
+
+def num_params(params: Any) -> int:
+    return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
+
+
+def mlp_params(h: int) -> int:
+    """Parameters of the 40-h-h-10 MLP: (40 + 1) h + (h + 1) h + (h + 1) 10 = h² + 52h + 10."""
+    return h * h + 52 * h + 10
+
+
+def log_probabilities(apply: Callable[[np.ndarray], Any], x: np.ndarray,
+                      batch: int = 4000) -> np.ndarray:
+    """log softmax of the model's logits on `x`, float32 (n, classes), in batches."""
+    return np.concatenate([bias_variance.log_softmax(np.asarray(apply(x[i:i + batch])))
+                           for i in range(0, len(x), batch)]).astype(np.float32)
+
+
+def measure(ctx: Any) -> dict[str, Any]:
+    """Final train/test error (%), the parameter count, and the test log-probabilities
+    and labels that `analyze` decomposes across seeds. Log-probabilities, not
+    probabilities: an interpolating net's wrong answers are confident enough that their
+    float32 probabilities can underflow to 0, and the log loss needs their logs."""
+    data = ctx.run.dataset
+    log_probs = log_probabilities(ctx.apply, np.asarray(data.x_test))
+    train_pred = log_probabilities(ctx.apply, np.asarray(data.x_train)).argmax(1)
+    return {"num_params": num_params(ctx.state.params),
+            "train_error": 100 * float(np.mean(train_pred != data.y_train)),
+            "test_error": 100 * float(np.mean(log_probs.argmax(1) != data.y_test)),
+            "test_log_probs": log_probs,
+            "test_labels": np.asarray(data.y_test, np.uint8)}
+
+
+# ---------------------------------------------------------------- analysis helpers
+
+WIDTH, NOISE = "model.width", "data.label_noise"
+
+
+def errors(results: report.Results, split: str) -> pd.DataFrame:
+    """Final error (%) of every trial on `split`: trial, width, noise, seed, value."""
+    df = results.final(f"{split}/accuracy")
+    return df.assign(value=100 * (1 - df["value"]))
+
+
+def as_error(summary: pd.DataFrame) -> pd.DataFrame:
+    """A summary of accuracy as one of error (%): 100 (1 - x), the interval's ends swapped."""
+    return summary.assign(mean=100 * (1 - summary["mean"]), low=100 * (1 - summary["high"]),
+                          high=100 * (1 - summary["low"]))
+
+
+def by_width(summary: pd.DataFrame, noise: float) -> pd.Series:
+    """Mean over seeds per width at one noise level."""
+    rows = summary[np.isclose(summary[NOISE], noise)]
+    return rows.set_index(WIDTH)["mean"].sort_index()
+
+
+def interpolation_width(train: pd.Series) -> float:
+    """The first width whose mean train error is below INTERPOLATED (NaN: none)."""
+    hit = train[train < INTERPOLATED]
+    return float(hit.index[0]) if len(hit) else math.nan
+
+
+def valley_and_peak(test: pd.Series) -> tuple[int, int]:
+    """(valley, peak): the widths valley < peak with the largest rise of the error from
+    valley to peak — on a double descent curve, the classical minimum and the peak."""
+    widths, values = list(test.index), test.to_numpy()
+    best = (widths[0], widths[0], -math.inf)
+    for i in range(len(widths) - 1):
+        j = i + 1 + int(np.argmax(values[i + 1:]))
+        if values[j] - values[i] > best[2]:
+            best = (widths[i], widths[j], values[j] - values[i])
+    return int(best[0]), int(best[1])
+
+
+def grid_steps(a: float, b: float, widths: tuple[int, ...] = WIDTHS) -> int:
+    """How many grid positions apart two widths are (large if either is NaN)."""
+    if math.isnan(a) or math.isnan(b):
+        return len(widths)
+    return abs(widths.index(int(a)) - widths.index(int(b)))
+
+
+def paired_rise(df: pd.DataFrame, noise: float, low: int, high: int) -> tuple[float, float, float]:
+    """error(high) - error(low) at the same seed, at one noise level: (mean, lo, hi) 95% CI."""
+    rows = df[np.isclose(df[NOISE], noise)]
+    wide = rows.pivot_table(index="seed", columns=WIDTH, values="value")
+    return report.mean_ci((wide[high] - wide[low]).dropna())
+
+
+def jackknife(members: np.ndarray, labels: np.ndarray, terms: Callable
+              ) -> dict[str, tuple[float, float, float]]:
+    """Each mean term of `terms(members, labels)` with a leave-one-member-out jackknife
+    95% interval: (value, low, high). The value is the full ensemble's; the interval
+    says how much the term depends on which seeds were drawn."""
+    from scipy import stats
+    full = _means(terms(members, labels))
+    m = len(members)
+    if m < 3:
+        return {k: (v, math.nan, math.nan) for k, v in full.items()}
+    loo = [_means(terms(np.delete(members, i, axis=0), labels)) for i in range(m)]
+    out = {}
+    for k, v in full.items():
+        values = np.array([d[k] for d in loo])
+        se = math.sqrt((m - 1) / m * np.sum((values - values.mean()) ** 2))
+        half = float(stats.t.ppf(0.975, m - 1) * se)
+        out[k] = (v, v - half, v + half)
+    return out
+
+
+def _means(terms: Any) -> dict[str, float]:
+    if isinstance(terms, bias_variance.Terms):
+        return terms.mean()
+    return {k: float(np.mean(v)) for k, v in terms.items()}
+
+
+DECOMPOSITIONS = {
+    "cross-entropy": lambda lp, y: bias_variance.cross_entropy_terms(lp, y),
+    "MSE": lambda lp, y: bias_variance.mse_terms(np.exp(lp), y),
+    "0-1": lambda lp, y: bias_variance.zero_one_terms(lp, y),
+}
+
+
+def decompose(results: report.Results) -> pd.DataFrame:
+    """Per (width, noise, decomposition, term): the term over the seeds' ensemble with a
+    jackknife 95% interval (columns mean, low, high, n = members)."""
+    arrays = results.arrays("test_log_probs")
+    labels = results.arrays("test_labels")
+    rows = []
+    for (width, noise), group in arrays.groupby([WIDTH, NOISE], sort=True):
+        members = np.stack(list(group.sort_values("seed")["value"]))
+        y = np.asarray(labels[labels.trial == group.trial.iloc[0]]["value"].iloc[0], np.int64)
+        for name, fn in DECOMPOSITIONS.items():
+            for term, (mean, low, high) in jackknife(members, y, fn).items():
+                rows.append({WIDTH: width, NOISE: noise, "decomposition": name, "term": term,
+                             "mean": mean, "low": low, "high": high, "n": len(members)})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- analyze
+
+
+def with_params(summary: pd.DataFrame, params: dict[int, int]) -> pd.DataFrame:
+    return summary.assign(parameters=summary[WIDTH].map(params))
+
+
+def findings(results: report.Results) -> dict[str, Any]:
+    """The numbers the verdict rests on. The noisy curve is the largest label_noise of
+    the sweep, the clean one label_noise 0; widths are those of the sweep, so a smaller
+    sweep (tests/test_double_descent.py) gets the same analysis."""
+    test_df, train_df = errors(results, "test"), errors(results, "train")
+    test_sum = report.summarize(test_df, [WIDTH, NOISE])
+    train_sum = report.summarize(train_df, [WIDTH, NOISE])
+    noisy = float(test_df[NOISE].max())
+    widths = tuple(int(w) for w in sorted(test_df[WIDTH].unique()))
+    params = {int(w): int(v) for w, v in
+              results.final("measure/num_params").groupby(WIDTH)["value"].first().items()}
+    noisy_test, noisy_train = by_width(test_sum, noisy), by_width(train_sum, noisy)
+    valley, peak = valley_and_peak(noisy_test)
+    bv = decompose(results)
+    ce = bv[bv.decomposition == "cross-entropy"]
+    variance = by_width(ce[ce.term == "variance"], noisy)
+    # The rise of each loss from the valley to the peak, and the variance's part of it.
+    shares = {}
+    for name in ("cross-entropy", "MSE"):
+        terms = {t: by_width(bv[(bv.decomposition == name) & (bv.term == t)], noisy)
+                 for t in ("loss", "variance")}
+        shares[name] = tuple(terms[t][peak] - terms[t][valley] for t in ("loss", "variance"))
+    return {
+        "noisy": noisy, "widths": widths, "params": params, "bv": bv,
+        "test": test_sum, "train": train_sum, "test_df": test_df,
+        "valley": valley, "peak": peak,
+        "peak_row": test_sum[(test_sum[WIDTH] == peak) & np.isclose(test_sum[NOISE], noisy)
+                             ].iloc[0],
+        "threshold": interpolation_width(noisy_train),
+        "clean_threshold": interpolation_width(by_width(train_sum, 0.0)),
+        "noisy_rise": paired_rise(test_df, noisy, valley, peak),
+        "clean_rise": paired_rise(test_df, 0.0, valley, peak),
+        "variance": variance, "bias": by_width(ce[ce.term == "bias"], noisy),
+        "variance_peak": int(variance.loc[valley:].idxmax()),
+        "clean_variance_peak": int(by_width(ce[ce.term == "variance"], 0.0).idxmax()),
+        "rise_shares": shares,  # {decomposition: (loss rise, variance rise)} valley -> peak
+    }
+
+
+def verdict_text(f: dict[str, Any], steps: int) -> str:
+    """The verdict: each claim confirmed or refuted against the stated tolerances."""
+    noisy_test, noisy_train = by_width(f["test"], f["noisy"]), by_width(f["train"], f["noisy"])
+    clean_test = by_width(f["test"], 0.0)
+    valley, peak, threshold, widths = f["valley"], f["peak"], f["threshold"], f["widths"]
+    row, var, bias = f["peak_row"], f["variance"], f["bias"]
+    clean_high = f["clean_rise"][2] if not math.isnan(f["clean_rise"][2]) else f["clean_rise"][0]
+    ok = {
+        "location": peak in PEAK_WIDTHS,
+        "height": abs(row["mean"] - PUBLISHED_PEAK["error"]) <= HEIGHT_TOLERANCE,
+        "threshold": grid_steps(peak, threshold, widths) <= 1,
+        "clean": clean_high < CLEAN_RISE_LIMIT,
+        "variance": min(grid_steps(f["variance_peak"], threshold, widths),
+                        grid_steps(f["variance_peak"], peak, widths)) <= 1,
+    }
+    word = {k: "confirmed" if v else "refuted" for k, v in ok.items()}
+    vp = f["variance_peak"]
+    return "\n\n".join([
+        f"**Peak location: {word['location']}.** With label noise {f['noisy']:g} the test error "
+        f"falls to {noisy_test[valley]:.1f}% at h = {valley}, peaks at h = {peak} "
+        f"({f['params'].get(peak, 0):,} parameters), then falls to {noisy_test.iloc[-1]:.1f}% "
+        f"at h = {widths[-1]}; published peak h = 47 (4,663 parameters; tolerance: h in "
+        f"{PEAK_WIDTHS[0]}..{PEAK_WIDTHS[-1]}). The rise from valley to peak, paired by seed: "
+        f"{report.ci_text(*f['noisy_rise'], digits=1)} points (published "
+        f"{PUBLISHED_PEAK['error'] - PUBLISHED_PEAK['valley_error']:.1f}).",
+        f"**Peak height: {word['height']}.** "
+        f"{report.ci_text(row['mean'], row['low'], row['high'], digits=1)}% test error at the "
+        f"peak over {int(row['n'])} seeds, against the published {PUBLISHED_PEAK['error']}% "
+        f"(tolerance ±{HEIGHT_TOLERANCE:g} points).",
+        f"**Peak at the interpolation threshold: {word['threshold']}.** The first width whose "
+        f"mean train error is below {INTERPOLATED:g}% is h = {threshold:g} (published 61); "
+        f"the peak is {grid_steps(peak, threshold, widths)} grid step(s) from it. Train "
+        f"error on the noisy labels at the peak: {noisy_train[peak]:.1f}%"
+        + (f", at h = 47: {noisy_train[47]:.1f}% (published 5.5%)" if 47 in noisy_train
+           else "") + f". Clean labels are fitted from h = {f['clean_threshold']:g}.",
+        f"**Clean control, no peak: {word['clean']}.** Without label noise the test error "
+        f"changes by {report.ci_text(*f['clean_rise'], digits=1)} points from h = {valley} to "
+        f"h = {peak} ({clean_test[valley]:.1f}% -> {clean_test[peak]:.1f}%, paired by seed; "
+        f"a peak is a rise whose interval reaches {CLEAN_RISE_LIMIT:g} point).",
+        f"**Variance peaks at the threshold: {word['variance']}.** Cross-entropy decomposition "
+        f"over the seeds: with label noise the variance E_m KL(g || q_m) is largest at "
+        f"h = {vp} ({var[vp]:.3f} nats; {var.iloc[0]:.3f} at h = {widths[0]}, "
+        f"{var.iloc[-1]:.3f} at h = {widths[-1]}), while the bias KL(y || g) is "
+        f"{bias.iloc[0]:.3f}, {bias[vp]:.3f} and {bias.iloc[-1]:.3f} nats there. From "
+        f"h = {valley} to h = {peak} the test loss rises by " + "; ".join(
+            f"{d} {rise:.3g}, variance {v:.3g} of it ({share_text(rise, v)})"
+            for d, (rise, v) in f["rise_shares"].items()) + ". With clean labels the "
+        f"variance peaks too, at h = {f['clean_variance_peak']} (clean labels are fitted from "
+        f"h = {f['clean_threshold']:g}): there it raises the test loss, not the test error.",
+        f"After {steps} steps ({steps * BATCH // NUM_TRAIN} epochs of 4000); published: {SOURCE}.",
+    ])
+
+
+def share_text(total: float, part: float) -> str:
+    return f"{100 * part / total:.0f}%" if total > 0 else "the loss does not rise"
+
+
+def error_plot(summary: pd.DataFrame, params: dict[int, int], title: str,
+               published: dict[float, dict[int, float]]):
+    """Error (%) against parameters (log x), CI bands per noise level, published points."""
+    fig = report.line_plot(with_params(summary, params), "parameters", hue=[NOISE],
+                           ylabel="error (%)", title=title)
+    ax = fig.axes[0]
+    for i, (noise, points) in enumerate(sorted(published.items())):  # line_plot's colours
+        ax.plot([mlp_params(h) for h in points], list(points.values()), "x", color=f"C{i}",
+                alpha=0.7, label=f"published, label_noise={noise}")
+    ax.axvline(NUM_TRAIN, color="gray", linestyle=":", linewidth=1)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def term_plot(bv: pd.DataFrame, params: dict[int, int], decomposition: str,
+              terms: tuple[str, ...], ylabel: str, title: str):
+    rows = bv[(bv.decomposition == decomposition) & bv.term.isin(terms)]
+    return report.line_plot(with_params(rows, params), "parameters", hue=["term", NOISE],
+                            ylabel=ylabel, title=title)
+
+
+def plots(results: report.Results, f: dict[str, Any]) -> dict[str, Any]:
+    params, bv, peak, last = f["params"], f["bv"], f["peak"], f["widths"][-1]
+    at = epoch_curves(results)
+    at = at[at[WIDTH].isin([peak, last])]
+    epochs = report.line_plot(at, "epoch", hue=[WIDTH, NOISE], ylabel="test error (%)",
+                              title="test error during training: mean and 95% CI over seeds")
+    epochs.axes[0].set_xscale("linear")
+    return {
+        "test error against parameters": error_plot(
+            f["test"], params, "test error: mean and 95% CI over seeds (x: published)",
+            PUBLISHED_TEST),
+        "train error against parameters": error_plot(
+            f["train"], params, "train error (on the noisy labels where label_noise > 0)",
+            PUBLISHED_TRAIN),
+        "bias and variance against parameters (cross-entropy)": term_plot(
+            bv, params, "cross-entropy", ("bias", "variance"), "nats",
+            "KL decomposition of the test loss over seeds (jackknife 95% CI)"),
+        "bias² and variance against parameters (MSE)": term_plot(
+            bv, params, "MSE", ("bias", "variance"), "squared error per class",
+            "MSE decomposition of the softmax outputs over seeds (Yang et al.)"),
+        "0-1 error and disagreement with the ensemble's mode against parameters": term_plot(
+            bv, params, "0-1", ("error", "variance"), "fraction",
+            "members' test error, and their disagreement with the mode (variance)"),
+        f"epoch-wise test error at h = {peak} (peak) and h = {last}": epochs,
+    }
+
+
+def epoch_curves(results: report.Results) -> pd.DataFrame:
+    """Test error (%) at every evaluation: mean and 95% CI over seeds, with its epoch."""
+    curves = as_error(results.curves("test/accuracy", by=[WIDTH, NOISE]))
+    return curves.assign(epoch=curves["step"] * BATCH / NUM_TRAIN)
+
+
+def epoch_text(results: report.Results, width: int, noise: float) -> str:
+    """Where the epoch-wise test error of one curve is lowest, and where it ends."""
+    curves = epoch_curves(results)
+    c = curves[(curves[WIDTH] == width) & np.isclose(curves[NOISE], noise)].sort_values("step")
+    best = c.loc[c["mean"].idxmin()]
+    return (f"{best['mean']:.1f}% at epoch {best['epoch']:g}, then {c['mean'].iloc[-1]:.1f}% "
+            f"at epoch {c['epoch'].iloc[-1]:g}")
+
+
+def bv_table(bv: pd.DataFrame) -> pd.DataFrame:
+    """One row per (width, noise), a column per decomposition term: value ± jackknife CI."""
+    bv = bv[bv.term != "noise"]  # 0 for the one-hot test labels
+    text = bv.assign(value=[report.ci_text(m, lo, hi, digits=3) for m, lo, hi in
+                            bv[["mean", "low", "high"]].values])
+    wide = text.pivot_table(index=[WIDTH, NOISE], columns=["decomposition", "term"],
+                            values="value", aggfunc="first")
+    wide.columns = [f"{d} {t}" for d, t in wide.columns]
+    return wide.reset_index().sort_values([NOISE, WIDTH], ascending=[False, True])
+
+
+def analyze(results: report.Results) -> report.Analysis:
+    """Error curves against parameters, the peak and threshold, the clean control, the
+    bias–variance decomposition across seeds, epoch-wise curves at the peak, the verdict."""
+    f = findings(results)
+    steps = int(results.rows["step"].max())
+    row, clean_rise = f["peak_row"], f["clean_rise"]
+    key = "peak width h (parameters), 15% label noise"
+    peak, last, noisy = f["peak"], f["widths"][-1], f["noisy"]
+    verdict = verdict_text(f, steps) + (
+        f"\n\nEpoch-wise (test error during training, mean over seeds): at the peak width "
+        f"h = {peak} with label noise, {epoch_text(results, peak, noisy)}; at h = {last}, "
+        f"{epoch_text(results, last, noisy)}; the classical minimum (h = {f['valley']}, epoch "
+        f"{steps * BATCH // NUM_TRAIN}) is {by_width(f['test'], noisy)[f['valley']]:.1f}%.")
+    return report.Analysis(
+        tables={"Errors (%) by width: ours (mean ± 95% CI over seeds) and published":
+                error_table(f["test"], f["train"], f["params"]),
+                "Bias–variance decompositions of the test loss (value ± jackknife 95% CI)":
+                bv_table(f["bv"])},
+        plots=plots(results, f), verdict=verdict,
+        published={
+            key: (PUBLISHED[key], f"{f['peak']} ({f['params'].get(f['peak'], 0):,})"),
+            "peak test error, 15% label noise": (
+                PUBLISHED["peak test error, 15% label noise"],
+                report.ci_text(row["mean"], row["low"], row["high"], digits=1) + "%"),
+            "first width with train error 0, 15% label noise": (
+                "61", f"{f['threshold']:g} (train error < {INTERPOLATED:g}%)"),
+            "clean labels": (PUBLISHED["clean labels"],
+                             f"{report.ci_text(*clean_rise, digits=1)} points from h = "
+                             f"{f['valley']} to {f['peak']}"),
+        })
+
+
+def error_table(test_sum: pd.DataFrame, train_sum: pd.DataFrame,
+                params: dict[int, int]) -> pd.DataFrame:
+    """width, parameters, noise, test and train error with CIs, and the published values."""
+    test = report.with_ci_column(test_sum, "test error").drop(columns="n")
+    train = report.with_ci_column(train_sum, "train error").drop(columns="n")
+    table = test.merge(train, on=[WIDTH, NOISE])
+    table.insert(1, "parameters", table[WIDTH].map(params))
+    for column, published in (("published test", PUBLISHED_TEST),
+                              ("published train", PUBLISHED_TRAIN)):
+        table[column] = [published.get(n, {}).get(w, math.nan)
+                         for w, n in zip(table[WIDTH], table[NOISE])]
+    return table.sort_values([NOISE, WIDTH], ascending=[False, True])

@@ -6,6 +6,8 @@ import random
 import socket
 import sys
 
+import os
+
 import numpy as np
 import pytest
 
@@ -413,3 +415,26 @@ def test_tfds_unknown_dataset_is_a_one_line_value_error() -> None:
     with pytest.raises(ValueError, match=r"^dataset 'no_such_dataset': ") as info:
         data.load("tfds", dataset="no_such_dataset")
     assert "\n" not in str(info.value)
+
+
+def test_mnist1d_disk_cache_holds_exactly_the_generators_arrays(tmp_path, monkeypatch) -> None:
+    from jaxdl.data import mnist1d
+    options = tuple(mnist1d._checked({**data.defaults("mnist1d"), "num_samples": 200,
+                                      "seed": 7}).items())
+    monkeypatch.setenv("JAXDL_DATA_CACHE", str(tmp_path))
+    path = mnist1d.cache_path(options)
+    assert path.startswith(str(tmp_path)) and not os.path.exists(path)
+    mnist1d._generate.cache_clear()
+    made = mnist1d._generate(options)  # generated, then written
+    assert os.path.exists(path)
+    mnist1d._generate.cache_clear()
+    monkeypatch.setattr(mnist1d, "_run_generator", lambda options: 1 / 0)  # must not run
+    cached = mnist1d._generate(options)
+    for name in ("x", "y", "x_test", "y_test"):
+        np.testing.assert_array_equal(cached[name], made[name])
+        assert cached[name].dtype == made[name].dtype and not cached[name].flags.writeable
+    other = tuple(dict(options, seed=8).items())
+    assert mnist1d.cache_path(other) != path  # another option, another file
+    monkeypatch.setenv("JAXDL_DATA_CACHE", "")
+    assert mnist1d.cache_path(options) is None  # off
+    mnist1d._generate.cache_clear()

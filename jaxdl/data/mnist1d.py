@@ -24,7 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import importlib.metadata
+import json
+import os
 import random
+import tempfile
 import threading
 from typing import Any, Iterator
 
@@ -123,19 +128,66 @@ def _checked(options: dict[str, Any]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=8)
 def _generate(options: tuple[tuple[str, Any], ...]) -> dict[str, np.ndarray]:
-    """Run the generator once per distinct options; arrays frozen (shared by callers)."""
+    """Run the generator once per distinct options; arrays frozen (shared by callers).
+
+    Generated arrays are also kept on disk (`cache_path`): the generator is seeded, so
+    the file holds exactly what it would make, and a later process skips importing
+    mnist1d (matplotlib, ~2 s) and generating (~1 s per 5000 examples)."""
+    path = cache_path(options)
+    arrays = _read_cache(path) if path else None
+    if arrays is None:
+        arrays = _run_generator(options)
+        if path:
+            _write_cache(path, arrays)
+    return {name: _util.frozen(array) for name, array in arrays.items()}
+
+
+def _run_generator(options: tuple[tuple[str, Any], ...]) -> dict[str, np.ndarray]:
     from mnist1d import data as mnist1d_data  # late: mnist1d imports matplotlib (~2 s)
     from mnist1d.utils import ObjectView
     # padding travels as a tuple (hashable cache key); the package's default is a list.
     args = {key: (list(value) if isinstance(value, tuple) else value) for key, value in options}
     with _GENERATOR_LOCK, _global_rng_preserved():
         made = mnist1d_data.make_dataset(ObjectView(args))
-    return {
-            "x": _util.frozen(made["x"].astype(np.float32)),
-            "y": _util.frozen(made["y"].astype(np.int32)),
-            "x_test": _util.frozen(made["x_test"].astype(np.float32)),
-            "y_test": _util.frozen(made["y_test"].astype(np.int32)),
-    }
+    return {"x": made["x"].astype(np.float32), "y": made["y"].astype(np.int32),
+            "x_test": made["x_test"].astype(np.float32), "y_test": made["y_test"].astype(np.int32)}
+
+
+def cache_path(options: tuple[tuple[str, Any], ...]) -> str | None:
+    """$JAXDL_DATA_CACHE (default ~/.cache/jaxdl/data; empty: no disk cache) /
+    mnist1d-<hash of the generator options and the mnist1d version>.npz."""
+    directory = os.environ.get("JAXDL_DATA_CACHE",
+                               os.path.join(os.path.expanduser("~"), ".cache", "jaxdl", "data"))
+    if not directory:
+        return None
+    try:
+        version = importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    key = json.dumps([version, [[k, list(v) if isinstance(v, tuple) else v] for k, v in options]])
+    return os.path.join(directory, f"mnist1d-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz")
+
+
+def _read_cache(path: str) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when absent or unreadable (then they are regenerated)."""
+    try:
+        with np.load(path) as saved:
+            return {name: saved[name] for name in ("x", "y", "x_test", "y_test")}
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _write_cache(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Atomically (write, then rename): a reader never sees half a file. A cache that
+    cannot be written (read-only home, full disk) is skipped, never an error."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp.npz")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 @contextlib.contextmanager

@@ -37,8 +37,14 @@ confirmed: linear in neurons, not exponential in depth. Trained, 0.435 per neuro
 init, depth 6: σ_w 1 ×0.64, √2 ×0.91, 2 ×1.29, 4 ×2.58 (= He's × σ_w/√2), while the
 region counts are identical at every σ_w (10 of 10 groups) — Raghu's exponential length
 above √2, with no extra regions. From σ_w 4 training collapses 84% of the segments (dead
-last layer) and reaches 0.10 test accuracy. The full sweep (5 seeds, 2000 steps) writes
-its own numbers to runs/linear_regions/report.md.
+last layer) and reaches 0.10 test accuracy. Full sweep (150 trials, 5 seeds, 2000 steps; 531 s on 2 CPU cores shared with other
+jobs; report in docs/studies/linear_regions/report.md): 0.488 regions per neuron at He
+init (R² 0.987, breakpoints ∝ N^1.00; predicted 38.09 regions, counted 38.28); depth
+at 48 / 96 neurons changes the count by at most ×1.18 / ×1.06 (exponential fits ×0.986
+/ ×0.989 per layer) — linear in neurons, not exponential in depth (confirmed).
+Trained: 0.455 per neuron (R² 0.966), trained / init 0.99 ± 0.03. Per-layer length
+factor at depth 6: σ_w 1 ×0.67, √2 ×0.94, 2 ×1.34, 4 ×2.67, counts identical at every
+σ_w (25 of 25 groups); from σ_w 4, 66% of segments collapse and test accuracy is 0.117.
 """
 from __future__ import annotations
 

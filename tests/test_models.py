@@ -305,6 +305,7 @@ def test_models_use_the_chosen_init():
 
 DOCUMENTED = {
     "mlp": dict(width=100, depth=2, activation="relu", residual=False, dropout=0.0,
+                batch_norm=False,
                 weight_init="lecun", init_scale=1.0),
     "cnn1d": dict(channels=(25, 25, 25), kernel_sizes=(5, 3, 3), stride=2, padding=1,
                   batch_norm=False, activation="relu", weight_init="lecun", init_scale=1.0),

@@ -14,6 +14,12 @@ class MLP(nn.Module):
     ``h = relu(W1 x); h = h + relu(W2 h); logits = W3 h`` (15,210 parameters
     for 40 inputs); ``depth=0`` is a linear model (logistic regression).
 
+    With ``batch_norm`` every hidden layer is Dense -> BN -> activation (Ioffe &
+    Szegedy 2015), so a hidden layer's pre-activations are standardized over the
+    batch whatever the scale of its weights: ``BN(a W h) = BN(W h)`` for a > 0
+    (up to epsilon), which is why BN tolerates a badly scaled initialization. The
+    Dense bias is dropped there, as BN's shift replaces it.
+
     Attributes:
         num_outputs: number of logits.
         width: units of every hidden layer.
@@ -22,6 +28,8 @@ class MLP(nn.Module):
         residual: add each hidden layer's input to its output, for every hidden
             layer after the first (the first changes the width, so it cannot).
         dropout: rate of dropout after every hidden layer ('dropout' rng).
+        batch_norm: batch norm between each hidden layer's Dense and its activation
+            (statistics in the ``batch_stats`` collection); off: the layers of before.
         weight_init: kernel initialiser of every layer, a name from ``layers.INITS``.
         init_scale: multiplies the initial weights' standard deviation.
     """
@@ -31,6 +39,7 @@ class MLP(nn.Module):
     activation: str = "relu"
     residual: bool = False
     dropout: float = 0.0
+    batch_norm: bool = False
     weight_init: str = "lecun"
     init_scale: float = 1.0
 
@@ -39,7 +48,9 @@ class MLP(nn.Module):
         act = layers.activation(self.activation)
         h = layers.flatten(x)
         for i in range(self.depth):
-            out = act(layers.dense(self.width, self.weight_init, self.init_scale)(h))
+            pre = layers.dense(self.width, self.weight_init, self.init_scale,
+                               use_bias=not self.batch_norm)(h)
+            out = act(layers.batch_norm(train)(pre) if self.batch_norm else pre)
             h = h + out if self.residual and i > 0 else out
             h = nn.Dropout(self.dropout, deterministic=not train)(h)
         return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(h)

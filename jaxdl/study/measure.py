@@ -75,6 +75,10 @@ class Context:
         return {split: scalars for split, (scalars, _) in
                 loop.evaluate(self.run, state, loop.eval_sets(self.run)).items()}
 
+    def seeds(self) -> list[int]:
+        """The seeds of the finished trials at this trial's point (sorted)."""
+        return sorted({t.seed for t in self._trials if t.point == self.trial.point})
+
     def load(self, seed: int | None = None, point: dict | None = None, **values: Any) -> Any:
         """The final state of another trial of this sweep: this trial's point with
         `point` / `values` replacing some axis values (dotted keys: pass `point`), and

@@ -87,6 +87,7 @@ def default() -> ml_collections.ConfigDict:
         label_smoothing=0.0,
         l1=0.0,  # coefficient of sum |w| over weight matrices and kernels
         l2=0.0,  # coefficient of 0.5 * sum w^2 over weight matrices and kernels
+        jacobian=0.0,  # coefficient of mean_x ||d outputs / d x||_F^2: smooth fits (double backprop)
         adversarial=adversarial_defaults(),
     ))
     c.objective = objective_defaults()
@@ -344,6 +345,7 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(0 <= l.label_smoothing < 1, "loss.label_smoothing", "must be in [0, 1)", l.label_smoothing)
     _require(l.l1 >= 0, "loss.l1", "must be >= 0", l.l1)
     _require(l.l2 >= 0, "loss.l2", "must be >= 0", l.l2)
+    _require(l.jacobian >= 0, "loss.jacobian", "must be >= 0", l.jacobian)
     _check_adversarial(l.adversarial)
     _check_objective(c.objective, l.adversarial.attack)
     _require(c.objective.name == "supervised" or not c.histograms, "histograms",

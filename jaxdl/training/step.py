@@ -99,9 +99,30 @@ def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classi
             total = total + loss_cfg.l1 * losses.l1_penalty(params)
         if loss_cfg.l2 > 0:
             total = total + loss_cfg.l2 * losses.l2_penalty(params)
+        if loss_cfg.get("jacobian", 0.0) > 0:
+            total = total + loss_cfg.jacobian * mean(
+                jacobian_penalty(model, params, model_state, x, key))
         return total, (metrics, model_state)
 
     return objective
+
+
+def jacobian_penalty(model: nn.Module, params: Any, model_state: Any, x: jax.Array,
+                     key: jax.Array | None) -> jax.Array:
+    """mean_b ||J_b||_F^2, J_b = d f(x_b) / d x_b the input Jacobian of the outputs (in
+    training mode, the step's dropout key): one VJP per output unit, exact. Penalizing
+    it asks for a smooth fit (Drucker & LeCun 1992's double backpropagation; Hoffman
+    et al. 2019) — the smooth interpolators of the law of robustness. Per-example
+    Jacobians come from one VJP of the batch because examples do not interact (not so
+    under batch norm in training mode, where this is the batch's joint Jacobian)."""
+    def f(x):
+        return apply_model(model, params, model_state, x, train=True, key=key)[0]
+
+    outputs, vjp = jax.vjp(f, x)
+    basis = jnp.eye(outputs.shape[-1], dtype=outputs.dtype)
+    cotangents = jnp.broadcast_to(basis[:, None, :], (basis.shape[0], *outputs.shape))
+    grads = jax.vmap(lambda c: vjp(c)[0])(cotangents)  # (outputs, batch, *input)
+    return jnp.sum(jnp.square(grads)) / x.shape[0]
 
 
 def adversarial_config(loss_cfg: ml_collections.ConfigDict) -> Any:

@@ -23,6 +23,17 @@ Published result it checks: the paper's bootstrap gap (real − ideal test soft-
 stays within a few percent on CIFAR-5m and ImageNet-DogBird until the real world
 converges, and model choices (architectures, pretraining, augmentation) that help
 in the ideal world help in the real one.
+
+Measured (30 trials, 604 s on 2 CPU cores shared with other jobs; report in
+docs/studies/deep_bootstrap/report.md): the architecture ranking is the same in both
+worlds (CNN < GRU < MLP test error; confirmed). The bootstrap gap before the real
+world converges (its train error < 1%) is small for the CNN (max 0.045 test error,
+converged at step 1250) and the GRU (0.057, step 2500) but not for the MLP (0.146,
+step 1750), which overfits its 4000 examples early; at the end the real − ideal soft
+error is 0.027 ± 0.004 (CNN), 0.041 ± 0.013 (GRU), 0.115 ± 0.010 (MLP). So the
+claim holds for the architectures with good inductive biases and fails, in the
+direction the paper's framework predicts, for the MLP: its offline generalization
+is worse than its online learning.
 """
 from __future__ import annotations
 

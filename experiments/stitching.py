@@ -24,6 +24,17 @@ Published result it checks: on CIFAR-10 ResNets the paper finds stitching
 penalties of at most a few percent between seeds at all layers, and large
 penalties from random-init bottoms except at the first layers.
 
+Measured (CNN and MLP x 5 seeds, 174 s on 2 CPU cores shared with other jobs; report
+in docs/studies/stitching/report.md): random-init bottoms give large penalties beyond
+the first layer (CNN Conv_0 0.047, Conv_1 0.235, Conv_2 0.416; MLP 0.141, 0.095 —
+confirmed), but seed-to-seed penalties are not near 0 by our 0.03 bar: CNN 0.040 ±
+0.036, 0.065 ± 0.022, 0.034 ± 0.014; MLP Dense_0 0.110 ± 0.019, Dense_1 −0.060 ±
+0.023 (the stitched net beats B). The quick run (1000 steps) had 0.018–0.031. A
+stitch started at moment matching onto B's channels and trained 1000 steps gave no
+better (Conv_2 0.110): the stitch's optimization and overfitting to the training set
+are the suspects — to investigate (BN–linear–BN as in the paper, early stopping on
+held-out data) before reading these as a property of the networks.
+
 Not yet here (issue #7): SSL-trained vs supervised networks stitched into each
 other.
 """

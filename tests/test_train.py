@@ -90,3 +90,24 @@ def test_chunks_never_cross_an_evaluation():
     plan = list(loop.chunks(0, [100, 250, 300], 60))
     assert [length for length, _ in plan] == [60, 40, 60, 60, 30, 50]
     assert [stop for _, stop in plan] == [False, True, False, False, True, True]
+
+
+def test_auto_execution_is_loop_on_cpu_only_for_native_convolutions():
+    """BENCHMARKS.md: inside `scan`, XLA:CPU runs native convolutions ~25x slower."""
+    import jax.numpy as jnp
+    from jaxdl import models
+    assert loop.resolve_execution("auto", "cpu") == "scan"
+    assert loop.resolve_execution("auto", "cpu", native_convolutions=True) == "loop"
+    assert loop.resolve_execution("auto", "gpu", native_convolutions=True) == "scan"
+    assert loop.resolve_execution("scan", "cpu", native_convolutions=True) == "scan"
+    x = jnp.zeros((2, 8, 8, 3))
+    for name, native in (("cnn2d", True), ("mlp", False)):
+        model = models.build(name, 10)
+        variables = model.init(jax.random.PRNGKey(0), x, train=False)
+        assert loop.has_native_convolution(
+            lambda v, x: model.apply(v, x, train=False), variables, x) is native
+    model = models.build("cnn1d", 10)  # 1-D convs are im2col + matmul: no native conv
+    signal = jnp.zeros((2, 40))
+    variables = model.init(jax.random.PRNGKey(0), signal, train=False)
+    assert not loop.has_native_convolution(lambda v, x: model.apply(v, x, train=False),
+                                           variables, signal)

@@ -79,15 +79,36 @@ class Run:
         return jax.tree.map(one, state, self.state_sharding)
 
 
-def resolve_execution(execution: str, backend: str | None = None) -> str:
-    """'auto' -> the strategy measured fastest (BENCHMARKS.md): one `scan` per chunk.
-    On CPU it was slower than per-step calls while 1-D convs went through
-    `lax.conv` (XLA:CPU runs their gradients slowly inside loops); with
-    `layers.Conv`'s im2col it is the fastest for the CNN and the MLP alike. On
-    accelerators per-call dispatch dominates, so `scan` wins there too."""
+def resolve_execution(execution: str, backend: str | None = None,
+                      native_convolutions: bool = False) -> str:
+    """'auto' -> the strategy measured fastest (BENCHMARKS.md): one `scan` per chunk,
+    except per-step calls (`loop`) on CPU for a program with native convolutions.
+
+    XLA:CPU runs convolutions — above all their gradients — on a slow generic path
+    inside a `while` body: `scan` was 25x slower than `loop` for the CIFAR-shaped
+    ResNet and cnn2d (BENCHMARKS.md, "A CIFAR-shaped ResNet"). 1-D convolutions are
+    im2col + matmul (`layers.Conv`), so the MNIST-1D CNN and the MLP have none and
+    `scan` is their fastest. On accelerators per-call dispatch dominates: `scan`."""
     if execution != "auto":
         return execution
+    if native_convolutions and (backend or jax.default_backend()) == "cpu":
+        return "loop"
     return "scan"
+
+
+def has_native_convolution(fn: Callable, *args: Any) -> bool:
+    """Whether the traced program of fn(*args) contains `lax.conv_general_dilated`
+    (in any nested jaxpr: scans, custom derivatives, ...)."""
+    def walk(jaxpr) -> bool:
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "conv_general_dilated":
+                return True
+            for value in eqn.params.values():
+                inner = getattr(value, "jaxpr", value)
+                if hasattr(inner, "eqns") and walk(inner):
+                    return True
+        return False
+    return walk(jax.make_jaxpr(fn)(*args).jaxpr)
 
 
 def enable_compilation_cache() -> None:
@@ -138,7 +159,12 @@ def build(config: ml_collections.ConfigDict) -> Run:
     classify = dataset.num_classes > 0
     axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
     train_step = step_lib.make_train_step(model, optimizer, config.loss, classify, axis_name)
-    execution = resolve_execution(config.execution)
+    native_conv = (config.execution == "auto" and jax.default_backend() == "cpu"
+                   and has_native_convolution(
+                       lambda params, model_state, x: step_lib.apply_model(
+                           model, params, model_state, x, train=False)[0],
+                       shapes.params, shapes.model_state, sample_x))
+    execution = resolve_execution(config.execution, native_convolutions=native_conv)
     return Run(
         config=config, dataset=dataset, model=model, optimizer=optimizer, placement=placement,
         state_sharding=state_sharding, init=jax.jit(init, out_shardings=state_sharding),

@@ -195,3 +195,22 @@ def test_bayesian_search_writes_to_the_store_and_resumes_by_replay(tmp_path):
     again = search.run_search(study, root, vectorize_mode="yes", progress=False)
     assert again.ran == 0  # the same asks, told from the store: nothing trains twice
     assert "## test/accuracy (final)" in open(report.write_report([root])).read()
+
+
+def test_the_sweep_command_prints_the_report_path_and_the_studys_verdict(tmp_path, capsys):
+    from jaxdl import cli
+    path = write_study(tmp_path / "s.py", lrs=(1e-2,), seeds=(0,), steps=20, eval_every=10)
+    with open(path, "a") as f:
+        f.write("from jaxdl.study import report\n"
+                "def analyze(results):\n"
+                "    acc = results.final('test/accuracy')['value'].mean()\n"
+                "    return report.Analysis(verdict=f'accuracy {acc:.4f}\\n\\nsecond paragraph')\n")
+    workdir = str(tmp_path / "sweep")
+    assert cli.main(["sweep", path, "--workdir", workdir, "--no-progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    accuracy = store.frame(store.records([workdir]), ["optimizer.lr"]).query(
+        "metric == 'test/accuracy'").sort_values("step")["value"].iloc[-1]
+    assert out[-4:] == [f"report: {workdir}/report.md", f"verdict: accuracy {accuracy:.4f}", "",
+                        "second paragraph"]
+    assert cli.main(["report", workdir]) == 0  # `jaxdl report` prints the same two things
+    assert capsys.readouterr().out.splitlines()[-3:] == out[-3:]

@@ -77,7 +77,7 @@ def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str]
             raise sweep.StudyError(f"{overrides[0]}: a sweep's configs come from its study file "
                                    f"(edit its get_config, or use --quick)")
         if args.command == "report":
-            print(f"report: {report.write_report(args.dirs, args.out)}")
+            print_report(report.write_report(args.dirs, args.out))
             return 0
         return sweep_command(args, argv)
     except (sweep.StudyError, config_lib.ConfigError, store.StoreError,
@@ -115,8 +115,17 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
           f"{summary.failed} failed ({summary.ran} run now, {mode}{measured}, "
           f"{summary.wall_time_s:.0f} s); trials in {workdir}/trials")
     if not args.no_report:
-        print(f"report: {report.write_report([workdir])}")
+        print_report(report.write_report([workdir]))
     return 0
+
+
+def print_report(path: str) -> None:
+    """Where the report is, then its verdict: the study's answer without opening a file."""
+    from jaxdl.study import report
+    print(f"report: {path}")
+    verdict = report.read_verdict(path)
+    if verdict:
+        print(f"verdict: {verdict}")
 
 
 def resume_command(argv: Sequence[str], workdir: str) -> str:

@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import math
 import os
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -317,6 +318,15 @@ def write_report(roots: Sequence[str], out: str | None = None) -> str:
         f.write("\n".join(lines).rstrip() + "\n")
     os.replace(tmp, path)
     return path
+
+
+def read_verdict(path: str) -> str:
+    """The verdict section of a written report.md ('' if it has none), for the command
+    line to print after the report's path."""
+    with open(path) as f:
+        text = f.read()
+    match = re.search(r"^## Verdict\n\n(.*?)(?=\n## |\Z)", text, flags=re.S | re.M)
+    return match.group(1).strip() if match else ""
 
 
 def _save(figure: Figure, name: str, out: str) -> str:

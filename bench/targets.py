@@ -1,0 +1,139 @@
+"""Issue #9's three CPU targets, measured side by side in one short run (~10 min on 2 cores).
+
+    python -m bench.targets                  # markdown table on stdout, raw numbers in runs/bench/targets.json
+    python -m bench.targets --repeats 7      # more rounds (default 5)
+
+1. Training steps/s of the MNIST-1D CNN and MLP recipes: jaxdl as it is (`execution=auto`,
+   chunk 100, the driver's per-chunk work: `bench.execution`) vs idiomatic PyTorch eager with
+   its default threads and with 1 thread (`bench.torch_mnist1d`). Each round runs one fresh
+   process per implementation that times one 1000-step window after 200 warm-up steps; rounds
+   alternate the implementations, so a load spike from another process hits them alike.
+   Target: jaxdl ≥ 3× the faster PyTorch setting.
+2. Whole-process wall time of the 6000-step CNN recipe, process start to the printed test
+   accuracy (imports, data, compilation, training, evaluation every 1000 steps, jaxdl's
+   checkpoints): `jaxdl train --no-progress` as a user's second run (compilation and MNIST-1D
+   disk caches warm, filled by an untimed first run) and as a first run (both caches off), in
+   the environment of requirements.lock (`--hide-torch`: with torch installed tensorboardX
+   imports it), vs the PyTorch script (1 thread and default threads) reading MNIST-1D from the
+   same warm disk cache. Runs alternate round-robin. Target: jaxdl ≤ 0.5× the faster PyTorch.
+
+Every figure is a median over the rounds, shown with its min–max; every ratio divides two
+medians of this one run. The machine's load average is printed at start and end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from bench import common
+
+RECIPES = ("cnn", "mlp")
+TORCH_THREADS = {"PyTorch eager (default threads)": 0, "PyTorch eager (1 thread)": 1}
+
+
+def steps_per_s(repeats: int, log) -> dict[str, dict[str, list[float]]]:
+    """recipe -> implementation -> one steps/s figure per round."""
+    window = dict(warmup=200, window=1000, windows=1)
+    rates: dict[str, dict[str, list[float]]] = {r: {} for r in RECIPES}
+    for round_ in range(repeats):
+        for recipe in RECIPES:
+            jaxdl = common.run_worker("bench.execution:measure", dict(
+                recipe=recipe, runs=[dict(execution="auto", chunk_size=100, variant="")], **window))
+            rates[recipe].setdefault("jaxdl", []).append(jaxdl[0]["steps_per_s"])
+            for name, threads in TORCH_THREADS.items():
+                out = common.run_worker("bench.torch_mnist1d:window_steps_per_s",
+                                        dict(model_name=recipe, threads=threads, **window))
+                rates[recipe].setdefault(name, []).append(out["steps_per_s"])
+            log(f"steps/s round {round_ + 1}/{repeats} {recipe}: "
+                + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates[recipe].items()))
+    return rates
+
+
+def wall_commands(workdir: str, compile_cache: str, data_cache: str) -> dict[str, tuple]:
+    """name -> (argv, env) of the whole-process runs of the CNN recipe."""
+    py = common.PYTHON
+    train = [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--", "train", "--no-progress",
+             "--workdir", workdir]
+    torch = [py, "-m", "bench.torch_mnist1d", "--model", "cnn"]
+    warm = {"JAXDL_COMPILATION_CACHE": compile_cache, "JAXDL_DATA_CACHE": data_cache}
+    return {
+        "jaxdl train (warm caches)": (train, warm),
+        "jaxdl train (first run: caches off)": (train, {"JAXDL_COMPILATION_CACHE": "",
+                                                        "JAXDL_DATA_CACHE": ""}),
+        **{name: (torch + ["--threads", str(t)], {"JAXDL_DATA_CACHE": data_cache})
+           for name, t in TORCH_THREADS.items()},
+    }
+
+
+def wall_times(repeats: int, log) -> dict[str, list[float]]:
+    """name -> one wall time per round (round 0, untimed, fills the warm caches)."""
+    caches = [tempfile.mkdtemp(prefix="jaxdl-targets-") for _ in range(2)]
+    times: dict[str, list[float]] = {}
+    try:
+        names = list(wall_commands("x", *caches))
+        for round_ in range(repeats + 1):
+            for name in names if round_ else names[:1]:
+                with tempfile.TemporaryDirectory() as tmp:
+                    argv, env = wall_commands(f"{tmp}/run", *caches)[name]
+                    wall = common.time_process(argv, env)["wall_s"]
+                if round_:
+                    times.setdefault(name, []).append(wall)
+                log(f"wall round {round_}/{repeats}: {name}: {wall:.1f} s")
+    finally:
+        for cache in caches:
+            shutil.rmtree(cache, ignore_errors=True)
+    return times
+
+
+def markdown(results: dict) -> str:
+    med, spread = common.median, common.spread
+    rows = []
+    for recipe in RECIPES:
+        figures = results["steps_per_s"][recipe]
+        best_torch = max(med(figures[name]) for name in TORCH_THREADS)
+        for name, values in figures.items():
+            ratio = f"{med(values) / best_torch:.2f}×"
+            rows.append((recipe.upper(), name, f"{med(values):,.0f}", spread(values), ratio))
+    steps = common.table(("recipe", "implementation", "steps/s", "min–max", "÷ faster PyTorch"), rows)
+    walls = results["wall_s"]
+    best_torch = min(med(walls[name]) for name in TORCH_THREADS)
+    wall = common.table(("CNN recipe, 6000 steps", "wall s", "min–max", "÷ faster PyTorch"),
+                        [(name, f"{med(v):.1f}", spread(v), f"{med(v) / best_torch:.2f}×")
+                         for name, v in walls.items()])
+    m = results["machine"]
+    return (f"`{results['command']}` — started {results['started']}, {results['elapsed_s'] / 60:.0f} min; "
+            f"{m['cpu']}, {m['cores']} cores; load average {m['load_average_start']} at start, "
+            f"{results['load_average_end']} at end; medians of {results['repeats']} rounds.\n\n"
+            f"{steps}\n\n{wall}\n")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.targets", description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5, help="rounds per figure (>= 5 for the record)")
+    p.add_argument("--json", default=os.path.join(common.ROOT, "runs", "bench", "targets.json"),
+                   help="where the raw numbers go")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    log = lambda msg: print(f"[targets {time.strftime('%H:%M:%S')} load {common.load_average()}] {msg}",
+                            flush=True)
+    results = {"command": "python -m bench.targets" + "".join(f" {a}" for a in (argv or [])),
+               "started": time.strftime("%Y-%m-%d %H:%M"), "machine": common.machine(),
+               "repeats": args.repeats}
+    results["steps_per_s"] = steps_per_s(args.repeats, log)
+    results["wall_s"] = wall_times(args.repeats, log)
+    results["load_average_end"] = common.load_average()
+    results["elapsed_s"] = time.perf_counter() - t0
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=1)
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))

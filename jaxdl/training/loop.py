@@ -158,7 +158,8 @@ def build(config: ml_collections.ConfigDict) -> Run:
     state_sharding = placement.state(shapes)
     classify = dataset.num_classes > 0
     axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
-    train_step = step_lib.make_train_step(model, optimizer, config.loss, classify, axis_name)
+    train_step = step_lib.make_train_step(model, optimizer, config.loss, classify, axis_name,
+                                          augment=config.augment)
     native_conv = (config.execution == "auto" and jax.default_backend() == "cpu"
                    and has_native_convolution(
                        lambda params, model_state, x: step_lib.apply_model(

@@ -13,6 +13,9 @@ returns is committed into the trial's record: scalars become metric rows
 `measure/<name>` at the trial's last step (`results.final("measure/<name>")`,
 `results.summary(...)`, and a study may list them in METRICS); arrays are saved
 in the trial's `measures.npz` and read back with `results.arrays("<name>")`.
+`ctx.history("test/accuracy")` gives the trial's logged curve and `ctx.at_step(step)`
+its checkpointed state at that step — early stopping as a measurement: restore the step
+of the best validation score (experiments/regularization.py).
 
 Exactness and resumption: a measurement is a pure function of the trial's final
 checkpoint and `ctx.key` (the trial's MEASURE-purpose key), so it gives the same

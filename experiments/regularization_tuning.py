@@ -58,7 +58,8 @@ def analyze(results: report.Results) -> report.Analysis:
                      "validation accuracy (final)": round(float(v.iloc[0]), 3) if len(v) else None,
                      "train accuracy": round(float(t.iloc[0]), 3) if len(t) else None})
     table = pd.DataFrame(rows)
-    best = table.loc[table.groupby("regularizer", sort=False)["validation accuracy (final)"].idxmax()]
+    scores = table.groupby("regularizer", sort=False)["validation accuracy (final)"]
+    best = table.loc[scores.idxmax()]
     verdict = "Chosen (best final validation accuracy per regularizer): " + "; ".join(
         f"{r['regularizer']}: {r['setting']} ({r['validation accuracy (final)']:.3f})"
         for _, r in best.iterrows())

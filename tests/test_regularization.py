@@ -172,6 +172,11 @@ def test_noise_needs_the_supervised_objective_but_augmentation_is_allowed_there(
         config_lib.load(None, ["objective.name=simclr", "augment.name=mnist1d",
                                "loss.input_noise=0.1"])
     config_lib.load(None, ["augment.name=mnist1d"])  # supervised augmentation: valid now
+    images = config_lib.load(None, ["data.name=digits", "model.name=cnn2d",
+                                    "augment.name=mnist1d"])
+    with pytest.raises(config_lib.ConfigError, match="config.augment.name.*signals") as info:
+        loop.build(images)  # 1-D views on images: refused before any compute, in one line
+    assert "\n" not in str(info.value)
 
 
 def test_cnn1d_dropout_masks_features_in_training_only():

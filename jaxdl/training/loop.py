@@ -147,6 +147,14 @@ def build(config: ml_collections.ConfigDict) -> Run:
             model = ssl.build(model, config.objective, config.augment, config.steps, sample_x)
         except (ValueError, TypeError) as e:
             raise config_lib.ConfigError(f"config.objective: {str(e).splitlines()[0]}") from None
+    elif config.augment.name != "none":  # supervised augmentation: traced on the inputs now
+        views = ssl.augmentation(ssl.views_of(config.augment))
+        try:
+            jax.eval_shape(views, rng.root_key(0), sample_x)
+        except (ValueError, TypeError) as e:
+            raise config_lib.ConfigError(f"config.augment.name: {config.augment.name!r} views "
+                                         f"do not apply to these inputs: "
+                                         f"{str(e).splitlines()[0]}") from None
 
     def init(key: jax.Array) -> state_lib.TrainState:
         return state_lib.create(model, optimizer, key, sample_x)

@@ -88,6 +88,8 @@ def default() -> ml_collections.ConfigDict:
         l1=0.0,  # coefficient of sum |w| over weight matrices and kernels
         l2=0.0,  # coefficient of 0.5 * sum w^2 over weight matrices and kernels
         jacobian=0.0,  # coefficient of mean_x ||d outputs / d x||_F^2: smooth fits (double backprop)
+        input_noise=0.0,  # std of Gaussian noise added to each training input (Bishop 1995); 0: off
+        weight_noise=0.0,  # std of Gaussian noise on the weight matrices in each training forward pass
         adversarial=adversarial_defaults(),
     ))
     c.objective = objective_defaults()
@@ -121,10 +123,12 @@ def objective_defaults() -> ml_collections.ConfigDict:
 
 
 def augment_defaults() -> ml_collections.ConfigDict:
-    """Views for the self-supervised objectives (config.augment, jaxdl.data.augment):
-    `none`, or `mnist1d`: per signal a circular shift, a crop stretched back to full
-    length, an amplitude scale, a linear trend and an offset, then Gaussian noise — the
-    nuisances the MNIST-1D generator itself draws. An option at 0 (min_scale at 1) is off."""
+    """Views for the self-supervised objectives, and data augmentation of the supervised
+    one (config.augment, jaxdl.data.augment): `none` (the default: no augmentation), or
+    `mnist1d`: per signal a circular shift, a crop stretched back to full length, an
+    amplitude scale, a linear trend and an offset, then Gaussian noise — the nuisances the
+    MNIST-1D generator itself draws. An option at 0 (min_scale at 1) is off. With the
+    supervised objective each training batch is replaced by one view of it."""
     return ml_collections.ConfigDict(dict(
         name="none",  # none | mnist1d
         max_shift=10,  # samples, uniform in [-max_shift, max_shift]
@@ -346,12 +350,18 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(l.l1 >= 0, "loss.l1", "must be >= 0", l.l1)
     _require(l.l2 >= 0, "loss.l2", "must be >= 0", l.l2)
     _require(l.jacobian >= 0, "loss.jacobian", "must be >= 0", l.jacobian)
+    for name in ("input_noise", "weight_noise"):
+        _require(math.isfinite(l[name]) and l[name] >= 0, "loss." + name,
+                 "must be a finite number >= 0 (0: off)", l[name])
+        _require(c.objective.name == "supervised" or l[name] == 0, "loss." + name,
+                 f"must be 0 with objective {c.objective.name!r} (noise regularizes the "
+                 f"supervised objective)", l[name])
     _check_adversarial(l.adversarial)
     _check_objective(c.objective, l.adversarial.attack)
     _require(c.objective.name == "supervised" or not c.histograms, "histograms",
              f"must be False with objective {c.objective.name!r} (the histogram probe takes "
              f"gradients of the supervised objective)", c.histograms)
-    _check_augment(c.augment, c.objective.name)
+    _check_augment(c.augment)
 
 
 def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:
@@ -373,12 +383,9 @@ def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:
     _require(o.mask_length >= 1, key + "mask_length", "must be >= 1", o.mask_length)
 
 
-def _check_augment(a: ml_collections.ConfigDict, objective: str) -> None:
+def _check_augment(a: ml_collections.ConfigDict) -> None:
     key = "augment."
     _require(a.name in AUGMENTS, key + "name", f"must be one of {', '.join(AUGMENTS)}", a.name)
-    _require(a.name == "none" or objective != "supervised", key + "name",
-             "views are drawn only by the self-supervised objectives; must be 'none' with "
-             "objective 'supervised'", a.name)
     _require(a.max_shift >= 0, key + "max_shift", "must be >= 0", a.max_shift)
     _require(0 < a.min_scale <= 1, key + "min_scale", "must be in (0, 1]", a.min_scale)
     _require(0 <= a.amplitude < 1, key + "amplitude", "must be in [0, 1)", a.amplitude)

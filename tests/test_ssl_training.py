@@ -279,7 +279,7 @@ def error_of(overrides):
     (["objective.projector=(64,0)"], ["config.objective.projector", "> 0"]),
     (["objective.lambd=-1"], ["config.objective.lambd", ">= 0"]),
     (["objective.mask_length=0"], ["config.objective.mask_length", ">= 1"]),
-    (["augment.name=mnist1d"], ["config.augment.name", "supervised"]),
+    (["augment.name=cifar"], ["config.augment.name", "mnist1d"]),  # supervised too (#8)
     (["objective.name=simclr", "augment.name=cifar"], ["config.augment.name", "mnist1d"]),
     (["objective.name=simclr", "augment.min_scale=0"], ["config.augment.min_scale", "(0, 1]"]),
     (["objective.name=simclr", "augment.noise_std=-0.1"], ["config.augment.noise_std", ">= 0"]),

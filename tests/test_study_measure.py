@@ -23,13 +23,15 @@ METRICS = ("test/accuracy", "measure/accuracy_again")
 def get_config(name=None):
     c = config_lib.default()
     c.model = config_lib.named_section("model", "mlp")
-    c.steps, c.eval_every, c.checkpoint_every, c.chunk_size = 30, 30, 10, 10
+    c.steps, c.eval_every, c.checkpoint_every, c.chunk_size = 30, 10, 10, 10
     return c
 def measure(ctx):
     {fail}
     logits = ctx.apply(ctx.run.dataset.x_test)
     other = ctx.load(seed=1 - ctx.trial.seed)
     return {{"accuracy_again": ctx.evaluate()["test"]["accuracy"],
+             "accuracy_at_10": ctx.evaluate(ctx.at_step(10))["test"]["accuracy"],
+             "logged_at_10": ctx.history("test/accuracy")[10],
              "other_seed_accuracy": ctx.evaluate(other)["test"]["accuracy"],
              "draw": jax.random.uniform(ctx.key),
              "predictions": np.argmax(np.asarray(logits), -1)}}
@@ -60,6 +62,11 @@ def test_measure_sees_each_trials_final_state_and_is_committed(tmp_path, mode):
     # number the run logged (a wrong slice of a vectorized group would not: seeds differ).
     assert again == pytest.approx(logged, abs=1e-6)
     assert len(set(logged.values())) > 1
+    # ctx.at_step(10): the trial's checkpoint at step 10 (its slice of a group's), which
+    # evaluates to what the run logged there (ctx.history), not to the final state's value
+    at_10, logged_10 = final(recs, "measure/accuracy_at_10"), final(recs, "measure/logged_at_10")
+    assert at_10 == pytest.approx(logged_10, abs=1e-6)
+    assert any(abs(at_10[t] - logged[t]) > 1e-3 for t in logged)
     by_point = {(r["point"]["optimizer.lr"], r["seed"]): r["trial"] for r in recs}
     other = final(recs, "measure/other_seed_accuracy")
     for (lr, seed), trial in by_point.items():  # ctx.load(seed=...) gives that trial's state

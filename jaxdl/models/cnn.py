@@ -26,6 +26,8 @@ class CNN1D(nn.Module):
         batch_norm: batch norm between each convolution and its activation
             (statistics in the ``batch_stats`` collection).
         activation: nonlinearity, a name from ``layers.ACTIVATIONS``.
+        dropout: rate of dropout on the flattened features before the linear head
+            ('dropout' rng); 0: none, the network of before.
         weight_init: kernel initialiser of every layer, a name from ``layers.INITS``.
         init_scale: multiplies the initial weights' standard deviation.
     """
@@ -36,6 +38,7 @@ class CNN1D(nn.Module):
     padding: int = 1
     batch_norm: bool = False
     activation: str = "relu"
+    dropout: float = 0.0
     weight_init: str = "lecun"
     init_scale: float = 1.0
 
@@ -45,8 +48,8 @@ class CNN1D(nn.Module):
                               self.stride, self.padding, self.batch_norm,
                               layers.activation(self.activation), self.weight_init,
                               self.init_scale, train)
-        head = layers.dense(self.num_outputs, self.weight_init, self.init_scale)
-        return head(layers.flatten(h))
+        h = nn.Dropout(self.dropout, deterministic=not train)(layers.flatten(h))
+        return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(h)
 
 
 class CNN2D(nn.Module):

@@ -74,8 +74,12 @@ def method_of(objective: ml_collections.ConfigDict, augment: ml_collections.Conf
               steps: int) -> Method:
     numbers = {f.name: objective[f.name] for f in dataclasses.fields(Method)
                if f.name not in ("name", "steps", "views")}
-    views = Views(**{f.name: augment[f.name] for f in dataclasses.fields(Views)})
-    return Method(name=objective.name, steps=steps, views=views, **numbers)
+    return Method(name=objective.name, steps=steps, views=views_of(augment), **numbers)
+
+
+def views_of(augment: ml_collections.ConfigDict) -> Views:
+    """config.augment as a frozen `Views`."""
+    return Views(**{f.name: augment[f.name] for f in dataclasses.fields(Views)})
 
 
 # ---------------------------------------------------------------- views

@@ -64,7 +64,8 @@ def overfit_batch(config: ml_collections.ConfigDict, examples: int = 8, steps: i
     batch = (jnp.asarray(run.dataset.x_train[:examples]),
              jnp.asarray(run.dataset.y_train[:examples]))
     classify = run.dataset.num_classes > 0
-    train_step = step_lib.make_train_step(run.model, run.optimizer, config.loss, classify)
+    train_step = step_lib.make_train_step(run.model, run.optimizer, config.loss, classify,
+                                          augment=config.augment)
 
     @jax.jit
     def train(state):

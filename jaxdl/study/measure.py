@@ -13,6 +13,9 @@ returns is committed into the trial's record: scalars become metric rows
 `measure/<name>` at the trial's last step (`results.final("measure/<name>")`,
 `results.summary(...)`, and a study may list them in METRICS); arrays are saved
 in the trial's `measures.npz` and read back with `results.arrays("<name>")`.
+`ctx.history("test/accuracy")` gives the trial's logged curve and `ctx.at_step(step)`
+its checkpointed state at that step — early stopping as a measurement: restore the step
+of the best validation score (experiments/regularization.py).
 
 Exactness and resumption: a measurement is a pure function of the trial's final
 checkpoint and `ctx.key` (the trial's MEASURE-purpose key), so it gives the same
@@ -58,8 +61,9 @@ class Context:
     run: loop.Run  # built from the trial's config: .model, .dataset, .evaluate, ...
     state: Any  # the trial's final TrainState (.params, .model_state, .step)
     key: jax.Array  # fold_in(root key of the trial's seed, rng.MEASURE)
-    _load: Callable[[sweep.Trial], Any]
+    _load: Callable[..., Any]  # (trial, step=None) -> state
     _trials: Sequence[sweep.Trial]
+    _rows: Sequence[Sequence[Any]] = ()  # the trial's logged metric rows [step, metric, value]
 
     def apply(self, x: Any, state: Any = None) -> jax.Array:
         """The model's outputs (logits) on `x` in inference mode, with this trial's final
@@ -74,6 +78,17 @@ class Context:
         state = self.state if state is None else state
         return {split: scalars for split, (scalars, _) in
                 loop.evaluate(self.run, state, loop.eval_sets(self.run)).items()}
+
+    def history(self, metric: str) -> dict[int, float]:
+        """{step: value} of a metric the trial logged during training, e.g. 'test/accuracy'
+        at every eval step (the rows of its metrics.jsonl)."""
+        return {int(step): float(value) for step, name, value in self._rows if name == metric}
+
+    def at_step(self, step: int) -> Any:
+        """This trial's state at training step `step`, restored from its checkpoint there
+        (e.g. early stopping: the step of the best validation score). Checkpoints exist at
+        every `checkpoint_every` steps, of which the newest `keep_checkpoints` are kept."""
+        return self._load(self.trial, step)
 
     def seeds(self) -> list[int]:
         """The seeds of the finished trials at this trial's point (sorted)."""
@@ -115,7 +130,7 @@ def measure_trials(fn: Measure, trials: Sequence[sweep.Trial], store: store_lib.
         run = dataclasses.replace(runs[vectorize.group_key(trial.config)], config=trial.config)
         ctx = Context(trial=trial, config=trial.config, run=run, state=states(trial),
                       key=rng.purpose_key(rng.root_key(trial.seed), rng.MEASURE),
-                      _load=states, _trials=done)
+                      _load=states, _trials=done, _rows=store.record(trial.id)["rows"])
         try:
             values = fn(ctx)
         except sweep.StudyError:
@@ -183,28 +198,33 @@ class _StateLoader:
         self.store, self.runs = store, runs
         self._last_group: tuple[str, Any, list[str]] | None = None
 
-    def __call__(self, trial: sweep.Trial) -> Any:
+    def __call__(self, trial: sweep.Trial, step: int | None = None) -> Any:
+        """The trial's final state, or its state at checkpointed step `step`."""
         record = self.store.record(trial.id)
         if record.get("group"):
-            stacked, ids = self._group(record["group"], trial)
+            if step is None:
+                stacked, ids = self._group(record["group"], trial)
+            else:
+                stacked, ids = self._restore_group(record["group"], trial, step)
             return jax.tree.map(lambda a: a[ids.index(trial.id)], stacked)
-        return self._single(trial)
+        return self._single(trial, step)
 
-    def _single(self, trial: sweep.Trial) -> Any:
+    def _single(self, trial: sweep.Trial, step: int | None = None) -> Any:
         from jaxdl.study import vectorize
         run = self.runs[vectorize.group_key(trial.config)]
         directory = os.path.join(self.store.trial_dir(trial.id), "checkpoints")
         abstract = jax.eval_shape(run.init, rng.root_key(trial.seed))
         # A checkpoint from before TrainState had `target` restores as a dict: completed.
         return loop.as_train_state(
-            _restore_final(directory, lambda saved: loop.as_saved(abstract, saved), trial))
+            _restore(directory, lambda saved: loop.as_saved(abstract, saved), trial, step))
 
     def _group(self, gid: str, trial: sweep.Trial) -> tuple[Any, list[str]]:
         if self._last_group is None or self._last_group[0] != gid:
             self._last_group = (gid, *self._restore_group(gid, trial))
         return self._last_group[1:]
 
-    def _restore_group(self, gid: str, trial: sweep.Trial) -> tuple[Any, list[str]]:
+    def _restore_group(self, gid: str, trial: sweep.Trial,
+                       step: int | None = None) -> tuple[Any, list[str]]:
         from jaxdl.study import run as run_lib
         from jaxdl.study import vectorize
         group_dir = os.path.join(self.store.root, "groups", gid)
@@ -212,8 +232,8 @@ class _StateLoader:
         key = vectorize.group_key(trial.config)
         program = run_lib.program_for(key, self.runs[key])
         configs = [self._config(tid) for tid in ids]
-        state = _restore_final(os.path.join(group_dir, "checkpoints"),
-                               lambda saved: vectorize.abstract_state(program, configs), trial)
+        state = _restore(os.path.join(group_dir, "checkpoints"),
+                         lambda saved: vectorize.abstract_state(program, configs), trial, step)
         return state.trials, ids
 
     def _config(self, trial_id: str) -> ml_collections.ConfigDict:
@@ -221,10 +241,17 @@ class _StateLoader:
         return ml_collections.ConfigDict(json.load(open(path)))
 
 
-def _restore_final(directory: str, abstract_for: Callable, trial: sweep.Trial) -> Any:
-    """The state of the newest checkpoint, which must be the trial's last step."""
+def _restore(directory: str, abstract_for: Callable, trial: sweep.Trial,
+             step: int | None = None) -> Any:
+    """The state of the checkpoint at `step`, or (None) of the newest one, which must be
+    the trial's last step."""
     checkpoints = checkpoint_lib.Checkpoints(directory, read_only=True)
     try:
+        if step is not None:
+            if step not in checkpoints.steps():
+                raise MeasureError(f"trial {trial.label}: no checkpoint of step {step} in "
+                                   f"{directory} (saved: {checkpoints.steps()})")
+            return checkpoints.restore(step, abstract_for(checkpoints.saved_config(step)))[0]
         latest = checkpoints.restore_latest(abstract_for)
     finally:
         checkpoints.close()

@@ -160,7 +160,7 @@ def build_program(run: loop.Run) -> Program:
         return GroupState(step=jnp.zeros((), jnp.int32), trials=trials)
 
     train_step = step_lib.make_train_step(run.model, template, config.loss,
-                                          run.dataset.num_classes > 0)
+                                          run.dataset.num_classes > 0, augment=config.augment)
     chunk = step_lib.make_train_chunk(train_step, config.batch_size, run.execution)
 
     @functools.partial(jax.jit, static_argnames="length", donate_argnums=0)

@@ -147,6 +147,14 @@ def build(config: ml_collections.ConfigDict) -> Run:
             model = ssl.build(model, config.objective, config.augment, config.steps, sample_x)
         except (ValueError, TypeError) as e:
             raise config_lib.ConfigError(f"config.objective: {str(e).splitlines()[0]}") from None
+    elif config.augment.name != "none":  # supervised augmentation: traced on the inputs now
+        views = ssl.augmentation(ssl.views_of(config.augment))
+        try:
+            jax.eval_shape(views, rng.root_key(0), sample_x)
+        except (ValueError, TypeError) as e:
+            raise config_lib.ConfigError(f"config.augment.name: {config.augment.name!r} views "
+                                         f"do not apply to these inputs: "
+                                         f"{str(e).splitlines()[0]}") from None
 
     def init(key: jax.Array) -> state_lib.TrainState:
         return state_lib.create(model, optimizer, key, sample_x)
@@ -158,7 +166,8 @@ def build(config: ml_collections.ConfigDict) -> Run:
     state_sharding = placement.state(shapes)
     classify = dataset.num_classes > 0
     axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
-    train_step = step_lib.make_train_step(model, optimizer, config.loss, classify, axis_name)
+    train_step = step_lib.make_train_step(model, optimizer, config.loss, classify, axis_name,
+                                          augment=config.augment)
     native_conv = (config.execution == "auto" and jax.default_backend() == "cpu"
                    and has_native_convolution(
                        lambda params, model_state, x: step_lib.apply_model(

@@ -48,8 +48,16 @@ def apply_model(model: nn.Module, params: Any, model_state: Any, x: jax.Array, *
 
 def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classify: bool,
                    axis_name: Any = None):
-    """objective(params, model_state, batch, key[, attack_key]) -> (loss + penalties,
-    (metrics, model_state)); `key` draws dropout, `attack_key` an attack's random start.
+    """objective(params, model_state, batch, key[, attack_key, noise_key]) -> (loss +
+    penalties, (metrics, model_state)); `key` draws dropout, `attack_key` an attack's
+    random start, `noise_key` the weight noise.
+
+    Weight noise (`loss_cfg.weight_noise` = s > 0): the data loss is that of the network
+    with weights W + s eps, eps ~ N(0, I) drawn from `noise_key`, on every weight matrix
+    and kernel (`perturb_weights`); the penalties are of the unperturbed params. Its
+    gradient w.r.t. W is the gradient at the perturbed point, so in expectation training
+    minimizes E_eps L(W + s eps) ~ L(W) + s^2/2 tr H (a curvature penalty: Graves 2011,
+    An 1996).
 
     With `axis_name` (per-device programs), the batch is a device's slice and the loss
     and metrics are averaged over devices: under `shard_map` the gradient of that mean
@@ -87,12 +95,15 @@ def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classi
         return metrics, model_state
 
     def objective(params, model_state, batch: Batch, key: jax.Array,
-                  attack_key: jax.Array | None = None):
+                  attack_key: jax.Array | None = None, noise_key: jax.Array | None = None):
         x, y = batch
+        forward = params
+        if loss_cfg.get("weight_noise", 0.0) > 0:
+            forward = perturb_weights(params, noise_key, loss_cfg.weight_noise)
         if adversary is None:
-            metrics, model_state = data_loss(params, model_state, x, y, key)
+            metrics, model_state = data_loss(forward, model_state, x, y, key)
         else:
-            metrics, model_state = adversarial_loss(params, model_state, x, y, key, attack_key)
+            metrics, model_state = adversarial_loss(forward, model_state, x, y, key, attack_key)
         model_state = jax.tree.map(mean, model_state)  # batch-norm statistics: device average
         total = metrics["loss"]
         if loss_cfg.l1 > 0:
@@ -105,6 +116,39 @@ def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classi
         return total, (metrics, model_state)
 
     return objective
+
+
+def perturb_weights(params: Any, key: jax.Array, std: float) -> Any:
+    """params with N(0, std^2) noise added to every weight matrix and kernel (the leaves
+    with ndim > 1, as the L1/L2 penalties; biases and norm scales unchanged); leaf i
+    draws from fold_in(key, i)."""
+    leaves, tree = jax.tree.flatten(params)
+    noisy = [w + std * jax.random.normal(jax.random.fold_in(key, i), w.shape, w.dtype)
+             if w.ndim > 1 else w for i, w in enumerate(leaves)]
+    return jax.tree.unflatten(tree, noisy)
+
+
+def make_input_transform(loss_cfg: ml_collections.ConfigDict,
+                         augment: ml_collections.ConfigDict | None):
+    """transform(view_key, noise_key, x) -> x' of a supervised training batch, or None
+    when neither data augmentation (`augment.name` != none: one view of each example by
+    `ssl.augmentation`, from `view_key`) nor input noise (`loss_cfg.input_noise` = s > 0:
+    x + s eps, eps ~ N(0, I) from `noise_key`) is on. For small s, training with input
+    noise is Tikhonov regularization (Bishop 1995)."""
+    aug = (ssl.augmentation(ssl.views_of(augment))
+           if augment is not None and augment.name != "none" else None)
+    std = loss_cfg.get("input_noise", 0.0)
+    if aug is None and std == 0:
+        return None
+
+    def transform(view_key: jax.Array, noise_key: jax.Array, x: jax.Array) -> jax.Array:
+        if aug is not None:
+            x = aug(view_key, x)
+        if std > 0:
+            x = augment_lib.gaussian_noise(noise_key, x, std=std)
+        return x
+
+    return transform
 
 
 def jacobian_penalty(model: nn.Module, params: Any, model_state: Any, x: jax.Array,
@@ -170,23 +214,38 @@ def per_device(key: jax.Array, axis_name: Any) -> jax.Array:
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     loss_cfg: ml_collections.ConfigDict, classify: bool,
-                    axis_name: Any = None) -> TrainStep:
+                    axis_name: Any = None,
+                    augment: ml_collections.ConfigDict | None = None) -> TrainStep:
     """train_step(state, batch): dropout draws from step_key(root, DROPOUT, step); an
-    adversarial-training attack from step_key(root, ADVERSARIAL, step) (only when on, so
-    the DROPOUT contract and results without the option are unchanged). A
-    self-supervised model trains with its own method (`make_ssl_train_step`)."""
+    adversarial-training attack from step_key(root, ADVERSARIAL, step); data augmentation
+    (`augment`, config.augment) from step_key(root, AUGMENT, step); input and weight
+    noise from fold_ins of step_key(root, NOISE, step). Each is drawn only when its
+    option is on, so the DROPOUT contract and results without the options are unchanged.
+    A self-supervised model trains with its own method (`make_ssl_train_step`)."""
     if isinstance(model, ssl.SSLNet):
         return make_ssl_train_step(model, optimizer, loss_cfg, axis_name)
     objective = make_objective(model, loss_cfg, classify, axis_name)
     grad_fn = jax.grad(objective, has_aux=True)
     attacks = adversarial_config(loss_cfg) is not None
+    transform = make_input_transform(loss_cfg, augment)
+    weight_noise = loss_cfg.get("weight_noise", 0.0) > 0
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        keys = [per_device(rng.step_key(state.key, rng.DROPOUT, state.step), axis_name)]
+        def key_of(purpose: int) -> jax.Array:
+            return per_device(rng.step_key(state.key, purpose, state.step), axis_name)
+
+        # NOISE key: fold_in 0 for the input noise, fold_in 1 for the weight noise
+        if transform is not None:
+            x = transform(key_of(rng.AUGMENT), jax.random.fold_in(key_of(rng.NOISE), 0),
+                          batch[0])
+            batch = (x, batch[1])
+        keys = [key_of(rng.DROPOUT)]
         if attacks:
-            keys.append(per_device(rng.step_key(state.key, rng.ADVERSARIAL, state.step),
-                                   axis_name))
-        grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, *keys)
+            keys.append(key_of(rng.ADVERSARIAL))
+        kwargs = ({"noise_key": jax.random.fold_in(key_of(rng.NOISE), 1)} if weight_noise
+                  else {})
+        grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, *keys,
+                                                **kwargs)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state,

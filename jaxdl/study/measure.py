@@ -60,6 +60,8 @@ class Context:
     key: jax.Array  # fold_in(root key of the trial's seed, rng.MEASURE)
     _load: Callable[[sweep.Trial], Any]
     _trials: Sequence[sweep.Trial]
+    directory: str = ""  # the trial's run directory: a probe that trains (pruning rounds)
+    # writes its own runs under it, so they resume with the trial and move with the sweep
 
     def apply(self, x: Any, state: Any = None) -> jax.Array:
         """The model's outputs (logits) on `x` in inference mode, with this trial's final
@@ -115,7 +117,7 @@ def measure_trials(fn: Measure, trials: Sequence[sweep.Trial], store: store_lib.
         run = dataclasses.replace(runs[vectorize.group_key(trial.config)], config=trial.config)
         ctx = Context(trial=trial, config=trial.config, run=run, state=states(trial),
                       key=rng.purpose_key(rng.root_key(trial.seed), rng.MEASURE),
-                      _load=states, _trials=done)
+                      _load=states, _trials=done, directory=store.trial_dir(trial.id))
         try:
             values = fn(ctx)
         except sweep.StudyError:

@@ -189,3 +189,41 @@ def test_pruning_rounds_resume_reproduce_and_equal_jaxdl_train_under_the_mask(tm
     assert alone["test"]["accuracy"] == first[1]["test_accuracy"]
     jax.tree.map(np.testing.assert_array_equal, pruning.final_params(str(tmp_path / "alone")),
                  pruning._load_params(str(tmp_path / "a" / "round_02" / "params.npz")))
+
+
+def test_a_masked_sweep_refuses_to_vectorize_before_training(tmp_path):
+    """Vectorized trials build their own optimizer (study/vectorize.py), without the mask."""
+    from jaxdl.study import run as run_lib
+    from jaxdl.study import sweep
+    mask = pruning.save_mask(str(tmp_path / "m.npz"), pruning.ones_like_weights(params_of()))
+    (tmp_path / "masked.py").write_text(
+        "from jaxdl import config as config_lib\n"
+        f"SWEEP = [{{'prune.mask': {mask!r}}}]\n"
+        "SEEDS = range(2)\nMETRICS = ('test/accuracy',)\n"
+        "def get_config(name=None):\n"
+        "    c = config_lib.default()\n"
+        "    c.model = config_lib.named_section('model', 'mlp')\n"
+        "    c.model.width = 32\n"
+        "    return c\n")
+    study = sweep.load_study(str(tmp_path / "masked.py"))
+    with pytest.raises(sweep.StudyError, match="config.prune.mask is not supported by "
+                                               "vectorized trials; run with --vectorize no"):
+        run_lib.run_study(study, str(tmp_path / "sweep"), vectorize_mode="yes", progress=False)
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_masked_run_resumed_from_a_checkpoint_ends_with_the_same_bits(tmp_path):
+    """The mask is in the optimizer state, so a resumed run keeps it."""
+    import shutil
+    config = mlp_config(steps=20)
+    config.checkpoint_every = 10
+    mask = pruning.random_mask(jax.random.PRNGKey(1), pruning.ones_like_weights(params_of()), 0.8)
+    config.prune.mask = pruning.save_mask(str(tmp_path / "m.npz"), mask)
+    whole = jaxdl.train(config, str(tmp_path / "run"), progress=False)
+    params = pruning.final_params(str(tmp_path / "run"))
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "20")  # as if killed after step 10's save
+    os.remove(tmp_path / "run" / "result.json")
+    resumed = jaxdl.train(config, str(tmp_path / "run"), progress=False)
+    assert resumed["test"] == whole["test"]
+    jax.tree.map(np.testing.assert_array_equal, params, pruning.final_params(str(tmp_path / "run")))
+    assert pruning.sparsity(pruning.weights(params)) == pytest.approx(0.8, abs=1e-3)

@@ -227,3 +227,11 @@ def test_a_masked_run_resumed_from_a_checkpoint_ends_with_the_same_bits(tmp_path
     assert resumed["test"] == whole["test"]
     jax.tree.map(np.testing.assert_array_equal, params, pruning.final_params(str(tmp_path / "run")))
     assert pruning.sparsity(pruning.weights(params)) == pytest.approx(0.8, abs=1e-3)
+
+
+def test_a_config_saved_before_prune_existed_is_the_same_run():
+    from jaxdl.training import resume
+    old = mlp_config().to_dict()
+    del old["prune"]
+    assert resume.config_changes(old, mlp_config().to_dict()) == {}
+    assert loop.with_new_keys(old).to_dict() == mlp_config().to_dict()

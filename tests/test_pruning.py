@@ -235,3 +235,18 @@ def test_a_config_saved_before_prune_existed_is_the_same_run():
     del old["prune"]
     assert resume.config_changes(old, mlp_config().to_dict()) == {}
     assert loop.with_new_keys(old).to_dict() == mlp_config().to_dict()
+
+
+def test_an_intervention_to_a_new_mask_prunes_with_the_new_one(tmp_path):
+    """--intervene with another prune.mask: the optimizer state (which holds the mask) and
+    the params start under the new mask, whatever the old run's state held."""
+    config = mlp_config(steps=10)
+    ones = pruning.ones_like_weights(params_of())
+    jaxdl.train(config, str(tmp_path / "run"), progress=False)  # dense
+    mask = pruning.random_mask(jax.random.PRNGKey(2), ones, 0.7)
+    config.prune.mask = pruning.save_mask(str(tmp_path / "m.npz"), mask)
+    config.steps = 20
+    jaxdl.train(config, str(tmp_path / "run"), progress=False, intervene=True)
+    w = pruning.weights(pruning.final_params(str(tmp_path / "run")))
+    assert all(np.all(w[k][m == 0] == 0.0) for k, m in mask.items())
+    assert pruning.sparsity(w) == pytest.approx(0.7, abs=1e-3)

@@ -17,15 +17,15 @@ Setting: the notebook's masked MLP, h = relu(W1 x); h = h + relu(W2 h); logits =
 hidden units (276k params), Adam lr 2e-2, batch 100, 1500 steps, the published MNIST-1D
 arrays (4000 train / 1000 test); lecun-normal init where torch uses its uniform
 default. A trial is the dense run of one seed; its `measure` runs the pruning rounds
-(jaxdl/pruning.py) under the trial's directory, so they resume with the sweep. Four arms: IMP or random pruning × rewinding to k = 0 (the notebook's
-and Frankle & Carbin's reset to the initialization) or k = REWIND = 100 steps (2.5
-epochs, 6.7% of training; Frankle et al. 2020 rewind to 0.1-7%). Round r prunes the
-survivors of round r - 1 per layer to the sparsity SPARSITIES[r - 1] (20% ... 99% of
-every weight matrix; biases kept): IMP by the smallest |w| of round r - 1's trained
-weights, the control by uniformly random survivors — the same count in every layer —
-then the survivors are rewound and retrained for 1500 - k steps. Reported: the final test
-accuracy of each round's network, mean ± 95% CI over seeds, and paired (same seed)
-differences between arms.
+(jaxdl/pruning.py) under the trial's directory, so they resume with the sweep. Four arms:
+IMP or random pruning × rewinding to k = 0 (the notebook's and Frankle & Carbin's reset
+to the initialization) or to k = REWIND = 100 steps (2.5 epochs, 6.7% of training: early,
+as Frankle et al. 2020 rewind). Round r prunes the survivors of round r - 1 per layer to
+the sparsity SPARSITIES[r - 1] (20% ... 99% of every weight matrix; biases kept): IMP by
+the smallest |w| of round r - 1's trained weights, the control by uniformly random
+survivors — the same count in every layer —, then the survivors are rewound and
+retrained for 1500 - k steps. Reported: the final test accuracy of each round's network,
+mean ± 95% CI over seeds, and paired (same seed) differences between arms.
 
 Published results it checks. The MNIST-1D lottery-ticket notebook (greydanus/mnist1d,
 notebooks/"5. lottery_tickets.ipynb" at commit 59074907, the printed output of the cell

@@ -94,6 +94,9 @@ def default() -> ml_collections.ConfigDict:
     ))
     c.objective = objective_defaults()
     c.augment = augment_defaults()
+    c.prune = ml_collections.ConfigDict(dict(
+        mask="",  # .npz of 0/1 masks by param path ("Dense_0/kernel"), jaxdl.pruning; "": off
+    ))
     return c
 
 
@@ -362,6 +365,8 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
              f"must be False with objective {c.objective.name!r} (the histogram probe takes "
              f"gradients of the supervised objective)", c.histograms)
     _check_augment(c.augment)
+    _require(not c.prune.mask or os.path.isfile(c.prune.mask), "prune.mask",
+             "no such file", c.prune.mask)
 
 
 def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:

@@ -64,6 +64,8 @@ class Context:
     _load: Callable[..., Any]  # (trial, step=None) -> state
     _trials: Sequence[sweep.Trial]
     _rows: Sequence[Sequence[Any]] = ()  # the trial's logged metric rows [step, metric, value]
+    directory: str = ""  # the trial's run directory: a probe that trains (pruning rounds)
+    # writes its own runs under it, so they resume with the trial and move with the sweep
 
     def apply(self, x: Any, state: Any = None) -> jax.Array:
         """The model's outputs (logits) on `x` in inference mode, with this trial's final
@@ -130,7 +132,8 @@ def measure_trials(fn: Measure, trials: Sequence[sweep.Trial], store: store_lib.
         run = dataclasses.replace(runs[vectorize.group_key(trial.config)], config=trial.config)
         ctx = Context(trial=trial, config=trial.config, run=run, state=states(trial),
                       key=rng.purpose_key(rng.root_key(trial.seed), rng.MEASURE),
-                      _load=states, _trials=done, _rows=store.record(trial.id)["rows"])
+                      _load=states, _trials=done, _rows=store.record(trial.id)["rows"],
+                      directory=store.trial_dir(trial.id))
         try:
             values = fn(ctx)
         except sweep.StudyError:

@@ -81,6 +81,10 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
     if max_group < 1:
         raise sweep.StudyError(f"--max-group {max_group}: must be >= 1")
     trials = sweep.shard(study.trials, shard)
+    masked = next((t for t in trials if t.config.prune.mask), None) if vectorized else None
+    if masked is not None:  # vectorize.py builds its own optimizer, without the mask
+        raise sweep.StudyError(f"trial {masked.label}: config.prune.mask is not supported by "
+                               f"vectorized trials; run with --vectorize no")
     groups = vectorize.make_groups(trials, max_group if vectorized else 1)
     runs = _build_runs(groups)  # every shape traced and every option checked, before training
     store = store_lib.Store(workdir)

@@ -28,7 +28,7 @@ import tqdm
 
 from jaxdl import config as config_lib
 from jaxdl import data as data_lib
-from jaxdl import models, optim, rng
+from jaxdl import models, optim, pruning, rng
 from jaxdl.data import pipeline
 from jaxdl.models import ssl
 from jaxdl.training import checkpoint as checkpoint_lib
@@ -64,6 +64,7 @@ class Run:
     train_chunk: Callable
     evaluate: Callable
     execution: str
+    mask: Any = None  # config.prune.mask's tree (1 keeps a weight, 0 prunes it), or None
 
     def device_data(self) -> pipeline.DeviceData:
         """The training arrays, replicated on every device of the run."""
@@ -163,6 +164,19 @@ def build(config: ml_collections.ConfigDict) -> Run:
         shapes = jax.eval_shape(init, rng.root_key(config.seed))
     except (ValueError, TypeError, KeyError) as e:
         raise config_lib.ConfigError(f"config.model: {str(e).splitlines()[0]}") from None
+    mask = None
+    if config.prune.mask:  # the sparse network: params start masked, pruned weights stay 0
+        try:
+            mask = pruning.load_mask(config.prune.mask, shapes.params)
+        except ValueError as e:
+            raise config_lib.ConfigError(f"config.prune.mask: {e}") from None
+        optimizer = pruning.masked_optimizer(optimizer, mask)
+
+        def init(key: jax.Array) -> state_lib.TrainState:
+            state = state_lib.create(model, optimizer, key, sample_x)
+            return state.replace(params=pruning.apply_mask(state.params, mask))
+
+        shapes = jax.eval_shape(init, rng.root_key(config.seed))
     state_sharding = placement.state(shapes)
     classify = dataset.num_classes > 0
     axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
@@ -182,7 +196,7 @@ def build(config: ml_collections.ConfigDict) -> Run:
         evaluate=(step_lib.make_ssl_evaluate(model, dataset.num_classes) if self_supervised
                   else step_lib.make_evaluate(
                       step_lib.make_eval_batch(model, config.loss, dataset.num_classes))),
-        execution=execution)
+        execution=execution, mask=mask)
 
 
 def every(interval: int, steps: int) -> set[int]:
@@ -361,8 +375,10 @@ def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.Ru
     fresh = run.init(old.key)
     params, kept, initialized = resume.transplant(old.params, fresh.params)
     model_state, _, _ = resume.transplant(old.model_state, fresh.model_state)
-    same_optimizer = ("optimizer.name" not in changes and
+    same_optimizer = ("optimizer.name" not in changes and "prune.mask" not in changes and
                       jax.tree.structure(old.opt_state) == jax.tree.structure(fresh.opt_state))
+    if run.mask is not None:  # the optimizer state holds the mask: a new one starts anew
+        params = pruning.apply_mask(params, run.mask)
     state = fresh.replace(step=old.step, params=params, model_state=model_state)
     if fresh.target:  # an EMA target: kept where it matches, else it starts at the params
         old_target = getattr(old, "target", None) or {}
@@ -395,6 +411,8 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
         raise resume.ParamsMismatch(f"--init_from {source}: params do not match: "
                                     + "; ".join(problems))
     params, _, _ = resume.transplant(saved["params"], state.params)
+    if run.mask is not None:  # e.g. a lottery ticket: the rewound weights, pruned
+        params = pruning.apply_mask(params, run.mask)
     model_state, _, _ = resume.transplant(saved.get("model_state") or {}, state.model_state)
     state = state.replace(params=params, model_state=model_state)
     if state.target:  # an EMA target starts at the warm-started network

@@ -45,3 +45,46 @@ def test_claim_more_data_lowers_test_error(tmp_path):
     error = {r["point"]["data.num_samples"]: dict((m, v) for _, m, v in r["rows"])["measure/error"]
              for r in store.records([str(tmp_path / "sweep")])}
     assert error[5120] < error[320] - 0.1  # 16x the data: clearly lower error on the same fresh set
+
+
+def fake_results(error) -> "report.Results":
+    """Results of the full study's trials with measure/* = error(point, seed, metric)."""
+    import pandas as pd
+    from jaxdl.study import report
+    study = sweep.load_study("experiments/learning_curves.py")
+    rows = []
+    for t in study.trials:
+        n = t.point["data.num_samples"] * 8 // 10 + t.point.get("data.mix_samples", 0)
+        for metric in (*study.metrics, "measure/train_size"):
+            value = n if metric == "measure/train_size" else error(t.point, t.seed, metric)
+            rows.append({"trial": t.id, **{a: t.point.get(a) for a in study.axes}, "seed": t.seed,
+                         "status": store.DONE, "step": 3000, "metric": metric, "value": value})
+    return report.Results(pd.DataFrame(rows), study.axes, study.metrics, {}, pd.DataFrame())
+
+
+def test_mixing_analysis_tells_help_from_harm():
+    """Planted effects: default data lowers every error by 0.02 per doubling of n + m;
+    corr. noise data raises the default test error by 0.05 from m = 4096 on; shear data
+    does nothing. Seed noise is small (0.002), so each is resolved."""
+    rng = np.random.default_rng(0)
+
+    def error(point, seed, metric):
+        m, source = point.get("data.mix_samples", 0), point.get("data.mix_shift", "")
+        n = point["data.num_samples"] * 8 // 10
+        e = 0.5 - 0.02 * np.log2((n + (m if source == "" else 0)) / 256) + 0.002 * rng.normal()
+        if source == "corr_noise_scale=0.5" and metric == "measure/error" and m >= 4096:
+            e += 0.05
+        return e
+
+    analysis = lc.analyze(fake_results(error))
+    table = analysis.tables["Mixing: test error and paired change against m = 0 (mean ± 95% CI)"]
+    effect = {(r["source"], r["test set"], r["m"]): r["effect"] for _, r in table.iterrows()}
+    assert effect[("default", "default", 1024)] == "helps"
+    assert effect[("shear ×2", "default", 16384)] == "no resolved change"
+    assert effect[("corr. noise ×2", "default", 256)] == "no resolved change"
+    assert effect[("corr. noise ×2", "default", 4096)] == "hurts"
+    assert effect[("corr. noise ×2", "corr. noise ×2", 4096)] == "no resolved change"
+    assert "Hurts somewhere: corr. noise ×2 (on the default test set)." in analysis.verdict
+    ours = analysis.published["adding OOD data to a target set (De Silva et al. 2023)"][1]
+    assert ours.startswith("hurts for corr. noise ×2 (on the default test set)")
+    assert "More is better: confirmed" in analysis.verdict  # the curve ignores the mixtures

@@ -88,3 +88,38 @@ def test_mixing_analysis_tells_help_from_harm():
     ours = analysis.published["adding OOD data to a target set (De Silva et al. 2023)"][1]
     assert ours.startswith("hurts for corr. noise ×2 (on the default test set)")
     assert "More is better: confirmed" in analysis.verdict  # the curve ignores the mixtures
+
+
+MIXING_STUDY = """
+import importlib.util
+from jaxdl.study import sweep
+spec = importlib.util.spec_from_file_location("lc", {path!r})
+lc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lc)
+SWEEP = [{{"model.name": "cnn1d", "data.num_samples": 1280}},
+         {{"model.name": "cnn1d", "data.num_samples": 1280, "data.mix_samples": 4000,
+          "data.mix_shift": "shear_scale=1.5"}}]
+SEEDS = (0,)
+METRICS = lc.METRICS
+measure = lc.measure
+def get_config(name=None):
+    c = lc.get_config()
+    c.steps = c.eval_every = c.checkpoint_every = 600
+    return c
+"""
+
+
+def test_claim_shifted_data_lowers_the_clean_test_error(tmp_path):
+    """The mixing arm, small: the CNN on 1024 default signals, and on those plus 4000 of
+    the shear x2 generator, 600 steps, seed 0. Measured when written: default test error
+    0.365 -> 0.119, shear x2 test error 0.442 -> 0.118 (the quick run's 2 seeds: -0.24 ± 0.06
+    on the default test set). About 5 s on 2 shared cores with a warm compilation cache."""
+    import os
+    path = tmp_path / "mix.py"
+    path.write_text(MIXING_STUDY.format(path=os.path.abspath("experiments/learning_curves.py")))
+    run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
+    errors = {r["point"].get("data.mix_samples", 0): dict((m, v) for _, m, v in r["rows"])
+              for r in store.records([str(tmp_path / "sweep")])}
+    assert errors[4000]["measure/train_size"] == 5024  # the mixture was trained on
+    assert errors[4000]["measure/error"] < errors[0]["measure/error"] - 0.1
+    assert errors[4000]["measure/error_shear ×2"] < errors[0]["measure/error_shear ×2"] - 0.1

@@ -57,7 +57,7 @@ def test_defaults_list_each_sources_options() -> None:
     expected = {
             "mnist1d": {"num_samples", "train_split", "template_len", "padding", "scale_coeff", "max_translation",
                         "corr_noise_scale", "iid_noise_scale", "shear_scale", "shuffle_seq", "final_seq_length",
-                        "seed", "label_noise", "label_noise_seed"},
+                        "seed", "label_noise", "label_noise_seed", "mix_samples", "mix_shift", "mix_seed"},
             "sphere": {"n", "d", "num_classes", "test_size", "seed"},
             "teacher": {"n", "d", "teacher_width", "teacher_depth", "num_classes", "outputs", "noise", "test_size",
                         "seed"},
@@ -91,6 +91,15 @@ def test_unknown_source_is_a_key_error() -> None:
         ("mnist1d", {"shuffle_seq": 1}, "shuffle_seq"),
         ("mnist1d", {"seed": -1}, "seed"),
         ("mnist1d", {"seed": 2**32}, "seed"),
+        ("mnist1d", {"mix_samples": -10}, "mix_samples"),
+        ("mnist1d", {"mix_samples": 15}, "mix_samples"),
+        ("mnist1d", {"mix_shift": "seed=3"}, "mix_shift"),  # seeds: mix_seed
+        ("mnist1d", {"mix_shift": "shear_scale"}, "mix_shift"),
+        ("mnist1d", {"mix_shift": "shear_scale=1,shear_scale=2"}, "mix_shift"),
+        ("mnist1d", {"mix_shift": "max_translation=2.5"}, "mix_shift"),
+        ("mnist1d", {"mix_samples": 10, "mix_shift": "scale_coeff=3.0"}, "mix_shift"),
+        ("mnist1d", {"mix_shift": 1.5}, "mix_shift"),
+        ("mnist1d", {"mix_seed": -1}, "mix_seed"),
         ("sphere", {"n": -3}, "n"),
         ("sphere", {"n": True}, "n"),
         ("sphere", {"d": 2.5}, "d"),
@@ -127,6 +136,7 @@ def test_mnist1d_defaults_are_the_generators() -> None:
     package.pop("url")  # the downloader's source: never used
     ours = data.defaults("mnist1d")
     assert (ours.pop("label_noise"), ours.pop("label_noise_seed")) == (0.0, 0)  # jaxdl's, not the generator's
+    assert (ours.pop("mix_samples"), ours.pop("mix_shift"), ours.pop("mix_seed")) == (0, "", 1)  # jaxdl's
     assert ours == {**package, "padding": tuple(package["padding"])}
     for key, value in package.items():  # a float default must be a float, or overrides parse as int
         assert type(ours[key]) is (tuple if key == "padding" else type(value)), key
@@ -199,6 +209,78 @@ def test_mnist1d_leaves_the_global_rngs_alone() -> None:
     random.seed(123)
     data.load("mnist1d", num_samples=100, seed=11)  # make_dataset reseeds both globally
     assert (np.random.rand(), random.random()) == expected
+
+
+def _generator_arrays(**changes) -> dict[str, np.ndarray]:
+    """The mnist1d package's own make_dataset at the defaults with `changes`, uncached."""
+    from mnist1d.data import get_dataset_args, make_dataset
+    from mnist1d.utils import ObjectView
+    return make_dataset(ObjectView({**get_dataset_args(as_dict=True), **changes}))
+
+
+def test_mnist1d_mixture_is_the_clean_set_then_the_shifted_generators_arrays() -> None:
+    shift = {"shear_scale": 1.5, "scale_coeff": 1.0}
+    mixed = data.load("mnist1d", **SMALL, mix_samples=100, mix_seed=5,
+                      mix_shift="shear_scale=1.5, scale_coeff=1.0")
+    clean = data.load("mnist1d", **SMALL)
+    check_contract(mixed)
+    assert mixed.x_train.shape == (160 + 100, 40) and mixed.x_test.shape == (40, 40)
+    np.testing.assert_array_equal(mixed.x_train[:160], clean.x_train)  # the clean part, unchanged
+    np.testing.assert_array_equal(mixed.y_train[:160], clean.y_train)
+    np.testing.assert_array_equal(mixed.x_test, clean.x_test)  # the test set is the clean one's
+    np.testing.assert_array_equal(mixed.y_test, clean.y_test)
+    made = _generator_arrays(num_samples=100, train_split=1.0, seed=5, **shift)
+    np.testing.assert_array_equal(mixed.x_train[160:], made["x"].astype(np.float32))
+    np.testing.assert_array_equal(mixed.y_train[160:], made["y"])
+    assert np.bincount(mixed.y_train[160:]).tolist() == [10] * 10
+    with pytest.raises(ValueError):
+        mixed.x_train[0, 0] = 1.0  # frozen like every loaded array
+
+
+def test_mnist1d_mixture_seeds_and_default() -> None:
+    def shifted_part(**options):
+        return data.load("mnist1d", **SMALL, mix_samples=50, mix_shift="shear_scale=1.5",
+                         **options).x_train[160:]
+    first = shifted_part(mix_seed=3)
+    mnist1d_source._generate.cache_clear()
+    np.testing.assert_array_equal(shifted_part(mix_seed=3), first)  # seeded: the same regenerated
+    assert not np.array_equal(shifted_part(mix_seed=4), first)  # another seed, other signals
+    same_distribution = data.load("mnist1d", **SMALL, mix_samples=50, mix_seed=3).x_train[160:]
+    assert not np.array_equal(same_distribution, first)  # the shift is applied
+    np.testing.assert_array_equal(  # an empty shift: the default generator at mix_seed
+        same_distribution, _generator_arrays(num_samples=50, train_split=1.0, seed=3)["x"].astype(np.float32))
+    # mix_samples=0 (the default): the unmixed arrays themselves, whatever the other mix_*
+    clean = data.load("mnist1d", **SMALL)
+    unmixed = data.load("mnist1d", **SMALL, mix_shift="shear_scale=1.5", mix_seed=9)
+    assert unmixed.x_train is clean.x_train and unmixed.y_train is clean.y_train
+
+
+def test_mnist1d_mixture_label_noise_covers_the_mixed_training_set() -> None:
+    mixed = data.load("mnist1d", **SMALL, mix_samples=800, mix_shift="shear_scale=1.5")
+    noisy = data.load("mnist1d", **SMALL, mix_samples=800, mix_shift="shear_scale=1.5",
+                      label_noise=0.5)
+    changed = noisy.y_train != mixed.y_train
+    assert changed[:160].any() and changed[160:].any()  # both parts get noise
+    assert 0.3 < changed.mean() < 0.6  # about 0.5 * 0.9
+    np.testing.assert_array_equal(noisy.x_train, mixed.x_train)
+
+
+def test_mnist1d_mixture_disk_cache_is_keyed_by_the_shift(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("JAXDL_DATA_CACHE", str(tmp_path))
+    mnist1d_source._generate.cache_clear()
+    options = {**SMALL, "mix_samples": 50, "mix_seed": 2}
+    shear = data.load("mnist1d", **options, mix_shift="shear_scale=1.5").x_train
+    files = set(os.listdir(tmp_path))
+    assert len(files) == 2  # the clean part's file and the shifted part's
+    noise = data.load("mnist1d", **options, mix_shift="corr_noise_scale=0.5").x_train
+    assert len(set(os.listdir(tmp_path)) - files) == 1  # another shift: another file
+    mnist1d_source._generate.cache_clear()
+    monkeypatch.setattr(mnist1d_source, "_run_generator", lambda options: 1 / 0)  # must not run
+    np.testing.assert_array_equal(data.load("mnist1d", **options, mix_shift="shear_scale=1.5").x_train, shear)
+    np.testing.assert_array_equal(data.load("mnist1d", **options, mix_shift="corr_noise_scale=0.5").x_train,
+                                  noise)
+    assert not np.array_equal(shear[160:], noise[160:])
+    mnist1d_source._generate.cache_clear()
 
 
 # ---------------------------------------------------------------- sphere

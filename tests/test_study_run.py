@@ -5,6 +5,7 @@ import os
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 from jaxdl import config as config_lib
@@ -214,3 +215,25 @@ def test_the_sweep_command_prints_the_report_path_and_the_studys_verdict(tmp_pat
                         "second paragraph"]
     assert cli.main(["report", workdir]) == 0  # `jaxdl report` prints the same two things
     assert capsys.readouterr().out.splitlines()[-3:] == out[-3:]
+
+
+def test_results_select_keeps_one_arm_and_derives_an_axis():
+    def record(trial, point, seed, value, status=store.DONE):
+        return {"trial": trial, "point": point, "seed": seed, "status": status,
+                "rows": [[10, "test/accuracy", value]], "error": "boom" if status != store.DONE else None}
+    recs = [record("a", {"model.width": 4}, 0, 0.1), record("b", {"model.width": 8}, 0, 0.2),
+            record("c", {"model.name": "cnn1d", "model.channels": [16, 16, 16]}, 0, 0.3),
+            record("d", {"model.name": "cnn1d", "model.channels": [32, 32, 32]}, 1, 0.4),
+            record("e", {"model.name": "cnn1d", "model.channels": [64, 64, 64]}, 0, 0.0, store.FAILED)]
+    axes = ["model.width", "model.name", "model.channels"]
+    failed = pd.DataFrame([{"trial": "e", "model.width": None, "seed": 0, "error": "boom"}])
+    results = report.Results(store.frame(recs, axes), axes, ["test/accuracy"], {}, failed, recs)
+    cnn = results.select(lambda p: p.get("model.name") == "cnn1d",
+                         derived={"model.width": lambda p: p["model.channels"][0]})
+    final = cnn.final("test/accuracy").sort_values("trial")
+    assert final["trial"].tolist() == ["c", "d"]  # the failed one is not final, and not the MLP's
+    assert final["model.width"].tolist() == [16, 32] and final["value"].tolist() == [0.3, 0.4]
+    assert cnn.axes == axes and cnn.failed["trial"].tolist() == ["e"]
+    mlp = results.select(lambda p: "model.name" not in p)
+    assert mlp.final("test/accuracy")["trial"].tolist() == ["a", "b"] and mlp.failed.empty
+    assert results.final("test/accuracy")["model.width"].isna().sum() == 2  # the original unchanged

@@ -19,6 +19,16 @@ double descent notebook, where 15% are redrawn, so about 13.5% change), from a
 numpy Generator of its own ``label_noise_seed``; the inputs and the test labels
 never change, and levels are nested (``_util.resample_labels``). With the
 default 0.0 no draw is made and the published arrays come back unchanged.
+
+A *mixture* training set (for "does shifted-source data help?" studies) appends
+``mix_samples`` training signals made by the generator under other options,
+``mix_shift`` (e.g. ``"shear_scale=1.5"``; several: ``"shear_scale=1.5,scale_coeff=1.0"``;
+empty: the same distribution), with its own ``mix_seed``: the appended part is
+exactly ``load(num_samples=mix_samples, train_split=1.0, seed=mix_seed, <shift>,
+<the other options>).x_train`` — standardised by its own statistics, as the
+generator makes every shifted set. The test set stays the unmixed one; label
+noise, if any, is drawn over the whole mixed training set. With the default
+``mix_samples=0`` nothing is generated or appended.
 """
 from __future__ import annotations
 
@@ -60,6 +70,9 @@ def load(
         seed: int = 42,
         label_noise: float = 0.0,
         label_noise_seed: int = 0,
+        mix_samples: int = 0,
+        mix_shift: str = "",
+        mix_seed: int = 1,
 ) -> Dataset:
     """MNIST-1D made by `mnist1d.data.make_dataset` with these generator options,
     then `label_noise` applied to the training labels.
@@ -81,6 +94,12 @@ def load(
         label_noise       probability in [0, 1] that a training label is redrawn
                           uniformly from the 10 classes (module doc); 0: none
         label_noise_seed  seed of the label-noise draws (independent of `seed`)
+        mix_samples       training signals appended from the shifted generator (a
+                          multiple of 10; module doc); 0: no mixture
+        mix_shift         the shifted generator's options, "key=value[,key=value]" over
+                          MIX_SHIFT_OPTIONS; the rest are this call's options
+        mix_seed          the shifted generator's seed (not `seed`: the same seed would
+                          redraw the same templates and noise)
 
     Returns x float32 (n, final_seq_length) and y int32 in [0, 10). Generated
     arrays are cached in-process; all arrays are read-only (shared by callers).
@@ -88,12 +107,60 @@ def load(
     options = locals()
     noise = _util.number("label_noise", options.pop("label_noise"), 0.0, 1.0)
     noise_seed = _util.seed("label_noise_seed", options.pop("label_noise_seed"))
+    mix = _mixture_options(options.pop("mix_samples"), options.pop("mix_shift"),
+                           options.pop("mix_seed"), options)  # validated before generating
     arrays = _generate(tuple(_checked(options).items()))
-    y_train = arrays["y"]
+    x_train, y_train = arrays["x"], arrays["y"]
+    if mix is not None:
+        shifted = _generate(mix)
+        x_train = _util.frozen(np.concatenate([x_train, shifted["x"]]))
+        y_train = _util.frozen(np.concatenate([y_train, shifted["y"]]))
     if noise > 0:
         y_train = _noisy_labels(y_train, noise, noise_seed)
-    return Dataset(x_train=arrays["x"], y_train=y_train, x_test=arrays["x_test"],
+    return Dataset(x_train=x_train, y_train=y_train, x_test=arrays["x_test"],
                    y_test=arrays["y_test"], num_classes=NUM_CLASSES, name="mnist1d")
+
+
+# Generator options a mixture's shifted part may change (the shifts of
+# experiments/accuracy_on_the_line.py); the others must match for the signals to stack.
+MIX_SHIFT_OPTIONS = {"scale_coeff": float, "max_translation": int, "corr_noise_scale": float,
+                     "iid_noise_scale": float, "shear_scale": float}
+
+
+def _mixture_options(samples: Any, shift: Any, seed: Any, options: dict[str, Any]
+                     ) -> tuple[tuple[str, Any], ...] | None:
+    """The checked generator options of a mixture's shifted part (None: no mixture); a
+    bad value raises ValueError naming its mix_* option."""
+    samples = _util.nonnegative_int("mix_samples", samples)
+    if samples % NUM_CLASSES:
+        raise ValueError(f"mix_samples must be a multiple of {NUM_CLASSES}, got {samples}")
+    changes = parse_shift(shift)
+    seed = _util.seed("mix_seed", seed)
+    if samples == 0:
+        return None
+    try:
+        checked = _checked({**options, **changes})
+    except ValueError as e:
+        raise ValueError(f"mix_shift must be valid generator options: {e}") from None
+    return tuple({**checked, "num_samples": samples, "train_split": 1.0, "seed": seed}.items())
+
+
+def parse_shift(shift: Any) -> dict[str, Any]:
+    """"shear_scale=1.5,scale_coeff=1.0" -> {"shear_scale": 1.5, "scale_coeff": 1.0};
+    "" -> {}. Values are checked later, with the generator's own options."""
+    _util.text("mix_shift", shift, allow_empty=True)
+    changes: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in shift.split(","))):
+        key, sep, raw = (part.strip() for part in item.partition("="))
+        if not sep or key not in MIX_SHIFT_OPTIONS or key in changes:
+            raise ValueError(f"mix_shift must be key=value pairs, each key once, over "
+                             f"{', '.join(MIX_SHIFT_OPTIONS)}; got {shift!r}")
+        try:
+            changes[key] = MIX_SHIFT_OPTIONS[key](raw)
+        except ValueError:
+            what = "an integer" if MIX_SHIFT_OPTIONS[key] is int else "a number"
+            raise ValueError(f"mix_shift must be key=value pairs: {key} needs {what}, got {raw!r}") from None
+    return changes
 
 
 def _noisy_labels(y: np.ndarray, noise: float, seed: int) -> np.ndarray:

@@ -24,7 +24,7 @@ import itertools
 import math
 import os
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -119,6 +119,19 @@ class Results:
         """Mean and 95% CI over seeds of `metric` at every evaluated step."""
         df = self.rows[(self.rows.status == store_lib.DONE) & (self.rows.metric == metric)]
         return summarize(df, [*(self.axes if by is None else by), "step"])
+
+    def select(self, keep: Callable[[dict], bool],
+               derived: dict[str, Callable[[dict], Any]] | None = None) -> Results:
+        """The results of the trials whose point `keep(point)` accepts (one arm of a
+        study), with axes `derived` computed from each point (e.g. a CNN's channel count
+        as its width) set on it, so that an analysis written for one axis serves another."""
+        derived = derived or {}
+        recs = [dict(r, point={**r["point"], **{a: f(r["point"]) for a, f in derived.items()}})
+                for r in self._records if keep(r["point"])]
+        axes = list(dict.fromkeys([*self.axes, *derived]))
+        kept = {r["trial"] for r in recs}
+        return Results(store_lib.frame(recs, axes), axes, self.metrics, self.published,
+                       self.failed[self.failed["trial"].isin(kept)], recs)
 
 
 @dataclasses.dataclass

@@ -1,0 +1,32 @@
+"""Deep double descent, the CNN arm alone: experiments/double_descent.py's CNN channel sweep.
+
+The same trials (same points, seeds, base config: the same trial ids) as the CNN arm of
+experiments/double_descent.py, without its MLP arm, whose full run (160 trials, 34 min;
+docs/studies/double_descent/) need not be repeated to add the CNN. Claim, setting and
+analysis: experiments/double_descent.py (the CNN paragraph and `cnn_analysis`).
+
+    jaxdl sweep experiments/double_descent_cnn.py           # 8 channel counts x 2 noise levels x 5 seeds
+    jaxdl sweep experiments/double_descent_cnn.py --quick   # 3 x 2 x 2 seeds, 400 steps: a smoke test
+
+A finished trial of this sweep is a finished trial of experiments/double_descent.py:
+copying runs/double_descent_cnn/trials/* into runs/double_descent/trials/ (same base
+config) lets `jaxdl sweep experiments/double_descent.py` skip them.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+_SPEC = importlib.util.spec_from_file_location(
+    "double_descent_study", os.path.join(os.path.dirname(os.path.abspath(__file__)), "double_descent.py"))
+dd = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(dd)
+
+get_config, measure, analyze = dd.get_config, dd.measure, dd.analyze
+SWEEP = dd.cnn_arm(dd.CHANNELS)
+SEEDS = dd.SEEDS
+METRICS = dd.METRICS
+PUBLISHED = {"CNN: peak where train error first reaches 0 (Nakkiran et al. 2019)":
+             "yes (CIFAR-10 ResNets and CNNs)"}
+QUICK = {"overrides": dd.QUICK["overrides"], "seeds": range(2),
+         "sweep": dd.cnn_arm((8, 32, 90), steps=400)}

@@ -237,3 +237,22 @@ def test_results_select_keeps_one_arm_and_derives_an_axis():
     mlp = results.select(lambda p: "model.name" not in p)
     assert mlp.final("test/accuracy")["trial"].tolist() == ["a", "b"] and mlp.failed.empty
     assert results.final("test/accuracy")["model.width"].isna().sum() == 2  # the original unchanged
+
+
+def test_a_shard_from_before_a_new_config_key_merges_with_one_from_after(tmp_path):
+    study = sweep.load_study(write_study(tmp_path / "s.py", lrs=(1e-3, 1e-2), seeds=(0,)))
+    shards = [str(tmp_path / f"shard{i}") for i in range(2)]
+    for i, root in enumerate(shards):
+        run.run_study(study, root, vectorize_mode="no", shard=f"{i}/2", progress=False)
+    old = json.load(open(os.path.join(shards[0], store.STUDY)))
+    del old["base"]["loss"]["label_smoothing"]  # as jaxdl wrote it before that key existed
+    old["fingerprint"] = "000000000000"
+    for order in (shards, shards[::-1]):  # the older shard first or second
+        with open(os.path.join(shards[0], store.STUDY), "w") as f:
+            json.dump(old, f)
+        assert "2 done, 0 failed, 0 missing of 2" in open(report.write_report(order)).read()
+    old["base"]["optimizer"]["b1"] = 0.5  # a real difference is still refused
+    with open(os.path.join(shards[0], store.STUDY), "w") as f:
+        json.dump(old, f)
+    with pytest.raises(store.StoreError, match="another sweep"):
+        report.write_report(shards)

@@ -241,7 +241,7 @@ def load_results(roots: Sequence[str]) -> tuple[dict, Results, list[dict]]:
     directories, which must be shards of one sweep (same study, same base config)."""
     infos = [store_lib.read_study(r) for r in roots]
     for root, info in zip(roots[1:], infos[1:]):
-        if info["fingerprint"] != infos[0]["fingerprint"]:
+        if not store_lib.same_base(infos[0], info):
             raise store_lib.StoreError(f"{root} holds another sweep than {roots[0]} "
                                        f"(base config differs); cannot merge them")
     info = infos[0]

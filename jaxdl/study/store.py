@@ -75,9 +75,9 @@ class Store:
         if os.path.isfile(path):
             saved = json.load(open(path))
             from jaxdl.training import resume
-            changes = (resume.config_changes(saved.get("base", {}), study.base.to_dict())
-                       if saved.get("fingerprint") != study.fingerprint() else {})
-            if changes or (saved.get("fingerprint") != study.fingerprint() and not saved.get("base")):
+            current = {"fingerprint": study.fingerprint(), "base": study.base.to_dict()}
+            if not same_base(saved, current):
+                changes = resume.config_changes(saved.get("base") or {}, current["base"])
                 raise StoreError(
                     f"sweep directory {self.root} holds a sweep of another base config "
                     f"({resume.describe_changes(changes) or 'different study'}); "
@@ -183,3 +183,17 @@ def frame(recs: Iterable[dict], axes: Sequence[str]) -> pd.DataFrame:
                  for step, metric, value in r["rows"]]
     columns = ["trial", *axes, "seed", "status", "step", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def same_base(saved: dict, other: dict) -> bool:
+    """Whether two sweep descriptions (study.json) hold one base config: the same
+    fingerprint, or bases that differ only in keys added to jaxdl later and held at their
+    defaults (either may be the older one), so sweeps started before an upgrade resume
+    and merge with shards run after it."""
+    if saved.get("fingerprint") == other.get("fingerprint"):
+        return True
+    if not (saved.get("base") and other.get("base")):
+        return False  # a description from before bases were recorded: nothing to compare
+    from jaxdl.training import resume
+    return not (resume.config_changes(saved["base"], other["base"])
+                and resume.config_changes(other["base"], saved["base"]))

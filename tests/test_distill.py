@@ -72,11 +72,11 @@ def test_claim_a_student_on_generated_inputs_beats_the_same_student_on_labels(tm
     teacher = jaxdl.train(config_lib.apply_overrides(config_lib.default(), steps),
                           workdir=str(tmp_path / "teacher"))
     mlp = ["model.name=mlp", "model.residual=True", *steps]
-    labels = jaxdl.train(config_lib.apply_overrides(config_lib.default(), mlp))
+    labels = jaxdl.train(config_lib.apply_overrides(config_lib.default(), mlp),
+                         workdir=str(tmp_path / "labels"))
     distilled = jaxdl.train(config_lib.apply_overrides(config_lib.default(), [
         *mlp, f"loss.distill.teacher={tmp_path / 'teacher'}", "loss.distill.inputs=generated",
-        "loss.distill.num_inputs=10000"]))
+        "loss.distill.num_inputs=10000"]), workdir=str(tmp_path / "distilled"))
     acc = lambda r: r["test"]["accuracy"]
-    print(acc(teacher), acc(labels), acc(distilled))
     assert acc(distilled) > acc(labels) + 0.05  # Hinton et al.: soft targets carry more
     assert acc(distilled) < acc(teacher)

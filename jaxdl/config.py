@@ -37,6 +37,7 @@ PARALLEL_MODES = ("jit", "pmap")
 ADVERSARIAL_ATTACKS = ("none", "fgsm", "pgd")
 OBJECTIVES = ("supervised", "simclr", "byol", "vicreg", "barlow_twins", "mae")
 AUGMENTS = ("none", "mnist1d")
+DISTILL_INPUTS = ("train", "generated")
 NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults}
 
 
@@ -91,6 +92,7 @@ def default() -> ml_collections.ConfigDict:
         input_noise=0.0,  # std of Gaussian noise added to each training input (Bishop 1995); 0: off
         weight_noise=0.0,  # std of Gaussian noise on the weight matrices in each training forward pass
         adversarial=adversarial_defaults(),
+        distill=distill_defaults(),
     ))
     c.objective = objective_defaults()
     c.augment = augment_defaults()
@@ -140,6 +142,19 @@ def augment_defaults() -> ml_collections.ConfigDict:
         max_slope=1.0,  # trend rising by U[-max_slope, max_slope] over the signal
         max_offset=0.2,  # offset U[-max_offset, max_offset]
         noise_std=0.2,  # i.i.d. Gaussian noise
+    ))
+
+
+def distill_defaults() -> ml_collections.ConfigDict:
+    """Knowledge distillation (config.loss.distill, jaxdl.training.distill), off by default:
+    with `teacher` a finished run directory, the training targets become the teacher's
+    logits and the loss T² · KL(softmax(t/T) || softmax(s/T)) (Hinton et al. 2015)."""
+    return ml_collections.ConfigDict(dict(
+        teacher="",  # a jaxdl run directory; "": off
+        temperature=4.0,  # T of the softened probabilities
+        inputs="train",  # train: the training inputs | generated: fresh MNIST-1D inputs
+        num_inputs=100_000,  # generated: how many (a multiple of 10)
+        inputs_seed=1,  # generated: the generator's seed (the published set's is 42)
     ))
 
 
@@ -360,6 +375,7 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
                  f"must be 0 with objective {c.objective.name!r} (noise regularizes the "
                  f"supervised objective)", l[name])
     _check_adversarial(l.adversarial)
+    _check_distill(c, l.distill)
     _check_objective(c.objective, l.adversarial.attack)
     _require(c.objective.name == "supervised" or not c.histograms, "histograms",
              f"must be False with objective {c.objective.name!r} (the histogram probe takes "
@@ -412,6 +428,30 @@ def _check_adversarial(a: ml_collections.ConfigDict) -> None:
     _require(math.isfinite(a.step_size) and a.step_size > 0, key + "step_size",
              "must be a finite number > 0", a.step_size)
     _require(0 <= a.fraction <= 1, key + "fraction", "must be in [0, 1]", a.fraction)
+
+
+def _check_distill(c: ml_collections.ConfigDict, d: ml_collections.ConfigDict) -> None:
+    key = "loss.distill."
+    _require(d.inputs in DISTILL_INPUTS, key + "inputs",
+             f"must be one of {', '.join(DISTILL_INPUTS)}", d.inputs)
+    _require(math.isfinite(d.temperature) and d.temperature > 0, key + "temperature",
+             "must be a finite number > 0", d.temperature)
+    _require(d.num_inputs > 0 and d.num_inputs % 10 == 0, key + "num_inputs",
+             "must be a positive multiple of 10", d.num_inputs)
+    if not d.teacher:
+        return
+    _require(os.path.isdir(os.path.join(d.teacher, "checkpoints")), key + "teacher",
+             "must be a jaxdl run directory with checkpoints", d.teacher)
+    _require(c.objective.name == "supervised", "objective.name",
+             "must be 'supervised' when distilling from a teacher", c.objective.name)
+    _require(c.loss.name == "cross_entropy", "loss.name",
+             "must be 'cross_entropy' when distilling (test/loss is the cross-entropy on "
+             "the labels)", c.loss.name)
+    _require(c.loss.adversarial.attack == "none", "loss.adversarial.attack",
+             "must be 'none' when distilling", c.loss.adversarial.attack)
+    _require(d.inputs == "train" or c.data.name == "mnist1d", key + "inputs",
+             f"'generated' needs data.name 'mnist1d' (the generator), not {c.data.name!r}",
+             d.inputs)
 
 
 def _require(ok: bool, key: str, rule: str, value: Any) -> None:

@@ -39,7 +39,25 @@ def hinge(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return optax.losses.multiclass_hinge_loss(logits, labels)
 
 
-def per_example_loss(name: str, label_smoothing: float = 0.0) -> PerExampleLoss:
+def distillation(student_logits: jax.Array, teacher_logits: jax.Array,
+                 temperature: float) -> jax.Array:
+    """T² · KL(softmax(t / T) || softmax(s / T)): Hinton et al. (2015)'s soft-target loss
+    less the teacher's entropy (same gradients in s; 0 when the student matches)."""
+    p = jax.nn.softmax(teacher_logits / temperature, axis=-1)
+    log_p = jax.nn.log_softmax(teacher_logits / temperature, axis=-1)
+    log_q = jax.nn.log_softmax(student_logits / temperature, axis=-1)
+    return temperature ** 2 * jnp.sum(p * (log_p - log_q), axis=-1)
+
+
+def per_example_loss(name: str, label_smoothing: float = 0.0,
+                     temperature: float | None = None) -> PerExampleLoss:
+    """The loss `name`; with a distillation `temperature`, float targets of the outputs'
+    shape are a teacher's logits (`distillation`), class ids still get `name`."""
+    if temperature is not None:
+        hard = per_example_loss(name, label_smoothing)
+        return lambda f, y: (distillation(f, y, temperature)
+                             if y.shape == f.shape and jnp.issubdtype(y.dtype, jnp.floating)
+                             else hard(f, y))
     if name == "cross_entropy":
         return lambda f, y: cross_entropy(f, y, label_smoothing)
     return {"mse": mse, "hinge": hinge}[name]
@@ -61,13 +79,20 @@ def l2_penalty(params: Any) -> jax.Array:
 
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Per-example correctness (1.0 or 0.0) of the argmax prediction."""
-    return (jnp.argmax(logits, -1) == labels).astype(jnp.float32)
+    """Per-example correctness (1.0 or 0.0) of the argmax prediction; against a teacher's
+    logits (labels shaped like `logits`), agreement with the teacher's argmax."""
+    return (jnp.argmax(logits, -1) == hard_labels(labels)).astype(jnp.float32)
+
+
+def hard_labels(labels: jax.Array) -> jax.Array:
+    """Class ids as they are; a teacher's logits (n, k) as their argmax."""
+    return jnp.argmax(labels, -1) if labels.ndim == 2 else labels
 
 
 def confusion_matrix(logits: jax.Array, labels: jax.Array, num_classes: int,
                      mask: jax.Array | None = None) -> jax.Array:
     """counts[true, predicted], with masked-out examples not counted."""
+    labels = hard_labels(labels)
     mask = jnp.ones(labels.shape, jnp.float32) if mask is None else mask
     true = jax.nn.one_hot(labels, num_classes) * mask[:, None]
     predicted = jax.nn.one_hot(jnp.argmax(logits, -1), num_classes)

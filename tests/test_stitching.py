@@ -1,6 +1,8 @@
 """Model stitching: the top of B run from a replaced layer is B itself when nothing is
-replaced; and the claim, small: two seeds' CNNs stitch with a small penalty, a
-random-init bottom does not."""
+replaced; a layer that a skip connection bypasses is refused; the least-squares init
+stitches B into itself exactly; and the claim, small: two seeds' CNNs stitch with a
+small penalty (at most 0.05: the full run's intervals at Conv_1 and Conv_2 reach 0.042
+and 0.049), a random-init bottom does not."""
 import os
 
 import jax
@@ -8,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl import models
+from jaxdl import data, models
 from jaxdl.probes import stitching
 from jaxdl.study import run, store, sweep
 
@@ -28,28 +30,54 @@ def test_running_b_from_its_own_layer_output_is_b():
     np.testing.assert_array_equal(stitching.apply_stitch(identity, h), h)
 
 
+def test_a_layer_bypassed_by_a_skip_connection_is_refused():
+    # The residual MLP's h = h + relu(Dense_1(h)): Dense_1's output is not all the top reads.
+    model = models.build("mlp", 10, width=30, depth=2, residual=True)
+    x = jax.random.normal(jax.random.PRNGKey(0), (9, 40))
+    variables = model.init(jax.random.PRNGKey(1), x, train=False)
+    stitching.check_stitchable(model, variables, "Dense_0", x)
+    with pytest.raises(ValueError, match="layer Dense_1 is not the whole state"):
+        stitching.check_stitchable(model, variables, "Dense_1", x)
+
+
+def test_least_squares_init_stitches_a_network_into_itself_exactly():
+    ds = data.load("mnist1d")
+    small = type(ds)(ds.x_train[:500], ds.y_train[:500], ds.x_test[:300], ds.y_test[:300],
+                     ds.num_classes, ds.name)
+    model = models.build("cnn1d", 10)
+    variables = model.init(jax.random.PRNGKey(3), ds.x_train[:1], train=False)
+    result = stitching.stitching_penalty(model, variables, variables, "Conv_2", small,
+                                         jax.random.PRNGKey(0), steps=0)
+    assert result["penalty"] == 0.0 and result["accuracy_b"] > 0.05
+
+
 STUDY = """
 import importlib.util
 spec = importlib.util.spec_from_file_location("stitching_study", {path!r})
 st = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(st)
-SWEEP = [st.MODELS[0]]
+st.LAYERS = {{"cnn1d": ("Conv_1", "Conv_2")}}
+st.KINDS = {{"seeds": {{}}, "random": {{}}}}
+st.STITCH_STEPS = {stitch_steps}
+SWEEP = [st.CNN]
 SEEDS = (0, 1)
 METRICS = ("test/accuracy",)
 measure = st.measure
 def get_config(name=None):
     c = st.get_config()
-    c.steps = c.eval_every = c.checkpoint_every = 600
+    c.steps = c.eval_every = c.checkpoint_every = {steps}
     return c
 """
 
 
 def test_claim_seeds_stitch_and_random_bottoms_do_not(tmp_path):
     path = tmp_path / "st.py"
-    path.write_text(STUDY.format(path=os.path.abspath("experiments/stitching.py")))
+    path.write_text(STUDY.format(path=os.path.abspath("experiments/stitching.py"),
+                                 stitch_steps=3000, steps=1000))
     run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
     values = [dict((m, v) for _, m, v in r["rows"]) for r in store.records([str(tmp_path / "sweep")])]
-    seeds = np.mean([v["measure/seeds_Conv_2"] for v in values])
-    random = np.mean([v["measure/random_Conv_2"] for v in values])
-    assert abs(seeds) < 0.06  # Bansal et al.: another seed's bottom serves B's top
-    assert random > 0.15 and random > seeds + 0.1  # a random bottom does not
+    for layer in ("Conv_1", "Conv_2"):
+        seeds = np.mean([v[f"measure/seeds_{layer}"] for v in values])
+        random = np.mean([v[f"measure/random_{layer}"] for v in values])
+        assert abs(seeds) <= 0.05, layer  # Bansal et al.: another seed's bottom serves B's top
+        assert random > 0.08 and random > seeds + 0.08, layer  # a random bottom does not

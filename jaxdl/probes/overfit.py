@@ -82,7 +82,7 @@ def _fit_on(run: loop.Run, state, batch, loss_cfg: ml_collections.ConfigDict,
     """(mean loss, accuracy) on `batch` in inference mode (no dropout, running stats)."""
     x, y = batch
     outputs, _ = step_lib.apply_model(run.model, state.params, state.model_state, x, train=False)
-    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+    per_example = step_lib.per_example_loss(loss_cfg)  # distilling: soft targets too
     loss = float(jnp.mean(per_example(outputs, y)))
     accuracy = float(jnp.mean(losses.accuracy(outputs, y))) if classify else float("nan")
     return loss, accuracy

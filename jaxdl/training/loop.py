@@ -32,6 +32,7 @@ from jaxdl import models, optim, pruning, rng
 from jaxdl.data import pipeline
 from jaxdl.models import ssl
 from jaxdl.training import checkpoint as checkpoint_lib
+from jaxdl.training import distill
 from jaxdl.training import parallel
 from jaxdl.training import resume
 from jaxdl.training import state as state_lib
@@ -133,6 +134,8 @@ def build(config: ml_collections.ConfigDict) -> Run:
         dataset = data_lib.load(config.data.name, **options)
     except (ValueError, TypeError, OSError) as e:  # OSError: a tfds dataset not prepared
         raise config_lib.ConfigError(f"config.data: {e}") from None
+    if distill.enabled(config.loss):  # training targets: the teacher's logits
+        dataset = distill.with_teacher_targets(config, dataset)
     config_lib.check_against_data(config, len(dataset.x_train), dataset.num_classes)
     try:
         placement = parallel.make_placement(config.parallel, config.batch_size)

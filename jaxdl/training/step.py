@@ -46,6 +46,14 @@ def apply_model(model: nn.Module, params: Any, model_state: Any, x: jax.Array, *
     return model.apply(variables, x, train=train, rngs=rngs), model_state
 
 
+def per_example_loss(loss_cfg: ml_collections.ConfigDict) -> losses.PerExampleLoss:
+    """config.loss's per-example loss; distilling (config.loss.distill.teacher set), a
+    teacher's logits as targets get the soft-target loss at its temperature."""
+    distill = loss_cfg.get("distill")
+    temperature = distill.temperature if distill and distill.teacher else None
+    return losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing, temperature)
+
+
 def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classify: bool,
                    axis_name: Any = None):
     """objective(params, model_state, batch, key[, attack_key, noise_key]) -> (loss +
@@ -70,7 +78,7 @@ def make_objective(model: nn.Module, loss_cfg: ml_collections.ConfigDict, classi
     the adversarial). Off (attack "none", or no such section), the objective is the
     plain one, op for op: results are bit-identical to a run without the option.
     """
-    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+    per_example = per_example_loss(loss_cfg)
     mean = (lambda v: jax.lax.pmean(v, axis_name)) if axis_name else (lambda v: v)
     adversary = make_adversary(model, loss_cfg)
 
@@ -188,7 +196,7 @@ def make_adversary(model: nn.Module, loss_cfg: ml_collections.ConfigDict):
     options = adversarial_config(loss_cfg)
     if options is None:
         return None
-    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+    per_example = per_example_loss(loss_cfg)
 
     def adversary(params, model_state, x, y, key, attack_key):
         params = jax.lax.stop_gradient(params)
@@ -420,7 +428,7 @@ def knn_leave_one_out(features: jax.Array, labels: jax.Array, mask: jax.Array, n
 
 def make_eval_batch(model: nn.Module, loss_cfg: ml_collections.ConfigDict, num_classes: int):
     """eval_batch(state, x, y, mask) -> sums over the unmasked examples of one batch."""
-    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
+    per_example = per_example_loss(loss_cfg)
 
     def eval_batch(state: TrainState, x: jax.Array, y: jax.Array, mask: jax.Array) -> Metrics:
         outputs, _ = apply_model(model, state.params, state.model_state, x, train=False)

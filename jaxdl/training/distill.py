@@ -1,0 +1,108 @@
+"""Knowledge distillation: a student trained on a teacher run's outputs (config.loss.distill).
+
+Hinton, Vinyals & Dean ("Distilling the Knowledge in a Neural Network", 2015): the
+student matches the teacher's class probabilities softened by a temperature T,
+
+    loss(x) = T² · KL(softmax(t(x) / T) || softmax(s(x) / T))
+
+(their soft-target cross-entropy minus the teacher's entropy: the same gradients, 0 at
+a perfect match; the T² keeps the gradients' size independent of T).
+
+    jaxdl train --workdir runs/teacher                                     # any supervised run
+    jaxdl train --config.model.name=mlp --config.loss.distill.teacher=runs/teacher \
+                --config.loss.distill.inputs=generated --workdir runs/student
+
+The teacher is a finished jaxdl run directory, read through orbax
+(`training/checkpoint.py`: tensorstore arrays and JSON, nothing unpickled); its model
+is rebuilt from the config saved with its newest checkpoint. Before any training the
+run's training set is replaced by (inputs, teacher logits), so the step, the batch
+order, checkpoints and resume are the ordinary ones — only the targets are float
+(n, k) logits instead of class ids:
+
+- inputs "train": the run's own training inputs (labels unused);
+- inputs "generated": `num_inputs` fresh inputs from the MNIST-1D generator (the
+  run's config.data options, generator seed `inputs_seed`): the "ideal world" of
+  experiments/deep_bootstrap.py, where no input is seen twice while
+  steps × batch_size ≤ num_inputs.
+
+The test set keeps its labels: test/loss is the cross-entropy on them, test/accuracy
+the usual. On the distillation inputs, train/loss is the distillation loss and
+train/accuracy the agreement with the teacher's argmax.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxdl import config as config_lib
+from jaxdl import data as data_lib
+from jaxdl import models
+from jaxdl.training import checkpoint as checkpoint_lib
+from jaxdl.training import resume
+
+
+def enabled(loss_cfg: ml_collections.ConfigDict) -> bool:
+    """Whether `loss_cfg` distills from a teacher (a config saved before the option has none)."""
+    distill = loss_cfg.get("distill")
+    return bool(distill and distill.teacher)
+
+
+def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
+    """(x -> logits) of the teacher run in directory `teacher`, inference mode; ConfigError
+    (one line, naming config.loss.distill.teacher) when it cannot serve this run."""
+    key = "loss.distill.teacher"
+    directory = os.path.join(teacher, "checkpoints")
+    if not os.path.isdir(directory):
+        raise config_lib.ConfigError(f"config.{key}: no checkpoints directory in {teacher!r}")
+    checkpoints = checkpoint_lib.Checkpoints(directory, read_only=True)
+    try:
+        latest = checkpoints.restore_latest(None)
+    finally:
+        checkpoints.close()
+    if latest is None:
+        raise config_lib.ConfigError(f"config.{key}: no complete checkpoint in {teacher!r}")
+    saved, saved_config, _ = latest
+    if saved_config.get("objective", {}).get("name", "supervised") != "supervised":
+        raise config_lib.ConfigError(f"config.{key}: {teacher!r} is a self-supervised run "
+                                     f"(no class outputs to distill)")
+    model_cfg = saved_config["model"]
+    model = models.build(model_cfg["name"], num_outputs,
+                         **{k: v for k, v in model_cfg.items() if k != "name"})
+    try:
+        shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), sample_x, train=False))
+    except (ValueError, TypeError) as e:
+        raise config_lib.ConfigError(f"config.{key}: the teacher's model does not take this "
+                                     f"run's inputs {np.shape(sample_x)[1:]}: "
+                                     f"{str(e).splitlines()[0]}") from None
+    problems = resume.shape_mismatches(saved["params"], shapes["params"], allow_missing=False)
+    if problems:
+        raise config_lib.ConfigError(f"config.{key}: the teacher's params do not fit this "
+                                     f"run's inputs and {num_outputs} outputs: {problems[0]}")
+    variables = {"params": saved["params"], **(saved.get("model_state") or {})}
+    return jax.jit(lambda x: model.apply(variables, x, train=False))
+
+
+def distillation_inputs(config: ml_collections.ConfigDict, dataset: data_lib.Dataset) -> np.ndarray:
+    """The inputs the student sees in training (`inputs`: train | generated)."""
+    d = config.loss.distill
+    if d.inputs == "train":
+        return dataset.x_train
+    options = {k: v for k, v in config.data.items() if k not in ("name", "label_noise",
+                                                                  "label_noise_seed")}
+    options.update(num_samples=d.num_inputs, train_split=1.0, seed=d.inputs_seed)
+    return data_lib.load("mnist1d", **options).x_train
+
+
+def with_teacher_targets(config: ml_collections.ConfigDict, dataset: data_lib.Dataset,
+                         batch_size: int = 2000) -> data_lib.Dataset:
+    """`dataset` with its training set replaced by (distillation inputs, teacher logits)."""
+    x = distillation_inputs(config, dataset)
+    logits = teacher_logits_fn(config.loss.distill.teacher, dataset.num_outputs, x[:1])
+    targets = np.concatenate([np.asarray(logits(jnp.asarray(x[i:i + batch_size])))
+                              for i in range(0, len(x), batch_size)])
+    return dataclasses.replace(dataset, x_train=x, y_train=targets.astype(np.float32))

@@ -112,6 +112,15 @@ def objective_defaults() -> ml_collections.ConfigDict:
 
     The network is config.model's backbone without its classification head, then a
     projector (jaxdl.models.ssl); views come from config.augment.
+
+    `online_probe` (off by default): a linear classifier on the stop-gradient
+    representation, trained during pretraining with the batch's labels on the training
+    views (its cross-entropy is added to the loss) — SimCLR's and BYOL's "online
+    classifier". The stop-gradient leaves every backbone and projector update that of the
+    self-supervised loss alone (optimizers act per param; global-norm clipping, which
+    would couple them, is refused); each evaluation logs its `online_probe_accuracy` and
+    `online_probe_loss` per split on the clean signals. Turn it on for any method with
+    `jaxdl train --config.objective.online_probe=True`.
     """
     return ml_collections.ConfigDict(dict(
         name="supervised",  # supervised | simclr | byol | vicreg | barlow_twins | mae
@@ -122,6 +131,7 @@ def objective_defaults() -> ml_collections.ConfigDict:
         sim_weight=25.0, var_weight=25.0, cov_weight=1.0,  # vicreg (the published weights)
         lambd=5e-3,  # barlow_twins: weight of the off-diagonal terms
         mask_segments=2, mask_length=8,  # mae: windows hidden per signal, samples per window
+        online_probe=False,  # a linear classifier on the stop-gradient representation, trained alongside
     ))
 
 
@@ -361,6 +371,9 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
                  f"supervised objective)", l[name])
     _check_adversarial(l.adversarial)
     _check_objective(c.objective, l.adversarial.attack)
+    _require(not c.objective.online_probe or c.optimizer.clip_norm == 0, "optimizer.clip_norm",
+             "must be 0 with objective.online_probe (the global norm would include the probe's "
+             "gradient and change the backbone's updates)", c.optimizer.clip_norm)
     _require(c.objective.name == "supervised" or not c.histograms, "histograms",
              f"must be False with objective {c.objective.name!r} (the histogram probe takes "
              f"gradients of the supervised objective)", c.histograms)
@@ -386,6 +399,9 @@ def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:
                  "must be a finite number >= 0", o[name])
     _require(o.mask_segments >= 1, key + "mask_segments", "must be >= 1", o.mask_segments)
     _require(o.mask_length >= 1, key + "mask_length", "must be >= 1", o.mask_length)
+    _require(o.name != "supervised" or not o.online_probe, key + "online_probe",
+             "must be False with objective 'supervised' (its network is already a classifier; "
+             "the probe reads a self-supervised representation)", o.online_probe)
 
 
 def _check_augment(a: ml_collections.ConfigDict) -> None:

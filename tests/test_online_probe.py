@@ -2,7 +2,6 @@
 is the committed code's bit for bit; on, the backbone and projector train exactly as
 without it, the probe's accuracy rises well above chance, and it resumes, vectorizes
 and validates like any other part of the network."""
-import hashlib
 import json
 
 import jax
@@ -13,7 +12,8 @@ import jaxdl
 from jaxdl import config as config_lib
 from jaxdl import rng
 from jaxdl.study import sweep, vectorize
-from jaxdl.training import checkpoint, loop
+from jaxdl.training import loop
+from test_ssl_training import final_state, params_sha256 as sha256
 
 # `jaxdl.train(ssl_config(method, online_probe=False))` recorded with the code before
 # objective.online_probe existed (commit a97b947, XLA:CPU, jax 0.10.2): its metrics.jsonl
@@ -64,22 +64,6 @@ def ssl_config(method, online_probe, steps=20, eval_every=10, checkpoint_every=0
     c.eval_train_examples = 1000
     config_lib.validate(c)
     return c
-
-
-def sha256(tree):
-    h = hashlib.sha256()
-    for leaf in jax.tree.leaves(jax.device_get(tree)):
-        h.update(np.asarray(leaf).tobytes())
-    return h.hexdigest()
-
-
-def final_state(path):
-    ck = checkpoint.Checkpoints(f"{path}/checkpoints", read_only=True)
-    try:
-        state, _, step = ck.restore_latest(None)
-    finally:
-        ck.close()
-    return step, jax.device_get(state)
 
 
 def without_probe(params):
@@ -212,3 +196,15 @@ def test_bad_online_probe_settings_fail_with_one_line_naming_the_key(overrides, 
     assert "\n" not in message
     for name in names:
         assert name in message, message
+
+
+def test_a_config_saved_before_the_key_existed_resumes_as_the_probe_off():
+    """A run saved by the code before objective.online_probe: no config change (resume
+    goes on without --intervene), and it rebuilds the network without a probe."""
+    current = ssl_config("simclr", False).to_dict()
+    old = json.loads(json.dumps(current))
+    del old["objective"]["online_probe"]
+    from jaxdl.training import resume
+    assert resume.config_changes(old, current) == {}
+    assert loop.with_new_keys(old).objective.online_probe is False
+    assert resume.config_changes(old, ssl_config("simclr", True).to_dict()) != {}

@@ -7,8 +7,9 @@ step)`, so K steps in one call and K calls of one step give the same bits.
 Self-supervised objectives (a `jaxdl.models.ssl.SSLNet` model, which carries its
 method) go through the same `make_train_step` and chunk: two views of the batch
 from step_key(root, AUGMENT, step), the method's criterion on their projections
-(labels unused), and for byol the EMA target in `state.target` moved after each
-optimizer update — a pure function of the step like everything else.
+(labels unused, except by the optional online probe, a linear classifier on the
+stop-gradient representation), and for byol the EMA target in `state.target` moved
+after each optimizer update — a pure function of the step like everything else.
 """
 from __future__ import annotations
 

@@ -128,8 +128,8 @@ def objective_defaults() -> ml_collections.ConfigDict:
                     --config.seed=S --workdir runs/online_probe/seedS      # S = 0..4
     final test online-probe accuracy 0.514 ± 0.032 (seeds 0-4: 0.542, 0.473, 0.528, 0.516,
     0.513; 0.377 at step 500), against 0.745 ± 0.010 for the offline linear probe of the
-    same networks (docs/studies/ssl_methods/report.md; the backbones are the probe-off
-    run's bit for bit, and the study's probe re-run on these five gives 0.7448 again).
+    same networks (docs/studies/ssl_methods/report.md, seeds 0-4; with the probe on, the
+    backbones are the probe-off run's bit for bit: tests/test_online_probe.py).
     It lags by 0.230 ± 0.038, is as low on the training split (0.50-0.56: not
     overfitting) and moves by up to 0.125 between evaluations (seed 0: 0.540, 0.415, 0.492
     at steps 2000-3000): a view of the trend during training, not a substitute for the

@@ -201,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = f"test accuracy {test['accuracy']:.4f}, " if "accuracy" in test else ""
     if "knn_accuracy" in test:  # self-supervised: the representation's kNN accuracy
         summary += f"test kNN accuracy {test['knn_accuracy']:.4f}, "
+    if "online_probe_accuracy" in test:  # objective.online_probe: the online linear probe's
+        summary += f"test online-probe accuracy {test['online_probe_accuracy']:.4f}, "
     print(f"{summary}test loss {test['loss']:.4f} after {result['step']} steps "
           f"({result['wall_time_s']:.1f} s); results in {result['workdir']}")
     return 0

@@ -6,6 +6,8 @@
     out["representation"]   # (B, 125) for the MNIST-1D CNN: what probes read
     out["projection"]       # (B, 64): what the criterion sees (mae: the reconstruction)
     out["prediction"]       # byol only: the online predictor's output
+    out["online_probe"]     # objective.online_probe only: (B, classes) logits of a linear
+                            # classifier on stop_gradient(representation)
 
 The backbone is any model of `jaxdl.models` (its config section is unchanged) with
 its classification head cut off: the *representation* is the input of the
@@ -23,6 +25,11 @@ the "guillotine" (Bordes et al. 2023): the projector specialises to the pretext
 task. The network also carries its `Method` (criterion, its numbers, the views),
 so every code path that builds a step from a model (`jaxdl.training.step`,
 vectorized trials) trains it with its own objective.
+
+The online probe (`objective.online_probe`) is one Dense layer `online_probe` on
+`stop_gradient(representation)`: its params are part of the network's (so checkpoints,
+resume, interventions and vmap carry them), and no gradient flows from it into the
+backbone. Off, the network has no such layer and its params are those without the option.
 """
 from __future__ import annotations
 
@@ -157,6 +164,7 @@ class SSLNet(nn.Module):
     projector: tuple[int, ...]
     predictor: int
     method: Method
+    online_probe: int = 0  # classes of the online linear probe; 0: no probe
 
     @property
     def ema_target(self) -> bool:
@@ -171,6 +179,9 @@ class SSLNet(nn.Module):
             widths = (*widths[:-1], int(x[0].size))
         z = MLPHead(widths, name="projector")(h, train=train)
         out = {"representation": h, "projection": z}
+        if self.online_probe:  # a classifier that reads the representation, never trains it
+            out["online_probe"] = layers.dense(self.online_probe, "lecun", 1.0,
+                                               name="online_probe")(jax.lax.stop_gradient(h))
         if self.method.name == "mae":
             out["projection"] = z.reshape(layers.as_float(x).shape)
         if self.method.name == "byol":
@@ -193,13 +204,19 @@ class SSLNet(nn.Module):
 
 
 def build(backbone: nn.Module, objective: ml_collections.ConfigDict,
-          augment: ml_collections.ConfigDict, steps: int, sample_x: Any) -> SSLNet:
+          augment: ml_collections.ConfigDict, steps: int, sample_x: Any,
+          num_classes: int = 0) -> SSLNet:
     """The self-supervised network of `objective` around `backbone` (ValueError for a
-    backbone without a Dense head, or mae windows longer than the signal)."""
+    backbone without a Dense head, mae windows longer than the signal, or an online probe
+    without classes)."""
     method = method_of(objective, augment, steps)
     if method.name == "mae" and method.mask_length > jnp.shape(sample_x)[1]:
         raise ValueError(f"mask_length {method.mask_length} is longer than the signal "
                          f"({jnp.shape(sample_x)[1]} samples)")
+    probe = objective.get("online_probe", False)
+    if probe and num_classes < 1:
+        raise ValueError("online_probe needs a classification dataset (num_classes > 0)")
     return SSLNet(backbone=backbone,
                   head=head_name(backbone, sample_x), projector=tuple(objective.projector),
-                  predictor=objective.predictor, method=method)
+                  predictor=objective.predictor, method=method,
+                  online_probe=num_classes if probe else 0)

@@ -47,7 +47,9 @@ from jaxdl import config as config_lib
 Point = dict[str, Any]
 Sweep = list[Point]
 SPLITS = ("train", "test")
-METRIC_NAMES = ("loss", "accuracy", "f1_macro", "knn_accuracy")  # knn: self-supervised runs
+# knn and online_probe: self-supervised runs (the latter with objective.online_probe)
+METRIC_NAMES = ("loss", "accuracy", "f1_macro", "knn_accuracy", "online_probe_accuracy",
+                "online_probe_loss")
 
 
 class StudyError(ValueError):

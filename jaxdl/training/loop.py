@@ -148,7 +148,8 @@ def build(config: ml_collections.ConfigDict) -> Run:
     self_supervised = config.objective.name != ssl.SUPERVISED
     if self_supervised:  # the backbone without its head, a projector, the method
         try:
-            model = ssl.build(model, config.objective, config.augment, config.steps, sample_x)
+            model = ssl.build(model, config.objective, config.augment, config.steps, sample_x,
+                              dataset.num_classes)
         except (ValueError, TypeError) as e:
             raise config_lib.ConfigError(f"config.objective: {str(e).splitlines()[0]}") from None
     elif config.augment.name != "none":  # supervised augmentation: traced on the inputs now

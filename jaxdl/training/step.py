@@ -7,8 +7,9 @@ step)`, so K steps in one call and K calls of one step give the same bits.
 Self-supervised objectives (a `jaxdl.models.ssl.SSLNet` model, which carries its
 method) go through the same `make_train_step` and chunk: two views of the batch
 from step_key(root, AUGMENT, step), the method's criterion on their projections
-(labels unused), and for byol the EMA target in `state.target` moved after each
-optimizer update — a pure function of the step like everything else.
+(labels unused, except by the optional online probe, a linear classifier on the
+stop-gradient representation), and for byol the EMA target in `state.target` moved
+after each optimizer update — a pure function of the step like everything else.
 """
 from __future__ import annotations
 
@@ -267,8 +268,9 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
 
 def ssl_criterion(model: ssl.SSLNet, params: Any, model_state: Any, target: Any, x: jax.Array,
                   view_key: jax.Array, *, train: bool, key: jax.Array | None = None
-                  ) -> tuple[jax.Array, Any]:
-    """(the method's loss on views of `x` drawn from `view_key`, updated model state).
+                  ) -> tuple[jax.Array, Any, dict[str, jax.Array]]:
+    """(the method's loss on views of `x` drawn from `view_key`, updated model state, the
+    network's outputs on the views: rows [view 1; view 2] of the batch, mae's one view).
 
     Both views go through the network as one batch of 2B (batch norm sees both, as in
     SimCLR's implementation); z1, z2 are the halves of the projections:
@@ -290,7 +292,7 @@ def ssl_criterion(model: ssl.SSLNet, params: Any, model_state: Any, target: Any,
         hidden = mask.reshape(mask.shape + (1,) * (x1.ndim - mask.ndim))
         out, model_state = apply_model(model, params, model_state, jnp.where(hidden, 0.0, x1),
                                        train=train, key=key)
-        return losses.masked_reconstruction_loss(out["projection"], x1, mask), model_state
+        return losses.masked_reconstruction_loss(out["projection"], x1, mask), model_state, out
     n = x.shape[0]
     both = jnp.concatenate(augment_lib.two_views(view_key, x, aug))
     out, model_state = apply_model(model, params, model_state, both, train=train, key=key)
@@ -308,29 +310,49 @@ def ssl_criterion(model: ssl.SSLNet, params: Any, model_state: Any, target: Any,
         loss = losses.byol_loss(p[:n], t[n:]) + losses.byol_loss(p[n:], t[:n])
     else:
         raise ValueError(f"unknown self-supervised objective {method.name!r}")
-    return loss, model_state
+    return loss, model_state, out
+
+
+def online_probe_terms(logits: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
+    """Per-row cross-entropy and correctness of the online probe's logits; the rows are
+    views of the batch stacked (`ssl_criterion`: 2B or B), so the labels repeat."""
+    labels = jnp.tile(y, logits.shape[0] // y.shape[0])
+    return {"online_probe_loss": losses.cross_entropy(logits, labels),
+            "online_probe_accuracy": losses.accuracy(logits, labels)}
 
 
 def make_ssl_objective(model: ssl.SSLNet, loss_cfg: ml_collections.ConfigDict,
                        axis_name: Any = None):
-    """objective(params, model_state, target, x, key, view_key) -> (loss + penalties,
+    """objective(params, model_state, target, (x, y), key, view_key) -> (loss + penalties,
     (metrics, model_state)); `key` draws dropout, `view_key` the views. config.loss adds
     its L1/L2 penalties; its data loss, smoothing and attacks do not apply (no labels).
     With `axis_name` each device's criterion is of its slice (its own negatives and batch
-    statistics), averaged over devices like the supervised loss."""
+    statistics), averaged over devices like the supervised loss.
+
+    The labels y are read only by the online probe (`model.online_probe`): its mean
+    cross-entropy on the training views is added to the loss and logged with its accuracy
+    (metrics `online_probe_loss`, `online_probe_accuracy`); `loss` stays the criterion.
+    Its input is stop-gradient-ed, so the backbone's and projector's gradients are the
+    criterion's (and penalties') alone."""
     mean = (lambda v: jax.lax.pmean(v, axis_name)) if axis_name else (lambda v: v)
 
-    def objective(params, model_state, target, x, key, view_key):
-        loss, model_state = ssl_criterion(model, params, model_state, target, x, view_key,
-                                          train=True, key=key)
+    def objective(params, model_state, target, batch: Batch, key, view_key):
+        x, y = batch
+        loss, model_state, out = ssl_criterion(model, params, model_state, target, x,
+                                               view_key, train=True, key=key)
         loss = mean(loss)
         model_state = jax.tree.map(mean, model_state)
+        metrics = {"loss": loss}
         total = loss
+        if model.online_probe:
+            probe = online_probe_terms(out["online_probe"], y)
+            metrics.update({name: mean(jnp.mean(v)) for name, v in probe.items()})
+            total = total + metrics["online_probe_loss"]
         if loss_cfg.l1 > 0:
             total = total + loss_cfg.l1 * losses.l1_penalty(params)
         if loss_cfg.l2 > 0:
             total = total + loss_cfg.l2 * losses.l2_penalty(params)
-        return total, ({"loss": loss}, model_state)
+        return total, (metrics, model_state)
 
     return objective
 
@@ -338,7 +360,8 @@ def make_ssl_objective(model: ssl.SSLNet, loss_cfg: ml_collections.ConfigDict,
 def make_ssl_train_step(model: ssl.SSLNet, optimizer: optax.GradientTransformation,
                         loss_cfg: ml_collections.ConfigDict, axis_name: Any = None) -> TrainStep:
     """train_step(state, (x, y)) of a self-supervised model: views from step_key(root,
-    AUGMENT, step), dropout from step_key(root, DROPOUT, step); y is ignored. byol: after
+    AUGMENT, step), dropout from step_key(root, DROPOUT, step); y is read only by the
+    online probe (`make_ssl_objective`). byol: after
     the update, target <- tau_k target + (1 - tau_k) (params, model_state) with
     tau_k = byol_momentum(k, steps, ema_base), k the step just taken (0 for the first)."""
     grad_fn = jax.grad(make_ssl_objective(model, loss_cfg, axis_name), has_aux=True)
@@ -348,7 +371,7 @@ def make_ssl_train_step(model: ssl.SSLNet, optimizer: optax.GradientTransformati
         key = per_device(rng.step_key(state.key, rng.DROPOUT, state.step), axis_name)
         view_key = per_device(rng.step_key(state.key, rng.AUGMENT, state.step), axis_name)
         grads, (metrics, model_state) = grad_fn(state.params, state.model_state, state.target,
-                                                batch[0], key, view_key)
+                                                batch, key, view_key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         target = state.target
@@ -379,22 +402,31 @@ def make_ssl_evaluate(model: ssl.SSLNet, num_classes: int, k: int = 20,
     knn_accuracy: `knn_leave_one_out` on the representation, within the split — how well
     the representation clusters classes, with no labels used in training and no
     classifier fitted. Linear probes and train-to-test kNN are a study's measure().
+    online_probe_accuracy, online_probe_loss (with `model.online_probe`): the online
+    probe's accuracy and cross-entropy on the split's signals themselves (no views), in
+    inference mode — the classifier trained alongside the representation.
     """
     @jax.jit
     def evaluate(state: TrainState, xs: jax.Array, ys: jax.Array, masks: jax.Array) -> Metrics:
         view_key = rng.step_key(state.key, rng.AUGMENT, EVAL_VIEWS)
 
         def body(_, batch):
-            i, x = batch
-            loss, _ = ssl_criterion(model, state.params, state.model_state, state.target, x,
-                                    jax.random.fold_in(view_key, i), train=False)
+            i, x, y, mask = batch
+            loss, _, _ = ssl_criterion(model, state.params, state.model_state, state.target, x,
+                                       jax.random.fold_in(view_key, i), train=False)
             out, _ = apply_model(model, state.params, state.model_state, x, train=False)
-            return None, (loss, out["representation"])
+            probe = {}
+            if model.online_probe:
+                probe = {name: jnp.sum(v * mask) for name, v in
+                         online_probe_terms(out["online_probe"], y).items()}
+            return None, (loss, out["representation"], probe)
 
-        _, (batch_losses, features) = jax.lax.scan(body, None, (jnp.arange(xs.shape[0]), xs))
+        _, (batch_losses, features, probe) = jax.lax.scan(
+            body, None, (jnp.arange(xs.shape[0]), xs, ys, masks))
         return {"count": jnp.sum(masks), "loss": jnp.sum(batch_losses * jnp.sum(masks, axis=1)),
                 "knn_accuracy": knn_leave_one_out(features, ys, masks, num_classes, k,
-                                                  temperature)}
+                                                  temperature),
+                **{name: jnp.sum(v) for name, v in probe.items()}}
 
     return evaluate
 

@@ -7,7 +7,7 @@ distribution in d dimensions (here: uniform on the sphere S^{d-1}), below the
 noise level has Lipschitz constant Lip(f) >~ sqrt(n d / p). Smooth (O(1)-Lipschitz)
 interpolation needs p >~ n d: "overparameterization is necessary for robustness".
 
-    jaxdl sweep experiments/law_of_robustness.py           # 30 points x 5 seeds, ~11 min
+    jaxdl sweep experiments/law_of_robustness.py           # 30 points x 5 seeds, 5-11 min
     jaxdl sweep experiments/law_of_robustness.py --quick   # 5 points x 2 seeds, 23 s (3.5 min on busy cores)
 
 Setting: x uniform on S^{d-1}, labels +-1 uniformly at random (independent of x:
@@ -40,9 +40,11 @@ Published result it checks: the theorem (a lower bound, no experiment on this
 data); the paper's discussion points to ImageNet/MNIST scales, where n·d far
 exceeds the parameter counts of networks that are not robust.
 
-Measured (full run, 150 trials = 30 points x 5 seeds: 656 s of `jaxdl sweep` at
-nice -n 10 on 2 CPU cores shared with other jobs, then 31 s of `--remeasure` after
-lip_pairs / lip_floor were added; report in docs/studies/law_of_robustness/report.md).
+Measured (full run, 150 trials = 30 points x 5 seeds, report in
+docs/studies/law_of_robustness/report.md): one `jaxdl sweep` into a fresh directory,
+312 s wall at nice -n 10 on 2 CPU cores shared with other jobs (lightly loaded then);
+an earlier run on busier cores took 656 s (+ 31 s of `--remeasure` after lip_pairs /
+lip_floor were added) and gave the same report.md and PNGs byte for byte.
 Plain block (100 trials; the same numbers, bit for bit, as the earlier run of it alone):
 80 of 100 networks interpolate (all but the narrowest); every one has
 Lip(f) ≥ 3.3·sqrt(nd/p) over its training points (ratios 3.3 to 23.4) — consistent with

@@ -105,28 +105,71 @@ def test_jacobian_penalty_is_the_mean_squared_frobenius_norm_of_the_input_jacobi
     assert float(step.jacobian_penalty(linear, lp, {}, x, None)) == pytest.approx(np.sum(w ** 2), rel=1e-5)
 
 
-def test_jacobian_penalty_makes_the_interpolator_smoother(tmp_path):
-    """The smooth-interpolator side of the law: same net, same data, penalized -> lower Lip."""
+def _fit_sphere(workdir, width: int, lam: float, steps: int) -> dict:
+    """A two-layer ReLU net fitting random +-1 labels of 100 points on S^9 with MSE
+    (+ lam * Jacobian penalty): train accuracy and MSE, and its Lipschitz lower bounds."""
     from jaxdl import config as config_lib
     from jaxdl import rng
     from jaxdl.training import checkpoint, loop
-    lips = {}
-    for lam in (0.0, 1e-3):
-        c = config_lib.default()
-        c.data = config_lib.named_section("data", "sphere")
-        c.data.n, c.data.d, c.data.test_size = 100, 10, 100
-        c.model = config_lib.named_section("model", "mlp")
-        c.model.depth, c.model.width = 1, 512
-        c.loss.name, c.loss.jacobian = "mse", lam
-        c.optimizer.lr, c.optimizer.schedule.name = 3e-3, "constant"
-        c.steps = c.eval_every = c.checkpoint_every = 600
-        c.batch_size = 50
-        result = loop.train(c, str(tmp_path / str(lam)), progress=False)
-        assert result["train"]["accuracy"] == 1.0  # both interpolate
-        run = loop.build(c)
-        ckpt = checkpoint.Checkpoints(str(tmp_path / str(lam) / "checkpoints"), read_only=True)
-        state = loop.as_train_state(ckpt.restore_latest(
-            lambda saved: loop.as_saved(jax.eval_shape(run.init, rng.root_key(0)), saved))[0])
-        f = lipschitz.margin(lambda x: run.model.apply({"params": state.params}, x, train=False))
-        lips[lam] = lipschitz.lipschitz_lower_bound(f, run.dataset.x_train)
-    assert lips[1e-3] < 0.7 * lips[0.0]
+    c = config_lib.default()
+    c.data = config_lib.named_section("data", "sphere")
+    c.data.n, c.data.d, c.data.test_size = 100, 10, 100
+    c.model = config_lib.named_section("model", "mlp")
+    c.model.depth, c.model.width = 1, width
+    c.loss.name, c.loss.jacobian = "mse", lam
+    c.optimizer.lr, c.optimizer.schedule.name = 3e-3, "constant"
+    c.steps = c.eval_every = c.checkpoint_every = steps
+    c.batch_size = 50
+    result = loop.train(c, str(workdir), progress=False)
+    run = loop.build(c)
+    ckpt = checkpoint.Checkpoints(str(workdir / "checkpoints"), read_only=True)
+    state = loop.as_train_state(ckpt.restore_latest(
+        lambda saved: loop.as_saved(jax.eval_shape(run.init, rng.root_key(0)), saved))[0])
+    f = lipschitz.margin(lambda x: run.model.apply({"params": state.params}, x, train=False))
+    x = run.dataset.x_train
+    bounds = {"lip_train": lipschitz.lipschitz_lower_bound(f, x),
+              "lip_pairs": lipschitz.pairwise_lower_bound(f(x), x),
+              "lip_fresh": lipschitz.lipschitz_lower_bound(f, run.dataset.x_test)}
+    return {**bounds, "lip": max(bounds.values()), "accuracy": result["train"]["accuracy"],
+            "mse": result["train"]["loss"],
+            "floor": lipschitz.pairwise_lower_bound(2.0 * np.asarray(run.dataset.y_train) - 1, x)}
+
+
+def test_jacobian_penalty_makes_the_interpolator_smoother(tmp_path):
+    """The smooth-interpolator side of the law: same net, same data, penalized -> lower Lip."""
+    fits = {lam: _fit_sphere(tmp_path / str(lam), 512, lam, 600) for lam in (0.0, 1e-3)}
+    assert all(fit["accuracy"] == 1.0 for fit in fits.values())  # both interpolate
+    assert fits[1e-3]["lip_train"] < 0.7 * fits[0.0]["lip_train"]
+
+
+def test_pairwise_bound_is_the_lipschitz_constant_of_the_sample():
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [3.0, 4.0]])
+    v = np.array([0.0, 2.0, 3.0, 3.0])  # slopes: 2/1, 3/3, 3/5, 1/2, 1/sqrt(20), 0/4
+    assert lipschitz.pairwise_lower_bound(v, x) == pytest.approx(2.0)
+    labels = np.array([-1.0, 1.0, -1.0, 1.0])  # closest opposite pair: distance 1
+    assert lipschitz.pairwise_lower_bound(labels, x) == pytest.approx(2.0)
+    w = np.array([3.0, 4.0])  # a linear map: no pair rises faster than ||w|| = 5
+    points = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (20, 2)))
+    assert lipschitz.pairwise_lower_bound(points @ w, points) <= 5.0 + 1e-9
+    assert lipschitz.pairwise_lower_bound(points @ w, points) > 4.0
+    repeated = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    assert lipschitz.pairwise_lower_bound([1.0, 1.0, 0.0], repeated) == pytest.approx(1 / np.sqrt(2))
+    assert lipschitz.pairwise_lower_bound([1.0, 2.0, 0.0], repeated) == np.inf  # not a function
+
+
+def test_claim_smooth_interpolation_needs_more_parameters(tmp_path):
+    """The smooth block of experiments/law_of_robustness.py, small: with a strong Jacobian
+    penalty the narrow net (p = 210 = 0.21 nd) no longer interpolates where the plain one
+    does, the wide one (p = 6658) does; and the wide penalized net is smoother than any exact
+    interpolator of the sample by fitting +-1 approximately (still below the noise level),
+    while the plain one fits the values and stays above that floor."""
+    fit = {(k, lam): _fit_sphere(tmp_path / f"{k}-{lam}", k, lam, 1000)
+           for k in (16, 512) for lam in (0.0, 1e-2)}
+    assert fit[16, 0.0]["accuracy"] == 1.0
+    assert fit[16, 1e-2]["accuracy"] < 1.0
+    assert fit[512, 1e-2]["accuracy"] == 1.0
+    plain, smooth = fit[512, 0.0], fit[512, 1e-2]
+    floor = plain["floor"]  # 2 / distance of the closest opposite-label pair
+    assert plain["lip_pairs"] == pytest.approx(floor, rel=0.02) and plain["lip"] >= floor
+    assert smooth["lip"] < 0.9 * floor
+    assert plain["mse"] < smooth["mse"] < 0.25  # 0.25: predicting (1/2, 1/2), the noise level

@@ -6,6 +6,10 @@ input Jacobian). Two computable bounds bracket it:
     lower = max over sample points x of ||J_f(x)||_2      (any point is a witness)
     upper = prod_l ||W_l||_2                               (plain ReLU MLP: ReLU is 1-Lipschitz)
 
+and a third lower bound from values alone, max_{i != j} |f(x_i) - f(x_j)| / ||x_i - x_j||
+(`pairwise_lower_bound`); fed the labels instead of f, it is the smallest Lip of any
+exact interpolator of the data.
+
 Bubeck & Sellke's law of robustness (2021) is about the first kind of quantity:
 any f that fits n noisy labels in d dimensions with p parameters has
 Lip(f) >~ sqrt(n d / p), so the *lower* bound over the training points (where
@@ -48,6 +52,22 @@ def jacobian_norms(f: Function, x: jax.Array, batch_size: int = 256) -> np.ndarr
 def lipschitz_lower_bound(f: Function, x: jax.Array) -> float:
     """max_i ||J_f(x_i)||_2: Lip(f) is at least this."""
     return float(np.max(jacobian_norms(f, x)))
+
+
+def pairwise_lower_bound(values: Any, x: Any) -> float:
+    """max_{i != j} |v_i - v_j| / ||x_i - x_j||_2: the Lipschitz constant of the sample
+    (x_i, v_i) of a scalar function. Any f with f(x_i) = v_i has Lip(f) at least this, and
+    (McShane's extension theorem) some f on R^d has exactly this Lip: with the labels as
+    `values` it is the smallest Lipschitz constant of any exact interpolator of the data."""
+    v = np.asarray(values, np.float64).reshape(-1)
+    x = np.asarray(x, np.float64).reshape(v.size, -1)
+    sq = np.sum(x * x, axis=1)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0))
+    rise = np.abs(v[:, None] - v[None, :])
+    np.fill_diagonal(rise, 0.0)  # i = j is no witness
+    with np.errstate(divide="ignore", invalid="ignore"):  # a repeated x with two values: inf
+        slopes = np.where(rise > 0, rise / dist, 0.0)
+    return float(np.max(slopes))
 
 
 def spectral_norm(w: Any) -> float:

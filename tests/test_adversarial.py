@@ -15,6 +15,8 @@ from jaxdl.study import sweep, vectorize
 from jaxdl.training import loop
 from jaxdl.training import step as step_lib
 
+from reference_objective import old_objective  # tests/reference_objective.py
+
 KEY = jax.random.PRNGKey(0)
 
 
@@ -257,26 +259,6 @@ def test_eps_zero_is_refused_only_when_attacking():
 # ---------------------------------------------------------------- adversarial training: the step
 
 
-def _old_objective(model, loss_cfg, classify):
-    """The objective before adversarial training existed, verbatim (no pmap axis)."""
-    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
-
-    def objective(params, model_state, batch, key):
-        x, y = batch
-        outputs, model_state = step_lib.apply_model(model, params, model_state, x, train=True,
-                                                    key=key)
-        loss = jnp.mean(per_example(outputs, y))
-        metrics = {"loss": loss}
-        if classify:
-            metrics["accuracy"] = jnp.mean(losses.accuracy(outputs, y))
-        total = loss
-        if loss_cfg.l1 > 0:
-            total = total + loss_cfg.l1 * losses.l1_penalty(params)
-        if loss_cfg.l2 > 0:
-            total = total + loss_cfg.l2 * losses.l2_penalty(params)
-        return total, (metrics, model_state)
-
-    return objective
 
 
 def _setup(model_name="cnn1d", **model_options):
@@ -296,7 +278,7 @@ def _setup(model_name="cnn1d", **model_options):
 def test_option_off_gives_the_old_gradients_bit_for_bit(model, options):
     c, run, state, batch = _setup(model, **options)
     key = rng.step_key(state.key, rng.DROPOUT, 3)
-    old = jax.jit(jax.grad(_old_objective(run.model, c.loss, True), has_aux=True))
+    old = jax.jit(jax.grad(old_objective(run.model, c.loss, True), has_aux=True))
     new = jax.jit(jax.grad(step_lib.make_objective(run.model, c.loss, True), has_aux=True))
     a = old(state.params, state.model_state, batch, key)
     b = new(state.params, state.model_state, batch, key)
@@ -328,7 +310,7 @@ def test_adversarial_objective_mixes_clean_and_attacked_losses():
     objective = jax.jit(step_lib.make_objective(run.model, c.loss, True))
     key, attack_key = rng.step_key(state.key, rng.DROPOUT, 0), rng.step_key(state.key, rng.ADVERSARIAL, 0)
     total, (m, _) = objective(state.params, state.model_state, batch, key, attack_key)
-    clean, _ = _old_objective(run.model, c.loss, True)(state.params, state.model_state, batch, key)
+    clean, _ = old_objective(run.model, c.loss, True)(state.params, state.model_state, batch, key)
     clean_loss = float(clean - c.loss.l2 * losses.l2_penalty(state.params))
     assert float(m["adversarial_loss"]) > clean_loss + 0.05  # the attack raises the loss
     np.testing.assert_allclose(m["loss"], 0.75 * clean_loss + 0.25 * m["adversarial_loss"],
@@ -350,7 +332,7 @@ def test_adversarial_gradient_is_the_gradient_at_the_fixed_attacked_batch():
     assert float(jnp.abs(x_adv - x).max()) <= 0.2 + 1e-6 and float(jnp.abs(x_adv - x).max()) > 0.1
     grad = jax.grad(step_lib.make_objective(run.model, c.loss, True), has_aux=True)
     g, _ = grad(state.params, state.model_state, (x, y), key, attack_key)
-    ref, _ = jax.grad(_old_objective(run.model, c.loss, True), has_aux=True)(
+    ref, _ = jax.grad(old_objective(run.model, c.loss, True), has_aux=True)(
         state.params, state.model_state, (x_adv, y), key)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), g, ref)
 

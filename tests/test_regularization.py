@@ -20,6 +20,8 @@ from jaxdl.probes.sparsity import hoyer
 from jaxdl.training import checkpoint, loop
 from jaxdl.training import step as step_lib
 
+from reference_objective import old_objective  # tests/reference_objective.py
+
 
 def test_hoyer_by_hand():
     assert hoyer(np.ones(4)) == 0.0 and hoyer(np.array([0.0, 0, 0, 3])) == 1.0
@@ -51,33 +53,12 @@ def test_claim_l1_gives_sparser_weights_than_l2(tmp_path):
 # ---------------------------------------------------------------- the core options
 
 
-def _old_objective(model, loss_cfg, classify):
-    """The supervised objective before input/weight noise and supervised augmentation,
-    verbatim (no attack, no pmap axis)."""
-    per_example = losses.per_example_loss(loss_cfg.name, loss_cfg.label_smoothing)
-
-    def objective(params, model_state, batch, key):
-        x, y = batch
-        outputs, model_state = step_lib.apply_model(model, params, model_state, x, train=True,
-                                                    key=key)
-        loss = jnp.mean(per_example(outputs, y))
-        metrics = {"loss": loss}
-        if classify:
-            metrics["accuracy"] = jnp.mean(losses.accuracy(outputs, y))
-        total = loss
-        if loss_cfg.l1 > 0:
-            total = total + loss_cfg.l1 * losses.l1_penalty(params)
-        if loss_cfg.l2 > 0:
-            total = total + loss_cfg.l2 * losses.l2_penalty(params)
-        return total, (metrics, model_state)
-
-    return objective
 
 
 def _old_train_step(model, optimizer, loss_cfg, classify, transform=None):
     """The train step before the options, verbatim; `transform(state, x)` (test only)
     changes the inputs first."""
-    grad_fn = jax.grad(_old_objective(model, loss_cfg, classify), has_aux=True)
+    grad_fn = jax.grad(old_objective(model, loss_cfg, classify), has_aux=True)
 
     def train_step(state, batch):
         if transform is not None:
@@ -137,7 +118,7 @@ def test_weight_noise_takes_the_data_gradient_at_perturbed_weights_and_the_penal
     g_new = jax.grad(lambda p: objective(p, {}, batch, key, noise_key=noise_key)[0])(state.params)
     noisy = step_lib.perturb_weights(state.params, noise_key, 0.05)
     plain = config_lib.apply_overrides(c, ["loss.l2=0"]).loss
-    g_data = jax.grad(lambda p: _old_objective(run.model, plain, True)(p, {}, batch, key)[0])(noisy)
+    g_data = jax.grad(lambda p: old_objective(run.model, plain, True)(p, {}, batch, key)[0])(noisy)
     g_penalty = jax.grad(lambda p: c.loss.l2 * losses.l2_penalty(p))(state.params)
     jax.tree.map(lambda u, v, w: np.testing.assert_allclose(u, v + w, rtol=1e-4, atol=1e-7),
                  g_new, g_data, g_penalty)

@@ -37,7 +37,6 @@ on the shared CPU cores exceeded the training time of a 500-step round.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 from typing import Any, NamedTuple, Sequence
@@ -50,6 +49,7 @@ import optax
 from flax import traverse_util
 
 from jaxdl import rng
+from jaxdl.training import workdir as workdir_lib
 
 METHODS = ("magnitude", "random")
 Mask = dict[str, np.ndarray]  # flat: "Dense_0/kernel" -> 0/1 array of the param's shape
@@ -114,21 +114,8 @@ def random_mask(key: jax.Array, previous: Mask, target: float) -> Mask:
 
 def save_mask(path: str, mask: Mask) -> str:
     """Write `mask` as an .npz of float32 0/1 arrays (atomically)."""
-    return _write_npz(path, {k: np.asarray(v, np.float32) for k, v in mask.items()})
-
-
-def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> str:
-    """Write-then-rename: a reader never sees half a file."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return workdir_lib.write_npz_atomic(path, {k: np.asarray(v, np.float32)
+                                               for k, v in mask.items()})
 
 
 def load_mask(path: str, param_shapes: Any) -> Any:
@@ -187,11 +174,7 @@ def masked_optimizer(optimizer: optax.GradientTransformation, mask: Any
 def final_params(workdir: str) -> Any:
     """The params of the newest checkpoint of the run in `workdir`."""
     from jaxdl.training import checkpoint as checkpoint_lib
-    checkpoints = checkpoint_lib.Checkpoints(os.path.join(workdir, "checkpoints"), read_only=True)
-    try:
-        latest = checkpoints.restore_latest(None)
-    finally:
-        checkpoints.close()
+    latest = checkpoint_lib.read_latest(workdir)
     if latest is None:
         raise FileNotFoundError(f"{workdir}: no checkpoint to read the final params from")
     return latest[0]["params"]
@@ -225,7 +208,8 @@ def retrain_config(config: ml_collections.ConfigDict, steps: int, mask_path: str
 
 
 def _save_params(path: str, params: Any) -> None:
-    _write_npz(path, {k: np.asarray(v) for k, v in flat_params(jax.device_get(params)).items()})
+    flat = flat_params(jax.device_get(params))
+    workdir_lib.write_npz_atomic(path, {k: np.asarray(v) for k, v in flat.items()})
 
 
 def _load_params(path: str) -> Any:
@@ -254,7 +238,6 @@ def prune_and_retrain(config: ml_collections.ConfigDict, directory: str, dense_p
         raise ValueError(f"rewind_step {rewind_step}: must be in [0, steps={config.steps})")
     from jaxdl import optim
     from jaxdl.training import loop
-    from jaxdl.training import workdir as workdir_lib
     params, mask, rounds, run = dense_params, ones_like_weights(dense_params), [], None
     steps = config.steps - rewind_step
     for r, target in enumerate(sparsities, start=1):

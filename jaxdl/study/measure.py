@@ -157,9 +157,7 @@ def _commit(store: store_lib.Store, trial: sweep.Trial, values: Any, remeasure: 
     directory = store.trial_dir(trial.id)
     path = os.path.join(directory, ARRAYS)
     if arrays:
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        workdir_lib.write_npz_atomic(path, arrays)
     elif os.path.exists(path):  # a remeasure that stores no arrays any more
         os.remove(path)
     if remeasure and record.get("measured"):

@@ -116,3 +116,14 @@ class Checkpoints:
             raise NoUsableCheckpoint(
                 f"none of the checkpoints in {self.directory} (steps {steps}) can be restored")
         return None
+
+
+def read_latest(run_dir: str) -> tuple[Any, dict, int] | None:
+    """(state as plain nested dicts, config, step) of the newest checkpoint that restores
+    in the run directory `run_dir` (None: none saved), read-only and closed again: how
+    another run's weights are read (warm starts, distillation teachers, pruning rounds)."""
+    checkpoints = Checkpoints(os.path.join(run_dir, "checkpoints"), read_only=True)
+    try:
+        return checkpoints.restore_latest(None)
+    finally:
+        checkpoints.close()

@@ -59,11 +59,7 @@ def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
     directory = os.path.join(teacher, "checkpoints")
     if not os.path.isdir(directory):
         raise config_lib.ConfigError(f"config.{key}: no checkpoints directory in {teacher!r}")
-    checkpoints = checkpoint_lib.Checkpoints(directory, read_only=True)
-    try:
-        latest = checkpoints.restore_latest(None)
-    finally:
-        checkpoints.close()
+    latest = checkpoint_lib.read_latest(teacher)
     if latest is None:
         raise config_lib.ConfigError(f"config.{key}: no complete checkpoint in {teacher!r}")
     saved, saved_config, _ = latest

@@ -406,7 +406,7 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
     source_checkpoints = f"{source.rstrip('/')}/checkpoints"
     if not os.path.isdir(source_checkpoints):
         raise workdir_lib.WorkdirError(f"--init_from {source}: no checkpoints directory there")
-    latest = checkpoint_lib.Checkpoints(source_checkpoints, read_only=True).restore_latest(None)
+    latest = checkpoint_lib.read_latest(source)
     if latest is None:
         raise workdir_lib.WorkdirError(f"--init_from {source}: no complete checkpoint there")
     saved = latest[0]

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -55,13 +55,14 @@ def prepare(workdir: str, check: bool = True) -> str:
     return workdir
 
 
-def write_json_atomic(path: str, obj: Any) -> None:
-    """Write-then-rename: a reader sees the old file or the whole new one, never a part."""
+def _write_atomic(path: str, suffix: str, mode: str, write: Callable[[Any], None]) -> str:
+    """`write(file)` into a temporary file beside `path`, synced, then renamed onto it:
+    a reader sees the old file or the whole new one, never a part."""
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=_jsonable)
+        with os.fdopen(fd, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -69,6 +70,20 @@ def write_json_atomic(path: str, obj: Any) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    return path
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    """`obj` as JSON, atomically (write-then-rename)."""
+    _write_atomic(path, ".json", "w",
+                  lambda f: json.dump(obj, f, indent=2, sort_keys=True, default=_jsonable))
+
+
+def write_npz_atomic(path: str, arrays: dict[str, np.ndarray]) -> str:
+    """`arrays` as an .npz, atomically (write-then-rename), creating its directory;
+    returns `path`."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return _write_atomic(path, ".npz", "wb", lambda f: np.savez(f, **arrays))
 
 
 def _jsonable(value: Any) -> Any:

@@ -160,10 +160,10 @@ def pieces(recipe: str) -> dict:
     out["step before 18785c5: fresh permutation + gather + train_step, one call"] = _per_call_us(
         old_step, state, data)
     one_step = jax.jit(step_lib.make_one_step(train_step, bs))
-    order = jax.random.permutation(key, n)
+    epoch = pipeline.epoch_at(data, rng.purpose_key(state.key, rng.DATA_ORDER), state.step, bs)
 
     def steps_at_head(count: int = 200):  # successive steps: the epoch-start recompute amortised
-        s, o = state, order
+        s, o = state, epoch
         for _ in range(count):
             (s, metrics), o = one_step(s, data, o)
         return metrics

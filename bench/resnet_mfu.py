@@ -216,6 +216,7 @@ def costs(model: str, convs: list[str]) -> dict:
     import jax.numpy as jnp
 
     from jaxdl import rng
+    from jaxdl.data import pipeline
     from jaxdl.training import loop
     from jaxdl.training import step as step_lib
     out = {}
@@ -228,8 +229,8 @@ def costs(model: str, convs: list[str]) -> dict:
             train_step = step_lib.make_train_step(run.model, run.optimizer, config.loss,
                                                   classify=True)
             one_step = step_lib.make_one_step(train_step, config.batch_size)
-            order = jnp.arange(data.x.shape[0])
-            step_flops = flops(jax.jit(one_step).lower(state, data, order))
+            epoch = pipeline.Epoch(jnp.arange(data.x.shape[0]), None)  # the gather per step
+            step_flops = flops(jax.jit(one_step).lower(state, data, epoch))
             variables = {"params": state.params, **state.model_state}
             forward = jax.jit(lambda v, x: run.model.apply(v, x, train=True,
                                                            mutable=list(state.model_state)))

@@ -422,3 +422,26 @@ def test_im2col_conv_equals_flax_conv(kernel_size, stride, padding):
     params = jax.tree.map(lambda p: p + 0.1, params)  # a nonzero bias too
     np.testing.assert_allclose(ours.apply(params, x), theirs.apply(params, x), rtol=1e-5, atol=1e-5)
     assert isinstance(ours, nn.Conv) and type(ours).__name__ == "Conv"  # flax names it Conv_i
+
+
+@pytest.mark.parametrize("length,channels,k,s", [(42, 1, 5, 2), (21, 25, 3, 2), (12, 4, 3, 2),
+                                                 (10, 3, 3, 1), (9, 2, 4, 3), (11, 3, 5, 4),
+                                                 (8, 2, 2, 2)])
+def test_conv_patches_are_the_strided_taps(length, channels, k, s):
+    """Blocked extraction = the k strided slices side by side, value for value (the
+    step's bits do not change with it)."""
+    from jaxdl.models import layers
+    x = jax.random.normal(jax.random.PRNGKey(length), (2, length, channels))
+    outputs = (length - k) // s + 1
+    strided = jnp.concatenate([x[:, j:j + s * (outputs - 1) + 1:s, :] for j in range(k)], axis=-1)
+    np.testing.assert_array_equal(layers.conv_patches(x, k, s), strided)
+
+
+def test_dilated_1d_conv_goes_to_flax():
+    import flax.linen as nn
+    from jaxdl.models import layers
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 20, 3))
+    ours = layers.Conv(4, (3,), (1,), padding=((2, 2),), kernel_dilation=(2,))
+    theirs = nn.Conv(4, (3,), (1,), padding=((2, 2),), kernel_dilation=(2,))
+    params = ours.init(jax.random.PRNGKey(1), x)
+    np.testing.assert_array_equal(ours.apply(params, x), theirs.apply(params, x))

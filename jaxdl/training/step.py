@@ -496,26 +496,28 @@ def params_finite(params: Any) -> jax.Array:
 
 
 def make_one_step(train_step: TrainStep, batch_size: int, placement: Any = None):
-    """one_step(state, data, order) -> ((state, metrics), order): the batch at
-    `state.step`, then a step. `order` is the permutation of the current epoch, carried
-    from step to step and recomputed at each epoch start (`pipeline.carried_order`):
-    the batches are exactly `pipeline.batch_at`'s.
+    """one_step(state, data, epoch) -> ((state, metrics), epoch): the batch at
+    `state.step`, then a step. `epoch` (a `pipeline.Epoch`: the current epoch's
+    permutation, and a small training set in that order) is carried from step to step
+    and recomputed at each epoch start (`pipeline.carried_epoch`): the batches are
+    exactly `pipeline.batch_at`'s.
 
     jit mode: the batch is gathered on the device(s) and constrained to be split
     over all of them, so XLA partitions the step and all-reduces the gradients.
     pmap mode: the step is a per-device program (`shard_map`); each device takes
     its slice of the same global batch.
     """
-    def batch(state: TrainState, data: pipeline.DeviceData, order: jax.Array, shard=(0, 1)):
+    def batch(state: TrainState, data: pipeline.DeviceData, epoch: pipeline.Epoch,
+              shard=(0, 1)):
         data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
-        order = pipeline.carried_order(data_key, state.step, order, batch_size)
-        return pipeline.batch_at(data, data_key, state.step, batch_size, shard, order), order
+        epoch = pipeline.carried_epoch(data, data_key, state.step, epoch, batch_size)
+        return pipeline.batch_at(data, data_key, state.step, batch_size, shard, epoch), epoch
 
-    def global_step(state: TrainState, data: pipeline.DeviceData, order: jax.Array):
-        (x, y), order = batch(state, data, order)
+    def global_step(state: TrainState, data: pipeline.DeviceData, epoch: pipeline.Epoch):
+        (x, y), epoch = batch(state, data, epoch)
         if placement is not None and placement.num_devices > 1:
             x, y = jax.lax.with_sharding_constraint((x, y), placement.batch)
-        return train_step(state, (x, y)), order
+        return train_step(state, (x, y)), epoch
 
     if placement is None or placement.mode == "jit":
         return global_step
@@ -523,10 +525,10 @@ def make_one_step(train_step: TrainStep, batch_size: int, placement: Any = None)
     from jax.sharding import PartitionSpec as P
     axes = parallel.BATCH_AXES
 
-    def device_step(state: TrainState, data: pipeline.DeviceData, order: jax.Array):
+    def device_step(state: TrainState, data: pipeline.DeviceData, epoch: pipeline.Epoch):
         shard = (jax.lax.axis_index(axes), placement.num_devices)
-        (x, y), order = batch(state, data, order, shard)
-        return train_step(state, (x, y)), order
+        (x, y), epoch = batch(state, data, epoch, shard)
+        return train_step(state, (x, y)), epoch
 
     return jax.shard_map(device_step, mesh=placement.mesh, in_specs=(P(), P(), P()),
                          out_specs=((P(), P()), P()))
@@ -541,26 +543,26 @@ def make_train_chunk(train_step: TrainStep, batch_size: int, execution: str,
     Both draw the batch at step s from `pipeline.batch_at`, on the device.
     """
     one_step = make_one_step(train_step, batch_size, placement)
-    out_shardings = order_sharding = None
+    out_shardings = epoch_sharding = None
     if placement is not None:
         out_shardings = ((state_sharding, placement.replicated), placement.replicated)
-        order_sharding = placement.replicated
+        epoch_sharding = placement.replicated
 
-    @functools.partial(jax.jit, out_shardings=order_sharding)
-    def first_order(state: TrainState, data: pipeline.DeviceData) -> jax.Array:
-        """The permutation of the epoch that the chunk starts in."""
+    @functools.partial(jax.jit, out_shardings=epoch_sharding)
+    def first_epoch(state: TrainState, data: pipeline.DeviceData) -> pipeline.Epoch:
+        """The `pipeline.Epoch` that the chunk starts in."""
         data_key = rng.purpose_key(state.key, rng.DATA_ORDER)
-        return pipeline.epoch_order(data_key, state.step, data.x.shape[0], batch_size)
+        return pipeline.epoch_at(data, data_key, state.step, batch_size)
 
     if execution == "scan":
         @functools.partial(jax.jit, static_argnames="length", donate_argnums=0,
                            out_shardings=out_shardings and out_shardings[0])
         def scan_chunk(state, data, length: int):
             def body(carry, _):
-                state, order = carry
-                (state, metrics), order = one_step(state, data, order)
-                return (state, order), metrics
-            (state, _), metrics = jax.lax.scan(body, (state, first_order(state, data)),
+                state, epoch = carry
+                (state, metrics), epoch = one_step(state, data, epoch)
+                return (state, epoch), metrics
+            (state, _), metrics = jax.lax.scan(body, (state, first_epoch(state, data)),
                                                length=length)
             return state, metrics
 
@@ -571,9 +573,9 @@ def make_train_chunk(train_step: TrainStep, batch_size: int, execution: str,
     sync_every = 20 if placement is not None and placement.num_devices > 1 else 0
 
     def loop_chunk(state, data, length: int):
-        order, history = first_order(state, data), []
+        epoch, history = first_epoch(state, data), []
         for i in range(length):
-            (state, metrics), order = step(state, data, order)
+            (state, metrics), epoch = step(state, data, epoch)
             history.append(metrics)
             if sync_every and (i + 1) % sync_every == 0:
                 jax.block_until_ready(state.step)

@@ -109,8 +109,13 @@ class Conv(nn.Conv):
         bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
                 if self.use_bias else None)
         patches, kernel, bias = nn.dtypes.promote_dtype(patches, kernel, bias, dtype=self.dtype)
-        y = jnp.matmul(patches, kernel.reshape(k * channels, self.features),
-                       precision=self.precision)
+        # One 2-D matmul over all (example, position) rows: the same products and sums as
+        # the 3-D one, but XLA:CPU then computes the kernel's gradient without transposing
+        # the output gradient first (BENCHMARKS.md: the MNIST-1D CNN step 14% faster).
+        batch, outputs, taps = patches.shape
+        y = jnp.matmul(patches.reshape(batch * outputs, taps),
+                       kernel.reshape(k * channels, self.features),
+                       precision=self.precision).reshape(batch, outputs, self.features)
         return y if bias is None else y + bias
 
 

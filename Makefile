@@ -25,7 +25,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 # jaxdl vs PyTorch eager vs a plain flax loop on this machine; writes BENCHMARKS.md
-# (~45 min on 2 CPU cores; `python -m bench --quick` is a < 3 min smoke run).
+# (~20 min on 2 idle CPU cores; `python -m bench --quick` is a < 5 min smoke run).
 bench: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m bench

@@ -1,14 +1,29 @@
-"""Benchmarks of jaxdl against its peers on this machine; writes BENCHMARKS.md.
+"""Benchmarks of jaxdl against what researchers use instead, on this machine; writes BENCHMARKS.md.
 
-    python -m bench                  # full run (~45 min on 2 CPU cores), writes BENCHMARKS.md
-    python -m bench --repeats 7      # more repeats per figure (default 5)
-    python -m bench --quick          # smoke run (< 3 min): few steps, 1-2 repeats;
-                                     # writes runs/bench-quick/BENCHMARKS.md unless --out
-    python -m bench --report-only runs/bench/results.json   # re-render from saved raw results
+    python -m bench                      # everything (~30 min on 2 idle CPU cores) -> BENCHMARKS.md
+    python -m bench --only targets       # one section (or a comma list); the others are kept
+                                         # from runs/bench/results.json if it has them
+    python -m bench --quick              # smoke run (< 5 min): few steps and repeats;
+                                         # writes runs/bench-quick/BENCHMARKS.md
+    python -m bench --report-only        # re-render BENCHMARKS.md from runs/bench/results.json
 
-Every figure is a median over repeats measured in this one invocation, and every
-ratio divides two figures of the same invocation. Raw results go to
-runs/bench/results.json (runs/bench-quick/ for --quick).
+Sections (each a function of bench/ run in fresh worker processes; `--only NAME`):
+
+    targets      issue #9's targets: training steps/s of the MNIST-1D CNN and MLP recipes for
+                 jaxdl, PyTorch eager (default threads, 1 thread) and a per-step flax loop,
+                 and the CNN recipe's whole-process wall time (bench/targets.py)
+    strategies   jaxdl's execution strategies (`loop`, `scan`) x chunk sizes, with the
+                 compile time of the train chunk (bench/execution.py)
+    checkpoint   checkpoint save overhead of the default run (bench/checkpoint_overhead.py)
+    sweep        a 16-trial sweep vectorized vs one by one (bench/sweep.py)
+    resnet       a CIFAR-shaped ResNet and a 2-D CNN on synthetic 32x32x3 data: images/s and
+                 model FLOPs utilization (bench/resnet_mfu.py)
+    profile      where the CNN recipe's time goes: the phases of a run (first run and warm)
+                 and XLA's op profile of the step (bench/profile.py)
+
+Every figure is a median of >= 5 repeats (--repeats) measured in this one invocation, shown
+with its min–max, and every ratio divides two figures of the same section. Raw results go to
+runs/bench/results.json after each section, so an interrupted run loses at most one section.
 """
 from __future__ import annotations
 
@@ -22,327 +37,137 @@ import time
 
 from bench import common, report
 
-RECIPES = ("cnn", "mlp")
-# jaxdl before commit 18785c5 (which carried the epoch order and jitted the NaN check).
-BEFORE = "per_step_order,eager_finite"
-# The remaining exact change: bitwise-identical training, `loop` strategy kept.
-EXACT = "host_stack"
-# The proposal: im2col 1-D convolutions, run under `scan` (float-rounding changes only).
-PROPOSED = "patch_conv"
-CHUNKS = (1, 10, 100, 500)
-
-
-def jaxdl_runs(quick: bool) -> list[dict]:
-    """Everything measured in-process per recipe: headline, strategy table, candidates.
-    (On CPU `auto` is `loop`: the table's loop/100/as-is figure is the headline one.)"""
-    runs = [dict(execution="auto", chunk_size=100, variant=""),
-            dict(execution="loop", chunk_size=100, variant=BEFORE),
-            dict(execution="loop", chunk_size=100, variant=EXACT),
-            dict(execution="scan", chunk_size=100, variant=PROPOSED),
-            dict(execution="scan", chunk_size=100, variant="")]
-    if quick:
-        return [run for run in runs if run["variant"] == ""]
-    for chunk in CHUNKS:
-        for execution in ("loop", "scan"):
-            if not (chunk == 100 and execution == "loop"):
-                runs.append(dict(execution=execution, chunk_size=chunk, variant=""))
-            runs.append(dict(execution=execution, chunk_size=chunk,
-                             variant=EXACT if execution == "loop" else PROPOSED))
-    candidates = [("scan", BEFORE), ("loop", "patch_conv"), ("loop", EXACT + ",patch_conv"),
-                  ("loop", "swap_or_not," + EXACT), ("scan", "swap_or_not," + PROPOSED),
-                  ("scan", PROPOSED + ",unroll=4")]
-    runs += [dict(execution=e, chunk_size=100, variant=v) for e, v in candidates]
-    unique, seen = [], set()
-    for run in runs:
-        key = (run["execution"], run["chunk_size"], run["variant"])
-        if key not in seen:
-            seen.add(key)
-            unique.append(run)
-    return unique
-
-
-ENV_CANDIDATES = {
-    "XLA_FLAGS=--xla_cpu_multi_thread_eigen=false": ({"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}, None),
-    "jax_cpu_enable_async_dispatch=False": ({}, {"jax_cpu_enable_async_dispatch": False}),
-    "jax_default_matmul_precision=bfloat16": ({}, {"jax_default_matmul_precision": "bfloat16"}),
-}
+SECTIONS = ("targets", "strategies", "checkpoint", "sweep", "resnet", "profile")
+CHUNKS = (10, 100, 500)
 
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')} load {common.load_average()}] {msg}", flush=True)
 
 
-HEADLINE = [dict(execution="auto", chunk_size=100, variant=""),
-            dict(execution="loop", chunk_size=100, variant=BEFORE),
-            dict(execution="loop", chunk_size=100, variant=EXACT),
-            dict(execution="scan", chunk_size=100, variant=PROPOSED)]
+def measure_targets(args) -> dict:
+    from bench import targets
+    rates = targets.steps_per_s(args.repeats, log, warmup=args.warmup, window=args.window)
+    walls = targets.wall_times(args.repeats, log, steps=args.steps)
+    return {"steps_per_s": rates, "wall_s": walls, "steps": args.steps}
 
 
-def measure_headline(args, results: dict) -> None:
-    """Steps/s of jaxdl (headline configs), PyTorch (default threads, 1 thread) and flax:
-    `repeats` rounds, each a fresh process per implementation and recipe timing one window,
-    the implementations interleaved round by round (a load spike hits them alike)."""
-    one = dict(warmup=args.warmup, window=args.window, windows=1)
-    threads = (1,) if args.quick else (0, 1)
-    results["headline_jaxdl"], results["torch"], results["flax"] = {}, {}, {}
-    for round_ in range(args.rounds):
-        for recipe in RECIPES:
-            log(f"{recipe}: headline round {round_ + 1}/{args.rounds}: jaxdl")
-            for run in common.run_worker("bench.execution:measure",
-                                         dict(recipe=recipe, runs=HEADLINE, **one)):
-                key = (run["execution"], run["variant"])
-                entry = results["headline_jaxdl"].setdefault(recipe, {}).setdefault(
-                    "|".join(key), dict(run, rates=[]))
-                entry["rates"] += run["rates"]
-                entry["steps_per_s"] = common.median(entry["rates"])
-            for t in threads:
-                log(f"{recipe}: headline round {round_ + 1}/{args.rounds}: PyTorch threads={t or 'default'}")
-                out = common.run_worker("bench.torch_mnist1d:window_steps_per_s",
-                                        dict(model_name=recipe, threads=t, **one))
-                entry = results["torch"].setdefault(f"{recipe}/{t}", dict(out, rates=[]))
-                entry["rates"] += out["rates"]
-                entry["steps_per_s"] = common.median(entry["rates"])
-            log(f"{recipe}: headline round {round_ + 1}/{args.rounds}: flax")
-            out = common.run_worker("bench.flax_loop:window_steps_per_s", dict(model_name=recipe, **one))
-            entry = results["flax"].setdefault(recipe, dict(out, rates=[]))
-            entry["rates"] += out["rates"]
-            entry["steps_per_s"] = common.median(entry["rates"])
+def measure_strategies(args) -> dict:
+    runs = [dict(execution=e, chunk_size=c, variant="") for e in ("loop", "scan") for c in CHUNKS]
+    out = {}
+    for recipe in ("cnn", "mlp"):
+        log(f"strategies: {recipe}, {len(runs)} runs, {args.repeats} interleaved windows each")
+        out[recipe] = common.run_worker("bench.execution:measure", dict(
+            recipe=recipe, runs=runs, warmup=args.warmup, window=args.window,
+            windows=args.repeats))
+        out[recipe + "/auto"] = common.run_worker("bench.execution:measure", dict(
+            recipe=recipe, runs=[dict(execution="auto", chunk_size=100, variant="")],
+            warmup=args.warmup, window=args.window, windows=1))[0]["execution"]
+    return out
 
 
-def measure_throughput(args, results: dict) -> None:
-    """jaxdl's strategies and candidates (one process per recipe, windows interleaved),
-    then the environment-level candidates (one process each)."""
-    kw = dict(warmup=args.warmup, window=args.window, windows=args.repeats)
-    results["jaxdl"], results["env"] = {}, {}
-    for recipe in RECIPES:
-        log(f"{recipe}: jaxdl strategies and candidates")
-        results["jaxdl"][recipe] = common.run_worker(
-            "bench.execution:measure", dict(recipe=recipe, runs=jaxdl_runs(args.quick), **kw))
-    envs = [] if args.quick else list(ENV_CANDIDATES.items())
-    for name, (env, jax_config) in envs:
-        for recipe in RECIPES:
-            log(f"{recipe}: environment candidate {name}")
-            runs = [dict(execution="auto", chunk_size=100, variant=""),
-                    dict(execution="scan", chunk_size=100, variant=PROPOSED)]
-            results["env"][f"{recipe}/{name}"] = common.run_worker(
-                "bench.execution:measure",
-                dict(recipe=recipe, runs=runs, jax_config=jax_config, **kw), env=env)
+def measure_checkpoint(args) -> dict:
+    log(f"checkpoint overhead: {2 * args.repeats + 1} default runs")
+    return common.run_worker("bench.checkpoint_overhead:measure", dict(repeats=args.repeats))
 
 
-def wall_commands(recipe: str, steps: int, workdir: str, cache: str,
-                  data_cache: str = "") -> dict[str, tuple]:
-    """name -> (argv, env): the whole-process runs timed from start to printed accuracy."""
-    from bench import execution
-    py = common.PYTHON
-    jaxdl_exe = os.path.join(os.path.dirname(py), "jaxdl")
-    config = execution.recipe_cli_args(recipe) + ([f"--config.steps={steps}"] if steps != 6000 else [])
-    train = ["train", "--no-progress", "--workdir", workdir] + config
-    literal = [jaxdl_exe] + train if os.path.exists(jaxdl_exe) else [py, "-m", "jaxdl.cli"] + train
-    warm, cold = {"JAXDL_COMPILATION_CACHE": cache}, {"JAXDL_COMPILATION_CACHE": ""}
-    data = {"JAXDL_BENCH_DATA_CACHE": data_cache}
-    steps_args = ["--steps", str(steps)]
-    return {
-        "jaxdl train (bench venv, warm cache)": (literal, warm),
-        "jaxdl train (no torch, warm cache)": ([py, "-m", "bench.jaxdl_cli", "--hide-torch", "--"] + train, warm),
-        "jaxdl train (no torch, cold: no cache)": ([py, "-m", "bench.jaxdl_cli", "--hide-torch", "--"] + train, cold),
-        "jaxdl before 18785c5 (no torch, warm cache)": (
-            [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", BEFORE, "--"] + train, warm),
-        "jaxdl + proposed (no torch, warm cache)": (
-            [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", PROPOSED, "--"] + train
-            + ["--config.execution=scan"], warm),
-        "jaxdl + proposed + data cache (no torch, warm cache)": (
-            [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--variant", PROPOSED + ",data_cache", "--"]
-            + train + ["--config.execution=scan"], {**warm, **data}),
-        "PyTorch eager (1 thread) + data cache": (
-            [py, "-m", "bench.torch_mnist1d", "--model", recipe, "--threads", "1", "--data-cache"]
-            + steps_args, data),
-        "PyTorch eager (default threads)": ([py, "-m", "bench.torch_mnist1d", "--model", recipe] + steps_args, {}),
-        "PyTorch eager (1 thread)": ([py, "-m", "bench.torch_mnist1d", "--model", recipe, "--threads", "1"] + steps_args, {}),
-        "flax per-step loop": ([py, "-m", "bench.flax_loop", "--model", recipe] + steps_args, {}),
-    }
+def measure_sweep(args) -> dict:
+    log(f"sweep: 16 trials x {args.sweep_steps} steps, vectorized and one by one, "
+        f"{args.repeats} rounds")
+    return common.run_worker("bench.sweep:measure_rounds",
+                             dict(steps=args.sweep_steps, repeats=args.repeats))
 
 
-QUICK_WALL = ("jaxdl train (no torch, warm cache)", "PyTorch eager (1 thread)",
-              "flax per-step loop")
+def measure_resnet(args) -> dict:
+    from bench import resnet_mfu
+    rows = resnet_mfu.QUICK_ROWS if args.quick else resnet_mfu.BENCH_ROWS
+    return resnet_mfu.measure(quick=args.quick, repeats=args.repeats, rows=rows, log=log)
 
 
-def torch_default_pathological(results: dict, recipe: str) -> str:
-    """Why the default-threads PyTorch wall runs are skipped ('' = run them): when section 1
-    measured them at under half the 1-thread speed, 6000 steps would take minutes per run
-    and the 1-thread setting is the faster PyTorch reference anyway."""
-    default, single = (results["torch"].get(f"{recipe}/{t}") for t in (0, 1))
-    if not default or not single or default["steps_per_s"] >= 0.5 * single["steps_per_s"]:
-        return ""
-    return (f"PyTorch with its default threads ran at {default['steps_per_s']:.0f} steps/s in section 1 "
-            f"vs {single['steps_per_s']:.0f} with 1 thread (OpenMP threads on a shared 2-core machine); "
-            f"its wall runs were skipped (each would take ~{6000 / default['steps_per_s']:.0f} s of training)")
-
-
-def measure_wall(args, results: dict) -> None:
-    """Whole-process wall time, repeats interleaved round-robin over the commands."""
-    cache = tempfile.mkdtemp(prefix="jaxdl-bench-cache-")
-    data_cache = tempfile.mkdtemp(prefix="jaxdl-bench-data-")
+def measure_profile(args) -> dict:
+    out = {}
+    caches = tempfile.mkdtemp(prefix="jaxdl-bench-profile-")
     try:
-        recipes = ("cnn",) if args.quick else RECIPES
-        for recipe in recipes:
-            names = list(wall_commands(recipe, args.steps, "x", cache))
-            if args.quick:
-                names = [n for n in names if n in QUICK_WALL]
-            slow = torch_default_pathological(results, recipe)
-            if slow:  # under CPU contention torch's 2 OpenMP threads can collapse (section 1)
-                names.remove("PyTorch eager (default threads)")
-                results.setdefault("wall_skipped", {})[recipe] = slow
-            results["wall"][recipe] = {name: [] for name in names}
-            results["wall_lines"][recipe] = {}
-            # round 0 (untimed) fills the compilation cache and the OS file cache
-            for round_ in range(args.wall_repeats + 1):
-                for name in names:
-                    if round_ == 0 and not ("warm cache" in name or "data cache" in name):
-                        continue
-                    with tempfile.TemporaryDirectory() as tmp:
-                        argv, env = wall_commands(recipe, args.steps, f"{tmp}/run", cache,
-                                                  data_cache)[name]
-                        out = common.time_process(argv, env)
-                    if round_:
-                        results["wall"][recipe][name].append(out["wall_s"])
-                        results["wall_lines"][recipe][name] = out["line"]
-                    log(f"{recipe} wall round {round_}: {name}: {out['wall_s']:.1f} s")
+        warm = {"JAXDL_COMPILATION_CACHE": os.path.join(caches, "xla"),
+                "JAXDL_DATA_CACHE": os.path.join(caches, "data")}
+        cold = {"JAXDL_COMPILATION_CACHE": "", "JAXDL_DATA_CACHE": ""}
+        kwargs = dict(recipe="cnn", steps=args.steps)
+        log("profile: phases of a first run (caches off)")
+        out["phases_cold"] = common.run_worker("bench.profile:phases", kwargs, env=cold)
+        common.run_worker("bench.profile:phases", kwargs, env=warm)  # fills the caches
+        log("profile: phases of a run with warm caches")
+        out["phases_warm"] = common.run_worker("bench.profile:phases", kwargs, env=warm)
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
-        shutil.rmtree(data_cache, ignore_errors=True)
+        shutil.rmtree(caches, ignore_errors=True)
+    log("profile: XLA op profile of the CNN step")
+    out["ops"] = common.run_worker(
+        "bench.profile:op_profile", dict(recipe="cnn", execution="auto", top=15),
+        env={"XLA_FLAGS": "--xla_cpu_enable_xprof_traceme=true"})
+    return out
 
 
-def measure_profile(args, results: dict) -> None:
-    results["ops"], results["phases"], results["pieces"] = [], {}, {}
-    for recipe in RECIPES:
-        log(f"{recipe}: pieces of a step")
-        results["pieces"][recipe] = common.run_worker("bench.profile:pieces", dict(recipe=recipe))
-        log(f"{recipe}: phases of a whole run (no torch, cold)")
-        results["phases"][recipe] = common.run_worker(
-            "bench.profile:phases", dict(recipe=recipe, steps=args.steps))
-    cache = tempfile.mkdtemp(prefix="jaxdl-bench-cache-")
-    try:
-        env = {"JAXDL_COMPILATION_CACHE": cache, "JAXDL_BENCH_DATA_CACHE": cache}
-        kwargs = dict(recipe="cnn", steps=args.steps, variant=PROPOSED + ",data_cache", execution="scan")
-        log("cnn: phases of a whole run, proposed + data cache (first run fills the caches)")
-        common.run_worker("bench.profile:phases", kwargs, env=env)
-        log("cnn: phases of a whole run, proposed + data cache, warm caches")
-        results["phases"]["cnn proposed + data cache, warm"] = common.run_worker(
-            "bench.profile:phases", kwargs, env=env)
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
-    trace = {"XLA_FLAGS": "--xla_cpu_enable_xprof_traceme=true"}
-    for execution, variant in (("loop", BEFORE), ("loop", ""), ("scan", ""), ("scan", PROPOSED)):
-        log(f"cnn: op profile {execution} [{variant}]")
-        results["ops"].append(common.run_worker(
-            "bench.profile:op_profile", dict(recipe="cnn", execution=execution, variant=variant),
-            env=trace))
+MEASURE = {"targets": measure_targets, "strategies": measure_strategies,
+           "checkpoint": measure_checkpoint, "sweep": measure_sweep,
+           "resnet": measure_resnet, "profile": measure_profile}
 
 
-def imports(results: dict, repeats: int) -> None:
-    """Seconds to import each module in a fresh interpreter (median), torch hidden or not."""
-    import subprocess
-    cases = {
-        "python (no imports)": "pass",
-        "jax": "import jax",
-        "flax.linen + optax": "import flax.linen, optax",
-        "jaxdl.training.loop (no torch)": "import sys; sys.modules['torch'] = None; import jaxdl.training.loop",
-        "tensorboardX (no torch)": "import sys; sys.modules['torch'] = None; import tensorboardX",
-        "tensorboardX (torch installed: it imports torch)": "import tensorboardX",
-        "torch": "import torch",
-        "mnist1d.data (matplotlib, scipy)": "import mnist1d.data",
-        "jaxdl.data.load('mnist1d') (import + generate)": "from jaxdl import data; data.load('mnist1d')",
-    }
-    for name, code in cases.items():
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            subprocess.run([common.PYTHON, "-c", code], cwd=common.ROOT, env=common.env_with(),
-                           check=True, capture_output=True)
-            times.append(time.perf_counter() - t)
-        results["imports"][name] = times
-
-
-def snapshot_jaxdl(raw_dir: str) -> dict:
-    """Copy jaxdl/ and put the copy first on every worker's PYTHONPATH, so that the whole
-    run measures one version even while others edit the tree; record which version."""
-    import hashlib
-    import subprocess
-    snap = os.path.join(raw_dir, "snapshot")
-    shutil.rmtree(snap, ignore_errors=True)
-    shutil.copytree(os.path.join(common.ROOT, "jaxdl"), os.path.join(snap, "jaxdl"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    os.environ["PYTHONPATH"] = snap
-    digest = hashlib.sha256()
-    for folder, _, files in sorted(os.walk(os.path.join(snap, "jaxdl"))):
-        for name in sorted(files):
-            digest.update(open(os.path.join(folder, name), "rb").read())
-
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=common.ROOT, capture_output=True,
-                                  text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return "n/a"
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "dirty": git("status", "--porcelain", "--", "jaxdl"),
-            "sha256": digest.hexdigest()[:12]}
+def parse_sections(p: argparse.ArgumentParser, value: str) -> list[str]:
+    names = [s for s in value.split(",") if s]
+    unknown = sorted(set(names) - set(SECTIONS))
+    if unknown:
+        p.error(f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    return names
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=5, help="timed windows / runs per figure (>= 5 for the record)")
-    p.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats, < 3 min")
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0],
+                                epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5, help="repeats per figure (>= 5 for the record)")
+    p.add_argument("--only", default=",".join(SECTIONS), metavar="SECTIONS",
+                   help="comma list of sections to measure (default: all): " + ", ".join(SECTIONS))
+    p.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats")
     p.add_argument("--out", help="markdown to write (default BENCHMARKS.md; quick: runs/bench-quick/BENCHMARKS.md)")
-    p.add_argument("--report-only", metavar="RESULTS_JSON", help="re-render a saved results.json")
-    p.add_argument("--skip", default="", help="comma list of sections to skip: headline,throughput,wall,profile,imports")
-    p.add_argument("--merge", metavar="RESULTS_JSON",
-                   help="start from a saved results.json (e.g. with --skip throughput to redo the rest)")
+    p.add_argument("--report-only", action="store_true",
+                   help="only re-render the markdown from the saved raw results")
     args = p.parse_args(argv)
+    sections = parse_sections(p, args.only)
+    if args.repeats < 1:
+        p.error(f"--repeats: must be >= 1, got {args.repeats}")
     raw_dir = os.path.join(common.ROOT, "runs", "bench-quick" if args.quick else "bench")
+    raw_path = os.path.join(raw_dir, "results.json")
     out = args.out or (os.path.join(raw_dir, "BENCHMARKS.md") if args.quick
                        else os.path.join(common.ROOT, "BENCHMARKS.md"))
     if args.report_only:
-        results = json.load(open(args.report_only))
-        report.write(results, out)
+        if not os.path.exists(raw_path):
+            p.error(f"--report-only: no saved results at {os.path.relpath(raw_path, common.ROOT)}")
+        report.write(json.load(open(raw_path)), out)
         print(f"wrote {out}")
         return 0
     if args.quick:
-        args.repeats, args.wall_repeats, args.rounds = 2, 1, 1
-        args.warmup, args.window, args.steps = 100, 200, 600
+        args.repeats, args.warmup, args.window, args.steps, args.sweep_steps = 1, 100, 200, 600, 50
     else:
-        args.wall_repeats = args.rounds = args.repeats
-        args.warmup, args.window, args.steps = 200, 1000, 6000
-    results = {"machine": common.machine(), "quick": args.quick, "repeats": args.repeats,
-               "wall_repeats": args.wall_repeats, "rounds": args.rounds, "warmup": args.warmup, "window": args.window,
-               "steps": args.steps, "exact": EXACT, "proposed": PROPOSED, "before": BEFORE,
-               "command": "python -m bench" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
-               "jaxdl": {}, "headline_jaxdl": {}, "torch": {}, "flax": {}, "env": {}, "wall": {}, "wall_lines": {},
-               "pieces": {}, "phases": {}, "ops": [], "imports": {}, "started": time.strftime("%Y-%m-%d %H:%M")}
-    if args.merge:
-        saved = json.load(open(args.merge))
-        for key, value in saved.items():
-            if key not in ("command", "started", "machine"):
-                results[key] = value
-        results["command"] += f"  (sections {args.skip or 'none'} skipped: from {saved['command'].strip()}, started {saved['started']})"
-    results["jaxdl_source"] = snapshot_jaxdl(raw_dir)
-    skip = set(filter(None, args.skip.split(",")))
-    t0 = time.perf_counter()
+        args.warmup, args.window, args.steps, args.sweep_steps = 200, 1000, 6000, 300
+    results = json.load(open(raw_path)) if os.path.exists(raw_path) else {}
+    results.setdefault("sections", {})
+    command = "python -m bench" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     os.makedirs(raw_dir, exist_ok=True)
-    sections = [("headline", lambda: measure_headline(args, results)),
-                ("throughput", lambda: measure_throughput(args, results)),
-                ("wall", lambda: measure_wall(args, results)),
-                ("profile", lambda: None if args.quick else measure_profile(args, results)),
-                ("imports", lambda: None if args.quick else imports(results, args.repeats))]
-    for name, section in sections:
-        if name in skip:
-            continue
-        section()
-        results["machine"]["load_average_end"] = common.load_average()
-        results["elapsed_s"] = time.perf_counter() - t0
-        json.dump(results, open(os.path.join(raw_dir, "results.json"), "w"), indent=1)
-    report.write(results, out)
-    log(f"wrote {out} and {raw_dir}/results.json in {time.perf_counter() - t0:.0f} s")
+    for name in sections:
+        t0, start_load = time.perf_counter(), common.load_average()
+        log(f"section {name}")
+        data = MEASURE[name](args)
+        results["sections"][name] = {
+            "data": data, "command": command, "repeats": args.repeats, "quick": args.quick,
+            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - (time.perf_counter() - t0))),
+            "minutes": (time.perf_counter() - t0) / 60, "load_start": start_load,
+            "load_end": common.load_average(), "source": common.source_version()}
+        results["machine"] = common.machine()
+        with open(raw_path + ".tmp", "w") as f:  # never a half-written results file
+            json.dump(results, f, indent=1)
+        os.replace(raw_path + ".tmp", raw_path)
+        report.write(results, out)
+        log(f"section {name} done in {results['sections'][name]['minutes']:.1f} min; wrote {out}")
+    print(f"wrote {out} (raw: {os.path.relpath(raw_path, common.ROOT)})")
     return 0
 
 

@@ -47,9 +47,21 @@ def machine() -> dict[str, Any]:
             "versions": versions(), "load_average_start": load_average()}
 
 
+def source_version() -> dict[str, str]:
+    """The commit measured, and whether jaxdl/ or bench/ had uncommitted changes."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return "n/a"
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": git("status", "--porcelain", "--", "jaxdl", "bench")}
+
+
 def env_with(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    # a jaxdl snapshot (if the harness set one in PYTHONPATH) first, then this repository
+    # whatever PYTHONPATH the caller set first, then this repository
     env["PYTHONPATH"] = (env["PYTHONPATH"] + os.pathsep if env.get("PYTHONPATH") else "") + ROOT
     env.setdefault("JAXDL_COMPILATION_CACHE", "")  # workers: no persistent compilation cache
     env.update(extra or {})

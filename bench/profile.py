@@ -42,11 +42,12 @@ def phases(recipe: str, hide_torch: bool = True, variant: str = "", steps: int =
     import jax
     from jaxdl.training import loop
     from jaxdl.training import workdir as workdir_lib
-    from bench import execution, variants
+    from bench import execution as execution_lib
+    from bench import variants
     totals: dict[str, float] = {"import jax + jaxdl": time.perf_counter() - t_import}
     if variant:
         variants.apply(variant)
-    config = execution.recipe_config(recipe)
+    config = execution_lib.recipe_config(recipe)
     if steps:
         config.steps = steps
     if execution:

@@ -146,8 +146,11 @@ def im2col_conv_class():
                     if self.use_bias else None)
             patches, kernel, bias = nn.dtypes.promote_dtype(patches, kernel, bias,
                                                             dtype=self.dtype)
-            y = jnp.matmul(patches, kernel.reshape(kh * kw * channels, self.features),
-                           precision=self.precision)
+            # one 2-D matmul over all (example, position) rows, as layers.Conv does in 1-D
+            batch, taps = patches.shape[0], patches.shape[-1]
+            y = jnp.matmul(patches.reshape(-1, taps),
+                           kernel.reshape(kh * kw * channels, self.features),
+                           precision=self.precision).reshape(batch, height, width, self.features)
             return y if bias is None else y + bias
 
     return Conv
@@ -319,6 +322,45 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+# `python -m bench`: the rows that matter at a fraction of the time (no ResNet native `scan`,
+# ~20 s a step: cnn2d shows the same scan penalty at ~1 s a step).
+BENCH_ROWS = {"resnet": (("native", "loop"), ("im2col", "loop"), ("im2col", "scan")),
+              "cnn2d": ROWS}
+
+
+def measure(models=MODELS, quick: bool = False, repeats: int = 5, rows: dict | None = None,
+            log=None) -> dict:
+    """Peak before, per model the step's FLOPs and the rows' throughput, peak after."""
+    log = log or (lambda msg: print(f"[resnet_mfu {time.strftime('%H:%M:%S')} load "
+                                    f"{common.load_average()}] {msg}", file=sys.stderr, flush=True))
+    chunks = QUICK_CHUNKS if quick else CHUNKS
+    windows = 1 if quick else repeats
+    min_window_s = 1.0 if quick else MIN_WINDOW_S
+    rows = rows or (QUICK_ROWS if quick else {m: ROWS for m in MODELS})
+    results = {"machine": common.machine(), "models": list(models), "quick": quick,
+               "windows": windows, "costs": {}, "throughput": {}, "peak": []}
+    t0 = time.perf_counter()
+    log("peak matmul (before)")
+    results["peak"].append(common.run_worker("bench.resnet_mfu:peak_matmul", {}))
+    for model in models:
+        model_rows = [list(r) for r in rows[model]]
+        convs = sorted({conv for conv, _ in model_rows} | {"native"}, key=("native", "im2col").index)
+        log(f"{model}: FLOPs of the compiled step ({', '.join(convs)})")
+        results["costs"][model] = common.run_worker("bench.resnet_mfu:costs",
+                                                    dict(model=model, convs=convs))
+        log(f"{model}: throughput of {len(model_rows)} rows, chunk {chunks[model]}, {windows} windows")
+        results["throughput"][model] = common.run_worker(
+            "bench.resnet_mfu:throughput",
+            dict(model=model, rows=model_rows, chunk_size=chunks[model], windows=windows,
+                 min_window_s=min_window_s))
+    log("peak matmul (after)")
+    results["peak"].append(common.run_worker("bench.resnet_mfu:peak_matmul", {}))
+    results["peak_flops_per_s"] = max(p["flops_per_s"] for p in results["peak"])
+    results["machine"]["load_average_end"] = common.load_average()
+    results["elapsed_s"] = time.perf_counter() - t0
+    return results
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.resnet_mfu",
                                 description=__doc__.splitlines()[0])
@@ -332,39 +374,10 @@ def main(argv=None) -> int:
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
         p.error(f"--models: unknown {unknown}; choose from {', '.join(MODELS)}")
-    chunks = QUICK_CHUNKS if args.quick else CHUNKS
-    windows = 1 if args.quick else args.repeats
-    min_window_s = 1.0 if args.quick else MIN_WINDOW_S
     raw = os.path.join(common.ROOT, "runs", "bench-quick" if args.quick else "bench",
                        "resnet_mfu.json")
-    command = "python -m bench.resnet_mfu" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
-    results = {"command": command,
-               "machine": common.machine(), "models": models, "quick": args.quick,
-               "windows": windows, "costs": {}, "throughput": {}, "peak": []}
-
-    def log(msg: str) -> None:
-        print(f"[resnet_mfu {time.strftime('%H:%M:%S')} load {common.load_average()}] {msg}",
-              file=sys.stderr, flush=True)
-
-    t0 = time.perf_counter()
-    log("peak matmul (before)")
-    results["peak"].append(common.run_worker("bench.resnet_mfu:peak_matmul", {}))
-    for model in models:
-        convs = ["native"] if args.quick else ["native", "im2col"]
-        log(f"{model}: FLOPs of the compiled step ({', '.join(convs)})")
-        results["costs"][model] = common.run_worker("bench.resnet_mfu:costs",
-                                                    dict(model=model, convs=convs))
-        rows = [list(r) for r in (QUICK_ROWS[model] if args.quick else ROWS)]
-        log(f"{model}: throughput of {len(rows)} rows, chunk {chunks[model]}, {windows} windows")
-        results["throughput"][model] = common.run_worker(
-            "bench.resnet_mfu:throughput",
-            dict(model=model, rows=rows, chunk_size=chunks[model], windows=windows,
-                 min_window_s=min_window_s))
-    log("peak matmul (after)")
-    results["peak"].append(common.run_worker("bench.resnet_mfu:peak_matmul", {}))
-    results["peak_flops_per_s"] = max(p["flops_per_s"] for p in results["peak"])
-    results["machine"]["load_average_end"] = common.load_average()
-    results["elapsed_s"] = time.perf_counter() - t0
+    results = measure(models, args.quick, args.repeats)
+    results["command"] = "python -m bench.resnet_mfu" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     os.makedirs(os.path.dirname(raw), exist_ok=True)
     with open(raw, "w") as f:
         json.dump(results, f, indent=1)

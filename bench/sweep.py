@@ -51,14 +51,17 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - t
 
 
-def measure(steps: int, root: str) -> dict[str, float]:
+WAYS = ("vectorized", "one by one", "16 processes")
+
+
+def measure(steps: int, root: str, ways: tuple[str, ...] = WAYS) -> dict[str, float]:
     """Wall time of each way, in seconds."""
     study = os.path.join(root, "bench_sweep.py")
     with open(study, "w") as f:
         f.write(STUDY.format(lrs=LRS, seeds=SEEDS, steps=steps))
     jaxdl = [sys.executable, "-m", "jaxdl.cli"]
     times = {}
-    for way in ("vectorized", "one by one", "16 processes"):
+    for way in ways:
         env = {**os.environ, "JAXDL_COMPILATION_CACHE": os.path.join(root, f"cache-{way}")}
         workdir = os.path.join(root, way.replace(" ", "-"))
         if way == "16 processes":
@@ -80,24 +83,42 @@ def measure(steps: int, root: str) -> dict[str, float]:
     return times
 
 
-def table(times: dict[str, float], steps: int) -> str:
-    n = len(LRS) * len(SEEDS)
+def measure_rounds(steps: int, repeats: int, ways: tuple[str, ...] = WAYS[:2]) -> dict:
+    """`repeats` rounds of every way, each round in a fresh directory (cold compilation
+    caches): way -> one wall time per round, plus the device the trials ran on."""
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as root:
+            for way, t in measure(steps, root, ways).items():
+                times[way].append(t)
     device = jax.devices()[0]
-    cores = os.cpu_count()
-    lines = [f"16-trial sweep (lr x 4 seeds, MNIST-1D CNN, {steps} steps each), "
-             f"{device.platform} ({device.device_kind}, {cores} cores), cold compilation cache:",
-             "", "| way | wall time | per trial | trial-steps/s | vs 16 processes |",
-             "|---|---|---|---|---|"]
-    base = times["16 processes"]
-    for way, t in times.items():
-        lines.append(f"| {way} | {t:.1f} s | {t / n:.2f} s | {n * steps / t:.0f} | "
-                     f"{base / t:.2f}x |")
-    return "\n".join(lines)
+    return {"steps": steps, "times": times,
+            "device": f"{device.platform} ({device.device_kind}, {os.cpu_count()} cores)"}
+
+
+def table(r: dict) -> str:
+    """The markdown table of `measure_rounds`' result (medians, min–max, ratios)."""
+    from bench import common
+    n, steps, times = len(LRS) * len(SEEDS), r["steps"], r["times"]
+    med = {way: common.median(t) for way, t in times.items()}
+    base_name = "one by one"
+    rows = [(way, f"{med[way]:.1f} s", common.spread(t), f"{med[way] / n:.2f} s",
+             f"{n * steps / med[way]:.0f}", f"{med[base_name] / med[way]:.2f}×")
+            for way, t in times.items()]
+    return (f"16-trial sweep (lr × 4 seeds of the MNIST-1D CNN, {steps} steps each) on "
+            f"{r['device']}, cold compilation cache, medians of {len(times[base_name])} rounds:\n\n"
+            + common.table(("way", "wall time", "min–max", "per trial", "trial-steps/s",
+                            f"÷ {base_name}"), rows))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000, help="steps per trial")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of every way")
+    parser.add_argument("--ways", default=",".join(WAYS), help="comma list of: " + ", ".join(WAYS))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as root:
-        print(table(measure(args.steps, root), args.steps))
+    ways = tuple(w for w in args.ways.split(",") if w)
+    unknown = sorted(set(ways) - set(WAYS))
+    if unknown:
+        parser.error(f"--ways: unknown {unknown}; choose from {', '.join(WAYS)}")
+    print(table(measure_rounds(args.steps, args.repeats, ways)))

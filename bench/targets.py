@@ -5,7 +5,8 @@
 
 1. Training steps/s of the MNIST-1D CNN and MLP recipes: jaxdl as it is (`execution=auto`,
    chunk 100, the driver's per-chunk work: `bench.execution`) vs idiomatic PyTorch eager with
-   its default threads and with 1 thread (`bench.torch_mnist1d`). Each round runs one fresh
+   its default threads and with 1 thread (`bench.torch_mnist1d`) and a plain per-step flax
+   loop (`bench.flax_loop`: jit(train_step) fed numpy batches from the host). Each round runs one fresh
    process per implementation that times one 1000-step window after 200 warm-up steps; rounds
    alternate the implementations, so a load spike from another process hits them alike.
    Target: jaxdl ≥ 3× the faster PyTorch setting.
@@ -15,7 +16,7 @@
    disk caches warm, filled by an untimed first run) and as a first run (both caches off), in
    the environment of requirements.lock (`--hide-torch`: with torch installed tensorboardX
    imports it), vs the PyTorch script (1 thread and default threads) reading MNIST-1D from the
-   same warm disk cache. Runs alternate round-robin. Target: jaxdl ≤ 0.5× the faster PyTorch.
+   same warm disk cache, and the flax loop likewise. Runs alternate round-robin. Target: jaxdl ≤ 0.5× the faster PyTorch.
 
 Every figure is a median over the rounds, shown with its min–max; every ratio divides two
 medians of this one run. The machine's load average is printed at start and end.
@@ -35,9 +36,9 @@ RECIPES = ("cnn", "mlp")
 TORCH_THREADS = {"PyTorch eager (default threads)": 0, "PyTorch eager (1 thread)": 1}
 
 
-def steps_per_s(repeats: int, log) -> dict[str, dict[str, list[float]]]:
+def steps_per_s(repeats: int, log, warmup: int = 200, window: int = 1000) -> dict[str, dict[str, list[float]]]:
     """recipe -> implementation -> one steps/s figure per round."""
-    window = dict(warmup=200, window=1000, windows=1)
+    window = dict(warmup=warmup, window=window, windows=1)
     rates: dict[str, dict[str, list[float]]] = {r: {} for r in RECIPES}
     for round_ in range(repeats):
         for recipe in RECIPES:
@@ -48,17 +49,22 @@ def steps_per_s(repeats: int, log) -> dict[str, dict[str, list[float]]]:
                 out = common.run_worker("bench.torch_mnist1d:window_steps_per_s",
                                         dict(model_name=recipe, threads=threads, **window))
                 rates[recipe].setdefault(name, []).append(out["steps_per_s"])
+            out = common.run_worker("bench.flax_loop:window_steps_per_s",
+                                    dict(model_name=recipe, **window))
+            rates[recipe].setdefault("flax per-step loop", []).append(out["steps_per_s"])
             log(f"steps/s round {round_ + 1}/{repeats} {recipe}: "
                 + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates[recipe].items()))
     return rates
 
 
-def wall_commands(workdir: str, compile_cache: str, data_cache: str) -> dict[str, tuple]:
+def wall_commands(workdir: str, compile_cache: str, data_cache: str,
+                  steps: int = 6000) -> dict[str, tuple]:
     """name -> (argv, env) of the whole-process runs of the CNN recipe."""
     py = common.PYTHON
     train = [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--", "train", "--no-progress",
-             "--workdir", workdir]
-    torch = [py, "-m", "bench.torch_mnist1d", "--model", "cnn"]
+             "--workdir", workdir] + ([f"--config.steps={steps}"] if steps != 6000 else [])
+    peer_steps = ["--steps", str(steps)]
+    torch = [py, "-m", "bench.torch_mnist1d", "--model", "cnn"] + peer_steps
     warm = {"JAXDL_COMPILATION_CACHE": compile_cache, "JAXDL_DATA_CACHE": data_cache}
     return {
         "jaxdl train (warm caches)": (train, warm),
@@ -66,10 +72,12 @@ def wall_commands(workdir: str, compile_cache: str, data_cache: str) -> dict[str
                                                         "JAXDL_DATA_CACHE": ""}),
         **{name: (torch + ["--threads", str(t)], {"JAXDL_DATA_CACHE": data_cache})
            for name, t in TORCH_THREADS.items()},
+        "flax per-step loop": ([py, "-m", "bench.flax_loop", "--model", "cnn"] + peer_steps,
+                               {"JAXDL_DATA_CACHE": data_cache}),
     }
 
 
-def wall_times(repeats: int, log) -> dict[str, list[float]]:
+def wall_times(repeats: int, log, steps: int = 6000) -> dict[str, list[float]]:
     """name -> one wall time per round (round 0, untimed, fills the warm caches)."""
     caches = [tempfile.mkdtemp(prefix="jaxdl-targets-") for _ in range(2)]
     times: dict[str, list[float]] = {}
@@ -78,7 +86,7 @@ def wall_times(repeats: int, log) -> dict[str, list[float]]:
         for round_ in range(repeats + 1):
             for name in names if round_ else names[:1]:
                 with tempfile.TemporaryDirectory() as tmp:
-                    argv, env = wall_commands(f"{tmp}/run", *caches)[name]
+                    argv, env = wall_commands(f"{tmp}/run", *caches, steps=steps)[name]
                     wall = common.time_process(argv, env)["wall_s"]
                 if round_:
                     times.setdefault(name, []).append(wall)
@@ -89,26 +97,53 @@ def wall_times(repeats: int, log) -> dict[str, list[float]]:
     return times
 
 
-def markdown(results: dict) -> str:
+def steps_table(rates: dict[str, dict[str, list[float]]]) -> str:
     med, spread = common.median, common.spread
     rows = []
     for recipe in RECIPES:
-        figures = results["steps_per_s"][recipe]
+        figures = rates[recipe]
         best_torch = max(med(figures[name]) for name in TORCH_THREADS)
         for name, values in figures.items():
-            ratio = f"{med(values) / best_torch:.2f}×"
-            rows.append((recipe.upper(), name, f"{med(values):,.0f}", spread(values), ratio))
-    steps = common.table(("recipe", "implementation", "steps/s", "min–max", "÷ faster PyTorch"), rows)
-    walls = results["wall_s"]
+            rows.append((recipe.upper(), name, f"{med(values):,.0f}", spread(values),
+                         f"{med(values) / best_torch:.2f}×"))
+    return common.table(("recipe", "implementation", "steps/s", "min–max", "÷ faster PyTorch"), rows)
+
+
+def wall_table(walls: dict[str, list[float]], steps: int = 6000) -> str:
+    med, spread = common.median, common.spread
     best_torch = min(med(walls[name]) for name in TORCH_THREADS)
-    wall = common.table(("CNN recipe, 6000 steps", "wall s", "min–max", "÷ faster PyTorch"),
+    return common.table((f"CNN recipe, {steps} steps, process start to printed accuracy",
+                         "wall s", "min–max", "÷ faster PyTorch"),
                         [(name, f"{med(v):.1f}", spread(v), f"{med(v) / best_torch:.2f}×")
                          for name, v in walls.items()])
+
+
+def verdicts(rates: dict, walls: dict) -> list[str]:
+    """One line per target of issue #9: met or missed, with the ratio."""
+    med = common.median
+    lines = []
+    for recipe in RECIPES:
+        best = max(med(rates[recipe][name]) for name in TORCH_THREADS)
+        ratio = med(rates[recipe]["jaxdl"]) / best
+        lines.append(f"{recipe.upper()} training steps/s ≥ 3× the faster PyTorch: "
+                     f"**{'met' if ratio >= 3 else 'missed'}** ({ratio:.2f}×).")
+    best = min(med(walls[name]) for name in TORCH_THREADS)
+    warm = med(walls["jaxdl train (warm caches)"]) / best
+    cold = med(walls["jaxdl train (first run: caches off)"]) / best
+    lines.append(f"CNN whole-process wall time ≤ 0.5× the faster PyTorch's: "
+                 f"**{'met' if warm <= 0.5 else 'missed'}** for a run with warm caches ({warm:.2f}×); "
+                 f"a machine's first run (compilation and data caches empty) is {cold:.2f}×.")
+    return lines
+
+
+def markdown(results: dict) -> str:
     m = results["machine"]
     return (f"`{results['command']}` — started {results['started']}, {results['elapsed_s'] / 60:.0f} min; "
             f"{m['cpu']}, {m['cores']} cores; load average {m['load_average_start']} at start, "
             f"{results['load_average_end']} at end; medians of {results['repeats']} rounds.\n\n"
-            f"{steps}\n\n{wall}\n")
+            f"{steps_table(results['steps_per_s'])}\n\n{wall_table(results['wall_s'])}\n\n"
+            + "\n".join(f"- {line}" for line in verdicts(results["steps_per_s"], results["wall_s"]))
+            + "\n")
 
 
 def main(argv=None) -> int:

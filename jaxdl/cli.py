@@ -115,8 +115,9 @@ a frozen layer, a learning rate that does nothing). Exit 0 on pass, 1 on fail.
 
 
 BENCH_HELP = """Run the benchmarks of a source checkout (bench/ beside jaxdl/): `python -m bench`
-with the same arguments, from the checkout's root; writes BENCHMARKS.md (~45 min
-on 2 CPU cores; --quick is a < 3 min smoke run into runs/bench-quick/). PyTorch
+with the same arguments, from the checkout's root; writes BENCHMARKS.md (~20 min
+on 2 idle CPU cores; --only SECTIONS re-measures some; --quick is a < 5 min smoke run
+into runs/bench-quick/). PyTorch
 comes from the `bench` extra: pip install -e '.[bench]' (or `make bench`)."""
 
 

@@ -1,0 +1,47 @@
+"""BENCHMARKS.md is rendered from the raw results alone, with the targets judged from them."""
+import json
+
+from bench import report, targets
+
+
+def rates(jaxdl_cnn: float) -> dict:
+    torch = {"PyTorch eager (default threads)": [600.0, 610.0], "PyTorch eager (1 thread)": [550.0]}
+    return {"cnn": {"jaxdl": [jaxdl_cnn], **torch, "flax per-step loop": [1300.0]},
+            "mlp": {"jaxdl": [7000.0], "PyTorch eager (default threads)": [1700.0],
+                    "PyTorch eager (1 thread)": [1800.0], "flax per-step loop": [5000.0]}}
+
+
+WALLS = {"jaxdl train (warm caches)": [5.0, 5.2, 5.1], "jaxdl train (first run: caches off)": [9.0],
+         "PyTorch eager (default threads)": [12.8], "PyTorch eager (1 thread)": [13.5],
+         "flax per-step loop": [10.0]}
+
+
+def test_targets_are_judged_against_the_faster_pytorch_setting():
+    met = targets.verdicts(rates(1840.0), WALLS)  # 1840 / 605 (median of default threads) = 3.04
+    assert met[0].startswith("CNN") and "**met** (3.04×)" in met[0]
+    assert "**met** (3.89×)" in met[1]  # MLP: the 1-thread setting is the faster one
+    assert "**met** for a run with warm caches (0.40×)" in met[2] and "is 0.70×" in met[2]
+    missed = targets.verdicts(rates(1800.0), {**WALLS, "jaxdl train (warm caches)": [6.5]})
+    assert "**missed** (2.98×)" in missed[0] and "**missed** for a run with warm caches" in missed[2]
+
+
+def section(data: dict) -> dict:
+    return {"data": data, "command": "python -m bench", "repeats": 5, "quick": False,
+            "started": "2026-12-01 15:00", "minutes": 7.0, "load_start": "1.0 1.0 1.0",
+            "load_end": "1.1 1.0 1.0", "source": {"commit": "abc1234", "dirty": ""}}
+
+
+def test_report_renders_the_sections_present_from_the_raw_results(tmp_path):
+    results = {"machine": {"cpu": "Test CPU", "cores": 2, "os": "Linux",
+                           "versions": {"python": "3.11.7", "jax": "0.10.2"}},
+               "sections": {"targets": section({"steps_per_s": rates(1840.0), "wall_s": WALLS,
+                                                "steps": 6000}),
+                            "checkpoint": section({"checkpoint_every": 1000, "with": [9.2, 9.1],
+                                                   "without": [9.0, 9.0], "waits": [0.03, 0.02]})}}
+    path = tmp_path / "BENCHMARKS.md"
+    report.write(json.loads(json.dumps(results)), str(path))  # as read back from results.json
+    text = path.read_text()
+    assert "## 1. The MNIST-1D recipes" in text and "## 3. Checkpoint save overhead" in text
+    assert "## 2." not in text and "## 5." not in text  # sections not measured are left out
+    assert "| CNN | jaxdl | 1,840 | — | 3.04× |" in text
+    assert "commit abc1234" in text and "Overhead +1.7% (target ≤ 2%: **met**)" in text

@@ -10,13 +10,14 @@
    process per implementation that times one 1000-step window after 200 warm-up steps; rounds
    alternate the implementations, so a load spike from another process hits them alike.
    Target: jaxdl ≥ 3× the faster PyTorch setting.
-2. Whole-process wall time of the 6000-step CNN recipe, process start to the printed test
+2. Whole-process wall time of the 6000-step CNN and MLP recipes, process start to the printed test
    accuracy (imports, data, compilation, training, evaluation every 1000 steps, jaxdl's
    checkpoints): `jaxdl train --no-progress` as a user's second run (compilation and MNIST-1D
    disk caches warm, filled by an untimed first run) and as a first run (both caches off), in
    the environment of requirements.lock (`--hide-torch`: with torch installed tensorboardX
    imports it), vs the PyTorch script (1 thread and default threads) reading MNIST-1D from the
-   same warm disk cache, and the flax loop likewise. Runs alternate round-robin. Target: jaxdl ≤ 0.5× the faster PyTorch.
+   same warm disk cache, and the flax loop likewise. Runs alternate round-robin. Target (CNN):
+   jaxdl ≤ 0.5× the faster PyTorch.
 
 Every figure is a median over the rounds, shown with its min–max; every ratio divides two
 medians of this one run. The machine's load average is printed at start and end.
@@ -57,40 +58,41 @@ def steps_per_s(repeats: int, log, warmup: int = 200, window: int = 1000) -> dic
     return rates
 
 
-def wall_commands(workdir: str, compile_cache: str, data_cache: str,
+def wall_commands(recipe: str, workdir: str, compile_cache: str, data_cache: str,
                   steps: int = 6000) -> dict[str, tuple]:
-    """name -> (argv, env) of the whole-process runs of the CNN recipe."""
+    """name -> (argv, env) of the whole-process runs of `recipe`."""
+    from bench import execution
     py = common.PYTHON
-    train = [py, "-m", "bench.jaxdl_cli", "--hide-torch", "--", "train", "--no-progress",
-             "--workdir", workdir] + ([f"--config.steps={steps}"] if steps != 6000 else [])
-    peer_steps = ["--steps", str(steps)]
-    torch = [py, "-m", "bench.torch_mnist1d", "--model", "cnn"] + peer_steps
+    train = ([py, "-m", "bench.jaxdl_cli", "--hide-torch", "--", "train", "--no-progress",
+              "--workdir", workdir] + execution.recipe_cli_args(recipe)
+             + ([f"--config.steps={steps}"] if steps != 6000 else []))
+    peer = ["--model", recipe, "--steps", str(steps)]
     warm = {"JAXDL_COMPILATION_CACHE": compile_cache, "JAXDL_DATA_CACHE": data_cache}
     return {
         "jaxdl train (warm caches)": (train, warm),
         "jaxdl train (first run: caches off)": (train, {"JAXDL_COMPILATION_CACHE": "",
                                                         "JAXDL_DATA_CACHE": ""}),
-        **{name: (torch + ["--threads", str(t)], {"JAXDL_DATA_CACHE": data_cache})
-           for name, t in TORCH_THREADS.items()},
-        "flax per-step loop": ([py, "-m", "bench.flax_loop", "--model", "cnn"] + peer_steps,
-                               {"JAXDL_DATA_CACHE": data_cache}),
+        **{name: ([py, "-m", "bench.torch_mnist1d", *peer, "--threads", str(t)],
+                  {"JAXDL_DATA_CACHE": data_cache}) for name, t in TORCH_THREADS.items()},
+        "flax per-step loop": ([py, "-m", "bench.flax_loop", *peer], {"JAXDL_DATA_CACHE": data_cache}),
     }
 
 
-def wall_times(repeats: int, log, steps: int = 6000) -> dict[str, list[float]]:
-    """name -> one wall time per round (round 0, untimed, fills the warm caches)."""
+def wall_times(repeats: int, log, steps: int = 6000) -> dict[str, dict[str, list[float]]]:
+    """recipe -> name -> one wall time per round (round 0, untimed, fills the warm caches)."""
     caches = [tempfile.mkdtemp(prefix="jaxdl-targets-") for _ in range(2)]
-    times: dict[str, list[float]] = {}
+    times: dict[str, dict[str, list[float]]] = {r: {} for r in RECIPES}
     try:
-        names = list(wall_commands("x", *caches))
         for round_ in range(repeats + 1):
-            for name in names if round_ else names[:1]:
-                with tempfile.TemporaryDirectory() as tmp:
-                    argv, env = wall_commands(f"{tmp}/run", *caches, steps=steps)[name]
-                    wall = common.time_process(argv, env)["wall_s"]
-                if round_:
-                    times.setdefault(name, []).append(wall)
-                log(f"wall round {round_}/{repeats}: {name}: {wall:.1f} s")
+            for recipe in RECIPES:
+                names = list(wall_commands(recipe, "x", *caches))
+                for name in names if round_ else names[:1]:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        argv, env = wall_commands(recipe, f"{tmp}/run", *caches, steps=steps)[name]
+                        wall = common.time_process(argv, env)["wall_s"]
+                    if round_:
+                        times[recipe].setdefault(name, []).append(wall)
+                    log(f"wall round {round_}/{repeats} {recipe}: {name}: {wall:.1f} s")
     finally:
         for cache in caches:
             shutil.rmtree(cache, ignore_errors=True)
@@ -109,13 +111,15 @@ def steps_table(rates: dict[str, dict[str, list[float]]]) -> str:
     return common.table(("recipe", "implementation", "steps/s", "min–max", "÷ faster PyTorch"), rows)
 
 
-def wall_table(walls: dict[str, list[float]], steps: int = 6000) -> str:
+def wall_table(walls: dict[str, dict[str, list[float]]], steps: int = 6000) -> str:
     med, spread = common.median, common.spread
-    best_torch = min(med(walls[name]) for name in TORCH_THREADS)
-    return common.table((f"CNN recipe, {steps} steps, process start to printed accuracy",
-                         "wall s", "min–max", "÷ faster PyTorch"),
-                        [(name, f"{med(v):.1f}", spread(v), f"{med(v) / best_torch:.2f}×")
-                         for name, v in walls.items()])
+    rows = []
+    for recipe in RECIPES:
+        best_torch = min(med(walls[recipe][name]) for name in TORCH_THREADS)
+        rows += [(recipe.upper(), name, f"{med(v):.1f}", spread(v), f"{med(v) / best_torch:.2f}×")
+                 for name, v in walls[recipe].items()]
+    return common.table(("recipe", f"{steps} steps, process start to printed accuracy",
+                         "wall s", "min–max", "÷ faster PyTorch"), rows)
 
 
 def verdicts(rates: dict, walls: dict) -> list[str]:
@@ -127,9 +131,10 @@ def verdicts(rates: dict, walls: dict) -> list[str]:
         ratio = med(rates[recipe]["jaxdl"]) / best
         lines.append(f"{recipe.upper()} training steps/s ≥ 3× the faster PyTorch: "
                      f"**{'met' if ratio >= 3 else 'missed'}** ({ratio:.2f}×).")
-    best = min(med(walls[name]) for name in TORCH_THREADS)
-    warm = med(walls["jaxdl train (warm caches)"]) / best
-    cold = med(walls["jaxdl train (first run: caches off)"]) / best
+    cnn = walls["cnn"]
+    best = min(med(cnn[name]) for name in TORCH_THREADS)
+    warm = med(cnn["jaxdl train (warm caches)"]) / best
+    cold = med(cnn["jaxdl train (first run: caches off)"]) / best
     lines.append(f"CNN whole-process wall time ≤ 0.5× the faster PyTorch's: "
                  f"**{'met' if warm <= 0.5 else 'missed'}** for a run with warm caches ({warm:.2f}×); "
                  f"a machine's first run (compilation and data caches empty) is {cold:.2f}×.")

@@ -111,6 +111,22 @@ MEASURE = {"targets": measure_targets, "strategies": measure_strategies,
            "resnet": measure_resnet, "profile": measure_profile}
 
 
+def snapshot_jaxdl(raw_dir: str) -> str:
+    """Copy jaxdl/ for every worker to import instead of the tree's (bench/__init__.py), so
+    that the whole run measures one version even while the tree is edited; its sha256."""
+    import hashlib
+    snap = os.path.join(raw_dir, "snapshot")
+    shutil.rmtree(snap, ignore_errors=True)
+    shutil.copytree(os.path.join(common.ROOT, "jaxdl"), os.path.join(snap, "jaxdl"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    os.environ["JAXDL_BENCH_SNAPSHOT"] = snap  # read by bench/__init__.py in every worker
+    digest = hashlib.sha256()
+    for folder, _, files in sorted(os.walk(os.path.join(snap, "jaxdl"))):
+        for name in sorted(files):
+            digest.update(open(os.path.join(folder, name), "rb").read())
+    return digest.hexdigest()[:12]
+
+
 def parse_sections(p: argparse.ArgumentParser, value: str) -> list[str]:
     names = [s for s in value.split(",") if s]
     unknown = sorted(set(names) - set(SECTIONS))
@@ -150,8 +166,9 @@ def main(argv=None) -> int:
         args.warmup, args.window, args.steps, args.sweep_steps = 200, 1000, 6000, 300
     results = json.load(open(raw_path)) if os.path.exists(raw_path) else {}
     results.setdefault("sections", {})
-    command = "python -m bench" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     os.makedirs(raw_dir, exist_ok=True)
+    source = {**common.source_version(), "sha256": snapshot_jaxdl(raw_dir)}
+    command = "python -m bench" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     for name in sections:
         t0, start_load = time.perf_counter(), common.load_average()
         log(f"section {name}")
@@ -160,7 +177,7 @@ def main(argv=None) -> int:
             "data": data, "command": command, "repeats": args.repeats, "quick": args.quick,
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - (time.perf_counter() - t0))),
             "minutes": (time.perf_counter() - t0) / 60, "load_start": start_load,
-            "load_end": common.load_average(), "source": common.source_version()}
+            "load_end": common.load_average(), "source": source}
         results["machine"] = common.machine()
         with open(raw_path + ".tmp", "w") as f:  # never a half-written results file
             json.dump(results, f, indent=1)

@@ -45,8 +45,9 @@ def section_header(results: dict, name: str, title: str) -> str:
     src = s.get("source", {})
     dirty = " (with uncommitted changes)" if src.get("dirty") else ""
     quick = " — **quick smoke run, not for the record**" if s.get("quick") else ""
+    sha = f", jaxdl/ sha256 {src['sha256']}" if src.get("sha256") else ""
     return (f"## {title}\n\n`{s['command']}`, section `{name}`: started {s['started']}, "
-            f"{s['minutes']:.1f} min, commit {src.get('commit', 'n/a')}{dirty}; load average "
+            f"{s['minutes']:.1f} min, commit {src.get('commit', 'n/a')}{dirty}{sha}; load average "
             f"{s['load_start']} at start, {s['load_end']} at end; {s['repeats']} repeats{quick}.\n")
 
 
@@ -122,8 +123,9 @@ def render_resnet(results: dict) -> str:
         "*convolutions*: `native` = jaxdl as it is (`lax.conv`); `im2col` = a bench-local "
         "candidate extending `layers.Conv`'s im2col + one matmul to 2-D. *MFU* = XLA "
         "`cost_analysis()` FLOPs of one compiled step (the native program's, for every row of "
-        "a model) × steps/s ÷ the machine's measured peak float32 matmul FLOP/s "
-        "(bench/resnet_mfu.py says how each is taken).", "",
+        "a model) × steps/s ÷ the machine's measured peak matmul FLOP/s in the row's precision "
+        "(bench/resnet_mfu.py says how each is taken). On a GPU or TPU the rows are native "
+        "convolutions in float32 and with `config.precision=bfloat16`; on CPU float32 only.", "",
         resnet_mfu.table(d), "", resnet_mfu.summary(d), ""])
 
 

@@ -45,8 +45,10 @@ rounding differs). Per row:
                  in a fresh worker before and after the throughput workers; the larger
     MFU          FLOPs/step x steps/s / peak
 
-On a GPU the same command measures the same things (float32 there, whatever
-precision XLA picks for float32 dots; bfloat16 is not measured here).
+On a GPU or TPU the same command measures `ACCELERATOR_ROWS` instead: native convolutions
+under `loop` and `scan`, each in float32 and with `config.precision=bfloat16` (bfloat16
+compute, float32 params: models/precision.py), in chunks of 100 steps; each precision's MFU
+is against the measured peak matmul of that dtype.
 """
 from __future__ import annotations
 
@@ -100,9 +102,10 @@ def synthetic_cifar(seed: int = 0):
                             num_classes=NUM_CLASSES, name="synthetic-cifar10")
 
 
-def cifar_config(model: str, execution: str = "auto", chunk_size: int = 100):
+def cifar_config(model: str, execution: str = "auto", chunk_size: int = 100,
+                 precision: str = "float32"):
     """jaxdl's default config made a CIFAR-10 run of `model` at its defaults: tfds cifar10,
-    batch 128, Adam (jaxdl's default optimizer) at lr 1e-3."""
+    batch 128, Adam (jaxdl's default optimizer) at lr 1e-3; `config.precision`."""
     from jaxdl import config as config_lib
     config = config_lib.default()
     config.data = config_lib.named_section("data", "tfds")
@@ -111,6 +114,7 @@ def cifar_config(model: str, execution: str = "auto", chunk_size: int = 100):
     config.batch_size = BATCH_SIZE
     config.optimizer.lr = LEARNING_RATE
     config.execution, config.chunk_size = execution, chunk_size
+    config.precision = precision
     return config
 
 
@@ -157,7 +161,7 @@ def im2col_conv_class():
 
 
 @contextlib.contextmanager
-def cifar_run(model: str, conv: str = "native"):
+def cifar_run(model: str, conv: str = "native", precision: str = "float32"):
     """While the block runs (build, trace and compile must happen inside it): `jaxdl.data.load`
     of the tfds source returns `synthetic_cifar()`, `bench.execution.recipe_config(model)` is
     `cifar_config(model)` (so `execution.Prepared` builds it), and with conv='im2col'
@@ -171,7 +175,8 @@ def cifar_run(model: str, conv: str = "native"):
     original_load, original_recipe = saved[0], saved[1]
     data_lib.load = lambda name, **options: (synthetic_cifar() if name == "tfds"
                                              else original_load(name, **options))
-    execution.recipe_config = lambda recipe: (cifar_config(recipe) if recipe in MODELS
+    execution.recipe_config = lambda recipe: (cifar_config(recipe, precision=precision)
+                                              if recipe in MODELS
                                               else original_recipe(recipe))
     if conv == "im2col":
         layers.Conv = im2col_conv_class()
@@ -191,15 +196,16 @@ def throughput(model: str, rows: list[list[str]], chunk_size: int, windows: int,
     order (a load spike hits all rows alike), each window whole chunks >= `min_window_s`."""
     from bench import execution as bench_execution
     prepared, per_window = [], []
-    for conv, execution in rows:
-        with cifar_run(model, conv):
+    for conv, execution, *rest in rows:
+        precision = rest[0] if rest else "float32"
+        with cifar_run(model, conv, precision):
             p = bench_execution.Prepared(model, execution=execution, chunk_size=chunk_size,
                                          warmup=chunk_size)
             t = time.perf_counter()
             p.window(chunk_size)  # one more warm-up chunk, which also sizes the windows
             chunk_s = time.perf_counter() - t
             per_window.append(chunk_size * max(1, math.ceil(min_window_s / chunk_s)))
-        p.conv = conv
+        p.conv, p.precision = conv, precision
         prepared.append(p)
     rates: list[list[float]] = [[] for _ in prepared]
     for w in range(windows):
@@ -207,7 +213,8 @@ def throughput(model: str, rows: list[list[str]], chunk_size: int, windows: int,
         shift = w % len(order)
         for i in order[shift:] + order[:shift]:
             rates[i].append(prepared[i].window(per_window[i]))
-    return [dict(p.result(r), conv=p.conv, window_steps=n, load_average=common.load_average())
+    return [dict(p.result(r), conv=p.conv, precision=p.precision, window_steps=n,
+                 load_average=common.load_average())
             for p, r, n in zip(prepared, rates, per_window)]
 
 
@@ -251,14 +258,19 @@ def flops(lowered) -> float:
     return float(analysis["flops"])
 
 
-def peak_matmul(n: int = PEAK_N, repeats: int = PEAK_REPEATS) -> dict:
+def backend() -> str:
+    import jax
+    return jax.default_backend()
+
+
+def peak_matmul(n: int = PEAK_N, repeats: int = PEAK_REPEATS, dtype: str = "float32") -> dict:
     """Measured matmul FLOP/s: 2 n^3 / the best of `repeats` timed calls of a jitted
-    float32 (n, n) @ (n, n), after one untimed call that compiles."""
+    `dtype` (n, n) @ (n, n), after one untimed call that compiles."""
     import jax
 
     from jaxdl import rng
     a_key, b_key = jax.random.split(rng.purpose_key(rng.root_key(0), rng.MEASURE))
-    a, b = (jax.random.normal(k, (n, n), jax.numpy.float32) for k in (a_key, b_key))
+    a, b = (jax.random.normal(k, (n, n), dtype) for k in (a_key, b_key))
     matmul = jax.jit(jax.numpy.matmul)
     jax.block_until_ready(matmul(a, b))
     times = []
@@ -267,7 +279,7 @@ def peak_matmul(n: int = PEAK_N, repeats: int = PEAK_REPEATS) -> dict:
         jax.block_until_ready(matmul(a, b))
         times.append(time.perf_counter() - t)
     device = jax.devices()[0]
-    return {"flops_per_s": 2 * n ** 3 / min(times), "n": n, "repeats": repeats,
+    return {"flops_per_s": 2 * n ** 3 / min(times), "n": n, "repeats": repeats, "dtype": dtype,
             "median_flops_per_s": 2 * n ** 3 / common.median(times),
             "device": f"{device.platform}: {device.device_kind}",
             "load_average": common.load_average()}
@@ -276,9 +288,19 @@ def peak_matmul(n: int = PEAK_N, repeats: int = PEAK_REPEATS) -> dict:
 # ---------------------------------------------------------------- report
 
 
+def peaks(results: dict) -> dict[str, float]:
+    """dtype -> the larger of the peak measured before and after the throughput workers."""
+    out: dict[str, float] = {}
+    for p in results["peak"]:
+        dtype = p.get("dtype", "float32")
+        out[dtype] = max(out.get(dtype, 0.0), p["flops_per_s"])
+    return out
+
+
 def table(results: dict) -> str:
-    """The markdown table: one row per model x conv x execution."""
-    peak = results["peak_flops_per_s"]
+    """The markdown table: one row per model x conv x execution x precision; MFU against
+    the measured peak of the row's precision."""
+    peak = peaks(results)
     rows = []
     for model in results["models"]:
         cost = results["costs"][model]
@@ -287,27 +309,32 @@ def table(results: dict) -> str:
             steps = row["steps_per_s"]
             images = [r * BATCH_SIZE for r in row["rates"]]
             achieved = model_flops * steps
+            precision = row.get("precision", "float32")
             rows.append([
-                model, row["conv"], row["execution"], row["chunk_size"],
-                f"**{steps * BATCH_SIZE:,.0f}**", common.spread(images), f"{1000 / steps:,.0f}",
-                f"{row['compile_s']:.1f}", f"{achieved / 1e9:.1f}", f"{100 * achieved / peak:.1f}%",
-                row["load_average"]])
+                model, row["conv"], row["execution"], precision, row["chunk_size"],
+                f"**{steps * BATCH_SIZE:,.0f}**", common.spread(images), f"{1000 / steps:,.1f}",
+                f"{row['compile_s']:.1f}", f"{achieved / 1e9:.1f}",
+                f"{100 * achieved / peak[precision]:.1f}%", row["load_average"]])
     return common.table(
-        ["model", "convolutions", "execution", "chunk", "images/s", "min–max", "ms/step",
-         "compile s", "model GFLOP/s", "MFU", "load avg (worker end)"], rows)
+        ["model", "convolutions", "execution", "precision", "chunk", "images/s", "min–max",
+         "ms/step", "compile s", "model GFLOP/s", "MFU", "load avg (worker end)"], rows)
 
 
 def summary(results: dict) -> str:
     """The lines around the table: peak, per-model FLOPs, the scan/loop ratios."""
-    peak = results["peak"]
-    lines = [f"Peak: {results['peak_flops_per_s'] / 1e9:.1f} GFLOP/s measured "
-             f"({peak[0]['device']}; float32 {PEAK_N}x{PEAK_N} matmul, best of {PEAK_REPEATS}: "
-             + ", ".join(f"{p['flops_per_s'] / 1e9:.1f} {when} (load {p['load_average']})"
-                         for p, when in zip(peak, ("before", "after"))) + ")."]
+    lines = []
+    for dtype, best in peaks(results).items():
+        measured = [p for p in results["peak"] if p.get("dtype", "float32") == dtype]
+        lines.append(
+            f"Peak {dtype}: {best / 1e9:,.1f} GFLOP/s measured ({measured[0]['device']}; "
+            f"{dtype} {PEAK_N}x{PEAK_N} matmul, best of {PEAK_REPEATS}: "
+            + ", ".join(f"{p['flops_per_s'] / 1e9:,.1f} {when} (load {p['load_average']})"
+                        for p, when in zip(measured, ("before", "after"))) + ").")
     for model in results["models"]:
         cost, rates = results["costs"][model], {}
         for row in results["throughput"][model]:
-            rates[row["conv"], row["execution"]] = row["steps_per_s"]
+            if row.get("precision", "float32") == "float32":
+                rates[row["conv"], row["execution"]] = row["steps_per_s"]
         native = cost["native"]
         line = (f"{model}: {native['params']:,} parameters; XLA FLOPs per train step "
                 f"{native['step_flops'] / 1e9:.2f} G "
@@ -326,6 +353,11 @@ def summary(results: dict) -> str:
 # ~20 s a step: cnn2d shows the same scan penalty at ~1 s a step).
 BENCH_ROWS = {"resnet": (("native", "loop"), ("im2col", "loop"), ("im2col", "scan")),
               "cnn2d": ROWS}
+# On an accelerator: native convolutions (XLA's own are fast there), both strategies, float32
+# and bfloat16 compute (config.precision), chunks long enough that dispatch is negligible.
+ACCELERATOR_ROWS = {m: tuple((("native", e, p) for p in ("float32", "bfloat16")
+                              for e in ("loop", "scan"))) for m in MODELS}
+ACCELERATOR_CHUNKS = {"resnet": 100, "cnn2d": 100}
 
 
 def measure(models=MODELS, quick: bool = False, repeats: int = 5, rows: dict | None = None,
@@ -333,18 +365,24 @@ def measure(models=MODELS, quick: bool = False, repeats: int = 5, rows: dict | N
     """Peak before, per model the step's FLOPs and the rows' throughput, peak after."""
     log = log or (lambda msg: print(f"[resnet_mfu {time.strftime('%H:%M:%S')} load "
                                     f"{common.load_average()}] {msg}", file=sys.stderr, flush=True))
-    chunks = QUICK_CHUNKS if quick else CHUNKS
+    accelerator = common.run_worker("bench.resnet_mfu:backend", {}) != "cpu"
+    chunks = ACCELERATOR_CHUNKS if accelerator else QUICK_CHUNKS if quick else CHUNKS
     windows = 1 if quick else repeats
     min_window_s = 1.0 if quick else MIN_WINDOW_S
+    if accelerator:
+        rows = ACCELERATOR_ROWS
     rows = rows or (QUICK_ROWS if quick else {m: ROWS for m in MODELS})
+    dtypes = sorted({r[2] if len(r) > 2 else "float32" for m in models for r in rows[m]},
+                    key=("float32", "bfloat16").index)
     results = {"machine": common.machine(), "models": list(models), "quick": quick,
                "windows": windows, "costs": {}, "throughput": {}, "peak": []}
     t0 = time.perf_counter()
-    log("peak matmul (before)")
-    results["peak"].append(common.run_worker("bench.resnet_mfu:peak_matmul", {}))
+    log(f"peak matmul (before): {', '.join(dtypes)}")
+    results["peak"] += [common.run_worker("bench.resnet_mfu:peak_matmul", dict(dtype=d))
+                        for d in dtypes]
     for model in models:
         model_rows = [list(r) for r in rows[model]]
-        convs = sorted({conv for conv, _ in model_rows} | {"native"}, key=("native", "im2col").index)
+        convs = sorted({row[0] for row in model_rows} | {"native"}, key=("native", "im2col").index)
         log(f"{model}: FLOPs of the compiled step ({', '.join(convs)})")
         results["costs"][model] = common.run_worker("bench.resnet_mfu:costs",
                                                     dict(model=model, convs=convs))
@@ -353,9 +391,10 @@ def measure(models=MODELS, quick: bool = False, repeats: int = 5, rows: dict | N
             "bench.resnet_mfu:throughput",
             dict(model=model, rows=model_rows, chunk_size=chunks[model], windows=windows,
                  min_window_s=min_window_s))
-    log("peak matmul (after)")
-    results["peak"].append(common.run_worker("bench.resnet_mfu:peak_matmul", {}))
-    results["peak_flops_per_s"] = max(p["flops_per_s"] for p in results["peak"])
+    log(f"peak matmul (after): {', '.join(dtypes)}")
+    results["peak"] += [common.run_worker("bench.resnet_mfu:peak_matmul", dict(dtype=d))
+                        for d in dtypes]
+    results["peak_flops_per_s"] = peaks(results)["float32"]
     results["machine"]["load_average_end"] = common.load_average()
     results["elapsed_s"] = time.perf_counter() - t0
     return results

@@ -59,7 +59,7 @@ def measure(steps: int, root: str, ways: tuple[str, ...] = WAYS) -> dict[str, fl
     study = os.path.join(root, "bench_sweep.py")
     with open(study, "w") as f:
         f.write(STUDY.format(lrs=LRS, seeds=SEEDS, steps=steps))
-    jaxdl = [sys.executable, "-m", "jaxdl.cli"]
+    jaxdl = [sys.executable, "-m", "bench.jaxdl_cli", "--"]  # `jaxdl`, of a bench run's snapshot
     times = {}
     for way in ways:
         env = {**os.environ, "JAXDL_COMPILATION_CACHE": os.path.join(root, f"cache-{way}")}

@@ -33,6 +33,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lars")
 SCHEDULES = ("constant", "cosine", "step", "linear")
 LOSSES = ("cross_entropy", "mse", "hinge")
 EXECUTIONS = ("auto", "scan", "loop")
+PRECISIONS = ("float32", "bfloat16")  # models/precision.MixedPrecision
 PARALLEL_MODES = ("jit", "pmap")
 ADVERSARIAL_ATTACKS = ("none", "fgsm", "pgd")
 OBJECTIVES = ("supervised", "simclr", "byol", "vicreg", "barlow_twins", "mae")
@@ -58,6 +59,7 @@ def default() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 3  # newest N kept; >= 2 lets a damaged newest one fall back
     c.chunk_size = 100  # steps per compiled call (a host sync, progress and NaN check each chunk)
     c.execution = "auto"  # scan | loop | auto (the measured fastest for the backend)
+    c.precision = "float32"  # float32 | bfloat16 (float32 params and loss, bfloat16 compute)
     c.histograms = False  # TensorBoard histograms of activations, gradients, params at each eval
     c.parallel = ml_collections.ConfigDict(dict(
         mode="jit",  # jit: one program over the mesh (NamedSharding); pmap: per-device program
@@ -362,6 +364,8 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1", c.keep_checkpoints)
     _require(c.chunk_size > 0, "chunk_size", "must be > 0", c.chunk_size)
     _require(c.execution in EXECUTIONS, "execution", f"must be one of {', '.join(EXECUTIONS)}", c.execution)
+    _require(c.get("precision", "float32") in PRECISIONS, "precision",
+             f"must be one of {', '.join(PRECISIONS)}", c.get("precision"))
     par = c.parallel
     _require(par.mode in PARALLEL_MODES, "parallel.mode", f"must be one of {', '.join(PARALLEL_MODES)}",
              par.mode)

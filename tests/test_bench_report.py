@@ -48,3 +48,22 @@ def test_report_renders_the_sections_present_from_the_raw_results(tmp_path):
     assert "| CNN | jaxdl | 1,840 | — | 3.04× |" in text
     assert "| MLP | jaxdl train (warm caches) | 2.5 | 2.5–2.6 | 0.40× |" in text
     assert "commit abc1234" in text and "Overhead +1.7% (target ≤ 2%: **met**)" in text
+
+
+def test_bench_processes_import_the_runs_snapshot_of_jaxdl(tmp_path):
+    """A bench run measures its snapshot of jaxdl/, not the tree as edited meanwhile."""
+    import os
+    import subprocess
+    import sys
+    fake = tmp_path / "jaxdl"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("SNAPSHOT = True\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "import bench, jaxdl; print(getattr(jaxdl, 'SNAPSHOT', False))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         env={**os.environ, "JAXDL_BENCH_SNAPSHOT": str(tmp_path)}, check=True)
+    assert out.stdout.strip() == "True"
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "JAXDL_BENCH_SNAPSHOT"},
+                         check=True)
+    assert out.stdout.strip() == "False"

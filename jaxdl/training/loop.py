@@ -30,7 +30,7 @@ from jaxdl import config as config_lib
 from jaxdl import data as data_lib
 from jaxdl import models, optim, pruning, rng
 from jaxdl.data import pipeline
-from jaxdl.models import ssl
+from jaxdl.models import precision, ssl
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import distill
 from jaxdl.training import parallel
@@ -160,6 +160,8 @@ def build(config: ml_collections.ConfigDict) -> Run:
             raise config_lib.ConfigError(f"config.augment.name: {config.augment.name!r} views "
                                          f"do not apply to these inputs: "
                                          f"{str(e).splitlines()[0]}") from None
+
+    model = precision.apply_policy(model, config.get("precision", "float32"))
 
     def init(key: jax.Array) -> state_lib.TrainState:
         return state_lib.create(model, optimizer, key, sample_x)

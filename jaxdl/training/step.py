@@ -25,7 +25,7 @@ import optax
 from jaxdl import losses, rng
 from jaxdl.data import augment as augment_lib
 from jaxdl.data import pipeline
-from jaxdl.models import ssl
+from jaxdl.models import precision, ssl
 from jaxdl.probes import adversarial
 from jaxdl.training import parallel
 from jaxdl.training.state import TrainState
@@ -231,7 +231,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
     noise from fold_ins of step_key(root, NOISE, step). Each is drawn only when its
     option is on, so the DROPOUT contract and results without the options are unchanged.
     A self-supervised model trains with its own method (`make_ssl_train_step`)."""
-    if isinstance(model, ssl.SSLNet):
+    if isinstance(precision.unwrap(model), ssl.SSLNet):
         return make_ssl_train_step(model, optimizer, loss_cfg, axis_name)
     objective = make_objective(model, loss_cfg, classify, axis_name)
     grad_fn = jax.grad(objective, has_aux=True)

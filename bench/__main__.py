@@ -180,8 +180,9 @@ def main(argv=None) -> int:
         t0, start_load = time.perf_counter(), common.load_average()
         log(f"section {name}")
         data = MEASURE[name](args)
+        repeats = data.get("repeats", args.repeats) if isinstance(data, dict) else args.repeats
         results["sections"][name] = {
-            "data": data, "command": command, "repeats": args.repeats, "quick": args.quick,
+            "data": data, "command": command, "repeats": repeats, "quick": args.quick,
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - (time.perf_counter() - t0))),
             "minutes": (time.perf_counter() - t0) / 60, "load_start": start_load,
             "load_end": common.load_average(), "source": source}

@@ -48,7 +48,7 @@ def measure(repeats: int = 5) -> dict:
         waits += w
         without.append(timed_run(0)[0])
     return {"checkpoint_every": default_interval, "with": with_ckpt, "without": without,
-            "waits": waits}
+            "waits": waits, "repeats": repeats}
 
 
 def markdown(r: dict) -> str:

@@ -55,7 +55,9 @@ def default() -> ml_collections.ConfigDict:
     c.eval_every = 1000  # 0: evaluate only at the end
     c.eval_batch_size = 1000
     c.eval_train_examples = 10000  # full-train-set eval on at most this many examples
-    c.checkpoint_every = 1000  # steps between checkpoints; 0: only at the end
+    # steps between checkpoints (0: only at the end; SIGTERM saves at once). 2000: each
+    # save costs ~25 ms of 2 CPU cores, <= 2% of the default run (BENCHMARKS.md section 3)
+    c.checkpoint_every = 2000
     c.keep_checkpoints = 3  # newest N kept; >= 2 lets a damaged newest one fall back
     c.chunk_size = 100  # steps per compiled call (a host sync, progress and NaN check each chunk)
     c.execution = "auto"  # scan | loop | auto (the measured fastest for the backend)

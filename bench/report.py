@@ -51,6 +51,11 @@ def section_header(results: dict, name: str, title: str) -> str:
             f"{s['load_start']} at start, {s['load_end']} at end; {s['repeats']} repeats{quick}.\n")
 
 
+def section(results: dict, name: str, title: str, description: str, *body: str) -> str:
+    """A section: its header (command, commit, load), what it measures, then its tables."""
+    return "\n".join([section_header(results, name, title), description, "", *body, ""])
+
+
 def render_targets(results: dict) -> str:
     from bench import targets
     d = results["sections"]["targets"]["data"]
@@ -76,45 +81,45 @@ def render_strategies(results: dict) -> str:
             rows.append((recipe.upper(), run["execution"] + mark, run["chunk_size"],
                          f"{run['steps_per_s']:,.0f}", spread(run["rates"]),
                          f"{run['compile_s']:.2f}"))
-    return "\n".join([
-        section_header(results, "strategies",
-                       "2. jaxdl's execution strategies and the compile time of the train chunk"),
+    return section(
+        results, "strategies",
+        "2. jaxdl's execution strategies and the compile time of the train chunk",
         "`config.execution`: `scan` compiles a chunk of K = `config.chunk_size` steps into one "
         "`lax.scan`; `loop` calls one compiled step K times (asynchronous dispatch, one host "
         "sync per chunk). Both give bitwise-identical results for any chunk size. *compile s* = "
         "the first chunk minus the median steady chunk of the same length (tracing, XLA "
         "compilation and first-call setup; persistent compilation cache off). All runs of a "
-        "recipe are timed in one process, their windows interleaved.", "",
-        common.table(("recipe", "execution", "chunk", "steps/s", "min–max", "compile s"), rows),
-        ""])
+        "recipe are timed in one process, their windows interleaved.",
+        common.table(("recipe", "execution", "chunk", "steps/s", "min–max", "compile s"), rows))
+
+
+CHECKPOINT = ("3. Checkpoint save overhead",
+              "The default CNN run in-process (`jaxdl.train`, warm compilation cache), with a "
+              "checkpoint every `checkpoint_every` steps and with only the final save, the two "
+              "arms interleaved.")
+SWEEP = ("4. A 16-trial sweep: vectorized vs one by one",
+         "`jaxdl sweep --vectorize yes` (the 16 trials as one vmapped program) against "
+         "`--vectorize no` (`jaxdl.train` per trial in one process), each round in a fresh "
+         "process with an empty compilation cache; `python -m bench.sweep --ways` adds 16 "
+         "separate `jaxdl train` processes.")
 
 
 def render_checkpoint(results: dict) -> str:
     from bench import checkpoint_overhead
-    d = results["sections"]["checkpoint"]["data"]
-    return "\n".join([
-        section_header(results, "checkpoint", "3. Checkpoint save overhead"),
-        "The default CNN run in-process (`jaxdl.train`, warm compilation cache), with a "
-        "checkpoint every `checkpoint_every` steps and with only the final save, the two arms "
-        "interleaved.", "", checkpoint_overhead.markdown(d), ""])
+    data = results["sections"]["checkpoint"]["data"]
+    return section(results, "checkpoint", *CHECKPOINT, checkpoint_overhead.markdown(data))
 
 
 def render_sweep(results: dict) -> str:
     from bench import sweep
-    d = results["sections"]["sweep"]["data"]
-    return "\n".join([
-        section_header(results, "sweep", "4. A 16-trial sweep: vectorized vs one by one"),
-        "`jaxdl sweep --vectorize yes` (the 16 trials as one vmapped program) against "
-        "`--vectorize no` (`jaxdl.train` per trial in one process), each round in a fresh "
-        "process with an empty compilation cache; `python -m bench.sweep --ways` adds 16 "
-        "separate `jaxdl train` processes.", "", sweep.table(d), ""])
+    return section(results, "sweep", *SWEEP, sweep.table(results["sections"]["sweep"]["data"]))
 
 
 def render_resnet(results: dict) -> str:
     from bench import resnet_mfu
     d = results["sections"]["resnet"]["data"]
-    return "\n".join([
-        section_header(results, "resnet", "5. A CIFAR-shaped ResNet: images/s and MFU"),
+    return section(
+        results, "resnet", "5. A CIFAR-shaped ResNet: images/s and MFU",
         "Speed only, on synthetic data (uniform [0, 1) float32 32×32×3 images, random labels; "
         "nothing downloaded): jaxdl's own `loop.build` of a CIFAR-10 config (batch 128, Adam), "
         "its `jaxdl.data.load` patched to return the synthetic arrays. *resnet*: 3×3 stem, stages "
@@ -125,8 +130,8 @@ def render_resnet(results: dict) -> str:
         "`cost_analysis()` FLOPs of one compiled step (the native program's, for every row of "
         "a model) × steps/s ÷ the machine's measured peak matmul FLOP/s in the row's precision "
         "(bench/resnet_mfu.py says how each is taken). On a GPU or TPU the rows are native "
-        "convolutions in float32 and with `config.precision=bfloat16`; on CPU float32 only.", "",
-        resnet_mfu.table(d), "", resnet_mfu.summary(d), ""])
+        "convolutions in float32 and with `config.precision=bfloat16`; on CPU float32 only.",
+        resnet_mfu.table(d), "", resnet_mfu.summary(d))
 
 
 def render_profile(results: dict) -> str:

@@ -38,6 +38,7 @@ import time
 from bench import common, report
 
 SECTIONS = ("targets", "strategies", "checkpoint", "sweep", "resnet", "profile")
+FORMAT = 2  # of runs/bench/results.json; sections saved by another format are not merged
 CHUNKS = (10, 100, 500)
 
 
@@ -53,16 +54,15 @@ def measure_targets(args) -> dict:
 
 
 def measure_strategies(args) -> dict:
-    runs = [dict(execution=e, chunk_size=c, variant="") for e in ("loop", "scan") for c in CHUNKS]
+    runs = [dict(execution=e, chunk_size=c) for e in ("loop", "scan") for c in CHUNKS]
     out = {}
     for recipe in ("cnn", "mlp"):
         log(f"strategies: {recipe}, {len(runs)} runs, {args.repeats} interleaved windows each")
         out[recipe] = common.run_worker("bench.execution:measure", dict(
             recipe=recipe, runs=runs, warmup=args.warmup, window=args.window,
             windows=args.repeats))
-        out[recipe + "/auto"] = common.run_worker("bench.execution:measure", dict(
-            recipe=recipe, runs=[dict(execution="auto", chunk_size=100, variant="")],
-            warmup=args.warmup, window=args.window, windows=1))[0]["execution"]
+        out[recipe + "/auto"] = common.run_worker("bench.execution:resolved_execution",
+                                                  dict(recipe=recipe))
     return out
 
 
@@ -172,7 +172,12 @@ def main(argv=None) -> int:
     else:
         args.warmup, args.window, args.steps, args.sweep_steps = 200, 1000, 6000, 300
     results = json.load(open(raw_path)) if os.path.exists(raw_path) else {}
+    if results and results.get("format") != FORMAT:  # raw results of an older harness
+        print(f"bench: {os.path.relpath(raw_path, common.ROOT)} is from an older harness; its "
+              f"sections are dropped (re-measure them)", file=sys.stderr)
+        results = {}
     results.setdefault("sections", {})
+    results["format"] = FORMAT
     os.makedirs(raw_dir, exist_ok=True)
     source = {**common.source_version(), "sha256": snapshot_jaxdl(raw_dir)}
     command = "python -m bench" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))

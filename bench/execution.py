@@ -38,47 +38,48 @@ def recipe_cli_args(recipe: str) -> list[str]:
     return [] if RECIPES[recipe] is None else ["--config", RECIPES[recipe]]
 
 
+def resolved_execution(recipe: str) -> str:
+    """What `execution=auto` resolves to for `recipe` here (built and traced, not compiled)."""
+    from jaxdl.training import loop
+    return loop.build(recipe_config(recipe)).execution
+
+
 class Prepared:
     """One run built, compiled and warmed up; `window()` times `window` more steps."""
 
     def __init__(self, recipe: str, execution: str = "auto", chunk_size: int = 100,
-                 variant: str = "", warmup: int = 200):
+                 warmup: int = 200):
         import jax
 
-        from bench import variants
         from jaxdl import rng
-        from jaxdl.data import pipeline
         from jaxdl.training import loop
         from jaxdl.training import step as step_lib
 
-        self.recipe, self.chunk_size, self.variant = recipe, chunk_size, variant
+        self.recipe, self.chunk_size = recipe, chunk_size
         self.chunk_times: list[float] = []
-        with variants.applied(variant):  # build, trace and compile under the variant
-            config = recipe_config(recipe)
-            config.execution = execution
-            config.chunk_size = chunk_size
-            run = loop.build(config)
-            self.execution = run.execution
-            data = (run.device_data() if hasattr(run, "device_data")
-                    else pipeline.to_device(run.dataset))
-            state = run.init(rng.root_key(config.seed))
-            jax.block_until_ready(state)
-            params_finite = step_lib.params_finite  # as patched, for the whole run
+        config = recipe_config(recipe)
+        config.execution = execution
+        config.chunk_size = chunk_size
+        run = loop.build(config)
+        self.execution = run.execution
+        data = run.device_data()
+        state = run.init(rng.root_key(config.seed))
+        jax.block_until_ready(state)
 
-            def chunk(state):  # the driver's per-chunk work, without eval/checkpoint/progress
-                start = int(state.step)
-                state, metrics = run.train_chunk(state, data, chunk_size)
-                metrics = jax.device_get(metrics)
-                loop.check_finite(start, metrics, bool(params_finite(state.params)))
-                return state
+        def chunk(state):  # the driver's per-chunk work, without eval/checkpoint/progress
+            start = int(state.step)
+            state, metrics = run.train_chunk(state, data, chunk_size)
+            metrics = jax.device_get(metrics)
+            loop.check_finite(start, metrics, bool(step_lib.params_finite(state.params)))
+            return state
 
-            t = time.perf_counter()
+        t = time.perf_counter()
+        state = chunk(state)
+        self.first = time.perf_counter() - t
+        done = chunk_size
+        while done < warmup:
             state = chunk(state)
-            self.first = time.perf_counter() - t
-            done = chunk_size
-            while done < warmup:
-                state = chunk(state)
-                done += chunk_size
+            done += chunk_size
         self.chunk, self.state = chunk, state
 
     def window(self, steps: int) -> float:
@@ -94,14 +95,14 @@ class Prepared:
     def result(self, rates: list[float]) -> dict:
         steady = statistics.median(self.chunk_times)
         return {"recipe": self.recipe, "execution": self.execution, "chunk_size": self.chunk_size,
-                "variant": self.variant, "steps_per_s": statistics.median(rates), "rates": rates,
+                "steps_per_s": statistics.median(rates), "rates": rates,
                 "compile_s": self.first - steady, "first_chunk_s": self.first,
                 "steady_chunk_s": steady}
 
 
 def measure(recipe: str, runs: list[dict], warmup: int = 200, window: int = 1000,
             windows: int = 5, jax_config: dict | None = None) -> list[dict]:
-    """Each dict of (execution, chunk_size, variant) in `runs`: built, compiled and warmed up
+    """Each dict of (execution, chunk_size) in `runs`: built, compiled and warmed up
     one after the other, then timed in `windows` rounds that visit every run once, in a
     rotating order: a load spike from another process hits all runs alike, so their
     ratios hold even when the machine is shared."""

@@ -118,12 +118,7 @@ def main(argv=None) -> dict:
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="also print one JSON line of timings")
-    p.add_argument("--data-cache", action="store_true",
-                   help="read MNIST-1D from bench/data_cache.py's disk cache (the data_cache candidate)")
-    args = p.parse_args(argv)
-    if args.data_cache:
-        from bench import data_cache
-        data_cache.install()
+    args = p.parse_args(argv)  # MNIST-1D from jaxdl's disk cache ($JAXDL_DATA_CACHE)
 
     ds, model, tx, params = setup(args.model, args.seed)
     train_step, eval_step = make_fns(model, tx)

@@ -8,7 +8,7 @@
 Speed only: the labels are random, nothing is learnt. What runs is jaxdl's own
 `loop.build(config)` for a CIFAR-10 config (`config.data` = tfds `cifar10`, batch
 128, Adam) whose arrays are replaced by synthetic ones: inside the bench worker
-`jaxdl.data.load` is patched (as `bench/variants.py` patches jaxdl) to return
+`jaxdl.data.load` is patched to return
 `SYNTHETIC_TRAIN` uniform [0, 1) float32 images of 32x32x3 with uniform labels in
 0..9 -- the shapes and dtypes the tfds source gives for CIFAR-10 -- so nothing is
 downloaded and no other line of jaxdl changes. Models, at their defaults:

@@ -44,7 +44,7 @@ def steps_per_s(repeats: int, log, warmup: int = 200, window: int = 1000) -> dic
     for round_ in range(repeats):
         for recipe in RECIPES:
             jaxdl = common.run_worker("bench.execution:measure", dict(
-                recipe=recipe, runs=[dict(execution="auto", chunk_size=100, variant="")], **window))
+                recipe=recipe, runs=[dict(execution="auto", chunk_size=100)], **window))
             rates[recipe].setdefault("jaxdl", []).append(jaxdl[0]["steps_per_s"])
             for name, threads in TORCH_THREADS.items():
                 out = common.run_worker("bench.torch_mnist1d:window_steps_per_s",

@@ -132,12 +132,7 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     p.add_argument("--json", action="store_true", help="also print one JSON line of timings")
-    p.add_argument("--data-cache", action="store_true",
-                   help="read MNIST-1D from bench/data_cache.py's disk cache (the data_cache candidate)")
-    args = p.parse_args(argv)
-    if args.data_cache:
-        from bench import data_cache
-        data_cache.install()
+    args = p.parse_args(argv)  # MNIST-1D from jaxdl's disk cache ($JAXDL_DATA_CACHE)
 
     (x_train, y_train, x_test, y_test), model, opt = setup(args.model, args.seed, args.threads)
     t_train = time.perf_counter()

@@ -366,8 +366,8 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1", c.keep_checkpoints)
     _require(c.chunk_size > 0, "chunk_size", "must be > 0", c.chunk_size)
     _require(c.execution in EXECUTIONS, "execution", f"must be one of {', '.join(EXECUTIONS)}", c.execution)
-    _require(c.get("precision", "float32") in PRECISIONS, "precision",
-             f"must be one of {', '.join(PRECISIONS)}", c.get("precision"))
+    _require(c.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}",
+             c.precision)
     par = c.parallel
     _require(par.mode in PARALLEL_MODES, "parallel.mode", f"must be one of {', '.join(PARALLEL_MODES)}",
              par.mode)

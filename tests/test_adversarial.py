@@ -15,6 +15,7 @@ from jaxdl.study import sweep, vectorize
 from jaxdl.training import loop
 from jaxdl.training import step as step_lib
 
+from equivalence import vectorized_and_single, with_and_without_section  # tests/equivalence.py
 from reference_objective import old_objective  # tests/reference_objective.py
 
 KEY = jax.random.PRNGKey(0)
@@ -287,15 +288,7 @@ def test_option_off_gives_the_old_gradients_bit_for_bit(model, options):
 
 def test_option_none_or_absent_leaves_a_short_run_bit_identical():
     c, run, state, _ = _setup("mlp", dropout=0.2)
-    data = run.device_data()
-    absent = c.loss.to_dict()
-    del absent["adversarial"]
-    results = []
-    for loss_cfg in (c.loss, config_lib.ml_collections.ConfigDict(absent)):
-        train_step = step_lib.make_train_step(run.model, run.optimizer, loss_cfg, True)
-        chunk = step_lib.make_train_chunk(train_step, c.batch_size, "loop")
-        results.append(jax.device_get(chunk(run.init(rng.root_key(0)), data, 20)))
-    jax.tree.map(np.testing.assert_array_equal, *results)
+    jax.tree.map(np.testing.assert_array_equal, *with_and_without_section(c, run, "adversarial"))
 
 
 def _adversarial(c, **options):
@@ -368,14 +361,8 @@ def test_adversarial_options_split_vectorized_groups_and_a_group_trains():
     trials = sweep.make_trials(c, points, [0, 1])
     groups = vectorize.make_groups(trials, 32)
     assert [[t.point for t in g] for g in groups] == [[p, p] for p in points]
-    configs = [t.config for t in groups[1]]
-    first = loop.build(configs[0])
-    program = vectorize.build_program(first)
-    data = loop.pipeline.to_device(first.dataset)
-    state, metrics = program.chunk(vectorize.initial_state(program, configs), data, 3)
-    for i, config in enumerate(configs):
-        single = loop.build(config)
-        _, ref = single.train_chunk(single.init(rng.root_key(config.seed)), data, 3)
+    (_, _, _, metrics), singles = vectorized_and_single([t.config for t in groups[1]], 3)
+    for i, ref in enumerate(singles):
         np.testing.assert_allclose(metrics["adversarial_loss"][i], ref["adversarial_loss"],
                                    rtol=1e-4)
 

@@ -12,9 +12,10 @@ import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
-from jaxdl import losses, rng
+from jaxdl import losses
 from jaxdl.training import loop
-from jaxdl.training import step as step_lib
+
+from equivalence import with_and_without_section  # tests/equivalence.py
 
 
 def test_distillation_loss_is_t_squared_kl_of_the_softened_distributions():
@@ -36,14 +37,7 @@ def test_distillation_loss_is_t_squared_kl_of_the_softened_distributions():
 def test_option_off_or_absent_leaves_a_short_run_bit_identical():
     c = config_lib.apply_overrides(config_lib.default(), ["model.name=mlp", "model.dropout=0.2"])
     run = loop.build(c)
-    absent = c.loss.to_dict()
-    del absent["distill"]
-    results = []
-    for loss_cfg in (c.loss, config_lib.ml_collections.ConfigDict(absent)):
-        train_step = step_lib.make_train_step(run.model, run.optimizer, loss_cfg, True)
-        chunk = step_lib.make_train_chunk(train_step, c.batch_size, "loop")
-        results.append(jax.device_get(chunk(run.init(rng.root_key(0)), run.device_data(), 20)))
-    jax.tree.map(np.testing.assert_array_equal, *results)
+    jax.tree.map(np.testing.assert_array_equal, *with_and_without_section(c, run, "distill"))
 
 
 def _student(*overrides):

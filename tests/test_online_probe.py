@@ -13,6 +13,7 @@ from jaxdl import config as config_lib
 from jaxdl import rng
 from jaxdl.study import sweep, vectorize
 from jaxdl.training import loop
+from equivalence import vectorized_and_single  # tests/equivalence.py
 from test_ssl_training import final_state, params_sha256 as sha256
 
 # `jaxdl.train(ssl_config(method, online_probe=False))` recorded with the code before
@@ -157,13 +158,8 @@ def test_vectorized_trials_train_and_evaluate_the_probe_as_one_by_one():
     the probe's accuracy per trial."""
     base = ssl_config("simclr", True, steps=4)
     configs = [t.config for t in sweep.make_trials(base, [{"optimizer.lr": 1e-2}], [0, 1])]
-    first = loop.build(configs[0])
-    program = vectorize.build_program(first)
-    data = loop.pipeline.to_device(first.dataset)
-    state, metrics = program.chunk(vectorize.initial_state(program, configs), data, 4)
-    for i, config in enumerate(configs):
-        single = loop.build(config)
-        _, ref = single.train_chunk(single.init(rng.root_key(config.seed)), data, 4)
+    (first, program, state, metrics), singles = vectorized_and_single(configs, 4)
+    for i, ref in enumerate(singles):
         for name in ("loss", *PROBE_METRICS):
             np.testing.assert_allclose(metrics[name][i], ref[name], rtol=1e-5, atol=1e-6)
     sets = loop.eval_sets(first)

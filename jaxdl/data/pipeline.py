@@ -92,10 +92,17 @@ def epoch_order(data_key: jax.Array, step: jax.Array | int, num_examples: int,
     return permutation(jax.random.fold_in(data_key, epoch), num_examples)
 
 
+def batch_slice(step: jax.Array | int, num_examples: int, batch_size: int,
+                shard: tuple[jax.Array | int, int] = (0, 1)) -> tuple[jax.Array | int, int]:
+    """(start, size) in its epoch's order of the batch at `step`, or of its shard (i, n)."""
+    index, count = shard
+    size = batch_size // count
+    return (step % (num_examples // batch_size)) * batch_size + index * size, size
+
+
 def indices_in_order(order: jax.Array, step: jax.Array | int, batch_size: int) -> jax.Array:
     """Indices of the batch at `step`, given its epoch's permutation `order`."""
-    position = step % (order.shape[0] // batch_size)
-    return jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+    return jax.lax.dynamic_slice_in_dim(order, *batch_slice(step, order.shape[0], batch_size))
 
 
 def batch_indices(data_key: jax.Array, step: jax.Array | int, num_examples: int,
@@ -138,9 +145,7 @@ def batch_at(data: DeviceData, data_key: jax.Array, step: jax.Array | int,
     of it (a device's part of the global batch: the order stays global). `epoch`, the
     step's `Epoch` if the caller has it, saves recomputing the permutation and, when it
     carries the data in order, makes the batch a slice instead of a gather."""
-    index, count = shard
-    size = batch_size // count
-    start = (step % (data.x.shape[0] // batch_size)) * batch_size + index * size
+    start, size = batch_slice(step, data.x.shape[0], batch_size, shard)
     if epoch is not None and epoch.data is not None:
         return (jax.lax.dynamic_slice_in_dim(epoch.data.x, start, size),
                 jax.lax.dynamic_slice_in_dim(epoch.data.y, start, size))

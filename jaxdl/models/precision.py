@@ -20,8 +20,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxdl.config import PRECISIONS
-
 
 def cast_floating(tree: Any, dtype: Any) -> Any:
     """Every floating leaf of `tree` as `dtype`; other leaves unchanged."""
@@ -58,9 +56,8 @@ class MixedPrecision:
 
 
 def apply_policy(model: Any, precision: str) -> Any:
-    """The model that config.precision asks for (`float32`: the model itself)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    """The model that config.precision (one of config.PRECISIONS, validated there) asks
+    for: `float32` is the model itself."""
     return model if precision == "float32" else MixedPrecision(model, precision)
 
 

@@ -161,7 +161,7 @@ def build(config: ml_collections.ConfigDict) -> Run:
                                          f"do not apply to these inputs: "
                                          f"{str(e).splitlines()[0]}") from None
 
-    model = precision.apply_policy(model, config.get("precision", "float32"))
+    model = precision.apply_policy(model, config.precision)
 
     def init(key: jax.Array) -> state_lib.TrainState:
         return state_lib.create(model, optimizer, key, sample_x)

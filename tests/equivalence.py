@@ -1,0 +1,36 @@
+"""Runs that tests compare: vectorized trials against one-by-one runs, and a loss option
+set to off against its config section left out."""
+import jax
+import ml_collections
+
+from jaxdl import rng
+from jaxdl.study import vectorize
+from jaxdl.training import loop
+from jaxdl.training import step as step_lib
+
+
+def vectorized_and_single(configs: list, steps: int):
+    """(state, metrics) of `configs` trained as one vmapped program for `steps` steps, and
+    each config's metrics trained alone on the same data (the first config's)."""
+    first = loop.build(configs[0])
+    program = vectorize.build_program(first)
+    data = loop.pipeline.to_device(first.dataset)
+    state, metrics = program.chunk(vectorize.initial_state(program, configs), data, steps)
+    singles = []
+    for config in configs:
+        single = loop.build(config)
+        singles.append(single.train_chunk(single.init(rng.root_key(config.seed)), data, steps)[1])
+    return (first, program, state, metrics), singles
+
+
+def with_and_without_section(config, run, section: str, steps: int = 20) -> list:
+    """The metrics of `steps` steps with config.loss as it is, and with `section` left out
+    of it (a config from before the option existed)."""
+    absent = config.loss.to_dict()
+    del absent[section]
+    results = []
+    for loss_cfg in (config.loss, ml_collections.ConfigDict(absent)):
+        train_step = step_lib.make_train_step(run.model, run.optimizer, loss_cfg, True)
+        chunk = step_lib.make_train_chunk(train_step, config.batch_size, "loop")
+        results.append(jax.device_get(chunk(run.init(rng.root_key(0)), run.device_data(), steps)))
+    return results

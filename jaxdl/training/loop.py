@@ -12,6 +12,7 @@ a save-and-exit on SIGTERM/SIGINT, and `result.json` last.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -313,25 +314,31 @@ def open_workdir(run: Run, workdir: str, checkpoints: checkpoint_lib.Checkpoints
         latest = None
     saved_config = latest[1] if latest else files.saved_config()
     changes = resume.config_changes(saved_config, config.to_dict()) if saved_config else {}
-    if changes and not intervene:
+    topology = run.placement.topology()
+    moved = resume.topology_change(files.topology(), topology) if latest else None
+    if (changes or moved) and not intervene:
+        what = "; ".join(filter(None, [changes and f"holds a run of another config "
+                                       f"({resume.describe_changes(changes)})", moved]))
         raise workdir_lib.WorkdirError(
-            f"workdir {workdir} holds a run of another config ({resume.describe_changes(changes)}); "
-            f"pass --intervene to continue it with these changes recorded, or choose another --workdir")
+            f"workdir {workdir} {what}; pass --intervene to continue it with these changes "
+            f"recorded, or choose another --workdir")
     if files.finished() and not changes:
         return Start(finished=files.result())
     if latest is None:
         state = run.init(rng.root_key(config.seed))
         if init_from:
             state = warm_start(run, state, init_from)
-        files.record("start", 0, init_from=init_from)
+        files.record("start", 0, init_from=init_from, **topology)
     else:
         state = as_train_state(latest[0])
         if changes:
             state = apply_intervention(run, state, changes, files)
-        else:
-            files.record("resume", int(state.step))
+        if moved:  # other devices change the bits from here on: an intervention
+            files.record("intervention", int(state.step), reason=moved, **topology)
+        elif not changes:
+            files.record("resume", int(state.step), **topology)
     files.write_config(config)
-    files.truncate_metrics(int(state.step))
+    files.truncate_metrics(int(state.step), every(config.eval_every, config.steps))
     return Start(state=state)
 
 
@@ -464,20 +471,44 @@ def train(config: ml_collections.ConfigDict, workdir: str | None = None, *,
     if workdir is None and jax.process_count() > 1:  # each process would pick its own name
         raise workdir_lib.WorkdirError("a multi-process run needs --workdir: one directory "
                                        "that every process sees")
-    workdir = workdir_lib.prepare(workdir or workdir_lib.default_workdir(),
-                                check=parallel.is_primary())
-    checkpoints = checkpoint_lib.Checkpoints(f"{workdir}/checkpoints", config.keep_checkpoints)
+    workdir = workdir or workdir_lib.default_workdir()
+    with claimed(workdir, config):
+        checkpoints = checkpoint_lib.Checkpoints(f"{workdir}/checkpoints", config.keep_checkpoints)
+        try:
+            with StopRequest() as stop:  # from here on, SIGTERM/SIGINT mean "save, then exit"
+                start = open_workdir(run, workdir, checkpoints, restart=restart,
+                                     intervene=intervene, init_from=init_from)
+                if start.finished is not None:
+                    if parallel.is_primary():
+                        print(f"jaxdl: {workdir} holds this finished run; nothing to do",
+                              file=sys.stderr)
+                    return start.finished
+                return _run(run, workdir, start.state, checkpoints, stop, progress)
+        finally:
+            checkpoints.close()  # waits for an async save in flight: the last good one completes
+
+
+@contextlib.contextmanager
+def claimed(workdir: str, config: ml_collections.ConfigDict) -> Iterator[None]:
+    """The run directory, locked by this process for as long as it trains: created with
+    config.json as its first file, or reopened after its files were checked. Process 0 of
+    a multi-process run does this; the others wait until it has."""
+    lock = None
+    if parallel.is_primary():
+        workdir_lib.prepare(workdir)
+        lock = workdir_lib.Lock(workdir).acquire()
+        try:
+            workdir_lib.RunFiles(workdir).check()
+            workdir_lib.create(workdir, config)
+        except BaseException:
+            lock.release()
+            raise
+    parallel.sync("jaxdl: the run directory is ready")
     try:
-        with StopRequest() as stop:  # from here on, SIGTERM/SIGINT mean "save, then exit"
-            start = open_workdir(run, workdir, checkpoints, restart=restart,
-                                 intervene=intervene, init_from=init_from)
-            if start.finished is not None:
-                if parallel.is_primary():
-                    print(f"jaxdl: {workdir} holds this finished run; nothing to do", file=sys.stderr)
-                return start.finished
-            return _run(run, workdir, start.state, checkpoints, stop, progress)
+        yield
     finally:
-        checkpoints.close()  # waits for an async save in flight: the last good one completes
+        if lock is not None:
+            lock.release()
 
 
 def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpoints,

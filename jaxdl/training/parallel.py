@@ -66,6 +66,22 @@ def is_primary() -> bool:
     return jax.process_index() == 0
 
 
+def sync(name: str) -> None:
+    """Every process waits here until all have arrived (a no-op in one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices(name)
+
+
+def any_process(flag: bool) -> bool:
+    """Whether `flag` is true in any process: every process gets the same answer, so all
+    can act on it at the same step (e.g. a SIGTERM that reached only one host)."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+    return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
+
+
 @dataclasses.dataclass(frozen=True)
 class Placement:
     """Where a run's arrays live on its mesh."""
@@ -75,6 +91,11 @@ class Placement:
     @property
     def num_devices(self) -> int:
         return self.mesh.devices.size
+
+    def topology(self) -> dict[str, int]:
+        """What a run's bits depend on besides its config: how many devices the batch is
+        split over (the all-reduce sums in another order), and in how many processes."""
+        return {"devices": self.num_devices, "processes": jax.process_count()}
 
     @property
     def replicated(self) -> NamedSharding:

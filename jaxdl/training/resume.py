@@ -69,6 +69,17 @@ def _defaults_like(config: dict) -> dict[str, Any]:
     return flatten_config(defaults.to_dict())
 
 
+def topology_change(saved: dict | None, now: dict) -> str | None:
+    """What changed between the devices and processes a run last trained on (`saved`, from
+    its history; None for a run from before they were recorded) and `now`, or None."""
+    if not saved or all(saved.get(k) == v for k, v in now.items()):
+        return None
+    def describe(t: dict) -> str:
+        return f"{t.get('devices')} device(s) in {t.get('processes')} process(es)"
+    return (f"was trained on {describe(saved)} and this run has {describe(now)}, which "
+            f"changes the bits (the gradient's all-reduce sums in another order)")
+
+
 def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
     return "; ".join(f"{k}: {o!r} -> {n!r}" for k, (o, n) in changes.items())
 

@@ -13,11 +13,15 @@ kept as `history/result-step-N.json`, unusable checkpoints set aside by
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
+import socket
+import sys
 import tempfile
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -25,6 +29,8 @@ RESULT = "result.json"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 HISTORY = "history.jsonl"
+LOCK = "jaxdl.lock"
+TMP_PREFIX = ".tmp-"  # atomic writers' temporary files: never a user's
 
 
 class WorkdirError(RuntimeError):
@@ -45,22 +51,99 @@ def prepare(workdir: str, check: bool = True) -> str:
     other non-empty directory, so nothing unrelated is ever written over. Only the
     writing process checks (`check`): the others may see process 0's first files
     before its config.json."""
-    if os.path.isfile(workdir):
+    parent = os.path.dirname(os.path.abspath(workdir))
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise WorkdirError(f"workdir {workdir}: its parent {parent} is a file, not a directory")
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise WorkdirError(f"workdir {workdir} is a file, not a directory")
-    if check and os.path.isdir(workdir) and os.listdir(workdir) and not os.path.isfile(
-            os.path.join(workdir, CONFIG)):
+    if check and not holds_run(workdir):
         raise WorkdirError(f"workdir {workdir} is not empty and holds no jaxdl run "
                            f"({CONFIG} missing); choose another --workdir")
-    os.makedirs(workdir, exist_ok=True)
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as e:
+        raise WorkdirError(f"workdir {workdir}: cannot create it ({e.strerror})") from None
     return workdir
+
+
+def holds_run(workdir: str) -> bool:
+    """Whether `workdir` is absent, holds a jaxdl run (config.json), or holds nothing but
+    what a run writes before its config.json (the lock, a temporary file): a run killed
+    at any instant of its creation is resumed, never refused."""
+    if not os.path.isdir(workdir):
+        return True
+    names = os.listdir(workdir)
+    return CONFIG in names or all(n == LOCK or n.startswith(TMP_PREFIX) or (
+        # an empty checkpoints/: what a kill left in older versions, which made it before
+        # config.json
+        n == "checkpoints" and not os.listdir(os.path.join(workdir, n))) for n in names)
+
+
+def create(workdir: str, config: Any) -> None:
+    """Write config.json into a workdir that has none yet (the run's first file after the
+    lock): from then on the directory describes its run. Nothing else is written before
+    it, so a kill at any instant leaves nothing, an empty directory or a resumable run."""
+    if not os.path.isfile(os.path.join(workdir, CONFIG)):
+        write_json_atomic(os.path.join(workdir, CONFIG), config.to_dict())
+
+
+class Busy(WorkdirError):
+    """Another process holds the directory's lock."""
+
+
+class Lock:
+    """An exclusive OS lock (`flock`) on `directory/jaxdl.lock`: one writer per run or sweep
+    directory. The kernel releases it when the process dies, however it dies, so a
+    killed run never leaves a stale lock; the file itself stays (it is only a handle).
+
+        with Lock(workdir, "workdir"):   # a second process: Busy, naming the holder's pid
+            ...
+    """
+
+    def __init__(self, directory: str, what: str = "workdir", shared: bool = False):
+        self.directory, self.what, self.shared = directory, what, shared
+        self._fd: int | None = None
+
+    def acquire(self) -> "Lock":
+        path = os.path.join(self.directory, LOCK)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise WorkdirError(f"{self.what} {self.directory}: cannot open its lock file "
+                               f"{path} ({e.strerror}); is the directory writable?") from None
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise Busy(f"{self.what} {self.directory} is in use by another jaxdl process "
+                       f"({holder}); wait for it to end or stop it") from None
+        if not self.shared:  # who holds it, for the message a second process prints
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
+                          f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> "Lock":
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
 
 
 def _write_atomic(path: str, suffix: str, mode: str, write: Callable[[Any], None]) -> str:
     """`write(file)` into a temporary file beside `path`, synced, then renamed onto it:
     a reader sees the old file or the whole new one, never a part."""
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=TMP_PREFIX, suffix=suffix)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from collaborators
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
@@ -71,6 +154,13 @@ def _write_atomic(path: str, suffix: str, mode: str, write: Callable[[Any], None
             os.remove(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str, obj: Any) -> None:
@@ -84,6 +174,24 @@ def write_npz_atomic(path: str, arrays: dict[str, np.ndarray]) -> str:
     returns `path`."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     return _write_atomic(path, ".npz", "wb", lambda f: np.savez(f, **arrays))
+
+
+def read_json_object(path: str, fix: str) -> dict:
+    """A JSON object from `path`, or WorkdirError in one line naming the file and `fix`."""
+    try:
+        with open(path, "rb") as f:
+            value = json.loads(f.read().decode("utf-8"))
+    except IsADirectoryError:
+        raise WorkdirError(f"{path} is a directory, not a file; {fix}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WorkdirError(f"{path} is damaged (not JSON: {str(e).splitlines()[0][:80]}); "
+                           f"{fix}") from None
+    except OSError as e:
+        raise WorkdirError(f"{path} cannot be read ({e.strerror}); {fix}") from None
+    if not isinstance(value, dict) or not value:
+        raise WorkdirError(f"{path} is damaged (holds {json.dumps(value)[:40]}, not the "
+                           f"object jaxdl wrote); {fix}")
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -113,17 +221,35 @@ class RunFiles:
 
     def saved_config(self) -> dict | None:
         path = self._path(CONFIG)
-        return json.load(open(path)) if os.path.isfile(path) else None
+        return read_json_object(path, "it is the run's config: restore it, or train into "
+                                      "another --workdir") if os.path.exists(path) else None
 
     @_writer
     def write_config(self, config: Any) -> None:
         write_json_atomic(self._path(CONFIG), config.to_dict())
 
     def finished(self) -> bool:
-        return os.path.isfile(self._path(RESULT))
+        return os.path.exists(self._path(RESULT))
 
     def result(self) -> dict:
-        return json.load(open(self._path(RESULT)))
+        return read_json_object(self._path(RESULT), "move it aside and re-run: the run "
+                                                    "finishes again from its checkpoints")
+
+    def check(self) -> None:
+        """Refuse, in one line naming the file, a run directory whose files are of the
+        wrong kind or damaged, before anything in it is written."""
+        for name in (CONFIG, RESULT, METRICS, HISTORY, LOCK):
+            path = self._path(name)
+            if os.path.exists(path) and not os.path.isfile(path):
+                raise WorkdirError(f"{path} is a directory, not a file; move it out of the "
+                                   f"way and re-run")
+        checkpoints = self._path("checkpoints")
+        if os.path.exists(checkpoints) and not os.path.isdir(checkpoints):
+            raise WorkdirError(f"{checkpoints} is a file, not the run's checkpoint directory; "
+                               f"move it out of the way and re-run")
+        self.saved_config()
+        if self.finished():
+            self.result()
 
     @_writer
     def write_result(self, result: dict) -> None:
@@ -142,6 +268,22 @@ class RunFiles:
         with open(self._path(HISTORY), "a") as f:
             f.write(json.dumps(row, default=_jsonable) + "\n")
 
+    def topology(self) -> dict | None:
+        """The devices and processes the run last trained on, from history.jsonl (None
+        when not recorded: a run from before they were)."""
+        path, found = self._path(HISTORY), None
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            for line in f:
+                try:
+                    row = json.loads(line.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    continue
+                if isinstance(row, dict) and "devices" in row:
+                    found = {k: row.get(k) for k in ("devices", "processes")}
+        return found
+
     @_writer
     def set_aside(self, path: str) -> str:
         """Rename `path` out of the way (never delete); returns the new name."""
@@ -150,24 +292,64 @@ class RunFiles:
         return aside
 
     @_writer
-    def truncate_metrics(self, step: int) -> None:
+    def truncate_metrics(self, step: int, evals: Iterable[int] = ()) -> None:
         """Drop rows after `step` (and a torn last line): a resumed run writes them again,
-        bit for bit, so the file ends as an uninterrupted run's would."""
+        bit for bit, so the file ends as an uninterrupted run's would. Rows that cannot
+        be regenerated are never dropped silently: a damaged line sets the whole file
+        aside first (`metrics.jsonl.damaged-*`), and eval steps up to `step` that have no
+        row (deleted, overwritten) are named in a warning."""
         path = self._path(METRICS)
+        expected = {s for s in evals if s <= step}
         if not os.path.isfile(path):
+            if expected:
+                warn(f"{path} is missing: the rows of steps {_steps(expected)} are lost "
+                     f"(a resumed run writes only the steps after {step})")
             return
-        keep = []
-        for line in open(path):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("step", 0) <= step:
-                keep.append(line if line.endswith("\n") else line + "\n")
-        fd, tmp = tempfile.mkstemp(dir=self.workdir, prefix=".tmp-")
-        with os.fdopen(fd, "w") as f:
-            f.writelines(keep)
-        os.replace(tmp, path)
+        with open(path, "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        keep, damaged, seen = [], 0, set()
+        for i, line in enumerate(lines):
+            row = _metrics_row(line)
+            if row is None:
+                torn = i == len(lines) - 1 and not line.endswith(b"\n")
+                damaged += not torn  # a torn last line is a kill mid-write: expected
+            elif row["step"] <= step:
+                keep.append(line if line.endswith(b"\n") else line + b"\n")
+                seen.add(row["step"])
+        if damaged:
+            aside = self.set_aside_copy(path, "damaged")
+            warn(f"{path}: {damaged} damaged line(s) dropped; the file as it was is kept as "
+                 f"{aside}")
+        if expected - seen:
+            warn(f"{path} has no rows for steps {_steps(expected - seen)} (deleted or "
+                 f"overwritten?): they are lost; a resumed run writes only the steps after "
+                 f"{step}")
+        _write_atomic(path, ".jsonl", "wb", lambda f: f.writelines(keep))
+
+    def set_aside_copy(self, path: str, why: str) -> str:
+        """A copy of `path` beside it, named `<path>.<why>-<time>`; returns its name."""
+        aside = f"{path}.{why}-{time.strftime('%Y%m%d-%H%M%S')}"
+        shutil.copyfile(path, aside)
+        return aside
+
+
+def _metrics_row(line: bytes) -> dict | None:
+    """A metrics.jsonl line as a dict with an integer step, or None if it is not one."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    ok = isinstance(row, dict) and isinstance(row.get("step"), int)
+    return row if ok else None
+
+
+def _steps(steps: set[int]) -> str:
+    steps = sorted(steps)
+    return ", ".join(map(str, steps[:8])) + (f", ... ({len(steps)} in all)" if len(steps) > 8 else "")
+
+
+def warn(message: str) -> None:
+    print(f"jaxdl: warning: {message}", file=sys.stderr)
 
 
 class MetricsLog:

@@ -164,7 +164,25 @@ def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`jaxdl ...`: the exit status. Failures of the machine rather than of the run (a full
+    disk, a file that cannot be written, a second Ctrl-C) end in one line, no traceback;
+    what was already written (checkpoints, results) stays as it was."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # a second SIGTERM/SIGINT: stop now, without saving
+        print("jaxdl: stopped at once by a second signal, without saving; the newest "
+              "complete checkpoint is kept: re-run the same command to resume from it",
+              file=sys.stderr)
+        return 130
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"jaxdl: error: {where}{e.strerror or e}; nothing already written was removed "
+              f"— fix this and re-run the same command to continue", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str]) -> int:
     args_list, overrides = split_overrides(argv)
     if args_list[:1] == ["bench"]:  # everything after `bench` belongs to python -m bench
         return bench(argv[1:])

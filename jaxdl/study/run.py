@@ -16,11 +16,14 @@ stop the sweep (`SweepInterrupted`), to be resumed by the same command.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
 import time
 import traceback
+from typing import Iterator
+
 import jax
 import tqdm
 
@@ -87,6 +90,31 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
                                f"vectorized trials; run with --vectorize no")
     groups = vectorize.make_groups(trials, max_group if vectorized else 1)
     runs = _build_runs(groups)  # every shape traced and every option checked, before training
+    with locked(workdir, shard):
+        return _run_study(study, workdir, trials, groups, runs, vectorized, measure_fn,
+                          retry_failed=retry_failed, remeasure=remeasure, progress=progress)
+
+
+@contextlib.contextmanager
+def locked(workdir: str, shard: str | None) -> Iterator[None]:
+    """One writer per sweep directory, or per shard of it: a whole sweep holds the
+    directory's lock exclusively, a shard holds it shared (shards run side by side on one
+    directory) and its own shard lock exclusively. A second process gets `Busy`, naming
+    the holder, before it writes anything."""
+    store_lib.Store(workdir).check_location()
+    os.makedirs(workdir, exist_ok=True)
+    what = "sweep directory"
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(workdir_lib.Lock(workdir, what, shared=shard is not None))
+        if shard is not None:
+            i, n = sweep.parse_shard(shard)
+            stack.enter_context(workdir_lib.Lock(workdir, f"shard {shard} of sweep directory",
+                                                 name=workdir_lib.SHARD_LOCK.format(i, n)))
+        yield
+
+
+def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorized: bool,
+               measure_fn, *, retry_failed: bool, remeasure: bool, progress: bool) -> Summary:
     store = store_lib.Store(workdir)
     store.open(study)  # refuses a directory of another sweep; nothing written before this
     if retry_failed:
@@ -169,6 +197,10 @@ def _train_one(trial: sweep.Trial, store: store_lib.Store) -> None:
         raise
     except loop.TrainingDiverged as e:
         store.commit_failed(trial, str(e), mode="single")
+    except (workdir_lib.WorkdirError, OSError):
+        # The infrastructure, not the trial: damaged or busy files, a full disk. The trial
+        # stays pending (never a permanent failure) and the sweep stops on this one line.
+        raise
     except Exception as e:  # any error of one trial: recorded, the sweep goes on
         lines = traceback.format_exception_only(type(e), e)
         print(f"jaxdl: trial {trial.label} failed: {lines[-1].strip()}", file=sys.stderr)

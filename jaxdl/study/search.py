@@ -97,21 +97,22 @@ def run_search(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto"
     bar = tqdm.tqdm(total=search.points, desc=f"search {study.name}", unit="point",
                     disable=not progress, dynamic_ncols=True)
     try:
-        for _ in range(search.points):
-            asked = optimizer.ask()
-            point = {key: suggest(asked, key, dist) for key, dist in search.space.items()}
-            new = sweep.make_trials(study.base, [point], study.seeds)
-            trials.update((t.id, t) for t in new)
-            # The store's study.json lists every trial asked so far; only `new` ones run.
-            so_far = dataclasses.replace(study, trials=tuple(trials.values()))
-            summaries.append(run.run_study(so_far, workdir, vectorize_mode=vectorize_mode,
-                                           retry_failed=retry_failed, progress=False))
-            value = objective_value(store, new, search.objective)
-            if value is None:
-                optimizer.tell(asked, state=optuna.trial.TrialState.FAIL)
-            else:
-                optimizer.tell(asked, value)
-            bar.update(1)
+        with run.locked(workdir, None):  # held across points: no writer between them
+            for _ in range(search.points):
+                asked = optimizer.ask()
+                point = {key: suggest(asked, key, dist) for key, dist in search.space.items()}
+                new = sweep.make_trials(study.base, [point], study.seeds)
+                trials.update((t.id, t) for t in new)
+                # The store's study.json lists every trial asked so far; only `new` ones run.
+                so_far = dataclasses.replace(study, trials=tuple(trials.values()))
+                summaries.append(run.run_study(so_far, workdir, vectorize_mode=vectorize_mode,
+                                               retry_failed=retry_failed, progress=False))
+                value = objective_value(store, new, search.objective)
+                if value is None:
+                    optimizer.tell(asked, state=optuna.trial.TrialState.FAIL)
+                else:
+                    optimizer.tell(asked, value)
+                bar.update(1)
     finally:
         bar.close()
     return dataclasses.replace(summaries[-1], ran=sum(s.ran for s in summaries),

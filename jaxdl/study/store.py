@@ -66,6 +66,15 @@ class Store:
 
     # ------------------------------------------------------------ the study
 
+    def check_location(self) -> None:
+        """Refuse a sweep directory that is a file, or whose parent is one."""
+        parent = os.path.dirname(os.path.abspath(self.root))
+        if os.path.exists(parent) and not os.path.isdir(parent):
+            raise StoreError(f"sweep directory {self.root}: its parent {parent} is a file, "
+                             f"not a directory; choose another --workdir")
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise StoreError(f"sweep directory {self.root} is a file; choose another --workdir")
+
     def open(self, study: sweep.Study) -> None:
         """Create the directory for `study`, or check that it holds this study's sweep
         (same base config); refuses anything else in one line, before any compute."""
@@ -82,12 +91,14 @@ class Store:
                     f"sweep directory {self.root} holds a sweep of another base config "
                     f"({resume.describe_changes(changes) or 'different study'}); "
                     f"choose another --workdir")
-        elif os.path.isdir(self.root) and os.listdir(self.root):
+        elif not _holds_nothing_yet(self.root):
             raise StoreError(f"sweep directory {self.root} is not empty and holds no sweep "
                              f"({STUDY} missing); choose another --workdir")
-        os.makedirs(os.path.join(self.root, "trials"), exist_ok=True)
+        os.makedirs(self.root, exist_ok=True)
         # Rewritten each time: a study may add seeds or points (old trials keep their ids).
+        # Written before anything else, so a kill at any instant leaves a sweep to resume.
         workdir_lib.write_json_atomic(path, describe(study))
+        os.makedirs(os.path.join(self.root, "trials"), exist_ok=True)
         # A copy of the study file, for the record and for reports merged on another machine.
         shutil.copyfile(study.path, os.path.join(self.root, STUDY_COPY))
 
@@ -111,6 +122,17 @@ class Store:
         record = _record(trial, FAILED, error, mode, group, metric_rows(self.trial_dir(trial.id)))
         self.commit(record)
         return record
+
+
+def _holds_nothing_yet(root: str) -> bool:
+    """Absent, or holding only what a sweep makes before its study.json (its lock, a
+    temporary file, and an empty trials/ left by versions that made it first)."""
+    if not os.path.isdir(root):
+        return True
+    return all(n in (workdir_lib.LOCK,) or n.startswith(
+        workdir_lib.TMP_PREFIX) or n.startswith(
+        workdir_lib.SHARD_LOCK.split("{")[0]) or (
+        n == "trials" and not os.listdir(os.path.join(root, n))) for n in os.listdir(root))
 
 
 def _record(trial: sweep.Trial, status: str, error: str | None, mode: str, group: str | None,

@@ -295,8 +295,9 @@ def _open_trial(store: Any, trial: Any, step: int, gid: str) -> workdir_lib.Metr
     """The trial's directory as an ordinary jaxdl workdir, its metrics cut back to `step`."""
     workdir = workdir_lib.prepare(store.trial_dir(trial.id))
     files = workdir_lib.RunFiles(workdir)
+    files.check()
     files.write_config(trial.config)
-    files.truncate_metrics(step)
+    files.truncate_metrics(step, loop.every(trial.config.eval_every, trial.config.steps))
     files.record("resume" if step else "start", step, group=gid)
     return workdir_lib.MetricsLog(workdir, purge_step=step)
 

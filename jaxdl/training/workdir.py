@@ -30,6 +30,7 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 HISTORY = "history.jsonl"
 LOCK = "jaxdl.lock"
+SHARD_LOCK = "jaxdl-shard-{}-of-{}.lock"  # a shard of a sweep: its own lock beside LOCK
 TMP_PREFIX = ".tmp-"  # atomic writers' temporary files: never a user's
 
 
@@ -100,12 +101,21 @@ class Lock:
             ...
     """
 
-    def __init__(self, directory: str, what: str = "workdir", shared: bool = False):
-        self.directory, self.what, self.shared = directory, what, shared
-        self._fd: int | None = None
+    def __init__(self, directory: str, what: str = "workdir", shared: bool = False,
+                 name: str = LOCK):
+        self.directory, self.what, self.shared, self.name = directory, what, shared, name
+        self._path: str | None = None
+
+    # Locks this process holds, by path: taking one again (a search's successive sweeps)
+    # nests instead of blocking on itself, since flock conflicts across descriptors.
+    _held: dict[str, list] = {}
 
     def acquire(self) -> "Lock":
-        path = os.path.join(self.directory, LOCK)
+        path = os.path.realpath(os.path.join(self.directory, self.name))
+        if path in Lock._held:
+            Lock._held[path][1] += 1
+            self._path = path
+            return self
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as e:
@@ -121,14 +131,20 @@ class Lock:
         if not self.shared:  # who holds it, for the message a second process prints
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
-                          f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode(), 0)
-        self._fd = fd
+                          f"{time.strftime('%Y-%m-%dT%H:%M:%S')}".encode(), 0)
+        Lock._held[path] = [fd, 1]
+        self._path = path
         return self
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
+        held = Lock._held.get(getattr(self, "_path", None))
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            os.close(held[0])  # closing the descriptor releases the flock
+            del Lock._held[self._path]
+        self._path = None
 
     def __enter__(self) -> "Lock":
         return self.acquire()

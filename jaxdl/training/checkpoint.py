@@ -10,17 +10,45 @@ is written under a temporary name and renamed only when complete, so a save
 killed at any moment is never listed, and never loaded. The state is stored as
 arrays (tensorstore) and the config as JSON: reading a workdir never unpickles
 or executes anything.
+
+Checksums. Each checkpoint also holds `digest` (JSON, in the same orbax Composite as
+`state` and `config`, so it is finalised atomically with them): for every array of the
+state, by its path, two uint32 words computed on device when the state is saved —
+
+    words    the array's bits as uint32 (float32/int32 bitcast; 16- and 8-bit types
+             bitcast to their unsigned type and widened; bool as 0/1; PRNG key arrays
+             as their key data; 64-bit types as two words each; complex as re, im)
+    weighted sum((2*i + 1) * words[i]) mod 2**32, i the row-major flat index
+    plain    sum(words[i]) mod 2**32
+
+Restoring recomputes the digest of what was read and compares: a checkpoint whose
+arrays changed since they were saved (a flipped bit on disk or in transit) is treated
+like an unreadable one — `restore_latest` warns, naming its step and directory, and
+falls back to the previous checkpoint. A checkpoint saved before digests existed has
+no `digest` item and restores unverified.
+
+Why not sha256 of the bytes: the state may be sharded over devices and, in a
+multi-process run, over processes — no host holds every byte, and gathering them would
+cost a copy of the state per save. Wraparound uint32 addition is associative and
+commutative, so the sums are reductions that XLA computes over any sharding, giving
+every process the same few scalars from one small jitted call. Any single flipped bit
+changes the weighted sum: flipping bit k of word i changes it by (2i+1) * 2**k, and an
+odd number times 2**k (k < 32) is not 0 mod 2**32. (It is a checksum against damage,
+not a cryptographic hash against tampering.)
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 
 # orbax logs every save at INFO through absl; keep the run's output readable.
@@ -31,9 +59,101 @@ class NoUsableCheckpoint(RuntimeError):
     """Checkpoints exist but none of them can be restored."""
 
 
+class ChecksumMismatch(ValueError):
+    """A checkpoint's arrays differ from the digest saved with them."""
+
+
+DIGEST_FORMAT = "jaxdl-weighted-uint32-sum-v1"
+
+
+def _path_name(path: tuple) -> str:
+    """'params/Conv_0/kernel': the same for a TrainState (attributes, namedtuple fields,
+    tuple indices) and for the nested dicts and lists orbax restores it as without one."""
+    def name(entry):
+        for attr in ("key", "name", "idx"):  # DictKey, GetAttrKey, SequenceKey/FlattenedIndexKey
+            if hasattr(entry, attr):
+                return str(getattr(entry, attr))
+        return str(entry)
+    return "/".join(name(entry) for entry in path)
+
+
+def _words(x: jax.Array) -> jax.Array:
+    """The bits of `x` as uint32 words (an array of x's shape, maybe with one more axis)."""
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        x = jax.random.key_data(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        x = jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1)
+    if x.dtype == jnp.bool_:
+        return x.astype(jnp.uint32)
+    size = x.dtype.itemsize
+    if size == 4:
+        return jax.lax.bitcast_convert_type(x, jnp.uint32)
+    if size in (1, 2):
+        unsigned = jnp.uint8 if size == 1 else jnp.uint16
+        return jax.lax.bitcast_convert_type(x, unsigned).astype(jnp.uint32)
+    if size == 8:  # only with jax_enable_x64: two words, a trailing axis of 2
+        return jax.lax.bitcast_convert_type(x, jnp.uint32)
+    raise TypeError(f"no checksum for arrays of dtype {x.dtype}")
+
+
+def _leaf_digest(x: jax.Array) -> jax.Array:
+    """uint32[2]: (weighted, plain) sums of x's words mod 2**32; see the module docstring.
+    Flat indices come from iotas of x's own shape (no reshape), so a sharded x stays as
+    it is and the sums are XLA reductions over its shards."""
+    words = _words(jnp.asarray(x))
+    index = jnp.zeros(words.shape, jnp.uint32)
+    for axis, n in enumerate(words.shape):
+        index = index * jnp.uint32(n) + jax.lax.broadcasted_iota(jnp.uint32, words.shape, axis)
+    weighted = jnp.sum(words * (index * jnp.uint32(2) + jnp.uint32(1)), dtype=jnp.uint32)
+    return jnp.stack([weighted, jnp.sum(words, dtype=jnp.uint32)])
+
+
+@functools.lru_cache(maxsize=None)
+def _digest_fn(out_shardings: jax.sharding.Sharding | None) -> Callable:
+    """The jitted digest of a dict of arrays (one per output placement: saves reuse it)."""
+    def digest(leaves):
+        return {k: _leaf_digest(v) for k, v in leaves.items()}
+    return jax.jit(digest) if out_shardings is None else jax.jit(digest, out_shardings=out_shardings)
+
+
+def state_digest(state: Any) -> dict[str, list[int]]:
+    """{path: [weighted, plain]} of every array in `state` (a TrainState or the nested
+    dicts it restores as without one: both give the same digest). One jitted call; every
+    process of a multi-process run gets the same values."""
+    leaves = {_path_name(path): leaf
+              for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]}
+    if not leaves:
+        return {}
+    out_shardings = None  # results replicated on the state's own mesh: every process reads them
+    for leaf in leaves.values():
+        sharding = getattr(leaf, "sharding", None)
+        if isinstance(sharding, jax.sharding.NamedSharding):
+            out_shardings = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+            break
+    sums = _digest_fn(out_shardings)(leaves)
+    return {k: [int(w) for w in np.asarray(v.addressable_data(0) if isinstance(v, jax.Array)
+                                           else v)]
+            for k, v in sorted(sums.items())}
+
+
+def _digest_problem(stored: dict, state: Any) -> str | None:
+    """None if `state` matches the digest `stored` with it, else what differs."""
+    if stored.get("format") != DIGEST_FORMAT:
+        return f"unknown digest format {stored.get('format')!r}"
+    expected, actual = stored["arrays"], state_digest(state)
+    differ = sorted(k for k in actual if expected.get(k) != actual[k])
+    if not differ:
+        return None
+    missing = [k for k in differ if k not in expected]
+    what = "not in its digest" if len(missing) == len(differ) else "differ from its digest"
+    return f"{len(differ)} of {len(actual)} arrays {what}, e.g. {differ[0]}"
+
+
 def _args_save(state: Any, config: ml_collections.ConfigDict) -> ocp.args.Composite:
+    digest = {"format": DIGEST_FORMAT, "arrays": state_digest(state)}
     return ocp.args.Composite(state=ocp.args.StandardSave(state),
-                              config=ocp.args.JsonSave(config.to_dict()))
+                              config=ocp.args.JsonSave(config.to_dict()),
+                              digest=ocp.args.JsonSave(digest))
 
 
 @contextlib.contextmanager
@@ -84,12 +204,24 @@ class Checkpoints:
         return self._manager.restore(
             step, args=ocp.args.Composite(config=ocp.args.JsonRestore())).config
 
+    def has_digest(self, step: int) -> bool:
+        """Whether the checkpoint at `step` holds a digest (those saved before
+        checksums existed do not)."""
+        return os.path.isdir(os.path.join(self.directory, str(step), "digest"))
+
     def restore(self, step: int, abstract_state: Any | None = None) -> tuple[Any, dict]:
-        """(state, config dict) at `step`; without `abstract_state`, plain nested dicts."""
+        """(state, config dict) at `step`; without `abstract_state`, plain nested dicts.
+        Raises ChecksumMismatch when the arrays read differ from the digest saved with them."""
         restore = (ocp.args.StandardRestore(abstract_state) if abstract_state is not None
                    else ocp.args.StandardRestore())
-        restored = self._manager.restore(
-            step, args=ocp.args.Composite(state=restore, config=ocp.args.JsonRestore()))
+        items = dict(state=restore, config=ocp.args.JsonRestore())
+        if self.has_digest(step):
+            items["digest"] = ocp.args.JsonRestore()
+        restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+        if "digest" in items:
+            problem = _digest_problem(restored.digest, restored.state)
+            if problem:
+                raise ChecksumMismatch(problem)
         return restored.state, restored.config
 
     def restore_latest(self, abstract_for: Callable[[dict], Any] | None = None
@@ -106,6 +238,10 @@ class Checkpoints:
             try:
                 abstract = abstract_for(self.saved_config(step)) if abstract_for else None
                 state, config = self.restore(step, abstract)
+            except ChecksumMismatch as e:
+                print(f"jaxdl: warning: checkpoint at step {step} in {self.directory} fails "
+                      f"its checksum ({e}); falling back to the previous one", file=sys.stderr)
+                continue
             except Exception as e:  # orbax/tensorstore raise many types for damaged files
                 print(f"jaxdl: warning: checkpoint at step {step} in {self.directory} is "
                       f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "

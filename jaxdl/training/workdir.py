@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import socket
 import sys
 import tempfile
@@ -266,6 +265,7 @@ class RunFiles:
         self.saved_config()
         if self.finished():
             self.result()
+        self.metrics_rows()
 
     @_writer
     def write_result(self, result: dict) -> None:
@@ -311,42 +311,42 @@ class RunFiles:
     def truncate_metrics(self, step: int, evals: Iterable[int] = ()) -> None:
         """Drop rows after `step` (and a torn last line): a resumed run writes them again,
         bit for bit, so the file ends as an uninterrupted run's would. Rows that cannot
-        be regenerated are never dropped silently: a damaged line sets the whole file
-        aside first (`metrics.jsonl.damaged-*`), and eval steps up to `step` that have no
-        row (deleted, overwritten) are named in a warning."""
+        be regenerated are never dropped silently: a damaged line is refused (`check`),
+        and eval steps up to `step` with no row (deleted, overwritten) are named in a
+        warning."""
         path = self._path(METRICS)
         expected = {s for s in evals if s <= step}
-        if not os.path.isfile(path):
+        rows = self.metrics_rows()
+        if rows is None:
             if expected:
                 warn(f"{path} is missing: the rows of steps {_steps(expected)} are lost "
                      f"(a resumed run writes only the steps after {step})")
             return
-        with open(path, "rb") as f:
-            lines = f.read().splitlines(keepends=True)
-        keep, damaged, seen = [], 0, set()
-        for i, line in enumerate(lines):
-            row = _metrics_row(line)
-            if row is None:
-                torn = i == len(lines) - 1 and not line.endswith(b"\n")
-                damaged += not torn  # a torn last line is a kill mid-write: expected
-            elif row["step"] <= step:
-                keep.append(line if line.endswith(b"\n") else line + b"\n")
-                seen.add(row["step"])
-        if damaged:
-            aside = self.set_aside_copy(path, "damaged")
-            warn(f"{path}: {damaged} damaged line(s) dropped; the file as it was is kept as "
-                 f"{aside}")
-        if expected - seen:
-            warn(f"{path} has no rows for steps {_steps(expected - seen)} (deleted or "
-                 f"overwritten?): they are lost; a resumed run writes only the steps after "
-                 f"{step}")
+        keep = [line for line, row in rows if row["step"] <= step]
+        missing = expected - {row["step"] for _, row in rows}
+        if missing:
+            warn(f"{path} has no rows for steps {_steps(missing)} (deleted or overwritten?): "
+                 f"they are lost; a resumed run writes only the steps after {step}")
         _write_atomic(path, ".jsonl", "wb", lambda f: f.writelines(keep))
 
-    def set_aside_copy(self, path: str, why: str) -> str:
-        """A copy of `path` beside it, named `<path>.<why>-<time>`; returns its name."""
-        aside = f"{path}.{why}-{time.strftime('%Y%m%d-%H%M%S')}"
-        shutil.copyfile(path, aside)
-        return aside
+    def metrics_rows(self) -> list[tuple[bytes, dict]] | None:
+        """(line, row) of each metrics.jsonl row (None: no file). A torn last line — a kill
+        in the middle of a write — is left out; any other line that is not a row is
+        WorkdirError naming the file and the line."""
+        path = self._path(METRICS)
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        rows = []
+        for i, line in enumerate(lines):
+            row = _metrics_row(line)
+            if row is not None:
+                rows.append((line if line.endswith(b"\n") else line + b"\n", row))
+            elif i < len(lines) - 1 or line.endswith(b"\n"):
+                raise WorkdirError(f"{path} is damaged (line {i + 1} is not a metrics row); "
+                                   f"repair or move it aside, then re-run")
+        return rows
 
 
 def _metrics_row(line: bytes) -> dict | None:

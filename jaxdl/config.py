@@ -417,15 +417,17 @@ def _check_structure(node: Any, schema: Any, path: str) -> None:
 # every count fits the int32 step counter; larger ints overflow C longs on the way.
 MAX_INT = 2**32 - 1
 MAX_STEPS = 2**31 - 1  # TrainState.step is an int32
+MAX_FLOAT = 3.4028234663852886e38  # float32's largest: the run computes in float32 (or less)
 MAX_EVALUATIONS = 10**6  # evaluation or checkpoint points per run (loop.every holds them)
 
 
 def _check_numbers(value: Any, key: str) -> None:
     """Every number, also inside a tuple: floats finite (NaN and inf mean nothing as an
-    option), ints within +-MAX_INT."""
+    option) and within float32's range, ints within +-MAX_INT."""
     for v in value if isinstance(value, (tuple, list)) else (value,):
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+        if isinstance(v, float) and not (math.isfinite(v) and abs(v) <= MAX_FLOAT):
+            raise ConfigError(f"{key}: must be a finite number within float32's range "
+                              f"(|x| <= {MAX_FLOAT:.2e}), got {value!r}")
         if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
             raise ConfigError(f"{key}: must be an integer of magnitude <= {MAX_INT}, "
                               f"got {value!r}")
@@ -585,6 +587,8 @@ def _check_distill(c: ml_collections.ConfigDict, d: ml_collections.ConfigDict) -
              "must be a finite number > 0", d.temperature)
     _require(d.num_inputs > 0 and d.num_inputs % 10 == 0, key + "num_inputs",
              "must be a positive multiple of 10", d.num_inputs)
+    _require(0 <= d.inputs_seed <= MAX_INT, key + "inputs_seed", f"must be in [0, {MAX_INT}]",
+             d.inputs_seed)
     if not d.teacher:
         return
     _require(os.path.isdir(os.path.join(d.teacher, "checkpoints")), key + "teacher",

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import math
 import os
+import traceback
 from typing import Any, Iterable
 
 import ml_collections
@@ -232,15 +234,64 @@ def from_file(spec: str) -> ml_collections.ConfigDict:
     path, _, name = spec.partition(":")
     if not os.path.isfile(path):
         raise ConfigError(f"--config {spec}: no such file {path!r}")
-    module_spec = importlib.util.spec_from_file_location("jaxdl_user_config", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
+    module = exec_file(path, "jaxdl_user_config", f"--config {spec}", ConfigError)
+    get_config = getattr(module, "get_config", None)
+    if not callable(get_config):
         raise ConfigError(f"--config {spec}: {path} defines no get_config(name)")
+    return call_get_config(get_config, name or None, f"--config {spec}", ConfigError)
+
+
+def exec_file(path: str, module_name: str, label: str, error: type[Exception]) -> Any:
+    """The module of Python file `path`, executed; any exception it raises becomes one
+    line `error(f"{label}: {path}:LINE: ...")` naming where in the file it was raised."""
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(module_spec)
     try:
-        return module.get_config(name or None)
-    except KeyError as e:
-        raise ConfigError(f"--config {spec}: {e.args[0]}") from None
+        module_spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise error(f"{label}: {path}:{e.lineno}: syntax error: {e.msg}") from None
+    except Exception as e:  # noqa: BLE001 - any error of user code, reported in one line
+        raise error(f"{label}: {_where(e, path)}: {_one_line(e)}") from None
+    return module
+
+
+def call_get_config(get_config: Any, name: str | None, label: str,
+                    error: type[Exception]) -> ml_collections.ConfigDict:
+    """`get_config(name)` of a config or study file, checked: it takes the one argument
+    `name` and returns a ConfigDict; anything it raises becomes one line naming the file."""
+    try:
+        inspect.signature(get_config).bind(name)
+    except TypeError:
+        raise error(f"{label}: get_config must take one argument, the config's name "
+                    f"(def get_config(name=None)); got get_config{inspect.signature(get_config)}"
+                    ) from None
+    except ValueError:  # no signature to inspect (a builtin): call it and see
+        pass
+    try:
+        config = get_config(name)
+    except KeyError as e:  # an unknown NAME, by convention
+        raise error(f"{label}: {e.args[0] if e.args else 'KeyError'}") from None
+    except Exception as e:  # noqa: BLE001 - any error of user code, reported in one line
+        path = inspect.getsourcefile(get_config) if inspect.isfunction(get_config) else None
+        raise error(f"{label}: get_config raised at {_where(e, path)}: {_one_line(e)}") from None
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise error(f"{label}: get_config must return an ml_collections.ConfigDict, "
+                    f"got {type(config).__name__}")
+    return config
+
+
+def _where(e: BaseException, path: str | None) -> str:
+    """`path:LINE` of the innermost frame of `e`'s traceback in file `path` (the last
+    frame if none is in that file)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    here = [f for f in frames if path and os.path.abspath(f.filename) == os.path.abspath(path)]
+    frame = (here or frames or [None])[-1]
+    return f"{frame.filename}:{frame.lineno}" if frame else str(path)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str]) -> ml_collections.ConfigDict:
@@ -282,7 +333,15 @@ def _set(config: ml_collections.ConfigDict, key: str, raw: str) -> None:
         node = node[part]
     if leaf not in node:
         raise ConfigError(f"config.{key}: unknown key; allowed: {_keys(node)}")
-    node[leaf] = _parse(raw, type(node[leaf]), key)
+    if isinstance(node[leaf], ml_collections.ConfigDict):
+        raise ConfigError(f"config.{key}: is a section, not a value; set its keys "
+                          f"(--config.{key}.KEY=VALUE; keys: {_keys(node[leaf])})")
+    value = _parse(raw, type(node[leaf]), key)
+    try:
+        node[leaf] = value
+    except (TypeError, ValueError):  # ConfigDict refuses a value of another type
+        raise ConfigError(f"config.{key}: expected {type(node[leaf]).__name__}, "
+                          f"got {raw!r}") from None
 
 
 def _parse(raw: str, kind: type, key: str) -> Any:
@@ -304,7 +363,7 @@ def _parse(raw: str, kind: type, key: str) -> Any:
         if kind is tuple:
             return tuple(value) if isinstance(value, (list, tuple)) else (value,)
         return value
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         raise ConfigError(f"config.{key}: expected {kind.__name__}, got {raw!r}") from None
 
 
@@ -317,9 +376,17 @@ def _keys(node: ml_collections.ConfigDict) -> str:
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise `ConfigError` (one line naming the key) for any key or value not allowed."""
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ConfigError(f"config: expected an ml_collections.ConfigDict, got {type(config).__name__}")
     for section in NAMED_SECTIONS:
-        if section not in config or "name" not in config[section]:
+        if section not in config:
+            raise ConfigError(f"config.{section}: missing")
+        if not isinstance(config[section], ml_collections.ConfigDict):
+            raise ConfigError(f"config.{section}: expected a section, got {config[section]!r}")
+        if "name" not in config[section]:
             raise ConfigError(f"config.{section}.name: missing")
+        if not isinstance(config[section].name, str):
+            raise ConfigError(f"config.{section}.name: expected str, got {config[section].name!r}")
     schema = default()
     for section in NAMED_SECTIONS:
         schema[section] = named_section(section, config[section].name)
@@ -342,6 +409,28 @@ def _check_structure(node: Any, schema: Any, path: str) -> None:
         elif not _same_kind(value, expected):
             raise ConfigError(f"{path}.{key}: expected {type(expected).__name__}, "
                               f"got {type(value).__name__} {value!r}")
+        else:
+            _check_numbers(value, f"{path}.{key}")
+
+
+# No config value needs more: seeds are uint32 (jax.random.PRNGKey, np.random.seed) and
+# every count fits the int32 step counter; larger ints overflow C longs on the way.
+MAX_INT = 2**32 - 1
+MAX_STEPS = 2**31 - 1  # TrainState.step is an int32
+MAX_FLOAT = 3.4028234663852886e38  # float32's largest: the run computes in float32 (or less)
+MAX_EVALUATIONS = 10**6  # evaluation or checkpoint points per run (loop.every holds them)
+
+
+def _check_numbers(value: Any, key: str) -> None:
+    """Every number, also inside a tuple: floats finite (NaN and inf mean nothing as an
+    option) and within float32's range, ints within +-MAX_INT."""
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+        if isinstance(v, float) and not (math.isfinite(v) and abs(v) <= MAX_FLOAT):
+            raise ConfigError(f"{key}: must be a finite number within float32's range "
+                              f"(|x| <= {MAX_FLOAT:.2e}), got {value!r}")
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+            raise ConfigError(f"{key}: must be an integer of magnitude <= {MAX_INT}, "
+                              f"got {value!r}")
 
 
 def _same_kind(value: Any, expected: Any) -> bool:
@@ -357,12 +446,17 @@ def _same_kind(value: Any, expected: Any) -> bool:
 
 
 def _check_values(c: ml_collections.ConfigDict) -> None:
-    _require(c.steps > 0, "steps", "must be > 0", c.steps)
+    _require(0 <= c.seed <= MAX_INT, "seed", f"must be in [0, {MAX_INT}] (a uint32 PRNG seed)",
+             c.seed)
+    _require(0 < c.steps <= MAX_STEPS, "steps", f"must be in [1, {MAX_STEPS}]", c.steps)
     _require(c.batch_size > 0, "batch_size", "must be > 0", c.batch_size)
     _require(c.eval_batch_size > 0, "eval_batch_size", "must be > 0", c.eval_batch_size)
     _require(c.eval_train_examples >= 0, "eval_train_examples", "must be >= 0", c.eval_train_examples)
-    _require(c.eval_every >= 0, "eval_every", "must be >= 0", c.eval_every)
-    _require(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0", c.checkpoint_every)
+    for key in ("eval_every", "checkpoint_every"):
+        _require(c[key] >= 0, key, "must be >= 0 (0: only at the end)", c[key])
+        _require(c[key] == 0 or c.steps // c[key] <= MAX_EVALUATIONS, key,
+                 f"must be 0 or >= steps / {MAX_EVALUATIONS} = {-(-c.steps // MAX_EVALUATIONS)} "
+                 f"(at most {MAX_EVALUATIONS} points per run)", c[key])
     _require(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1", c.keep_checkpoints)
     _require(c.chunk_size > 0, "chunk_size", "must be > 0", c.chunk_size)
     _require(c.execution in EXECUTIONS, "execution", f"must be one of {', '.join(EXECUTIONS)}", c.execution)
@@ -373,6 +467,7 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
              par.mode)
     _require(par.data >= 0, "parallel.data", "must be >= 0 (0: all devices)", par.data)
     _require(par.fsdp >= 1, "parallel.fsdp", "must be >= 1", par.fsdp)
+    _check_model(c.model)
     o = c.optimizer
     _require(o.name in OPTIMIZERS, "optimizer.name", f"must be one of {', '.join(OPTIMIZERS)}", o.name)
     _require(math.isfinite(o.lr) and o.lr > 0, "optimizer.lr", "must be a finite number > 0", o.lr)
@@ -416,6 +511,24 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _check_augment(c.augment)
     _require(not c.prune.mask or os.path.isfile(c.prune.mask), "prune.mask",
              "no such file", c.prune.mask)
+
+
+def _check_model(m: ml_collections.ConfigDict) -> None:
+    """The model's own rules on its options (models.check); shapes come in loop.build."""
+    try:
+        models_lib.check(m.name, {k: v for k, v in m.items() if k != "name"})
+    except models_lib.OptionError as e:
+        raise ConfigError(f"config.model.{e}") from None
+
+
+def check_model_shapes(config: ml_collections.ConfigDict, input_shape: tuple[int, ...]) -> None:
+    """The model's shape rules on inputs of `input_shape` (one example: run after loading
+    data, before tracing), e.g. a kernel longer than the signal; names the option."""
+    options = {k: v for k, v in config.model.items() if k != "name"}
+    try:
+        models_lib.check(config.model.name, options, tuple(input_shape))
+    except models_lib.OptionError as e:
+        raise ConfigError(f"config.model.{e} (data {config.data.name!r})") from None
 
 
 def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:
@@ -474,6 +587,8 @@ def _check_distill(c: ml_collections.ConfigDict, d: ml_collections.ConfigDict) -
              "must be a finite number > 0", d.temperature)
     _require(d.num_inputs > 0 and d.num_inputs % 10 == 0, key + "num_inputs",
              "must be a positive multiple of 10", d.num_inputs)
+    _require(0 <= d.inputs_seed <= MAX_INT, key + "inputs_seed", f"must be in [0, {MAX_INT}]",
+             d.inputs_seed)
     if not d.teacher:
         return
     _require(os.path.isdir(os.path.join(d.teacher, "checkpoints")), key + "teacher",
@@ -495,8 +610,14 @@ def _require(ok: bool, key: str, rule: str, value: Any) -> None:
         raise ConfigError(f"config.{key}: {rule}, got {value!r}")
 
 
-def check_against_data(config: ml_collections.ConfigDict, num_train: int, num_classes: int) -> None:
+def check_against_data(config: ml_collections.ConfigDict, num_train: int, num_classes: int,
+                       num_test: int | None = None) -> None:
     """Checks that need the dataset's size (run after loading data, before compiling)."""
+    split_key = "data.train_split" if "train_split" in config.data else "data"
+    for split, count in (("training", num_train), ("test", num_test)):
+        _require(count is None or count > 0, split_key,
+                 f"must leave a non-empty {split} set (data {config.data.name!r})",
+                 config.data.get("train_split", config.data.name))
     _require(config.batch_size <= num_train, "batch_size",
              f"must be <= the training set size ({num_train} examples)", config.batch_size)
     if num_classes == 0:

@@ -195,7 +195,7 @@ def test_label_noise_is_a_config_option() -> None:
     from jaxdl.training import loop
     c = config_lib.load(None, ["data.num_samples=4000", "data.label_noise=0.2"])
     assert c.data.label_noise == 0.2 and c.data.label_noise_seed == 0
-    with pytest.raises(config_lib.ConfigError, match="config.data: label_noise must be"):
+    with pytest.raises(config_lib.ConfigError, match="config.data.label_noise: must be"):
         loop.build(config_lib.load(None, ["data.num_samples=4000", "data.label_noise=2.0"]))
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import flax.linen as nn
 
+from jaxdl.models.layers import OptionError  # noqa: F401 - raised by check()
+
 # name -> (module, class); registries by module name, as in big_vision.
 REGISTRY = {
         "mlp": ("mlp", "MLP"),
@@ -41,6 +43,15 @@ def defaults(name: str) -> dict[str, Any]:
     """The options of model ``name`` with their default values."""
     return {f.name: f.default for f in dataclasses.fields(model_class(name))
                     if f.name not in _FLAX_FIELDS and f.init}
+
+
+def check(name: str, options: dict[str, Any],
+          input_shape: tuple[int, ...] | None = None) -> None:
+    """Raise ``layers.OptionError`` (its ``key`` an option of model ``name``) for the first
+    option not allowed; with ``input_shape`` (one example, no batch axis) also shape
+    rules, e.g. a convolution longer than its input. Nothing is traced."""
+    module, _ = REGISTRY[name]
+    importlib.import_module(f"jaxdl.models.{module}").check(options, input_shape)
 
 
 def build(name: str, num_outputs: int, **options: Any) -> nn.Module:

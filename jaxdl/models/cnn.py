@@ -92,3 +92,14 @@ class CNN2D(nn.Module):
                               self.init_scale, train)
         h = layers.flatten(h) if self.readout == "flatten" else layers.global_average_pool(h)
         return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(h)
+
+
+def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
+    """Raise `layers.OptionError` naming the first CNN1D/CNN2D option not allowed;
+    with `input_shape` (one example) also the layer lengths (both CNNs' fields)."""
+    layers.check_common(options)
+    image = "readout" in options  # CNN2D has a readout; CNN1D reads signals
+    if image:
+        layers.require(options["readout"] in READOUTS, "readout",
+                       f"must be one of {', '.join(READOUTS)}", options["readout"])
+    layers.check_conv_stack(options, layers.spatial_of(input_shape, image))

@@ -231,3 +231,106 @@ def check_choice(option: str, value: str, allowed: Sequence[str]) -> None:
     """Raise a ValueError naming the allowed values when ``value`` is not one."""
     if value not in allowed:
         raise ValueError(f"unknown {option} {value!r}; choose one of {', '.join(allowed)}")
+
+
+# ---------------------------------------------------------------- option checks
+# Each model module defines `check(options, input_shape=None)`: the values of its fields
+# (config.model), and with the data's input shape (one example, no batch axis) the
+# lengths its layers produce, so a bad option is named before anything is traced.
+
+
+class OptionError(ValueError):
+    """A model option that is not allowed: `key` names it; the message is one line."""
+
+    def __init__(self, key: str, rule: str, value):
+        super().__init__(f"{key}: {rule}, got {value!r}")
+        self.key = key
+
+
+def require(ok: bool, key: str, rule: str, value) -> None:
+    if not ok:
+        raise OptionError(key, rule, value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_int(options: dict, key: str, low: int) -> None:
+    value = options[key]
+    require(_is_int(value) and value >= low, key, f"must be an integer >= {low}", value)
+
+
+def check_ints(options: dict, key: str, low: int, allow_empty: bool = False) -> None:
+    """A tuple of integers >= low (non-empty unless `allow_empty`)."""
+    value = options[key]
+    ok = isinstance(value, (tuple, list)) and (allow_empty or len(value) > 0)
+    ok = ok and all(_is_int(v) and v >= low for v in value)
+    require(ok, key, f"must be a {'' if allow_empty else 'non-empty '}tuple of integers "
+                     f">= {low}", value)
+
+
+def check_common(options: dict) -> None:
+    """The options that several models share, where the model has them."""
+    if "activation" in options:
+        require(options["activation"] in ACTIVATIONS, "activation",
+                f"must be one of {', '.join(ACTIVATIONS)}", options["activation"])
+    if "weight_init" in options:
+        require(options["weight_init"] in INITS, "weight_init",
+                f"must be one of {', '.join(INITS)}", options["weight_init"])
+    if "init_scale" in options:
+        value = options["init_scale"]
+        require(_is_number(value) and value == value and 0 < value < float("inf"),
+                "init_scale", "must be a finite number > 0", value)
+    if "dropout" in options:
+        value = options["dropout"]
+        require(_is_number(value) and 0 <= value < 1, "dropout",
+                "must be a rate in [0, 1)", value)
+    for key in ("batch_norm", "residual", "bidirectional"):
+        if key in options:
+            require(isinstance(options[key], bool), key, "must be True or False", options[key])
+
+
+def check_conv_stack(options: dict, spatial: Sequence[int] | None) -> None:
+    """`channels`/`kernel_sizes`/`stride`/`padding` of a conv_stack, and (given the
+    inputs' spatial size) that every layer has an output of length >= 1."""
+    check_ints(options, "channels", 1)
+    check_ints(options, "kernel_sizes", 1)
+    check_int(options, "stride", 1)
+    check_int(options, "padding", 0)
+    if spatial is None:
+        return
+    channels, kernels = options["channels"], options["kernel_sizes"]
+    require(len(channels) == len(kernels), "kernel_sizes",
+            f"must have one entry per entry of channels {tuple(channels)}", tuple(kernels))
+    stride, padding = options["stride"], options["padding"]
+    what = f"the inputs are {'x'.join(map(str, spatial))}"
+    sizes = list(spatial)
+    for i, k in enumerate(kernels):
+        for size in sizes:
+            require(size + 2 * padding >= k, "kernel_sizes",
+                    f"layer {i}'s kernel {k} is longer than its input ({size} positions + "
+                    f"2 x padding {padding}; {what}, and stride {stride} divides each layer's "
+                    f"length): use smaller kernels, fewer layers, a smaller stride or larger "
+                    f"inputs", tuple(kernels))
+        sizes = [(size + 2 * padding - k) // stride + 1 for size in sizes]
+
+
+def spatial_of(input_shape: Sequence[int] | None, image: bool | None) -> tuple[int, ...] | None:
+    """The spatial sizes of one example of shape `input_shape` (no batch axis) as the
+    model reads it: `image` True as_image, False as_sequence, None as_spatial; an
+    OptionError naming `name` for a rank the model does not take."""
+    if input_shape is None:
+        return None
+    shape = tuple(input_shape)
+    if image is None:
+        image = len(shape) == 3
+    ranks, what = ((2, 3), "images (H, W) or (H, W, C)") if image else \
+        ((1, 2), "signals (L,) or (L, C)")
+    require(len(shape) in ranks, "name", f"takes {what}, not inputs of the data's shape",
+            shape)
+    return shape[:2] if image else shape[:1]

@@ -54,3 +54,10 @@ class MLP(nn.Module):
             h = h + out if self.residual and i > 0 else out
             h = nn.Dropout(self.dropout, deterministic=not train)(h)
         return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(h)
+
+
+def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
+    """Raise `layers.OptionError` naming the first MLP option not allowed."""
+    layers.check_common(options)
+    layers.check_int(options, "width", 1)
+    layers.check_int(options, "depth", 0)

@@ -66,3 +66,11 @@ class GRU(nn.Module):
         else:
             features = outputs.mean(axis=1)
         return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(features)
+
+
+def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
+    """Raise `layers.OptionError` naming the first GRU option not allowed."""
+    layers.check_common(options)
+    layers.check_int(options, "hidden", 1)
+    layers.require(options["readout"] in READOUTS, "readout",
+                   f"must be one of {', '.join(READOUTS)}", options["readout"])

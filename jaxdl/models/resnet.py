@@ -94,3 +94,12 @@ class ResNet(nn.Module):
                 h = self._block(features, stride)(h, train=train)
         h = layers.global_average_pool(h)
         return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(h)
+
+
+def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
+    """Raise `layers.OptionError` naming the first ResNet option not allowed (any input
+    size works: 3-wide convolutions with padding 1 and stride <= 2 never shrink to 0)."""
+    layers.check_common(options)
+    layers.check_ints(options, "stage_sizes", 0)
+    layers.check_int(options, "width", 1)
+    layers.check_int(options, "width_multiplier", 1)

@@ -108,3 +108,21 @@ class ViT(nn.Module):
         h = nn.LayerNorm()(h)
         h = h[:, 0] if self.pool == "cls" else h.mean(axis=1)
         return layers.dense(self.num_outputs, self.weight_init, self.init_scale)(h)
+
+
+def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
+    """Raise `layers.OptionError` naming the first ViT option not allowed; with
+    `input_shape` (one example) also that the patches tile the input."""
+    layers.check_common(options)
+    for key in ("patch_size", "dim", "heads", "mlp_dim"):
+        layers.check_int(options, key, 1)
+    layers.check_int(options, "depth", 0)
+    layers.require(options["dim"] % options["heads"] == 0, "heads",
+                   f"must divide dim {options['dim']}", options["heads"])
+    layers.require(options["pool"] in POOLS, "pool", f"must be one of {', '.join(POOLS)}",
+                   options["pool"])
+    spatial = layers.spatial_of(input_shape, None)
+    if spatial is not None:
+        layers.require(all(size % options["patch_size"] == 0 for size in spatial), "patch_size",
+                       f"must divide every spatial size of the inputs {spatial}",
+                       options["patch_size"])

@@ -280,13 +280,43 @@ class Study:
 
 
 def load_module(path: str) -> Any:
+    """The study file's module, executed; an error in it is a StudyError naming the line."""
     if not os.path.isfile(path):
         raise StudyError(f"study {path}: no such file")
-    spec = importlib.util.spec_from_file_location(
-        f"jaxdl_study_{os.path.splitext(os.path.basename(path))[0]}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    name = f"jaxdl_study_{os.path.splitext(os.path.basename(path))[0]}"
+    return config_lib.exec_file(path, name, "study", StudyError)
+
+
+def _iterable(value: Any, what: str, path: str) -> list:
+    """`value` (SWEEP, SEEDS, METRICS, ...) as a list; a StudyError if it is not iterable
+    (a string is not: it would be iterated by character)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise StudyError(f"study {path}: {what} must be a list or range, got "
+                         f"{type(value).__name__} {value!r}"[:300])
+    try:
+        return list(value)
+    except Exception as e:  # noqa: BLE001 - a broken iterable of user code
+        raise StudyError(f"study {path}: {what}: {type(e).__name__}: {e}".splitlines()[0]) from None
+
+
+def _seeds(value: Any, what: str, path: str) -> tuple[int, ...]:
+    seeds = _iterable(value, what, path)
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or \
+                not 0 <= seed <= config_lib.MAX_INT:
+            raise StudyError(f"study {path}: {what} must hold integer seeds in "
+                             f"[0, {config_lib.MAX_INT}], got {seed!r}")
+    return tuple(int(seed) for seed in seeds)
+
+
+def _points(value: Any, what: str, path: str) -> Sweep:
+    points = _iterable(value, what, path)
+    for point in points:
+        if not isinstance(point, dict) or not all(isinstance(k, str) for k in point):
+            raise StudyError(f"study {path}: {what} must be a list of points "
+                             f"{{'dotted.key': value}} (see sweep.grid, sweep.axis), got "
+                             f"{point!r}"[:300])
+    return points
 
 
 def load_study(path: str, quick: bool = False) -> Study:
@@ -299,29 +329,38 @@ def load_study(path: str, quick: bool = False) -> Study:
     if hasattr(module, "SWEEP") == hasattr(module, "SEARCH"):
         raise StudyError(f"study {path}: defines {'both' if hasattr(module, 'SWEEP') else 'neither'}"
                          f" SWEEP and SEARCH; a study has one of them")
-    base = module.get_config(None)
+    if not callable(module.get_config):
+        raise StudyError(f"study {path}: get_config must be a function get_config(name=None)")
+    base = config_lib.call_get_config(module.get_config, None, f"study {path}", StudyError)
     config_lib.validate(base)
-    seeds = module.SEEDS
+    seeds = _seeds(module.SEEDS, "SEEDS", path)
     if quick:
         spec = getattr(module, "QUICK", None)
-        if not isinstance(spec, dict) or not set(spec) <= {"overrides", "seeds", "sweep"}:
+        if not isinstance(spec, dict) or not set(spec) <= {"overrides", "seeds", "sweep"} \
+                or not isinstance(spec.get("overrides", {}), dict):
             raise StudyError(f"study {path}: --quick needs QUICK = "
                              f"{{'overrides': {{...}}, 'seeds': ..., 'sweep': [...] (optional)}}")
         base = config_lib.apply_overrides(base, overrides(spec.get("overrides", {})))
-        seeds = spec.get("seeds", seeds)
+        seeds = _seeds(spec.get("seeds", seeds), "QUICK['seeds']", path)
     search = getattr(module, "SEARCH", None)
     if search is not None:
+        if not isinstance(getattr(search, "space", None), dict):
+            raise StudyError(f"study {path}: SEARCH must be a search.Search, got {search!r}"[:300])
         check_space(search.space)
-        points, seeds = [], tuple(seeds)
+        points = []
         if not seeds:
             raise StudyError(f"study {path}: SEEDS is empty")
         trials = []
     else:
-        sweep_points = (spec.get("sweep") if quick else None) or module.SWEEP
-        points, seeds = list(sweep_points), tuple(seeds)
+        quick_points = spec.get("sweep") if quick else None
+        points = _points(quick_points, "QUICK['sweep']", path) if quick_points else \
+            _points(module.SWEEP, "SWEEP", path)
         trials = make_trials(base, points, seeds)
-    metrics = tuple(module.METRICS)
+    metrics = tuple(_iterable(module.METRICS, "METRICS", path))
     for metric in metrics:
+        if not isinstance(metric, str):
+            raise StudyError(f"study {path}: METRICS entries must be strings like "
+                             f"'test/accuracy', got {metric!r}")
         split, _, name = metric.partition("/")
         measured = split == "measure" and name and "/" not in name  # a name measure() returns
         if not measured and (split not in SPLITS or name not in METRIC_NAMES):
@@ -331,12 +370,16 @@ def load_study(path: str, quick: bool = False) -> Study:
     if any(m.startswith("measure/") for m in metrics) and not callable(getattr(module, "measure", None)):
         raise StudyError(f"study {path}: METRICS names measure/... but the study defines no "
                          f"measure(ctx) function")
+    published = getattr(module, "PUBLISHED", None) or {}
+    if not isinstance(published, dict):
+        raise StudyError(f"study {path}: PUBLISHED must be a dict {{label: value}}, got "
+                         f"{type(published).__name__}")
     axes = tuple(search.space if search is not None else
                  dict.fromkeys(k for p in points for k in p))
     stem = os.path.splitext(os.path.basename(path))[0]
     return Study(path=os.path.abspath(path), name=stem, base=base, axes=axes,
                  trials=tuple(trials), seeds=seeds, search=search, metrics=metrics,
-                 published=dict(getattr(module, "PUBLISHED", {}) or {}), quick=quick)
+                 published=dict(published), quick=quick)
 
 
 def default_workdir(study_path: str, quick: bool) -> str:

@@ -133,15 +133,19 @@ def build(config: ml_collections.ConfigDict) -> Run:
     options = {k: v for k, v in config.data.items() if k != "name"}
     try:
         dataset = data_lib.load(config.data.name, **options)
-    except (ValueError, TypeError, OSError) as e:  # OSError: a tfds dataset not prepared
-        raise config_lib.ConfigError(f"config.data: {e}") from None
+    except (ValueError, TypeError, OSError, ArithmeticError) as e:  # OSError: tfds not prepared
+        key, _, rest = str(e).partition(" ")  # the sources' messages start with the option
+        where = f"config.data.{key}: {rest}" if key in options else f"config.data: {e}"
+        raise config_lib.ConfigError(where.splitlines()[0]) from None
     if distill.enabled(config.loss):  # training targets: the teacher's logits
         dataset = distill.with_teacher_targets(config, dataset)
-    config_lib.check_against_data(config, len(dataset.x_train), dataset.num_classes)
+    config_lib.check_against_data(config, len(dataset.x_train), dataset.num_classes,
+                                  len(dataset.x_test))
     try:
         placement = parallel.make_placement(config.parallel, config.batch_size)
     except ValueError as e:
         raise config_lib.ConfigError(str(e)) from None
+    config_lib.check_model_shapes(config, dataset.x_train.shape[1:])
     model_options = {k: v for k, v in config.model.items() if k != "name"}
     model = models.build(config.model.name, dataset.num_outputs, **model_options)
     optimizer = optim.make_optimizer(config.optimizer, config.steps)
@@ -169,8 +173,9 @@ def build(config: ml_collections.ConfigDict) -> Run:
 
     try:  # traces the model on abstract values: errors surface before any compute
         shapes = jax.eval_shape(init, rng.root_key(config.seed))
-    except (ValueError, TypeError, KeyError) as e:
-        raise config_lib.ConfigError(f"config.model: {str(e).splitlines()[0]}") from None
+    except (ValueError, TypeError, KeyError, ArithmeticError, IndexError) as e:
+        raise config_lib.ConfigError(f"config.model: {(str(e) or type(e).__name__).splitlines()[0]}"
+                                     ) from None
     mask = None
     if config.prune.mask:  # the sparse network: params start masked, pruned weights stay 0
         try:

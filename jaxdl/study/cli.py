@@ -31,7 +31,9 @@ trial is recorded with its error and the sweep goes on. SIGTERM or Ctrl-C saves
 the running trial and exits 0 with the command that resumes the sweep. A study
 that defines measure(ctx) has it run on every finished trial once all have
 trained (probes on the final state; see jaxdl/study/measure.py). When the sweep
-ends, DIR/report.md is written (`jaxdl report DIR`)."""
+ends, DIR/report.md is written with the study's analysis (`jaxdl report DIR
+--study STUDY.py` writes it again). A damaged DIR/study.json or record.json is
+refused before anything runs; nothing in DIR is overwritten to repair it."""
 
 REPORT_HELP = """\
 Write report.md and its plots for one or more sweep directories (shards of one
@@ -152,8 +154,8 @@ def print_hint(dirs: Sequence[str]) -> None:
     if info.get("analysis"):
         recorded = info.get("study") or f"{info['name']}.py"
         recorded = recorded if recorded.isprintable() else ascii(recorded)
-        print(f"note: analysis not run (it is code); to run it: jaxdl report "
-              f"{' '.join(shlex.quote(d) for d in dirs)} --study FILE  "
+        print(f"note: the study's analyze() was not run (code runs only from a file you "
+              f"name): jaxdl report {' '.join(shlex.quote(d) for d in dirs)} --study FILE  "
               f"(the sweep ran {recorded})")
 
 

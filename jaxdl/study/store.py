@@ -210,10 +210,13 @@ def read_record(path: str) -> dict:
     """The committed record of a trial (trials/<id>/record.json), checked: a JSON object
     with its trial id (the directory's name, a hash of its point and seed), point, seed,
     status and metric rows; a StoreError in one line otherwise."""
-    data = _read_json(path, _RECORD_FIX)
-    problem = _record_problem(data, os.path.basename(os.path.dirname(path)))
+    trial_dir = os.path.dirname(path)
+    fix = _RECORD_FIX.format(aside=os.path.join(os.path.dirname(os.path.dirname(trial_dir)),
+                                                "damaged", os.path.basename(trial_dir)))
+    data = _read_json(path, fix)
+    problem = _record_problem(data, os.path.basename(trial_dir))
     if problem:
-        raise StoreError(f"{path}: {problem}, not a trial's record; {_RECORD_FIX}")
+        raise StoreError(f"{path}: {problem}, not a trial's record; {fix}")
     return data
 
 
@@ -240,8 +243,8 @@ def records(roots: Sequence[str]) -> list[dict]:
 
 _STUDY_FIX = ("restore it from a copy of the sweep directory (`jaxdl sweep` writes it; "
               "it is never repaired automatically), or run the sweep into another --workdir")
-_RECORD_FIX = ("move it aside (e.g. into DIR/damaged/) so that `jaxdl sweep` trains that "
-               "trial again, or restore it from a copy of the sweep directory")
+_RECORD_FIX = ("move it aside (e.g. to {aside}/) so that `jaxdl sweep` redoes that trial, "
+               "or restore it from a copy of the sweep directory")
 
 
 def _read_json(path: str, fix: str) -> Any:

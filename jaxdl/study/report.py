@@ -42,6 +42,7 @@ REPORT = "report.md"
 LEVEL = 0.95
 MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter
 MAX_LINES = 8  # a default plot with more lines than this is left to the study's analyze()
+NOT_RUN = "Analysis not run:"  # the report's line when the study's analyze() did not run
 
 
 # ---------------------------------------------------------------- statistics
@@ -372,9 +373,6 @@ def not_run_note(info: dict) -> str:
     return (f"{NOT_RUN} the study's analyze() (its verdict, tables and plots) runs only from "
             f"a study file you name: `jaxdl report DIR --study FILE` (FILE: your "
             f"{_plain_name(info['name'])}.py; code in a sweep directory is never run).")
-
-
-NOT_RUN = "Analysis not run:"
 
 
 def _plain_name(name: str) -> str:

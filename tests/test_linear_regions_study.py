@@ -113,7 +113,7 @@ def test_the_quick_study_confirms_its_claims(tmp_path):
     from jaxdl.study import report, run, sweep
     path = os.path.join(ROOT, "experiments", "linear_regions.py")
     run.run_study(sweep.load_study(path, quick=True), str(tmp_path), progress=False)
-    text = open(report.write_report([str(tmp_path)])).read()
+    text = open(report.write_report([str(tmp_path)], study=path)).read()
     assert "**Regions grow linearly with neurons at init: confirmed.**" in text
     assert "**Not exponential in depth at fixed neurons: confirmed.**" in text
     assert "identical at every σ_w in 10 of 10 (architecture, seed) groups" in text

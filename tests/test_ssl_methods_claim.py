@@ -38,5 +38,5 @@ def test_claim_simclr_representation_beats_random_init_by_a_wide_margin(tmp_path
         assert m["linear_representation"] > m["linear_random_init"] + 0.10, m
         assert m["linear_representation"] > m["linear_projection"], m
         assert m["linear_representation"] > m["linear_pixels"] + 0.20, m
-    text = open(report.write_report([root])).read()
+    text = open(report.write_report([root], study=str(path))).read()
     assert "analyze() could not run" not in text and "Claim 1" in text

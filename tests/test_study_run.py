@@ -213,7 +213,7 @@ def test_the_sweep_command_prints_the_report_path_and_the_studys_verdict(tmp_pat
         "metric == 'test/accuracy'").sort_values("step")["value"].iloc[-1]
     assert out[-4:] == [f"report: {workdir}/report.md", f"verdict: accuracy {accuracy:.4f}", "",
                         "second paragraph"]
-    assert cli.main(["report", workdir]) == 0  # `jaxdl report` prints the same two things
+    assert cli.main(["report", workdir, "--study", path]) == 0  # the same two things
     assert capsys.readouterr().out.splitlines()[-3:] == out[-3:]
 
 

@@ -3,10 +3,18 @@
     jaxdl sweep experiments/quickstart_sweep.py            # every trial, then report.md
     jaxdl sweep experiments/quickstart_sweep.py --shard 0/4 --workdir /shared/qs
     jaxdl report runs/quickstart_sweep                     # report.md again; shards merged
+    jaxdl report runs/quickstart_sweep --study experiments/quickstart_sweep.py  # + analyze()
+
+A study file is Python that is executed: only the one the user names on the command
+line (`jaxdl sweep STUDY.py`, `jaxdl report DIR --study STUDY.py`). A sweep directory
+is data: `jaxdl report DIR` builds its report from the records (and the title and
+claim study.json recorded), never running code found in or named by the directory.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from typing import Any, Sequence
 
@@ -23,13 +31,17 @@ trial is recorded with its error and the sweep goes on. SIGTERM or Ctrl-C saves
 the running trial and exits 0 with the command that resumes the sweep. A study
 that defines measure(ctx) has it run on every finished trial once all have
 trained (probes on the final state; see jaxdl/study/measure.py). When the sweep
-ends, DIR/report.md is written (`jaxdl report DIR`)."""
+ends, DIR/report.md is written with the study's analysis (`jaxdl report DIR
+--study STUDY.py` writes it again). A damaged DIR/study.json or record.json is
+refused before anything runs; nothing in DIR is overwritten to repair it."""
 
 REPORT_HELP = """\
 Write report.md and its plots for one or more sweep directories (shards of one
 sweep are merged): per metric, mean ± 95% CI over seeds at each axis point, line
-plots with CI bands, the study's own tables, plots and verdict, the published
-values it checks, and the failed and missing trials."""
+plots with CI bands, the published values it checks, and the failed and missing
+trials. The directories are read as data only: no code in them is run. The
+study's own tables, plots and verdict (its analyze()) come only with --study FILE,
+a study file you name and trust (it is executed)."""
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -65,6 +77,9 @@ def add_parsers(subparsers: Any) -> None:
                               description=REPORT_HELP, formatter_class=raw)
     r.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directories (shards merged)")
     r.add_argument("--out", metavar="DIR", help="where report.md goes (default: the first DIR)")
+    r.add_argument("--study", metavar="FILE",
+                   help="run this study file's analyze() for the verdict, tables and plots "
+                        "(Python that is executed: only a file you trust)")
 
 
 def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str] = ()) -> int:
@@ -77,7 +92,9 @@ def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str]
             raise sweep.StudyError(f"{overrides[0]}: a sweep's configs come from its study file "
                                    f"(edit its get_config, or use --quick)")
         if args.command == "report":
-            print_report(report.write_report(args.dirs, args.out))
+            print_report(report.write_report(args.dirs, args.out, study=args.study))
+            if args.study is None:
+                print_hint(args.dirs)
             return 0
         return sweep_command(args, argv)
     except (sweep.StudyError, config_lib.ConfigError, store.StoreError,
@@ -87,9 +104,11 @@ def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str]
 
 
 def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from jaxdl.study import report, run, sweep
-    study = sweep.load_study(args.study, quick=args.quick)
+    from jaxdl.study import report, run, store, sweep
     workdir = args.workdir or sweep.default_workdir(args.study, args.quick)
+    if os.path.lexists(os.path.join(workdir, store.STUDY)):
+        store.check_directory(workdir)  # damaged study.json or record: refused, nothing run
+    study = sweep.load_study(args.study, quick=args.quick)
     if args.shard:
         sweep.parse_shard(args.shard)  # a bad spec fails before anything is written
     try:
@@ -115,7 +134,7 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
           f"{summary.failed} failed ({summary.ran} run now, {mode}{measured}, "
           f"{summary.wall_time_s:.0f} s); trials in {workdir}/trials")
     if not args.no_report:
-        print_report(report.write_report([workdir]))
+        print_report(report.write_report([workdir], study=study.path))
     return 0
 
 
@@ -126,6 +145,18 @@ def print_report(path: str) -> None:
     verdict = report.read_verdict(path)
     if verdict:
         print(f"verdict: {verdict}")
+
+
+def print_hint(dirs: Sequence[str]) -> None:
+    """For a study whose analyze() was not run: the command that runs it."""
+    from jaxdl.study import store
+    info = store.read_study(dirs[0])
+    if info.get("analysis"):
+        recorded = info.get("study") or f"{info['name']}.py"
+        recorded = recorded if recorded.isprintable() else ascii(recorded)
+        print(f"note: the study's analyze() was not run (code runs only from a file you "
+              f"name): jaxdl report {' '.join(shlex.quote(d) for d in dirs)} --study FILE  "
+              f"(the sweep ran {recorded})")
 
 
 def resume_command(argv: Sequence[str], workdir: str) -> str:

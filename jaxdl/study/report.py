@@ -2,6 +2,7 @@
 
     jaxdl report runs/quickstart_sweep                 # -> runs/quickstart_sweep/report.md + PNGs
     jaxdl report shard0/ shard1/ --out runs/merged     # shards of one sweep, merged
+    jaxdl report runs/quickstart_sweep --study experiments/quickstart_sweep.py  # + its analyze()
 
 Statistics: every number reported for an axis point is the mean over its seeds
 with a 95% Student-t interval, mean ± t(0.975, n-1) · s / sqrt(n) — with the
@@ -11,7 +12,12 @@ difference between two values of the axis at the same seed and other axis values
 so the seed-to-seed variation that both share cancels (`paired_effect`).
 
 A study's `analyze(results: Results) -> Analysis` adds its own tables, plots and
-verdict; every report also holds, per declared metric, a table of the final
+verdict — only when the study file is named by the user (`jaxdl sweep STUDY.py`,
+`jaxdl report DIR --study STUDY.py`, `write_report(..., study=path)`): a sweep
+directory is read as data and no code in it (not its study.py copy, not the path
+its study.json records) is ever executed; its title and claim come from study.json,
+and when the study has an analysis that did not run, the report says how to run it.
+Every report also holds, per declared metric, a table of the final
 value at each axis point and a line plot with CI bands, the published values
 where the study states them, and the failed and missing trials. The report is
 a function of the committed records only (no times, no paths of the machine),
@@ -20,7 +26,6 @@ so an interrupted and resumed sweep gives the same report as an uninterrupted on
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import os
 import re
@@ -37,6 +42,7 @@ REPORT = "report.md"
 LEVEL = 0.95
 MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter
 MAX_LINES = 8  # a default plot with more lines than this is left to the study's analyze()
+NOT_RUN = "Analysis not run:"  # the report's line when the study's analyze() did not run
 
 
 # ---------------------------------------------------------------- statistics
@@ -250,7 +256,7 @@ def load_results(roots: Sequence[str]) -> tuple[dict, Results, list[dict]]:
     axes = info["axes"]
     failed = pd.DataFrame(
         [{"trial": r["trial"], **store_lib.axis_values(r, axes), "seed": r["seed"],
-          "error": (r["error"] or "").strip().splitlines()[-1]} for r in recs
+          "error": ((r["error"] or "").strip().splitlines() or [""])[-1]} for r in recs
          if r["status"] == store_lib.FAILED], columns=["trial", *axes, "seed", "error"])
     results = Results(store_lib.frame(recs, axes), axes, info["metrics"],
                       info.get("published", {}), failed, recs)
@@ -278,20 +284,33 @@ def default_plot(results: Results, metric: str) -> Figure | None:
                      title=f"{metric}: mean and 95% CI over seeds")
 
 
-def write_report(roots: Sequence[str], out: str | None = None) -> str:
+def write_report(roots: Sequence[str], out: str | None = None, study: str | None = None) -> str:
     """Write report.md and its PNGs into `out` (default: the first directory); returns
-    the report's path."""
+    the report's path. The records are read as data; `study`, a study file the caller
+    names, is executed for its analyze(). Every input is checked before anything is
+    written (StoreError, StudyError: one line)."""
     out = out or roots[0]
-    os.makedirs(out, exist_ok=True)
     info, results, missing = load_results(roots)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise store_lib.StoreError(f"{out}: is a file; the report goes into a directory "
+                                   f"(choose another --out)")
+    if study is not None and not os.path.isfile(study):
+        raise sweep.StudyError(f"--study {study}: no such file; name the study file whose "
+                               f"analyze() should run")
     n_done = results.rows.loc[results.rows.status == store_lib.DONE, "trial"].nunique()
     total = n_done + len(results.failed) + len(missing)
-    doc, analysis, analysis_error = _analyze(info, roots[0], results)
+    if study is not None:
+        doc, analysis, analysis_error = _analyze(study, results)
+    else:
+        doc, analysis, analysis_error = info.get("doc") or "", None, None
+    os.makedirs(out, exist_ok=True)
     lines = [f"# Study: {info['name']}{' (quick)' if info.get('quick') else ''}", ""]
     if doc:
         lines += [doc, ""]
     lines += [f"Trials: {n_done} done, {len(results.failed)} failed, {len(missing)} missing "
               f"of {total}. Numbers are means over seeds with 95% Student-t intervals.", ""]
+    if study is None and info.get("analysis"):
+        lines += [not_run_note(info), ""]
     if analysis is not None and analysis.verdict:
         lines += ["## Verdict", "", analysis.verdict, ""]
     if analysis_error:
@@ -349,21 +368,25 @@ def _save(figure: Figure, name: str, out: str) -> str:
     return f"![{name}]({file_name})"
 
 
-def _analyze(info: dict, root: str, results: Results
-             ) -> tuple[str, Analysis | None, str | None]:
-    """(the docstring's title and claim, the study's analysis, why it could not run). The
-    study file as it is now (its analysis may have been refined since the sweep), else
-    the sweep directory's copy of it."""
-    path = info["study"]
-    if not os.path.isfile(path):
-        path = os.path.join(root, store_lib.STUDY_COPY)
+def not_run_note(info: dict) -> str:
+    """The report's line for a study whose analyze() was not run (no --study)."""
+    return (f"{NOT_RUN} the study's analyze() (its verdict, tables and plots) runs only from "
+            f"a study file you name: `jaxdl report DIR --study FILE` (FILE: your "
+            f"{_plain_name(info['name'])}.py; code in a sweep directory is never run).")
+
+
+def _plain_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _analyze(path: str, results: Results) -> tuple[str, Analysis | None, str | None]:
+    """(the docstring's title and claim, the study's analysis, why it could not run) of
+    the study file `path`, which the user named."""
     try:
         module = sweep.load_module(path)
     except (sweep.StudyError, OSError) as e:
         return "", None, str(e)
-    # The docstring's title and claim: its paragraphs before the first command block.
-    paragraphs = (module.__doc__ or "").strip().split("\n\n")
-    doc = "\n\n".join(itertools.takewhile(lambda p: not p.startswith(" "), paragraphs))
+    doc = store_lib.title_and_claim(module.__doc__)
     if not hasattr(module, "analyze"):
         return doc, None, None
     if results.rows.empty:

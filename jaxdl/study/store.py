@@ -1,8 +1,10 @@
 """The results store of a sweep: one committed record per trial, in files.
 
     <sweep dir>/
-      study.json               the study: file, base config, axes, metrics, trials (checked on re-run)
-      study.py                 a copy of the study file (the report uses it when the original is gone)
+      study.json               the study: file, base config, axes, metrics, trials (checked on
+                               re-run), its docstring's title and claim, whether it has an analyze()
+      study.py                 a copy of the study file as it ran, for people to read: jaxdl never
+                               executes it (`jaxdl report DIR --study FILE` runs a file you name)
       trials/<id>/             the trial's run: an ordinary jaxdl workdir (config.json,
                                metrics.jsonl, checkpoints/, result.json) — `jaxdl train` resumes it
       trials/<id>/record.json  the trial's record, written last and atomically: present = committed
@@ -20,10 +22,21 @@ new one. Shards on different machines write disjoint directories that merge by
 copying (or by `jaxdl report DIR...`); SQLite's WAL mode needs shared memory that
 network filesystems do not provide, and one database file would serialise the
 writers. A record is plain JSON, readable without jaxdl.
+
+A sweep directory is data, never code: reading it (`read_study`, `read_record`,
+`records`) parses JSON and checks its shape, and executes and unpickles nothing, so
+a shard received from another machine is safe to report on. A damaged study.json
+or record.json is refused in one line naming the file (`StoreError`), by `jaxdl
+report` and by `jaxdl sweep` before anything runs; it is never repaired or
+overwritten automatically. Records are written atomically, so damage comes from
+outside (a torn copy, a hand edit): a report that silently left out a trial could
+state a wrong verdict, and a sweep that re-ran it would overwrite the evidence.
 """
 from __future__ import annotations
 
+import ast
 import glob
+import itertools
 import json
 import os
 import shutil
@@ -56,8 +69,9 @@ class Store:
         return os.path.join(self.root, "trials", trial_id)
 
     def record(self, trial_id: str) -> dict | None:
+        """The trial's committed record (checked, see `read_record`); None if it has none."""
         path = os.path.join(self.trial_dir(trial_id), RECORD)
-        return json.load(open(path)) if os.path.isfile(path) else None
+        return read_record(path) if os.path.lexists(path) else None
 
     def pending(self, trial: sweep.Trial) -> bool:
         """Not committed and not finished: it still needs training."""
@@ -81,8 +95,8 @@ class Store:
         path = os.path.join(self.root, STUDY)
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise StoreError(f"sweep directory {self.root} is a file; choose another --workdir")
-        if os.path.isfile(path):
-            saved = json.load(open(path))
+        if os.path.lexists(path):
+            saved = check_directory(self.root)  # a damaged study.json or record: refused
             from jaxdl.training import resume
             current = {"fingerprint": study.fingerprint(), "base": study.base.to_dict()}
             if not same_base(saved, current):
@@ -99,7 +113,7 @@ class Store:
         # Written before anything else, so a kill at any instant leaves a sweep to resume.
         workdir_lib.write_json_atomic(path, describe(study))
         os.makedirs(os.path.join(self.root, "trials"), exist_ok=True)
-        # A copy of the study file, for the record and for reports merged on another machine.
+        # A copy of the study file as it ran, for people to read; never executed by jaxdl.
         shutil.copyfile(study.path, os.path.join(self.root, STUDY_COPY))
 
     # ------------------------------------------------------------ commits
@@ -142,48 +156,221 @@ def _record(trial: sweep.Trial, status: str, error: str | None, mode: str, group
 
 
 def metric_rows(workdir: str) -> list[list]:
-    """[step, 'split/metric', value] for every value in the run's metrics.jsonl."""
-    path = os.path.join(workdir, workdir_lib.METRICS)
+    """[step, 'split/metric', value] for every value in the run's metrics.jsonl (a torn
+    last line of a killed run left out; a damaged file is WorkdirError naming it)."""
     rows = []
-    if os.path.isfile(path):
-        for line in open(path):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a torn last line of a killed run
-                continue
-            rows += [[row["step"], f"{row['split']}/{k}", v] for k, v in row.items()
-                     if k not in ("step", "split")]
+    for _, row in workdir_lib.RunFiles(workdir).metrics_rows() or []:
+        rows += [[row["step"], f"{row['split']}/{k}", v] for k, v in row.items()
+                 if k not in ("step", "split")]
     return rows
 
 
 def describe(study: sweep.Study) -> dict:
+    """The sweep's study.json: plain data, all that `jaxdl report DIR` needs (the
+    docstring's title and claim, and whether an analyze() exists, are read from the
+    study file's source without running it a second time)."""
+    doc, analysis = _source_facts(study.path)
     return {"study": study.path, "name": study.name, "quick": study.quick,
             "fingerprint": study.fingerprint(), "base": study.base.to_dict(),
             "axes": list(study.axes), "metrics": list(study.metrics),
-            "published": study.published,
+            "published": study.published, "doc": doc, "analysis": analysis,
             "trials": [{"trial": t.id, "point": t.point, "seed": t.seed} for t in study.trials]}
+
+
+def title_and_claim(docstring: str | None) -> str:
+    """A study docstring's paragraphs before its first command block: its title and claim."""
+    paragraphs = (docstring or "").strip().split("\n\n")
+    return "\n\n".join(itertools.takewhile(lambda p: not p.startswith(" "), paragraphs))
+
+
+def _source_facts(path: str) -> tuple[str, bool]:
+    """(title and claim, whether it binds `analyze` at module level) of a study file the
+    user named (`jaxdl sweep STUDY.py`), from its syntax tree."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return "", False
+    def binds(node: ast.AST) -> bool:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return node.name == "analyze"
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            return any((a.asname or a.name) == "analyze" for a in node.names)
+        if isinstance(node, ast.Name):
+            return node.id == "analyze" and isinstance(node.ctx, ast.Store)
+        return any(binds(child) for child in ast.iter_child_nodes(node))
+    return title_and_claim(ast.get_docstring(tree, clean=False)), binds(tree)
 
 
 # ---------------------------------------------------------------- reading
 
 
 def read_study(root: str) -> dict:
+    """The sweep description (study.json) of the sweep directory `root`, checked; a
+    StoreError in one line (`<path>: <what is wrong>; <what to do>`) otherwise."""
+    if not os.path.isdir(root):
+        what = "is a file" if os.path.lexists(root) else "does not exist"
+        raise StoreError(f"{root}: {what}, not a sweep directory; give the directory that "
+                         f"`jaxdl sweep` wrote (it holds {STUDY})")
     path = os.path.join(root, STUDY)
-    if not os.path.isfile(path):
-        raise StoreError(f"{root}: no {STUDY}: not a sweep directory")
-    return json.load(open(path))
+    if not os.path.lexists(path):
+        raise StoreError(f"{root}: no {STUDY}: not a sweep directory; give the directory "
+                         f"that `jaxdl sweep` wrote (it holds {STUDY})")
+    data = _read_json(path, _STUDY_FIX)
+    problem = _study_problem(data)
+    if problem:
+        raise StoreError(f"{path}: {problem}, not a sweep description; {_STUDY_FIX}")
+    return data
+
+
+def read_record(path: str) -> dict:
+    """The committed record of a trial (trials/<id>/record.json), checked: a JSON object
+    with its trial id (the directory's name, a hash of its point and seed), point, seed,
+    status and metric rows; a StoreError in one line otherwise."""
+    trial_dir = os.path.dirname(path)
+    fix = _RECORD_FIX.format(aside=os.path.join(os.path.dirname(os.path.dirname(trial_dir)),
+                                                "damaged", os.path.basename(trial_dir)))
+    data = _read_json(path, fix)
+    problem = _record_problem(data, os.path.basename(trial_dir))
+    if problem:
+        raise StoreError(f"{path}: {problem}, not a trial's record; {fix}")
+    return data
+
+
+def check_directory(root: str) -> dict:
+    """The study.json of `root`, after checking it and every trial's record: what a
+    sweep checks before it runs anything (nothing damaged is overwritten)."""
+    info = read_study(root)
+    for path in sorted(glob.glob(os.path.join(root, "trials", "*", RECORD))):
+        read_record(path)
+    return info
 
 
 def records(roots: Sequence[str]) -> list[dict]:
     """The committed records of one or more sweep directories (shards of one sweep),
-    one per trial id (the first found)."""
+    one per trial id (the first found), each checked (`read_record`)."""
     seen: dict[str, dict] = {}
     for root in roots:
         for path in sorted(glob.glob(os.path.join(root, "trials", "*", RECORD))):
-            record = json.load(open(path))
+            record = read_record(path)
             record["_dir"] = os.path.dirname(path)  # where its measures.npz is (not stored)
             seen.setdefault(record["trial"], record)
     return list(seen.values())
+
+
+_STUDY_FIX = ("restore it from a copy of the sweep directory (`jaxdl sweep` writes it; "
+              "it is never repaired automatically), or run the sweep into another --workdir")
+_RECORD_FIX = ("move it aside (e.g. to {aside}/) so that `jaxdl sweep` redoes that trial, "
+               "or restore it from a copy of the sweep directory")
+
+
+def _read_json(path: str, fix: str) -> Any:
+    if os.path.isdir(path):
+        raise StoreError(f"{path}: is a directory, not a file; {fix}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise StoreError(f"{path}: cannot be read ({e.strerror or e}); {fix}") from None
+    except ValueError:  # not UTF-8: bytes of something else
+        raise StoreError(f"{path}: is not text (not UTF-8 JSON); {fix}") from None
+    if not text.strip():
+        raise StoreError(f"{path}: is empty; {fix}")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        reason = f"{e.msg} at line {e.lineno}" if isinstance(e, json.JSONDecodeError) else "too deep"
+        raise StoreError(f"{path}: is not valid JSON ({reason}); {fix}") from None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an empty object {}" if not value else "an object"
+    if isinstance(value, list):
+        return "an empty list []" if not value else "a list"
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _point_problem(point: Any, owner: str) -> str | None:
+    if not isinstance(point, dict):
+        return f"{owner} point is {_json_kind(point)}, not an object"
+    for key, value in point.items():
+        if not (_scalar(value) or isinstance(value, list) and all(map(_scalar, value))):
+            return f"{owner} point's {key!r} is {_json_kind(value)}, not a value or a list"
+    return None
+
+
+def _trial_problem(entry: Any, owner: str) -> str | None:
+    """What is wrong with {trial, point, seed} (None: nothing); `owner` is "its" or
+    "trial 3's". The id must be the hash of the point and seed (`sweep.trial_id`)."""
+    if not isinstance(entry, dict):
+        return f"{owner} entry is {_json_kind(entry)}, not an object"
+    tid, point, seed = entry.get("trial"), entry.get("point"), entry.get("seed")
+    if not isinstance(tid, str):
+        return f"{owner} trial id is missing"
+    problem = _point_problem(point, owner)
+    if problem:
+        return problem
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return f"{owner} seed is missing or not an integer"
+    if sweep.trial_id(point, seed) != tid:
+        return f"{owner} point and seed do not hash to its trial id {tid!r}"
+    return None
+
+
+def _study_problem(data: Any) -> str | None:
+    if not isinstance(data, dict) or not data:
+        return f"holds {_json_kind(data)}"
+    for key, kind, what in (("name", str, "a text"), ("axes", list, "a list"),
+                            ("metrics", list, "a list"), ("trials", list, "a list")):
+        if not isinstance(data.get(key), kind):
+            return f"has no {key} ({what})" if key not in data else \
+                f"its {key} is {_json_kind(data[key])}, not {what}"
+    for key in ("axes", "metrics"):
+        if not all(isinstance(v, str) for v in data[key]):
+            return f"its {key} are not all texts"
+    for key, kind in (("published", dict), ("base", dict), ("quick", bool), ("study", str),
+                      ("fingerprint", str), ("doc", str), ("analysis", bool)):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            return f"its {key} is {_json_kind(data[key])}"
+    for i, entry in enumerate(data["trials"]):
+        problem = _trial_problem(entry, f"trial {i}'s")
+        if problem:
+            return problem
+    return None
+
+
+def _record_problem(data: Any, directory: str) -> str | None:
+    if not isinstance(data, dict) or not data:
+        return f"holds {_json_kind(data)}"
+    problem = _trial_problem(data, "its")
+    if problem:
+        return problem
+    if data["trial"] != directory:
+        return f"it is the record of trial {data['trial']!r}, not of {directory!r}"
+    if data.get("status") not in (DONE, FAILED):
+        return f"its status is {data.get('status')!r}, not {DONE!r} or {FAILED!r}"
+    if data.get("error") is not None and not isinstance(data["error"], str):
+        return f"its error is {_json_kind(data['error'])}, not a text"
+    rows = data.get("rows")
+    if not isinstance(rows, list):
+        return "it has no rows (a list of [step, metric, value])"
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 3 and _number(row[0])
+                and isinstance(row[1], str) and (row[2] is None or _number(row[2]))):
+            return f"its rows hold {str(row)[:40]}, not [step, metric, value]"
+    arrays = data.get("arrays", [])
+    if not (isinstance(arrays, list) and all(isinstance(a, str) for a in arrays)):
+        return "its arrays are not a list of names"
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def axis_values(record: dict, axes: Sequence[str]) -> dict[str, Any]:

@@ -1,10 +1,22 @@
-"""Scale-out: 1, 2, 4 and 8 devices (jit and pmap modes, and fsdp) give the single-device
-loss curve; two `jaxdl train` processes under jax.distributed match one process, and
-resume after both are killed.
+"""Scale-out: 1, 2, 4 and 8 devices (jit and pmap modes, and fsdp) train as one device
+does, to the stated tolerance; two `jaxdl train` processes under jax.distributed match
+one process to the same tolerance, resume after both are killed, and stop together when
+only one of them is told to.
 
-Stated tolerance: over 30 steps of the MNIST-1D CNN (Adam 1e-2), every per-step loss
-of a multi-device run is within 1e-5 relative of the single-device loss (measured:
-~3e-7; only the order of float additions in the gradient all-reduce differs).
+Device count is part of a run's identity: N devices sum the gradient in another order
+than one, so the bits differ from the first step on (by rounding, ~1e-7 relative), and
+training amplifies rounding until the curves differ by up to seed noise. How far depends
+on the CPU (XLA:CPU's code differs between AVX-512 and AVX2, Intel and AMD): after 100
+steps of the CNN the eval loss differed by 0.008 on one AMD machine and not at all on the
+Intel Xeon (AVX-512) where the figures below were measured. The stated tolerance is:
+- over the first 10 steps, every per-step loss within 1e-5 relative of one device's
+  (rounding only; measured <= 2.6e-7);
+- after that, within seed noise: per-step loss within 0.02 relative (the seed-to-seed
+  standard deviation of this curve is 0.045-0.048 of the loss at steps 10-30), and eval
+  rows within 0.03 in loss and 0.02 in accuracy (seed-to-seed standard deviations at steps
+  50 and 100: loss 0.066-0.095, accuracy 0.023-0.043). `python -m bench.seed_noise`
+  measures these standard deviations.
+A resume on another device or process count is therefore an intervention (test_reliability.py).
 """
 import json
 import os
@@ -17,7 +29,9 @@ import time
 
 import pytest
 
-TOLERANCE = 1e-5
+ROUNDING = 1e-5  # relative, per-step loss over the first 10 steps (SCRIPT)
+SEED_NOISE_RELATIVE = 0.02  # per-step loss after those, relative
+SEED_NOISE_LOSS, SEED_NOISE_ACCURACY = 0.03, 0.02  # eval rows, absolute
 
 SCRIPT = textwrap.dedent("""
     import json, jax, numpy as np
@@ -40,7 +54,8 @@ SCRIPT = textwrap.dedent("""
     for mode, n, fsdp in [("jit", 2, 1), ("jit", 4, 1), ("jit", 8, 1), ("pmap", 2, 1),
                           ("pmap", 4, 1), ("pmap", 8, 1), ("jit", 4, 2)]:
         c = curve(mode, n, fsdp)
-        out[f"{mode}-{n}x{fsdp}"] = float(np.max(np.abs(c - reference) / np.abs(reference)))
+        relative = np.abs(c - reference) / np.abs(reference)
+        out[f"{mode}-{n}x{fsdp}"] = [float(relative[:10].max()), float(relative.max())]
     out["learned"] = bool(reference[-1] < 0.8 * reference[0])
     try:
         bad = C.default(); bad.batch_size = 100; bad.parallel.data = 8
@@ -59,7 +74,8 @@ def test_one_to_eight_devices_jit_and_pmap_match_single_device():
     result = json.loads(out.stdout.split("RESULT ")[1])
     assert result["devices"] == 8 and result["learned"]
     for case in ("jit-2x1", "jit-4x1", "jit-8x1", "pmap-2x1", "pmap-4x1", "pmap-8x1", "jit-4x2"):
-        assert result[case] < TOLERANCE, (case, result[case])
+        first, all_steps = result[case]
+        assert first < ROUNDING and all_steps < SEED_NOISE_RELATIVE, (case, result[case])
     assert result["error"] == ("config.batch_size: 100 does not divide over 8 devices "
                                "(data=8 x fsdp=1)")
 
@@ -89,12 +105,12 @@ def rows(workdir):
 
 def assert_rows_close(a, b):
     assert [(r["step"], r["split"]) for r in a] == [(r["step"], r["split"]) for r in b]
-    for x, y in zip(a, b):
-        assert x["loss"] == pytest.approx(y["loss"], rel=TOLERANCE)
-        assert abs(x["accuracy"] - y["accuracy"]) <= 0.002  # at most a couple of flipped argmaxes
+    for x, y in zip(a, b):  # within seed noise (module docstring)
+        assert abs(x["loss"] - y["loss"]) <= SEED_NOISE_LOSS, (x, y)
+        assert abs(x["accuracy"] - y["accuracy"]) <= SEED_NOISE_ACCURACY, (x, y)
 
 
-def test_two_processes_match_one_and_resume_after_both_are_killed(tmp_path):
+def test_two_processes_match_one_within_seed_noise_and_resume_after_both_are_killed(tmp_path):
     single = subprocess.run([sys.executable, "-m", "jaxdl.cli", "train", *ARGS, "--workdir",
                              str(tmp_path / "single")], capture_output=True, text=True,
                             timeout=300)
@@ -119,3 +135,37 @@ def test_two_processes_match_one_and_resume_after_both_are_killed(tmp_path):
     history = [json.loads(line)["event"] for line in open(workdir / "history.jsonl")]
     assert history[0] == "start" and "resume" in history and history[-1] == "finish"
     assert_rows_close(rows(workdir), rows(tmp_path / "single"))
+
+
+def final_digest(workdir):
+    """The digest saved with the run's step-100 checkpoint: per array, weighted and plain
+    uint32 sums of its bits (training/checkpoint.py). Read as JSON, since this
+    one-process test cannot restore arrays saved across two processes."""
+    return json.loads((workdir / "checkpoints" / "100" / "digest" / "metadata").read_text())
+
+
+def test_sigterm_to_one_of_two_processes_stops_both_at_one_step_and_resumes_bit_for_bit(
+        tmp_path):
+    """A preemption notice may reach one host only: both processes agree on one stop step
+    (an all-gather of the flag after every chunk), save there and exit 0, and the same
+    command resumes to the bits of a two-process run never stopped."""
+    reference = tmp_path / "reference"
+    for i, p in enumerate(processes(reference, free_port(), tmp_path)):
+        assert p.wait(timeout=300) == 0
+    workdir = tmp_path / "stopped"
+    procs = processes(workdir, free_port(), tmp_path)
+    deadline = time.time() + 600
+    while (time.time() < deadline and all(p.poll() is None for p in procs)
+           and not (workdir / "checkpoints" / "25").exists()):
+        time.sleep(0.05)
+    procs[1].send_signal(signal.SIGTERM)  # process 1 only
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    history = [json.loads(line) for line in open(workdir / "history.jsonl")]
+    assert history[-1]["event"] == "interrupted"
+    stop = history[-1]["step"]
+    assert 25 < stop < 100 and (workdir / "checkpoints" / str(stop)).exists()
+    assert not (workdir / "result.json").exists()
+    for p in processes(workdir, free_port(), tmp_path):
+        assert p.wait(timeout=300) == 0
+    assert rows(workdir) == rows(reference)
+    assert final_digest(workdir) == final_digest(reference)

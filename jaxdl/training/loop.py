@@ -549,9 +549,12 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
                     log.log(step, split, scalars)
                 if histogram_probe is not None:
                     log.histograms(step, histogram_probe(state))
-            if step in saves or stop.requested:
+            # A signal may reach one host of a pod only: every process asks all the others,
+            # so all save at this same step and stop together.
+            stopping = parallel.any_process(stop.requested)
+            if step in saves or stopping:
                 checkpoints.save(state, config)
-            if stop.requested and step < config.steps:
+            if stopping and step < config.steps:
                 checkpoints.wait()
                 files.record("interrupted", step)
                 raise Interrupted(step, workdir)

@@ -1,7 +1,9 @@
-"""Runs that tests compare: vectorized trials against one-by-one runs, and a loss option
-set to off against its config section left out."""
+"""Runs that tests compare: vectorized trials against one-by-one runs, a loss option set
+to off against its config section left out, and a run against the same chunks around a
+frozen reference step (tests/reference_objective.py, tests/reference_ssl_objective.py)."""
 import jax
 import ml_collections
+import numpy as np
 
 from jaxdl import rng
 from jaxdl.study import vectorize
@@ -34,3 +36,24 @@ def with_and_without_section(config, run, section: str, steps: int = 20) -> list
         chunk = step_lib.make_train_chunk(train_step, config.batch_size, "loop")
         results.append(jax.device_get(chunk(run.init(rng.root_key(0)), run.device_data(), steps)))
     return results
+
+
+def run_and_reference(run, reference_step, lengths: list[int]) -> list[tuple]:
+    """Chunks of `lengths` steps of `run.train_chunk`, and of the same chunk built around
+    `reference_step` (a frozen old train step) as `loop.build` builds the run's (its
+    execution, placement and state sharding), each from the run's initial state on the
+    run's data: per chunk ((state, metrics) of the run, (state, metrics) of the
+    reference), on the host."""
+    config = run.config
+    reference_chunk = step_lib.make_train_chunk(reference_step, config.batch_size, run.execution,
+                                                run.placement, run.state_sharding)
+    data = run.device_data()
+    current, reference = run.init(rng.root_key(config.seed)), run.init(rng.root_key(config.seed))
+    chunks = []
+    for length in lengths:
+        current, current_metrics = run.train_chunk(current, data, length)
+        reference, reference_metrics = reference_chunk(reference, data, length)
+        # copies: the next chunk donates (and may overwrite) the states' buffers
+        chunks.append(jax.tree.map(np.array, jax.device_get(
+            ((current, current_metrics), (reference, reference_metrics)))))
+    return chunks

@@ -1,7 +1,7 @@
 """The online linear probe (`config.objective.online_probe`): off, self-supervised training
-is the committed code's bit for bit; on, the backbone and projector train exactly as
-without it, the probe's accuracy rises well above chance, and it resumes, vectorizes
-and validates like any other part of the network."""
+is the pre-probe code's bit for bit (a frozen copy, run in process); on, the backbone and
+projector train exactly as without it, the probe's accuracy rises well above chance, and
+it resumes, vectorizes and validates like any other part of the network."""
 import json
 
 import jax
@@ -13,46 +13,10 @@ from jaxdl import config as config_lib
 from jaxdl import rng
 from jaxdl.study import sweep, vectorize
 from jaxdl.training import loop
-from equivalence import vectorized_and_single  # tests/equivalence.py
-from test_ssl_training import final_state, params_sha256 as sha256
+from equivalence import run_and_reference, vectorized_and_single  # tests/equivalence.py
+from reference_ssl_objective import make_ssl_train_step as pre_probe_step  # tests/, a97b947
+from test_ssl_training import final_state
 
-# `jaxdl.train(ssl_config(method, online_probe=False))` recorded with the code before
-# objective.online_probe existed (commit a97b947, XLA:CPU, jax 0.10.2): its metrics.jsonl
-# and the sha256 of its final params' (and byol's target's) bytes. All five methods were
-# measured equal bit for bit; three are `slow` to keep the default suite short.
-COMMITTED = {
-    "simclr": ([
-        '{"step": 10, "split": "train", "loss": 7.47323681640625, "knn_accuracy": 0.335}',
-        '{"step": 10, "split": "test", "loss": 7.4520166015625, "knn_accuracy": 0.313}',
-        '{"step": 20, "split": "train", "loss": 7.463576171875, "knn_accuracy": 0.319}',
-        '{"step": 20, "split": "test", "loss": 7.44196875, "knn_accuracy": 0.339}',
-    ], "ce5b3e00518076fd5d04f40af7ac70cb9dee209aa2207c58538dee94d0717bbc", None),
-    "byol": ([
-        '{"step": 10, "split": "train", "loss": 1.632453857421875, "knn_accuracy": 0.316}',
-        '{"step": 10, "split": "test", "loss": 1.618188232421875, "knn_accuracy": 0.312}',
-        '{"step": 20, "split": "train", "loss": 1.6548233642578125, "knn_accuracy": 0.332}',
-        '{"step": 20, "split": "test", "loss": 1.6358739013671875, "knn_accuracy": 0.31}',
-    ], "0d0fd8c49f519863584923c46449b7ce8080c69fc7b5abbb097b3d61796f8c0e",
-        "a13e42b90f691239fa43ba43ca69dda06e043b86739d58a1029e0b28a76de294"),
-    "vicreg": ([
-        '{"step": 10, "split": "train", "loss": 22.631314453125, "knn_accuracy": 0.314}',
-        '{"step": 10, "split": "test", "loss": 23.00392578125, "knn_accuracy": 0.309}',
-        '{"step": 20, "split": "train", "loss": 21.532029296875, "knn_accuracy": 0.316}',
-        '{"step": 20, "split": "test", "loss": 21.498064453125, "knn_accuracy": 0.288}',
-    ], "c99d7de89c8a58df6a44ecde1bf587b542ca86a4c929844444fa86b9cfb59f63", None),
-    "barlow_twins": ([
-        '{"step": 10, "split": "train", "loss": 20.769068359375, "knn_accuracy": 0.342}',
-        '{"step": 10, "split": "test", "loss": 19.773001953125, "knn_accuracy": 0.315}',
-        '{"step": 20, "split": "train", "loss": 19.333775390625, "knn_accuracy": 0.319}',
-        '{"step": 20, "split": "test", "loss": 17.82634375, "knn_accuracy": 0.32}',
-    ], "284bfe4b01d7888b91a646a5957c12df049a513efcdd24b61cef7c4cf074b523", None),
-    "mae": ([
-        '{"step": 10, "split": "train", "loss": 1.2455045166015626, "knn_accuracy": 0.329}',
-        '{"step": 10, "split": "test", "loss": 1.2817391357421875, "knn_accuracy": 0.329}',
-        '{"step": 20, "split": "train", "loss": 1.0454276123046875, "knn_accuracy": 0.311}',
-        '{"step": 20, "split": "test", "loss": 1.07896923828125, "knn_accuracy": 0.302}',
-    ], "f036fe0dedde412786cad7492d5461fcde02e34b759d7c76fe37a807443a37e6", None),
-}
 SLOW = pytest.mark.slow
 PROBE_METRICS = ("online_probe_accuracy", "online_probe_loss")
 
@@ -75,14 +39,33 @@ def without_probe(params):
                                     pytest.param("vicreg", marks=SLOW),
                                     pytest.param("barlow_twins", marks=SLOW),
                                     pytest.param("mae", marks=SLOW)])
-def test_probe_off_trains_as_the_committed_code_bit_for_bit(method, tmp_path):
-    rows, params_sha, target_sha = COMMITTED[method]
-    jaxdl.train(ssl_config(method, False), str(tmp_path), progress=False)
-    assert (tmp_path / "metrics.jsonl").read_text().splitlines() == rows
-    _, state = final_state(tmp_path)
-    assert "online_probe" not in state["params"]
-    assert sha256(state["params"]) == params_sha
-    assert (sha256(state["target"]) if state["target"] else None) == target_sha
+def test_probe_off_trains_as_the_pre_probe_step_bit_for_bit(method, tmp_path):
+    """`jaxdl.train` with the probe off trains as the self-supervised step from before
+    objective.online_probe existed (tests/reference_ssl_objective.py, commit a97b947), bit
+    for bit: per-step loss, the params, model state, optimizer state and byol's target after
+    each chunk, and the metrics.jsonl rows are the evaluations of the reference's states.
+    The reference runs here, so the bits are this machine's (XLA:CPU's differ between CPUs).
+    All five methods are equal; four are `slow` to keep the default suite short."""
+    config = ssl_config(method, False)
+    jaxdl.train(config, str(tmp_path), progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    _, saved = final_state(tmp_path)
+    assert "online_probe" not in saved["params"]
+
+    run = loop.build(config)
+    reference_step = pre_probe_step(run.model, run.optimizer, config.loss)
+    chunks = run_and_reference(run, reference_step, [10, 10])  # chunk_size 10, eval_every 10
+    sets, expected_rows = loop.eval_sets(run), []
+    for (state, metrics), (reference, reference_metrics) in chunks:
+        assert set(metrics) == set(reference_metrics) == {"loss"}
+        np.testing.assert_array_equal(metrics["loss"], reference_metrics["loss"])
+        jax.tree.map(np.testing.assert_array_equal, state, reference)
+        for split, (scalars, _) in loop.evaluate(run, reference, sets).items():
+            expected_rows.append({"step": int(reference.step), "split": split, **scalars})
+    assert rows == expected_rows  # floats compared exactly: json round-trips them
+    assert bool(reference.target) == (method == "byol")
+    for part in ("params", "model_state", "target"):
+        jax.tree.map(np.testing.assert_array_equal, saved[part], getattr(reference, part))
 
 
 @pytest.mark.parametrize("method", ["simclr", pytest.param("mae", marks=SLOW),

@@ -7,7 +7,6 @@ the restored best-validation checkpoint is the logged best, and changes little h
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from jaxdl import config as config_lib
@@ -20,7 +19,7 @@ from jaxdl.probes.sparsity import hoyer
 from jaxdl.training import checkpoint, loop
 from jaxdl.training import step as step_lib
 
-from reference_objective import old_objective  # tests/reference_objective.py
+from reference_objective import old_objective, old_train_step  # tests/reference_objective.py
 
 
 def test_hoyer_by_hand():
@@ -53,26 +52,6 @@ def test_claim_l1_gives_sparser_weights_than_l2(tmp_path):
 # ---------------------------------------------------------------- the core options
 
 
-
-
-def _old_train_step(model, optimizer, loss_cfg, classify, transform=None):
-    """The train step before the options, verbatim; `transform(state, x)` (test only)
-    changes the inputs first."""
-    grad_fn = jax.grad(old_objective(model, loss_cfg, classify), has_aux=True)
-
-    def train_step(state, batch):
-        if transform is not None:
-            batch = (transform(state, batch[0]), batch[1])
-        key = rng.step_key(state.key, rng.DROPOUT, state.step)
-        grads, (metrics, model_state) = grad_fn(state.params, state.model_state, batch, key)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                             model_state=model_state), metrics
-
-    return train_step
-
-
 def _mlp(*overrides: str):
     c = config_lib.apply_overrides(config_lib.default(), ["model.name=mlp", "loss.l2=1e-4",
                                                           *overrides])
@@ -88,7 +67,7 @@ def _chunk(run, train_step, steps=20):
 def test_options_off_leave_a_short_run_bit_identical(overrides):
     c, run = _mlp(*overrides)
     new = step_lib.make_train_step(run.model, run.optimizer, c.loss, True, augment=c.augment)
-    old = _old_train_step(run.model, run.optimizer, c.loss, True)
+    old = old_train_step(run.model, run.optimizer, c.loss, True)
     jax.tree.map(np.testing.assert_array_equal, _chunk(run, new), _chunk(run, old))
 
 
@@ -102,8 +81,8 @@ def test_input_noise_and_augmentation_are_the_old_step_on_keyed_transformed_inpu
         return augment_lib.gaussian_noise(noise_key, x, std=0.3)
 
     new = step_lib.make_train_step(run.model, run.optimizer, c.loss, True, augment=c.augment)
-    old = _old_train_step(run.model, run.optimizer, c.loss, True, transform)
-    plain = _old_train_step(run.model, run.optimizer, c.loss, True)
+    old = old_train_step(run.model, run.optimizer, c.loss, True, transform)
+    plain = old_train_step(run.model, run.optimizer, c.loss, True)
     a, b, p = _chunk(run, new, 5), _chunk(run, old, 5), _chunk(run, plain, 5)
     jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=2e-5, atol=1e-6), a, b)
     assert not np.allclose(a[1]["loss"], p[1]["loss"])  # the inputs did change

@@ -1,7 +1,6 @@
 """Self-supervised training through the core: the default objective unchanged bit for
-bit, every method trains, BYOL's EMA target by hand, exact resume, old checkpoints,
-one-line config errors."""
-import hashlib
+bit (against the frozen pre-objective step, run in process), every method trains, BYOL's
+EMA target by hand, exact resume, old checkpoints, one-line config errors."""
 import json
 import math
 
@@ -17,22 +16,10 @@ from jaxdl.models import ssl
 from jaxdl.training import checkpoint, loop, resume
 from jaxdl.training import step as step_lib
 
-METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae")
+from equivalence import run_and_reference  # tests/equivalence.py
+from reference_objective import old_train_step  # tests/reference_objective.py
 
-# `jaxdl train` of the default config with steps=60, eval_every=30, chunk_size=30,
-# checkpoint_every=0, recorded with the code before config.objective existed (XLA:CPU,
-# jax 0.10.2): its metrics.jsonl and the sha256 of its final params' bytes.
-COMMITTED_METRICS = [
-    '{"step": 30, "split": "train", "loss": 1.6514984130859376, "accuracy": 0.35325, '
-    '"f1_macro": 0.30523116774857045}',
-    '{"step": 30, "split": "test", "loss": 1.694230712890625, "accuracy": 0.309, '
-    '"f1_macro": 0.26671219505369664}',
-    '{"step": 60, "split": "train", "loss": 1.2398770751953125, "accuracy": 0.5205, '
-    '"f1_macro": 0.4992747947573662}',
-    '{"step": 60, "split": "test", "loss": 1.273752197265625, "accuracy": 0.473, '
-    '"f1_macro": 0.45275833308696745}',
-]
-COMMITTED_PARAMS_SHA256 = "2e5127dd4f36ff0361a6092945975f9c82db5c25cafd760237ebc9fee466bba0"
+METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae")
 
 
 def short_default():
@@ -53,13 +40,6 @@ def ssl_config(method, steps=40, **objective):
     return c
 
 
-def params_sha256(params):
-    h = hashlib.sha256()
-    for leaf in jax.tree.leaves(jax.device_get(params)):
-        h.update(np.asarray(leaf).tobytes())
-    return h.hexdigest()
-
-
 def final_state(path):
     ck = checkpoint.Checkpoints(f"{path}/checkpoints", read_only=True)
     try:
@@ -72,13 +52,34 @@ def final_state(path):
 # ---------------------------------------------------------------- default unchanged
 
 
-def test_default_objective_trains_as_the_committed_code_bit_for_bit(tmp_path):
-    jaxdl.train(short_default(), str(tmp_path / "run"), progress=False)
-    rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert rows == COMMITTED_METRICS
-    step, state = final_state(tmp_path / "run")
-    assert step == 60 and state["target"] == {}
-    assert params_sha256(state["params"]) == COMMITTED_PARAMS_SHA256
+def test_default_objective_trains_as_the_pre_objective_step_bit_for_bit(tmp_path):
+    """`jaxdl.train` of the default (supervised) config trains as the train step from
+    before config.objective existed (tests/reference_objective.py: with no option on, that
+    step is the pre-objective code's op for op), bit for bit: per-step loss and accuracy,
+    the final params, optimizer and model state, and the evaluations in metrics.jsonl are
+    those of the reference's states. The reference runs here, so the bits are this
+    machine's (XLA:CPU's differ between CPUs), in the run's own chunks (eval_every 30)."""
+    config = short_default()
+    jaxdl.train(config, str(tmp_path / "run"), progress=False)
+    rows = [json.loads(line)
+            for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    step, saved = final_state(tmp_path / "run")
+    assert step == 60 and saved["target"] == {}
+
+    run = loop.build(config)
+    reference_step = old_train_step(run.model, run.optimizer, config.loss, True)
+    chunks = run_and_reference(run, reference_step, [30, 30])
+    sets, expected_rows = loop.eval_sets(run), []
+    for (state, metrics), (reference, reference_metrics) in chunks:
+        assert set(metrics) == set(reference_metrics) == {"loss", "accuracy"}
+        for name in metrics:
+            np.testing.assert_array_equal(metrics[name], reference_metrics[name], err_msg=name)
+        jax.tree.map(np.testing.assert_array_equal, state, reference)
+        for split, (scalars, _) in loop.evaluate(run, reference, sets).items():
+            expected_rows.append({"step": int(reference.step), "split": split, **scalars})
+    assert rows == expected_rows  # floats compared exactly: json round-trips them
+    jax.tree.map(np.testing.assert_array_equal, saved["params"], reference.params)
+    jax.tree.map(np.testing.assert_array_equal, saved["model_state"], reference.model_state)
 
 
 def test_config_without_the_new_sections_is_the_default_run():

@@ -449,3 +449,27 @@ def test_a_second_sigterm_stops_at_once_without_a_traceback(tmp_path):
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("jaxdl: stopped at once by a second signal")
     assert cli.main(["train", *ARGS, "--workdir", str(workdir)]) == 0  # and it resumes
+
+
+def test_a_deleted_checkpoint_manifest_falls_back_in_one_line_without_tracebacks(
+        interrupted_and_finished, tmp_path):
+    """Without its OCDBT manifest the newest checkpoint cannot be read: one warning naming
+    the file, then the previous checkpoint (tensorstore's failed reads used to print
+    'Event loop is closed' tracebacks)."""
+    run = interrupted_and_finished[True]
+    workdir = tmp_path / "run"
+    shutil.copytree(run, workdir)
+    os.remove(workdir / "result.json")
+    os.remove(workdir / "checkpoints" / "20" / "state" / "manifest.ocdbt")
+    out = subprocess.run([sys.executable, "-m", "jaxdl.cli", "train", *ARGS, "--workdir",
+                          str(workdir)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr and "Event loop" not in out.stderr, out.stderr
+    assert out.stderr.splitlines()[:2] == [
+        f"jaxdl: warning: checkpoint at step 20 in {workdir}/checkpoints is unreadable "
+        f"(FileNotFoundError: {workdir}/checkpoints/20/state/manifest.ocdbt is missing); "
+        f"falling back to the previous one", f"jaxdl: resuming {workdir} from step 10"]
+    assert out.stderr.splitlines()[2].startswith(
+        "jaxdl: warning: the damaged checkpoint at step 20 is moved to ")
+    same_run(workdir, run)  # its newest checkpoint is step 20 saved anew, not the damaged one
+    assert len(list((workdir / "checkpoints.damaged").iterdir())) == 1

@@ -43,6 +43,7 @@ import functools
 import logging
 import os
 import sys
+import time
 from typing import Any, Callable
 
 import jax
@@ -173,6 +174,7 @@ class Checkpoints:
 
     def __init__(self, directory: str, keep: int = 3, *, read_only: bool = False):
         self.directory = os.path.abspath(directory)
+        self._rejected: set[int] = set()  # steps restore_latest found damaged
         options = ocp.CheckpointManagerOptions(
             # read-only: the values orbax would force (and warn about) given up front
             max_to_keep=None if read_only else keep, create=not read_only,
@@ -189,9 +191,27 @@ class Checkpoints:
     def save(self, state: Any, config: ml_collections.ConfigDict) -> None:
         """Start saving `state` at its step; training continues while files are written."""
         step = int(jax.device_get(state.step))
+        if step in self._rejected:  # a damaged checkpoint of this step: never left as final
+            self._set_aside(step)
         if step in self._manager.all_steps():  # e.g. a final save right after a periodic one
             return
         self._manager.save(step, args=_args_save(state, config), force=True)
+
+    def _set_aside(self, step: int) -> None:
+        """Move the damaged checkpoint at `step` to `<workdir>/checkpoints.damaged/` (kept,
+        not deleted), so that the step is saved anew: a run that fell back past it and
+        trained through it again must not end with it as its newest checkpoint."""
+        from jaxdl.training import parallel
+        if jax.process_index() == 0:
+            aside = os.path.join(os.path.dirname(self.directory), "checkpoints.damaged",
+                                 f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.makedirs(os.path.dirname(aside), exist_ok=True)
+            os.replace(os.path.join(self.directory, str(step)), aside)
+            print(f"jaxdl: warning: the damaged checkpoint at step {step} is moved to {aside}; "
+                  f"saving step {step} anew", file=sys.stderr)
+        parallel.sync("jaxdl: a damaged checkpoint is set aside")
+        self._manager.reload()
+        self._rejected.discard(step)
 
     def wait(self) -> None:
         self._manager.wait_until_finished()
@@ -209,11 +229,30 @@ class Checkpoints:
         checksums existed do not)."""
         return os.path.isdir(os.path.join(self.directory, str(step), "digest"))
 
+    def _check_files(self, step: int) -> None:
+        """Refuse a step whose state lacks a file that every complete save writes (its
+        metadata, the OCDBT manifests), before orbax reads it: with a manifest missing,
+        tensorstore's failing reads print 'Event loop is closed' tracebacks although
+        the error itself is caught."""
+        state = os.path.join(self.directory, str(step), "state")
+        if not os.path.isdir(state):
+            return  # orbax names what is missing
+        needed = ["_METADATA"]
+        if os.path.exists(os.path.join(state, "manifest.ocdbt")) or any(
+                n.startswith("ocdbt.process_") for n in os.listdir(state)):
+            needed.append("manifest.ocdbt")
+            needed += [os.path.join(n, "manifest.ocdbt") for n in os.listdir(state)
+                       if n.startswith("ocdbt.process_")]
+        missing = [n for n in needed if not os.path.isfile(os.path.join(state, n))]
+        if missing:
+            raise FileNotFoundError(f"{os.path.join(state, missing[0])} is missing")
+
     def restore(self, step: int, abstract_state: Any | None = None) -> tuple[Any, dict]:
         """(state, config dict) at `step`; without `abstract_state`, plain nested dicts.
         Raises ChecksumMismatch when the arrays read differ from the digest saved with them."""
         restore = (ocp.args.StandardRestore(abstract_state) if abstract_state is not None
                    else ocp.args.StandardRestore())
+        self._check_files(step)
         items = dict(state=restore, config=ocp.args.JsonRestore())
         if self.has_digest(step):
             items["digest"] = ocp.args.JsonRestore()
@@ -239,10 +278,12 @@ class Checkpoints:
                 abstract = abstract_for(self.saved_config(step)) if abstract_for else None
                 state, config = self.restore(step, abstract)
             except ChecksumMismatch as e:
+                self._rejected.add(step)
                 print(f"jaxdl: warning: checkpoint at step {step} in {self.directory} fails "
                       f"its checksum ({e}); falling back to the previous one", file=sys.stderr)
                 continue
             except Exception as e:  # orbax/tensorstore raise many types for damaged files
+                self._rejected.add(step)
                 print(f"jaxdl: warning: checkpoint at step {step} in {self.directory} is "
                       f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
                       f"falling back to the previous one", file=sys.stderr)

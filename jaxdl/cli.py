@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from typing import Any, Sequence
@@ -168,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     disk, a file that cannot be written, a second Ctrl-C) end in one line, no traceback;
     what was already written (checkpoints, results) stays as it was."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _quiet_closed_event_loops()
     try:
         return _main(argv)
     except KeyboardInterrupt:  # a second SIGTERM/SIGINT: stop now, without saving
@@ -175,11 +177,76 @@ def main(argv: Sequence[str] | None = None) -> int:
               "complete checkpoint is kept: re-run the same command to resume from it",
               file=sys.stderr)
         return 130
-    except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"jaxdl: error: {where}{e.strerror or e}; nothing already written was removed "
-              f"— fix this and re-run the same command to continue", file=sys.stderr)
-        return 1
+    except Exception as e:  # noqa: BLE001 - only the machine's failures are caught here
+        if not isinstance(e, OSError) and not _disk_full(e):
+            raise
+        reason = "no space left on device" if _disk_full(e) else (e.strerror or str(e))
+        where = getattr(e, "filename", None) or _workdir_of(argv)
+        print(f"jaxdl: error: {where + ': ' if where else ''}{reason}; nothing already "
+              f"written was removed — fix this and re-run the same command to continue",
+              file=sys.stderr)
+        # Writer threads (TensorBoard's, orbax's) would each print the same error again at
+        # exit: the line above is the whole report.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def _quiet_closed_event_loops() -> None:
+    """tensorstore's callbacks for writes or reads that failed (a full disk, a damaged
+    checkpoint) can land after orbax closed its asyncio loop; each then prints a
+    'RuntimeError: Event loop is closed' traceback straight to sys.stderr (not through
+    sys.excepthook), although the error itself reached the main thread and is reported in
+    one line. Those tracebacks, and only those, are dropped from this process's stderr."""
+    if not isinstance(sys.stderr, _WithoutClosedLoopTracebacks):
+        sys.stderr = _WithoutClosedLoopTracebacks(sys.stderr)
+
+
+class _WithoutClosedLoopTracebacks:
+    """sys.stderr, less the traceback blocks that end in 'RuntimeError: Event loop is
+    closed'. Other text passes through; other tracebacks pass once their last line is in."""
+
+    HEADER = "Traceback (most recent call last):"
+
+    def __init__(self, stream: Any):
+        import threading
+        self._stream, self._local = stream, threading.local()  # one block per thread
+
+    def write(self, text: str) -> int:
+        block = getattr(self._local, "block", None)
+        if block is None and not text.startswith(self.HEADER):
+            return self._stream.write(text)
+        block = (block or "") + text
+        lines = block.split("\n")
+        self._local.block = block
+        if block.endswith("\n") and len(lines) > 2 and not lines[-2].startswith(" "):
+            self._local.block = None  # the exception's own line: the block is complete
+            if lines[-2] != "RuntimeError: Event loop is closed":
+                self._stream.write(block)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding, ...
+        return getattr(self._stream, name)
+
+
+def _disk_full(error: BaseException) -> bool:
+    """A full disk, as Python (ENOSPC) or tensorstore (RESOURCE_EXHAUSTED) reports it."""
+    import errno
+    return (getattr(error, "errno", None) == errno.ENOSPC
+            or "RESOURCE_EXHAUSTED" in str(error) or "No space left on device" in str(error))
+
+
+def _workdir_of(argv: Sequence[str]) -> str | None:
+    """The --workdir of a command line, if it names one."""
+    for i, arg in enumerate(argv):
+        if arg == "--workdir" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--workdir="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def _main(argv: list[str]) -> int:

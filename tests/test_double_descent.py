@@ -58,7 +58,7 @@ def sweep_dir(tmp_path_factory) -> str:
     workdir = str(root / "sweep")
     summary = run.run_study(study, workdir, vectorize_mode="no", progress=False)
     assert (summary.done, summary.failed, summary.measured) == (10, 0, 10)
-    report.write_report([workdir])
+    report.write_report([workdir], study=str(path))  # the analysis runs from a named file
     return workdir
 
 

@@ -167,27 +167,58 @@ def records(workdir: Path) -> dict:
     return out
 
 
-def test_sweep_killed_at_each_file_creation_point_of_a_trial_completes_as_uninterrupted(
-        tmp_path):
-    """The sweep's own files and its first trial's, up to that trial's first checkpoint:
-    a kill before each leaves a sweep that the same command completes, with every trial
-    done (none failed for good) and the same records as an uninterrupted sweep."""
-    study = tmp_path / "study.py"
+@pytest.fixture(scope="module")
+def reference_sweep(tmp_path_factory) -> tuple[Path, Path, list[str]]:
+    """The study file, an uninterrupted sweep of it, and the points it created files at."""
+    root = tmp_path_factory.mktemp("reference_sweep")
+    study = root / "study.py"
     study.write_text(STUDY)
-    out = kill_points(tmp_path / "ref", sweep_argv(study, tmp_path / "ref"),
-                      list_file=tmp_path / "points")
+    out = kill_points(root / "sweep", sweep_argv(study, root / "sweep"), list_file=root / "points")
     assert out.returncode == 0, out.stderr
-    points = distinct(tmp_path / "points")
-    first_checkpoint = next(i for i, p in enumerate(points) if "orbax-checkpoint-tmp" in p)
-    window = points[:first_checkpoint]
-    assert any(p.endswith("study.json") for p in window)
-    assert any(p.endswith("config.json") and "trials/" in p for p in window)
-    for i, point in enumerate(window):
-        workdir = tmp_path / f"killed{i}"
-        killed = kill_points(workdir, sweep_argv(study, workdir), kill_at=f"{point}#1")
-        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-2000:])
-        assert cli.main(sweep_argv(study, workdir)) == 0, point
-        assert records(workdir) == records(tmp_path / "ref"), point
+    return study, root / "sweep", distinct(root / "points")
+
+
+# Where `jaxdl sweep` creates files, beyond what `jaxdl train` of a trial creates (the
+# train test above kills there): the sweep directory's own files, a trial's directory,
+# and the commit of a trial's record after its result.
+SWEEP_POINTS = [
+    "os.mkdir:.",
+    "open:jaxdl.lock",
+    "tempfile.mkstemp:.tmp-X.json",
+    "open:.tmp-X.json",
+    "os.rename:.tmp-X.json -> study.json",
+    "os.mkdir:trials",
+    "open:study.py",
+    "os.mkdir:trials/ID",
+    "os.rename:trials/ID/.tmp-X.json -> trials/ID/result.json",
+    "os.rename:trials/ID/.tmp-X.json -> trials/ID/record.json",
+]
+TRIAL_POINTS = [p.replace(":", ":trials/ID/", 1).replace("-> ", "-> trials/ID/")
+                for p in CREATION_WINDOW[1:]]
+
+
+def test_the_listed_sweep_points_are_all_of_them(reference_sweep):
+    _, _, points = reference_sweep
+    assert [p for p in points if "orbax-checkpoint" not in p] == (
+        SWEEP_POINTS[:8] + TRIAL_POINTS + SWEEP_POINTS[8:])
+
+
+@pytest.mark.parametrize("point", [
+    *SWEEP_POINTS, *(pytest.param(p, marks=pytest.mark.slow) for p in TRIAL_POINTS),
+    pytest.param(SWEEP_POINTS[-1] + "#2", marks=pytest.mark.slow)])  # the second trial's
+def test_sweep_killed_at_each_file_creation_point_completes_as_uninterrupted(
+        reference_sweep, point, tmp_path):
+    """A kill before each file a sweep creates leaves a sweep that the same command
+    completes, with every trial done (none failed for good: the kill is the machine's
+    failure, not the trial's) and the same records as an uninterrupted sweep."""
+    study, reference, _ = reference_sweep
+    workdir = tmp_path / "sweep"
+    kill_at = point if "#" in point else f"{point}#1"
+    killed = kill_points(workdir, sweep_argv(study, workdir), kill_at=kill_at)
+    assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-2000:])
+    assert cli.main(sweep_argv(study, workdir)) == 0, point
+    assert records(workdir) == records(reference)
+    assert {status for status, _ in records(workdir).values()} == {"done"}
 
 
 # ---------------------------------------------------------------- one writer
@@ -473,3 +504,34 @@ def test_a_deleted_checkpoint_manifest_falls_back_in_one_line_without_tracebacks
         "jaxdl: warning: the damaged checkpoint at step 20 is moved to ")
     same_run(workdir, run)  # its newest checkpoint is step 20 saved anew, not the damaged one
     assert len(list((workdir / "checkpoints.damaged").iterdir())) == 1
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str = "400k"):
+    """A tmpfs of `size` at `path` (skips where this process may not mount)."""
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_the_run_continues_elsewhere(tmp_path):
+    """orbax's writer threads each printed a traceback (~800 lines); now one line, exit 1,
+    and what was written is intact: copied to a disk with room, the run completes."""
+    argv = ["train", "--config.steps=200", "--config.eval_every=10",
+            "--config.checkpoint_every=10", "--config.chunk_size=10", "--no-progress"]
+    with small_disk(tmp_path / "small") as disk:
+        out = subprocess.run([sys.executable, "-m", "jaxdl.cli", *argv, "--workdir",
+                              str(disk / "run")], capture_output=True, text=True, timeout=300)
+        shutil.copytree(disk / "run", tmp_path / "run")
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        f"jaxdl: error: {disk}/run: no space left on device; nothing already written was "
+        f"removed — fix this and re-run the same command to continue"], out.stderr[-3000:]
+    workdir = tmp_path / "run"
+    assert cli.main([*argv, "--workdir", str(workdir)]) == 0
+    assert json.loads((workdir / "result.json").read_text())["step"] == 200

@@ -56,6 +56,17 @@ import orbax.checkpoint as ocp
 logging.getLogger("absl").setLevel(logging.WARNING)
 
 
+def _not_disk_full(record: logging.LogRecord) -> bool:
+    """Drop orbax's background-thread reports of a full disk (a traceback from every
+    writer thread, hundreds of lines): the same error reaches the main thread, whose one
+    line says what to do (cli.main)."""
+    text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
+    return not ("RESOURCE_EXHAUSTED" in text or "No space left on device" in text)
+
+
+logging.getLogger("absl").addFilter(_not_disk_full)
+
+
 class NoUsableCheckpoint(RuntimeError):
     """Checkpoints exist but none of them can be restored."""
 

@@ -535,3 +535,17 @@ def test_a_full_disk_is_one_line_and_the_run_continues_elsewhere(tmp_path):
     workdir = tmp_path / "run"
     assert cli.main([*argv, "--workdir", str(workdir)]) == 0
     assert json.loads((workdir / "result.json").read_text())["step"] == 200
+
+
+def test_a_read_only_workdir_is_one_line_and_left_as_it_is(reference, tmp_path, capsys):
+    run, _ = reference
+    with small_disk(tmp_path / "ro", "4m") as disk:
+        shutil.copytree(run, disk / "run")
+        os.remove(disk / "run" / "result.json")  # unfinished: it would have to write
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        before = snapshot(disk / "run")
+        assert cli.main(["train", *ARGS, "--workdir", str(disk / "run")]) == 2
+        assert snapshot(disk / "run") == before
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"jaxdl: error: workdir {disk}/run: cannot open its lock file "
+                   f"{disk}/run/jaxdl.lock (Read-only file system); is the directory writable?"]

@@ -228,16 +228,7 @@ def test_a_second_process_on_a_workdir_is_refused_and_the_first_is_unharmed(
         reference, tmp_path):
     run, _ = reference
     workdir = tmp_path / "run"
-    # The first process waits at the start of training until the test lets it go, so the
-    # second surely meets it.
-    gate = tmp_path / "go"
-    first = subprocess.Popen(
-        [sys.executable, "-c", GATED_TRAIN, str(gate), "train", *ARGS, "--workdir", str(workdir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not (tmp_path / "go.waiting").exists() and first.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert first.poll() is None, first.communicate()[1][-2000:]
+    first, gate = gated_train(workdir)  # waits, holding the workdir: the second meets it
     before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
     second = subprocess.run([sys.executable, "-m", "jaxdl.cli", "train", *ARGS, "--workdir",
                              str(workdir)], capture_output=True, text=True, timeout=300)
@@ -267,6 +258,20 @@ def gated(*args, **kwargs):
 loop._run = gated
 sys.exit(cli.main(argv))
 """
+
+def gated_train(workdir: Path) -> tuple[subprocess.Popen, Path]:
+    """A `jaxdl train` process on `workdir`, returned once it has claimed the workdir and
+    waits, before its first step, for the returned gate file to exist."""
+    gate = workdir.parent / f"{workdir.name}.go"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GATED_TRAIN, str(gate), "train", *ARGS, "--workdir", str(workdir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not Path(f"{gate}.waiting").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    return proc, gate
+
 
 HOLD_LOCK = """
 import fcntl, os, sys, time
@@ -465,13 +470,7 @@ def test_resuming_on_another_device_count_is_an_intervention(reference, tmp_path
 
 def test_a_second_sigterm_stops_at_once_without_a_traceback(tmp_path):
     workdir = tmp_path / "run"
-    gate = tmp_path / "go"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", GATED_TRAIN, str(gate), "train", *ARGS, "--workdir", str(workdir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not (tmp_path / "go.waiting").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    proc, _ = gated_train(workdir)
     proc.send_signal(signal.SIGTERM)  # noted: save after this chunk
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)  # now: stop at once

@@ -213,3 +213,17 @@ def test_a_record_that_does_not_match_its_trial_is_refused(sweep_dir, capsys):
     one_error_line(err, path)
     assert "do not hash to its trial id" in err
     assert not os.path.exists(os.path.join(sweep_dir, "report.md"))
+
+
+def test_a_study_file_of_another_sweep_is_refused_before_its_analysis_runs(
+        sweep_dir, tmp_path, capsys):
+    """--study must name the study of the records: another base config's analysis would
+    judge numbers it was not written for."""
+    other = tmp_path / "other.py"
+    other.write_text(STUDY.replace("= 10, 10, 10, 10", "= 20, 10, 10, 10"))  # 20 steps
+    before = snapshot(sweep_dir)
+    assert cli.main(["report", sweep_dir, "--study", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"jaxdl: error: --study {other}: not the "
+                                               f"study of these records"), err
+    assert snapshot(sweep_dir) == before

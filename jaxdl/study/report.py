@@ -300,7 +300,7 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
     n_done = results.rows.loc[results.rows.status == store_lib.DONE, "trial"].nunique()
     total = n_done + len(results.failed) + len(missing)
     if study is not None:
-        doc, analysis, analysis_error = _analyze(study, results)
+        doc, analysis, analysis_error = _analyze(study, info, results)
     else:
         doc, analysis, analysis_error = info.get("doc") or "", None, None
     os.makedirs(out, exist_ok=True)
@@ -379,13 +379,21 @@ def _plain_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _analyze(path: str, results: Results) -> tuple[str, Analysis | None, str | None]:
+def _analyze(path: str, info: dict, results: Results
+             ) -> tuple[str, Analysis | None, str | None]:
     """(the docstring's title and claim, the study's analysis, why it could not run) of
-    the study file `path`, which the user named."""
+    the study file `path`, which the user named; it must be the study of the records
+    (the same base config), or its analysis would judge another sweep's numbers."""
     try:
-        module = sweep.load_module(path)
+        study = sweep.load_study(path, quick=bool(info.get("quick")))
     except (sweep.StudyError, OSError) as e:
         return "", None, str(e)
+    if not store_lib.same_base(info, {"fingerprint": study.fingerprint(),
+                                      "base": study.base.to_dict()}):
+        raise sweep.StudyError(f"--study {path}: not the study of these records (its base "
+                               f"config differs from the sweep's); name the file the sweep "
+                               f"ran ({info.get('study')})")
+    module = study.module
     doc = store_lib.title_and_claim(module.__doc__)
     if not hasattr(module, "analyze"):
         return doc, None, None

@@ -259,8 +259,8 @@ def short_name(key: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """A study file, loaded: the trials to run (its `analyze` is read by the report,
-    from the file named in the sweep directory, so a report needs only the directory)."""
+    """A study file, loaded: the trials to run, and the executed module (its `analyze` runs
+    only from a file the user named: `jaxdl sweep FILE`, `jaxdl report DIR --study FILE`)."""
     path: str
     name: str
     base: ml_collections.ConfigDict
@@ -271,6 +271,7 @@ class Study:
     metrics: tuple[str, ...]
     published: dict[str, Any]
     quick: bool
+    module: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def fingerprint(self) -> str:
         """What a sweep directory must agree on: the study's base config (trials are
@@ -379,7 +380,7 @@ def load_study(path: str, quick: bool = False) -> Study:
     stem = os.path.splitext(os.path.basename(path))[0]
     return Study(path=os.path.abspath(path), name=stem, base=base, axes=axes,
                  trials=tuple(trials), seeds=seeds, search=search, metrics=metrics,
-                 published=dict(published), quick=quick)
+                 published=dict(published), quick=quick, module=module)
 
 
 def default_workdir(study_path: str, quick: bool) -> str:

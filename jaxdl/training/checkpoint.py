@@ -213,6 +213,9 @@ class Checkpoints:
         not deleted), so that the step is saved anew: a run that fell back past it and
         trained through it again must not end with it as its newest checkpoint."""
         from jaxdl.training import parallel
+        self._rejected.discard(step)
+        if not os.path.isdir(os.path.join(self.directory, str(step))):
+            return  # gone already: e.g. --restart moved every checkpoint aside
         if jax.process_index() == 0:
             aside = os.path.join(os.path.dirname(self.directory), "checkpoints.damaged",
                                  f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -222,7 +225,6 @@ class Checkpoints:
                   f"saving step {step} anew", file=sys.stderr)
         parallel.sync("jaxdl: a damaged checkpoint is set aside")
         self._manager.reload()
-        self._rejected.discard(step)
 
     def wait(self) -> None:
         self._manager.wait_until_finished()

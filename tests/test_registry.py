@@ -274,3 +274,9 @@ def test_the_guide_runs(tmp_path):
                          env={**os.environ, "PYTHONPATH": REPO})
     assert out.returncode == 0, out.stderr[-3000:]
     assert "test accuracy" in out.stdout
+
+
+def test_the_guide_page_shows_the_file_it_runs():
+    page = open(os.path.join(REPO, "docs", "guide", "own_model_and_data.md")).read()
+    code = open(os.path.join(REPO, "docs", "guide", "own_model_and_data.py")).read()
+    assert page.split("```python\n", 1)[1].rsplit("```", 1)[0] == code

@@ -7,10 +7,10 @@
     jaxdl train --config.optimizer.lr=0.003 --config.model.name=mlp
 
 The sections `data` and `model` are *named*: their keys besides `name` are the
-keyword arguments of the data source `jaxdl.data.<name>.load` and the fields of
-the model class registered as `<name>`. Overriding a section's `name` resets
-the section to the new entry's defaults before the other overrides apply, so
-`--config.model.name=mlp --config.model.width=256` works in one command.
+keyword arguments of the data source registered as `<name>` (`jaxdl.data.register`)
+and the fields of the model class registered as `<name>` (`jaxdl.models.register`).
+Overriding a section's `name` resets the section to the new entry's defaults before
+the other overrides apply, so `--config.model.name=mlp --config.model.width=256` works in one command.
 
 Every check in `validate` runs before any compute and fails with one line
 naming the key (`ConfigError`), which the CLI prints without a traceback.

@@ -60,10 +60,13 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--config", metavar="FILE[:NAME]",
                    help="a Python file defining get_config(name) -> ConfigDict; NAME picks "
                         "one of its configs (e.g. experiments/mnist1d_baselines.py:mlp). "
-                        "Default: the built-in MNIST-1D CNN recipe")
+                        "Default: the config of the run in --workdir if it holds one "
+                        "(importing the models and data sources it registered), else the "
+                        "built-in MNIST-1D CNN recipe")
     t.add_argument("--workdir", metavar="DIR",
                    help="where the run writes its files (default: a fresh runs/DATE-TIME). "
-                        "Re-running the same command on the same workdir resumes from its "
+                        "Re-running the same command on the same workdir (or `jaxdl train "
+                        "--workdir DIR` alone) resumes from its "
                         "newest complete checkpoint, with the same bits as never stopping; "
                         "on a finished run it prints the stored result")
     t.add_argument("--intervene", action="store_true",
@@ -127,7 +130,7 @@ def overfit(args: argparse.Namespace, overrides: Sequence[str]) -> int:
     from jaxdl import config as config_lib
     from jaxdl.probes import overfit as overfit_lib
     try:
-        config = config_lib.load(args.config, overrides)
+        config = run_config(args.config, args.workdir, overrides)
         result = overfit_lib.overfit_batch(config, args.examples, args.steps, args.loss_tol)
     except (config_lib.ConfigError, ValueError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
@@ -156,6 +159,17 @@ def resume_command(argv: Sequence[str], workdir: str) -> str:
     if not any(a == "--workdir" or a.startswith("--workdir=") for a in argv):
         argv += ["--workdir", workdir]
     return " ".join(["jaxdl", *(shlex.quote(a) for a in argv)])
+
+
+def run_config(spec: str | None, workdir: str | None, overrides: Sequence[str]) -> Any:
+    """The config to train: `spec`'s (a --config file, or the default) with `overrides`;
+    without a --config, the one of the run already in `workdir`, so that `jaxdl train
+    --workdir RUN` reopens RUN as it was made (its user components imported again)."""
+    from jaxdl import config as config_lib
+    from jaxdl.training import workdir as workdir_lib
+    saved = (workdir_lib.RunFiles(workdir).saved_config()
+             if spec is None and workdir and os.path.isdir(workdir) else None)
+    return config_lib.reopen(saved, overrides) if saved else config_lib.load(spec, overrides)
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -267,7 +281,7 @@ def _main(argv: list[str]) -> int:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
     try:
-        config = config_lib.load(args.config, overrides)
+        config = run_config(args.config, args.workdir, overrides)
         result = loop.train(config, args.workdir, progress=not args.no_progress,
                             restart=args.restart, intervene=args.intervene,
                             init_from=args.init_from)

@@ -7,10 +7,10 @@
     jaxdl train --config.optimizer.lr=0.003 --config.model.name=mlp
 
 The sections `data` and `model` are *named*: their keys besides `name` are the
-keyword arguments of the data source `jaxdl.data.<name>.load` and the fields of
-the model class registered as `<name>`. Overriding a section's `name` resets
-the section to the new entry's defaults before the other overrides apply, so
-`--config.model.name=mlp --config.model.width=256` works in one command.
+keyword arguments of the data source registered as `<name>` (`jaxdl.data.register`)
+and the fields of the model class registered as `<name>` (`jaxdl.models.register`).
+Overriding a section's `name` resets the section to the new entry's defaults before
+the other overrides apply, so `--config.model.name=mlp --config.model.width=256` works in one command.
 
 Every check in `validate` runs before any compute and fails with one line
 naming the key (`ConfigError`), which the CLI prints without a traceback.
@@ -22,6 +22,7 @@ import importlib.util
 import inspect
 import math
 import os
+import sys
 import traceback
 from typing import Any, Iterable
 
@@ -30,6 +31,7 @@ import ml_collections
 from jaxdl import data as data_lib
 from jaxdl import models as models_lib
 from jaxdl.probes import adversarial as adversarial_lib
+from jaxdl.registry import ComponentImportError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lars")
 SCHEDULES = ("constant", "cosine", "step", "linear")
@@ -42,6 +44,8 @@ OBJECTIVES = ("supervised", "simclr", "byol", "vicreg", "barlow_twins", "mae")
 AUGMENTS = ("none", "mnist1d")
 DISTILL_INPUTS = ("train", "generated")
 NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults}
+REGISTRIES = {"data": data_lib.SOURCES, "model": models_lib.REGISTRY}  # of the named sections
+COMPONENTS = "components"  # config.json's record of the entries that are not built in
 
 
 class ConfigError(ValueError):
@@ -215,6 +219,89 @@ def named_section(section: str, name: str) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(dict(name=name, **options))
 
 
+# ---------------------------------------------------------------- user components
+# A run whose model or data source is the user's records it in config.json and in its
+# checkpoints, beside (not inside) the config: {"components": {"model": {"name": "rescnn",
+# "path": "mymod:ResCNN", "digest": "sha256:..."}}}. Outside the config, a changed source
+# is no config change (resume, same_base): reopening warns instead.
+
+
+def components(config: ml_collections.ConfigDict) -> dict[str, dict[str, str]]:
+    """{section: {"name", "path", "digest"}} for each named section whose entry is not
+    built in."""
+    found = {}
+    for section, registry in REGISTRIES.items():
+        name = config[section].name
+        origin = registry.origin(name)
+        if origin is not None:
+            found[section] = {"name": name, **origin}
+    return found
+
+
+def to_saved(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The config as config.json and checkpoints hold it: its keys, and `components` when a
+    named section's entry is not built in."""
+    recorded = components(config)
+    return {**config.to_dict(), **({COMPONENTS: recorded} if recorded else {})}
+
+
+def without_components(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config's keys, less the components record."""
+    return {k: v for k, v in saved.items() if k != COMPONENTS}
+
+
+def import_components(saved: dict[str, Any]) -> None:
+    """Import each component recorded in `saved` that is not registered yet (a run reopened
+    in a fresh process); ConfigError in one line naming the section and path if it fails."""
+    for section, record in (saved.get(COMPONENTS) or {}).items():
+        if section in REGISTRIES and isinstance(record, dict):
+            try:
+                REGISTRIES[section].import_recorded(record.get("name"), record.get("path", ""))
+            except ComponentImportError as e:
+                raise ConfigError(f"config.{section}.name: {e}; run from the directory that "
+                                  f"holds it or put it on PYTHONPATH") from None
+
+
+def source_changes(saved: dict[str, Any], config: ml_collections.ConfigDict) -> list[str]:
+    """One line per recorded component whose source (path or file digest) is not what
+    `saved` recorded: the code changed since the run was made."""
+    now, lines = components(config), []
+    for section, old in (saved.get(COMPONENTS) or {}).items():
+        new = now.get(section)
+        if new and old.get("name") == new["name"] and \
+                (old.get("path"), old.get("digest")) != (new["path"], new["digest"]):
+            lines.append(f"config.{section}.name: {new['name']!r} ({new['path']}) changed "
+                         f"since the run was made (recorded: {old.get('path')}, "
+                         f"{str(old.get('digest'))[:19]}); continuing with the current source")
+    return lines
+
+
+def from_saved(saved: dict[str, Any]) -> ml_collections.ConfigDict:
+    """A saved config (config.json, a checkpoint's) as a ConfigDict: its components imported
+    again, and the keys added to jaxdl since at their defaults (which keep the old
+    behaviour), so that it validates and builds the state it saved."""
+    def merge(base: dict, values: dict) -> dict:
+        for key, value in values.items():
+            base[key] = (merge(base[key], value) if isinstance(value, dict)
+                         and isinstance(base.get(key), dict) else value)
+        return base
+
+    import_components(saved)
+    defaults = default()
+    for section in NAMED_SECTIONS:
+        if (saved.get(section) or {}).get("name"):
+            defaults[section] = named_section(section, saved[section]["name"])
+    return ml_collections.ConfigDict(merge(defaults.to_dict(), without_components(saved)))
+
+
+def reopen(saved: dict[str, Any], overrides: Iterable[str] = ()) -> ml_collections.ConfigDict:
+    """The config of a run directory's config.json, with `overrides`, validated: what
+    `jaxdl train --workdir RUN` continues when no --config is given."""
+    config = apply_overrides(from_saved(saved), overrides)
+    validate(config)
+    return config
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -243,7 +330,11 @@ def from_file(spec: str) -> ml_collections.ConfigDict:
 
 def exec_file(path: str, module_name: str, label: str, error: type[Exception]) -> Any:
     """The module of Python file `path`, executed; any exception it raises becomes one
-    line `error(f"{label}: {path}:LINE: ...")` naming where in the file it was raised."""
+    line `error(f"{label}: {path}:LINE: ...")` naming where in the file it was raised.
+    The file's directory goes on sys.path first, so it imports modules beside it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if directory not in sys.path:  # as Python does for a script: `import mymodel` beside it
+        sys.path.insert(0, directory)
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(module_spec)
     try:

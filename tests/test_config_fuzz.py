@@ -56,7 +56,7 @@ def _value_cases():
     entries = [((), k, v) for k, v in _leaves(config_lib.default())
                if not k.startswith(("model.", "data."))]
     entries += [((f"model.name={m}",), f"model.{k}", v)
-                for m in models_lib.REGISTRY for k, v in models_lib.defaults(m).items()]
+                for m in models_lib.REGISTRY.builtins() for k, v in models_lib.defaults(m).items()]
     entries += [((f"data.name={d}",), f"data.{k}", v)
                 for d in ("mnist1d", "sphere", "teacher", "digits")
                 for k, v in data_lib.defaults(d).items()]

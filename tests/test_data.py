@@ -64,7 +64,7 @@ def test_defaults_list_each_sources_options() -> None:
             "digits": {"test_fraction", "seed"},
             "tfds": {"dataset", "data_dir", "train_split", "test_split", "max_train", "max_test"},
     }
-    assert set(data.SOURCES) == set(expected)
+    assert set(data.SOURCES.builtins()) == set(expected)
     for name, keys in expected.items():
         options = data.defaults(name)
         assert set(options) == keys, name

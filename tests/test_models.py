@@ -322,7 +322,7 @@ DOCUMENTED = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(models.REGISTRY))
+@pytest.mark.parametrize("name", sorted(models.REGISTRY.builtins()))
 def test_defaults_are_the_documented_options(name):
     assert models.defaults(name) == DOCUMENTED[name]
     for option, value in models.defaults(name).items():

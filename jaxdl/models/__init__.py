@@ -4,39 +4,49 @@ Every model is an ``nn.Module`` dataclass whose fields (besides
 ``num_outputs``) *are* the config section ``config.model``; the dataclass is
 the single place where a model's options and defaults live. Every model is
 called as ``model.apply(variables, x, train=bool, rngs=...)`` and returns
-logits of shape (batch, num_outputs).
+logits of shape (batch, num_outputs). A model may declare its rules on its
+options as ``check(options, input_shape)``: a static/class method, or a function
+of its module (as the built-ins do).
 
         >>> from jaxdl import models
         >>> model = models.build("cnn1d", num_outputs=10)
+
+Your own model joins the same way (then ``--config.model.name=rescnn`` works):
+
+        @models.register("rescnn")
+        class ResCNN(nn.Module):
+            num_outputs: int
+            width: int = 32          # config.model.width
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from typing import Any
+import sys
+from typing import Any, Callable
 
 import flax.linen as nn
 
 from jaxdl.models.layers import OptionError  # noqa: F401 - raised by check()
+from jaxdl.registry import Registry
 
-# name -> (module, class); registries by module name, as in big_vision.
-REGISTRY = {
-        "mlp": ("mlp", "MLP"),
-        "cnn1d": ("cnn", "CNN1D"),
-        "cnn2d": ("cnn", "CNN2D"),
-        "gru": ("recurrent", "GRU"),
-        "resnet": ("resnet", "ResNet"),
-        "vit": ("vit", "ViT"),
-}
+__all__ = ["REGISTRY", "register", "model_class", "defaults", "check", "build", "OptionError"]
+
+# Built-ins by import path, imported on first use (as in big_vision).
+REGISTRY = Registry("model", {
+        "mlp": "jaxdl.models.mlp:MLP",
+        "cnn1d": "jaxdl.models.cnn:CNN1D",
+        "cnn2d": "jaxdl.models.cnn:CNN2D",
+        "gru": "jaxdl.models.recurrent:GRU",
+        "resnet": "jaxdl.models.resnet:ResNet",
+        "vit": "jaxdl.models.vit:ViT",
+})
+register = REGISTRY.register
 _FLAX_FIELDS = {"parent", "name", "num_outputs"}
 
 
 def model_class(name: str) -> type[nn.Module]:
     """The class registered as ``name``, imported on first use."""
-    if name not in REGISTRY:
-        raise KeyError(f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}")
-    module, cls = REGISTRY[name]
-    return getattr(importlib.import_module(f"jaxdl.models.{module}"), cls)
+    return REGISTRY.get(name)
 
 
 def defaults(name: str) -> dict[str, Any]:
@@ -50,8 +60,14 @@ def check(name: str, options: dict[str, Any],
     """Raise ``layers.OptionError`` (its ``key`` an option of model ``name``) for the first
     option not allowed; with ``input_shape`` (one example, no batch axis) also shape
     rules, e.g. a convolution longer than its input. Nothing is traced."""
-    module, _ = REGISTRY[name]
-    importlib.import_module(f"jaxdl.models.{module}").check(options, input_shape)
+    rule = _check_of(model_class(name))
+    if rule is not None:
+        rule(options, input_shape)
+
+
+def _check_of(cls: type) -> Callable | None:
+    """The model's `check`: its own static/class method, else its module's function."""
+    return getattr(cls, "check", None) or getattr(sys.modules.get(cls.__module__), "check", None)
 
 
 def build(name: str, num_outputs: int, **options: Any) -> nn.Module:

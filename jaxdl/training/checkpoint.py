@@ -52,6 +52,8 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdl import config as config_lib
+
 # orbax logs every save at INFO through absl; keep the run's output readable.
 logging.getLogger("absl").setLevel(logging.WARNING)
 
@@ -164,7 +166,7 @@ def _digest_problem(stored: dict, state: Any) -> str | None:
 def _args_save(state: Any, config: ml_collections.ConfigDict) -> ocp.args.Composite:
     digest = {"format": DIGEST_FORMAT, "arrays": state_digest(state)}
     return ocp.args.Composite(state=ocp.args.StandardSave(state),
-                              config=ocp.args.JsonSave(config.to_dict()),
+                              config=ocp.args.JsonSave(config_lib.to_saved(config)),
                               digest=ocp.args.JsonSave(digest))
 
 
@@ -232,6 +234,12 @@ class Checkpoints:
     def close(self) -> None:
         self._manager.close()
 
+    def _unreadable(self, step: int, e: Exception) -> None:
+        self._rejected.add(step)
+        print(f"jaxdl: warning: checkpoint at step {step} in {self.directory} is "
+              f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+              f"falling back to the previous one", file=sys.stderr)
+
     def saved_config(self, step: int) -> dict:
         """The config stored with the checkpoint at `step` (JSON only: no arrays read)."""
         return self._manager.restore(
@@ -288,18 +296,22 @@ class Checkpoints:
         steps = self.steps()
         for step in reversed(steps):
             try:
-                abstract = abstract_for(self.saved_config(step)) if abstract_for else None
+                saved = self.saved_config(step) if abstract_for else None
+            except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
+                self._unreadable(step, e)
+                continue
+            # Outside the try: a saved config that cannot be built (a component that cannot
+            # be imported) is the config's error, reported as such, not a damaged checkpoint.
+            abstract = abstract_for(saved) if abstract_for else None
+            try:
                 state, config = self.restore(step, abstract)
             except ChecksumMismatch as e:
                 self._rejected.add(step)
                 print(f"jaxdl: warning: checkpoint at step {step} in {self.directory} fails "
                       f"its checksum ({e}); falling back to the previous one", file=sys.stderr)
                 continue
-            except Exception as e:  # orbax/tensorstore raise many types for damaged files
-                self._rejected.add(step)
-                print(f"jaxdl: warning: checkpoint at step {step} in {self.directory} is "
-                      f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                      f"falling back to the previous one", file=sys.stderr)
+            except Exception as e:  # noqa: BLE001 - orbax/tensorstore: many types
+                self._unreadable(step, e)
                 continue
             return state, config, step
         if steps:

@@ -319,6 +319,10 @@ def open_workdir(run: Run, workdir: str, checkpoints: checkpoint_lib.Checkpoints
         latest = None
     saved_config = latest[1] if latest else files.saved_config()
     changes = resume.config_changes(saved_config, config.to_dict()) if saved_config else {}
+    changed_sources = config_lib.source_changes(saved_config or {}, config)
+    if parallel.is_primary():
+        for line in changed_sources:
+            print(f"jaxdl: warning: {line}", file=sys.stderr)
     topology = run.placement.topology()
     moved = resume.topology_change(files.topology(), topology) if latest else None
     if (changes or moved) and not intervene:
@@ -336,6 +340,8 @@ def open_workdir(run: Run, workdir: str, checkpoints: checkpoint_lib.Checkpoints
         files.record("start", 0, init_from=init_from, **topology)
     else:
         state = as_train_state(latest[0])
+        if changed_sources:  # the run's own record that its code changed at this step
+            files.record("source_changed", int(state.step), components=changed_sources)
         if changes:
             state = apply_intervention(run, state, changes, files)
         if moved:  # other devices change the bits from here on: an intervention
@@ -373,19 +379,8 @@ def as_train_state(restored: Any) -> state_lib.TrainState:
 
 
 def with_new_keys(saved: dict) -> ml_collections.ConfigDict:
-    """A saved config with the keys added to jaxdl since, at their defaults (which keep
-    the old behaviour), so that it validates and builds the state it saved."""
-    def merge(base: dict, values: dict) -> dict:
-        for key, value in values.items():
-            base[key] = (merge(base[key], value) if isinstance(value, dict)
-                         and isinstance(base.get(key), dict) else value)
-        return base
-
-    defaults = config_lib.default()
-    for section in config_lib.NAMED_SECTIONS:
-        if (saved.get(section) or {}).get("name"):
-            defaults[section] = config_lib.named_section(section, saved[section]["name"])
-    return ml_collections.ConfigDict(merge(defaults.to_dict(), saved))
+    """A saved config as a ConfigDict that builds the state it saved (`config.from_saved`)."""
+    return config_lib.from_saved(saved)
 
 
 def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.RunFiles") -> Any:

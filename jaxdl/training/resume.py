@@ -44,7 +44,10 @@ def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     change: the key was added to jaxdl after `old` was saved, and a new key's default
     keeps the old behaviour (the contract for adding config keys), so runs and sweeps
     started before an upgrade still resume."""
-    a, b = flatten_config(old), flatten_config(new)
+    # The components record (import paths, source digests) is not config: a changed
+    # source is reported when the run is reopened, not refused.
+    a = flatten_config({k: v for k, v in old.items() if k != "components"})
+    b = flatten_config({k: v for k, v in new.items() if k != "components"})
     missing = object()
     defaults = _defaults_like(new) if b.keys() - a.keys() else {}
     changes = {k: (a.get(k, missing), b.get(k, missing)) for k in sorted(a.keys() | b.keys())

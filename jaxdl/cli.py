@@ -130,7 +130,7 @@ def overfit(args: argparse.Namespace, overrides: Sequence[str]) -> int:
     from jaxdl import config as config_lib
     from jaxdl.probes import overfit as overfit_lib
     try:
-        config = run_config(args.config, args.workdir, overrides)
+        config = config_lib.load(args.config, overrides)
         result = overfit_lib.overfit_batch(config, args.examples, args.steps, args.loss_tol)
     except (config_lib.ConfigError, ValueError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)

@@ -247,17 +247,11 @@ def _restore(directory: str, abstract_for: Callable, trial: sweep.Trial,
              step: int | None = None) -> Any:
     """The state of the checkpoint at `step`, or (None) of the newest one, which must be
     the trial's last step."""
-    checkpoints = checkpoint_lib.Checkpoints(directory, read_only=True)
     try:
-        if step is not None:
-            if step not in checkpoints.steps():
-                raise MeasureError(f"trial {trial.label}: no checkpoint of step {step} in "
-                                   f"{directory} (saved: {checkpoints.steps()})")
-            return checkpoints.restore(step, abstract_for(checkpoints.saved_config(step)))[0]
-        latest = checkpoints.restore_latest(abstract_for)
-    finally:
-        checkpoints.close()
-    if latest is None or latest[2] < trial.config.steps:
+        restored = checkpoint_lib.read(directory, abstract_for, step)
+    except checkpoint_lib.NoCheckpointAt as e:
+        raise MeasureError(f"trial {trial.label}: {e}") from None
+    if step is None and (restored is None or restored[2] < trial.config.steps):
         raise MeasureError(f"trial {trial.label}: no checkpoint of its last step "
                            f"{trial.config.steps} in {directory}")
-    return latest[0]
+    return restored[0]

@@ -324,8 +324,26 @@ def read_latest(run_dir: str) -> tuple[Any, dict, int] | None:
     """(state as plain nested dicts, config, step) of the newest checkpoint that restores
     in the run directory `run_dir` (None: none saved), read-only and closed again: how
     another run's weights are read (warm starts, distillation teachers, pruning rounds)."""
-    checkpoints = Checkpoints(os.path.join(run_dir, "checkpoints"), read_only=True)
+    return read(os.path.join(run_dir, "checkpoints"), None)
+
+
+class NoCheckpointAt(LookupError):
+    """No checkpoint of the step asked for; the message lists the saved steps."""
+
+
+def read(directory: str, abstract_for: Callable[[dict], Any] | None,
+         step: int | None = None) -> tuple[Any, dict, int] | None:
+    """(state, config, step) of the checkpoint at `step`, or (None) of the newest one that
+    restores (None: none saved), read-only and closed again: nothing in `directory` is
+    written. `abstract_for` as for `Checkpoints.restore_latest`."""
+    checkpoints = Checkpoints(directory, read_only=True)
     try:
-        return checkpoints.restore_latest(None)
+        if step is None:
+            return checkpoints.restore_latest(abstract_for)
+        if step not in checkpoints.steps():
+            raise NoCheckpointAt(f"no checkpoint of step {step} in {directory} "
+                                 f"(saved: {checkpoints.steps()})")
+        abstract = abstract_for(checkpoints.saved_config(step)) if abstract_for else None
+        return (*checkpoints.restore(step, abstract), step)
     finally:
         checkpoints.close()

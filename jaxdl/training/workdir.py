@@ -289,18 +289,27 @@ class RunFiles:
     def topology(self) -> dict | None:
         """The devices and processes the run last trained on, from history.jsonl (None
         when not recorded: a run from before they were)."""
-        path, found = self._path(HISTORY), None
+        found = None
+        for row in self.history_rows():
+            if "devices" in row:
+                found = {k: row.get(k) for k in ("devices", "processes")}
+        return found
+
+    def history_rows(self) -> list[dict]:
+        """The events of history.jsonl, oldest first ([]: no file). A line that is not a
+        JSON object (a torn append) is skipped: the log is a record, not a checked file."""
+        path, rows = self._path(HISTORY), []
         if not os.path.isfile(path):
-            return None
+            return rows
         with open(path, "rb") as f:
             for line in f:
                 try:
                     row = json.loads(line.decode("utf-8"))
                 except (UnicodeDecodeError, json.JSONDecodeError):
                     continue
-                if isinstance(row, dict) and "devices" in row:
-                    found = {k: row.get(k) for k in ("devices", "processes")}
-        return found
+                if isinstance(row, dict):
+                    rows.append(row)
+        return rows
 
     @_writer
     def set_aside(self, path: str) -> str:

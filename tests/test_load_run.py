@@ -209,3 +209,52 @@ def test_the_guide_page_shows_the_file_it_runs():
     page = open(os.path.join(REPO, "docs", "guide", "opening_a_run.md")).read()
     code = open(os.path.join(REPO, "docs", "guide", "opening_a_run.py")).read()
     assert page.split("```python\n", 1)[1].rsplit("```", 1)[0] == code
+
+
+# ---------------------------------------------------------------- a run of a user's model
+
+USER_MODULE = '''
+import flax.linen as nn
+import jaxdl
+
+
+@jaxdl.models.register("openedmlp")
+class OpenedMLP(nn.Module):
+    num_outputs: int
+    width: int = 8
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return nn.Dense(self.num_outputs)(nn.relu(nn.Dense(self.width)(x.reshape(x.shape[0], -1))))
+'''
+
+TRAIN = '''
+import opened_mod, jaxdl
+from jaxdl import config as C
+c = C.load(None, ["--config.model.name=openedmlp", "--config.steps=20",
+                  "--config.eval_every=10", "--config.chunk_size=10"])
+jaxdl.train(c, "run", progress=False)
+'''
+
+OPEN = '''
+import json, jaxdl
+run = jaxdl.load_run("run")  # a fresh process: opened_mod is imported again from the record
+assert run.evaluate("test") == json.load(open("run/result.json"))["test"]
+print(run.config.model.name)
+'''
+
+
+def test_a_run_of_a_user_model_opens_in_a_fresh_process(tmp_path):
+    (tmp_path / "opened_mod.py").write_text(USER_MODULE)
+    python = lambda code, cwd: subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, "PYTHONPATH": REPO})
+    made = python(TRAIN, tmp_path)
+    assert made.returncode == 0, made.stderr[-3000:]
+    opened = python(OPEN, tmp_path)
+    assert opened.returncode == 0 and opened.stdout == "openedmlp\n", opened.stderr[-3000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = inspect(str(tmp_path / "run"), cwd=str(elsewhere))
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "opened_mod:OpenedMLP, which cannot be imported" in out.stderr

@@ -27,7 +27,7 @@ def eval_rows_over_seeds(root: str) -> dict[tuple[int, str], np.ndarray]:
     rows: dict[tuple[int, str], list] = {}
     for seed in SEEDS:
         c = config_lib.load(None, ["steps=100", "eval_every=50", "checkpoint_every=25",
-                                   "chunk_size=10", f"seed={seed}"])
+                                   "chunk_size=10", "log_every=0", f"seed={seed}"])
         jaxdl.train(c, os.path.join(root, f"seed{seed}"), progress=False)
         for line in open(os.path.join(root, f"seed{seed}", "metrics.jsonl")):
             r = json.loads(line)

@@ -28,7 +28,7 @@ With no --config it trains the default: the published MNIST-1D CNN recipe
 on 2 idle CPU cores.
 
 The workdir receives config.json, metrics.jsonl (one JSON object per line:
-step, split, metrics), TensorBoard event files, orbax checkpoints of the whole
+step, split, metrics; evaluations and, every log_every steps, split train_step), TensorBoard event files, orbax checkpoints of the whole
 train state, history.jsonl and, last, result.json. SIGTERM or Ctrl-C saves a
 checkpoint and exits 0 with the command that resumes the run."""
 

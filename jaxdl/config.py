@@ -59,6 +59,7 @@ def default() -> ml_collections.ConfigDict:
     c.steps = 6000
     c.batch_size = 100
     c.eval_every = 1000  # 0: evaluate only at the end
+    c.log_every = 100  # every N-th step's training metrics and lr to metrics.jsonl; 0: none
     c.eval_batch_size = 1000
     c.eval_train_examples = 10000  # full-train-set eval on at most this many examples
     # steps between checkpoints (0: only at the end; SIGTERM saves at once). 2000: each
@@ -509,7 +510,7 @@ def _check_structure(node: Any, schema: Any, path: str) -> None:
 MAX_INT = 2**32 - 1
 MAX_STEPS = 2**31 - 1  # TrainState.step is an int32
 MAX_FLOAT = 3.4028234663852886e38  # float32's largest: the run computes in float32 (or less)
-MAX_EVALUATIONS = 10**6  # evaluation or checkpoint points per run (loop.every holds them)
+MAX_EVALUATIONS = 10**6  # evaluation, checkpoint or log points per run (held in host memory)
 
 
 def _check_numbers(value: Any, key: str) -> None:
@@ -543,8 +544,9 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
     _require(c.batch_size > 0, "batch_size", "must be > 0", c.batch_size)
     _require(c.eval_batch_size > 0, "eval_batch_size", "must be > 0", c.eval_batch_size)
     _require(c.eval_train_examples >= 0, "eval_train_examples", "must be >= 0", c.eval_train_examples)
-    for key in ("eval_every", "checkpoint_every"):
-        _require(c[key] >= 0, key, "must be >= 0 (0: only at the end)", c[key])
+    for key, zero in (("eval_every", "only at the end"), ("checkpoint_every", "only at the end"),
+                      ("log_every", "never")):
+        _require(c[key] >= 0, key, f"must be >= 0 (0: {zero})", c[key])
         _require(c[key] == 0 or c.steps // c[key] <= MAX_EVALUATIONS, key,
                  f"must be 0 or >= steps / {MAX_EVALUATIONS} = {-(-c.steps // MAX_EVALUATIONS)} "
                  f"(at most {MAX_EVALUATIONS} points per run)", c[key])

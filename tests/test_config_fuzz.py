@@ -34,7 +34,7 @@ def _is_number(value) -> bool:
 
 # Keys (of the default config, or "<section>.<key>" of a named entry) where 0 is allowed.
 ZERO_OK = {
-    "seed", "eval_every", "eval_train_examples", "checkpoint_every", "parallel.data",
+    "seed", "eval_every", "eval_train_examples", "checkpoint_every", "log_every", "parallel.data",
     "optimizer.momentum", "optimizer.b1", "optimizer.b2", "optimizer.eps",
     "optimizer.weight_decay", "optimizer.clip_norm", "optimizer.schedule.warmup_steps",
     "optimizer.schedule.end_fraction", "loss.label_smoothing", "loss.l1", "loss.l2",
@@ -121,6 +121,7 @@ OVERRIDE_CASES = [
     (("steps=2000000000",), "config.eval_every"),  # 2e6 evaluations
     (("steps=100000000", "eval_every=1"), "config.eval_every"),
     (("steps=100000000", "eval_every=0", "checkpoint_every=1"), "config.checkpoint_every"),
+    (("steps=100000000", "log_every=1"), "config.log_every"),
     (("seed=4294967296",), "config.seed"),
     (("optimizer.schedule.warmup_steps=6000",), "config.optimizer.schedule.warmup_steps"),
     (("optimizer.schedule.boundaries=(0.8,0.2)",), "config.optimizer.schedule.boundaries"),

@@ -32,7 +32,8 @@ def test_short_default_run_learns_and_writes_its_files(small_config, tmp_path):
     assert any(name.startswith("events.out.tfevents") for name in files)
     rows = read_metrics(tmp_path / "run")
     assert [(r["step"], r["split"]) for r in rows] == [
-        (100, "train"), (100, "test"), (200, "train"), (200, "test")]
+        (100, "train_step"), (100, "train"), (100, "test"),  # log_every: 100
+        (200, "train_step"), (200, "train"), (200, "test")]
     assert rows[-1]["accuracy"] == result["test"]["accuracy"]
     saved = json.load(open(tmp_path / "run" / "result.json"))
     assert saved["test"] == result["test"] and len(saved["test_per_class"]["f1"]) == 10

@@ -237,12 +237,14 @@ def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: A
         sets = loop.eval_sets(dataclasses.replace(run, placement=None))
         evals = loop.every(config.eval_every, config.steps)
         saves = loop.every(config.checkpoint_every, config.steps)
+        step_logs = {i: loop.StepLog.of(trials[i].config) for i in live}  # each its own lr
         t0 = time.perf_counter()
         progress(len(live) * first / config.steps)  # the part done before a resume
         for length, _ in loop.chunks(first, sorted(evals | saves), config.chunk_size):
-            start = int(state.step)
+            start, started = int(state.step), time.perf_counter()
             state, metrics = program.chunk(state, data, length)
             metrics = jax.device_get(metrics)
+            seconds = time.perf_counter() - started
             finite = np.asarray(program.finite(state.trials.params))
             for i in list(live):
                 try:
@@ -251,6 +253,8 @@ def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: A
                     logs.pop(i).close()
                     store.commit_failed(trials[i], str(e), mode="vectorized", group=gid)
                     live.remove(i)
+            for i in live:
+                step_logs[i].write(logs[i], start, unstack(metrics, i), seconds)
             step = start + length
             progress(len(live) * length / config.steps)
             if not live:  # every trial of the group failed: nothing left to train

@@ -6,7 +6,7 @@ It validates the config, loads the data onto the device, builds the pure step,
 opens the workdir (fresh, resumed from its newest checkpoint, or continued
 after a declared intervention), then runs chunks of steps between evaluation
 and checkpoint points: a tqdm bar with loss and accuracy, `metrics.jsonl` +
-TensorBoard at each evaluation, async orbax checkpoints, a stop naming the step
+TensorBoard at each evaluation and every `log_every`-th step (`StepLog`), async orbax checkpoints, a stop naming the step
 when the loss or the params become NaN/Inf (the last good checkpoint stays),
 a save-and-exit on SIGTERM/SIGINT, and `result.json` last.
 """
@@ -229,6 +229,43 @@ def chunks(start: int, stops: list[int], chunk_size: int) -> Iterator[tuple[int,
             length = min(chunk_size, stop - step)
             step += length
             yield length, step == stop
+
+
+@dataclasses.dataclass(frozen=True)
+class StepLog:
+    """The training steps a run logs (every `every`-th; 0: none), read from the per-step
+    metrics a chunk returns stacked: no host sync and no chunk boundary of its own.
+
+    Row s holds the metrics of the s-th step — the one that took the state from step s-1
+    to s, as eval row s evaluates its result — and `lr`, the rate that step applied:
+    schedule(s - 1), since optax counts updates from 0."""
+    every: int
+    lrs: np.ndarray  # lrs[k]: the learning rate of step (k + 1) * every
+
+    @classmethod
+    def of(cls, config: ml_collections.ConfigDict) -> StepLog:
+        steps = np.arange(config.log_every, config.steps + 1, config.log_every or 1)
+        if not config.log_every:
+            steps = steps[:0]
+        return cls(config.log_every, optim.learning_rates(config.optimizer, config.steps, steps - 1))
+
+    def rows(self, start: int, metrics: dict[str, np.ndarray]) -> list[tuple[int, dict]]:
+        """(step, row) of each logged step of a chunk that began at step `start`."""
+        if not self.every:
+            return []
+        end = start + len(metrics["loss"])
+        first = (start // self.every + 1) * self.every
+        return [(s, {"loss": metrics["loss"][s - start - 1],
+                     **{k: v[s - start - 1] for k, v in metrics.items()},
+                     "lr": self.lrs[s // self.every - 1]}) for s in range(first, end + 1, self.every)]
+
+    def write(self, log: workdir_lib.MetricsLog, start: int, metrics: dict[str, np.ndarray],
+              seconds: float) -> None:
+        """The chunk's rows, and its host wall time per step as steps/s — to TensorBoard
+        only (`MetricsLog.log`'s `measured`): metrics.jsonl stays bit for bit reproducible."""
+        speed = {"steps_per_s": len(metrics["loss"]) / max(seconds, 1e-9)}
+        for step, row in self.rows(start, metrics):
+            log.log(step, workdir_lib.TRAIN_STEP, row, measured=speed)
 
 
 def stacked_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
@@ -522,6 +559,7 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
     if first and parallel.is_primary():
         print(f"jaxdl: resuming {workdir} from step {first}", file=sys.stderr)
     log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary())
+    step_log = StepLog.of(config)
     histogram_probe = None
     if config.histograms and parallel.is_primary():
         from jaxdl.training import histograms
@@ -532,10 +570,11 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
                     mininterval=0.5)
     try:
         for length, _ in chunks(first, sorted(evals | saves), config.chunk_size):
-            start = int(state.step)
+            start, started = int(state.step), time.perf_counter()
             state, metrics = run.train_chunk(state, data, length)
             metrics = jax.device_get(metrics)
             check_finite(start, metrics, bool(step_lib.params_finite(state.params)))
+            step_log.write(log, start, metrics, time.perf_counter() - started)
             step = start + length
             bar.update(length)
             bar.set_postfix({k: f"{np.mean(v):.4f}" for k, v in metrics.items()})

@@ -20,7 +20,7 @@ from flax import traverse_util
 # other values, e.g. on another machine.
 FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size",
                        "execution", "parallel.mode", "parallel.data", "parallel.fsdp",
-                       "histograms"})
+                       "histograms", "log_every"})
 
 
 class ParamsMismatch(ValueError):

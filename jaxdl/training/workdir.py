@@ -1,8 +1,10 @@
 """What a run writes into its workdir, and how (the only file I/O of training).
 
     config.json     the validated config, first (rewritten only by a declared intervention)
-    metrics.jsonl   one JSON object per line: {"step", "split", <metric>: value, ...}
-    events.out.*    TensorBoard scalars, `<split>/<metric>`
+    metrics.jsonl   one JSON object per line: {"step", "split", <metric>: value, ...}: the
+                    evaluations (splits train, test) and every `log_every`-th step's training
+                    metrics and learning rate (split train_step)
+    events.out.*    TensorBoard scalars, `<split>/<metric>`, and `train_step/steps_per_s`
     checkpoints/    orbax checkpoints of the whole train state (checkpoint.py)
     history.jsonl   what happened to the run: start, resume, intervention, interrupted, finish
     result.json     final metrics, written last and atomically: present means done
@@ -33,6 +35,7 @@ HISTORY = "history.jsonl"
 LOCK = "jaxdl.lock"
 SHARD_LOCK = "jaxdl-shard-{}-of-{}.lock"  # a shard of a sweep: its own lock beside LOCK
 TMP_PREFIX = ".tmp-"  # atomic writers' temporary files: never a user's
+TRAIN_STEP = "train_step"  # the split of the rows that log one training step's metrics
 
 
 class WorkdirError(RuntimeError):
@@ -334,7 +337,7 @@ class RunFiles:
                      f"(a resumed run writes only the steps after {step})")
             return
         keep = [line for line, row in rows if row["step"] <= step]
-        missing = expected - {row["step"] for _, row in rows}
+        missing = expected - {row["step"] for _, row in rows if row.get("split") != TRAIN_STEP}
         if missing:
             warn(f"{path} has no rows for steps {_steps(missing)} (deleted or overwritten?): "
                  f"they are lost; a resumed run writes only the steps after {step}")
@@ -392,11 +395,15 @@ class MetricsLog:
         self._tb = SummaryWriter(logdir=workdir, flush_secs=30, purge_step=purge_step or None)
 
     @_writer
-    def log(self, step: int, split: str, metrics: dict[str, float]) -> None:
+    def log(self, step: int, split: str, metrics: dict[str, float],
+            measured: dict[str, float] | None = None) -> None:
+        """`metrics` to metrics.jsonl and TensorBoard; `measured` (wall-clock values such as
+        steps/s) to TensorBoard only, so that metrics.jsonl stays a function of the config
+        and the step: a resumed run rewrites it bit for bit."""
         row = {"step": int(step), "split": split, **{k: float(v) for k, v in metrics.items()}}
         self._jsonl.write(json.dumps(row) + "\n")
         self._jsonl.flush()
-        for name, value in metrics.items():
+        for name, value in {**metrics, **(measured or {})}.items():
             self._tb.add_scalar(f"{split}/{name}", float(value), int(step))
 
     @_writer

@@ -27,10 +27,14 @@ With no --config it trains the default: the published MNIST-1D CNN recipe
 6000 steps), which reaches test accuracy 0.935 (published: 0.94) in about 13 s
 on 2 idle CPU cores.
 
-The workdir receives config.json, metrics.jsonl (one JSON object per line:
-step, split, metrics; evaluations and, every log_every steps, split train_step), TensorBoard event files, orbax checkpoints of the whole
-train state, history.jsonl and, last, result.json. SIGTERM or Ctrl-C saves a
-checkpoint and exits 0 with the command that resumes the run."""
+The workdir receives config.json (first), metrics.jsonl (one JSON object per
+line: step, split, metrics; the evaluations and, every log_every steps, split
+train_step), TensorBoard event files, orbax checkpoints of the whole train state
+(each with a checksum), history.jsonl and, last, result.json. SIGTERM or Ctrl-C
+saves a checkpoint and exits 0 with the command that resumes the run; a kill at
+any moment leaves a run that the same command resumes. One process at a time
+trains in a workdir (a second is refused, naming the first); resuming on another
+device or process count changes the bits, so it needs --intervene."""
 
 
 def _flatten(node: Any, prefix: str = "config") -> list[str]:

@@ -4,7 +4,7 @@
     result = jaxdl.train(jaxdl.config.default())      # the MNIST-1D CNN recipe
     result["test"]["accuracy"]                        # ~0.94
     run = jaxdl.load_run(result["workdir"])           # the run, opened for reading
-    train = jaxdl.make_train(config)                  # the run as a pure function of the key
+    train = jaxdl.make_train(jaxdl.config.default())  # the run as a pure function of the key
 """
 from jaxdl import config
 

@@ -50,10 +50,11 @@ def make_train(config: ml_collections.ConfigDict
     default CNN with execution=loop on 2 CPU cores), and on CPU the scan is slower for
     those models (25x for cnn2d: BENCHMARKS.md). The one-process placements only.
 
-    The donated state: the compiled chunk donates (deletes) its input state, and `init`
-    returns the key it was given as the state's key. `train` hands `init` a copy of the
-    key, so the caller's key and every array it passed stay alive: calling `train` twice
-    with one key gives the same result twice.
+    The donated state: the compiled chunk donates (deletes) its input state — a state
+    passed to `run.train_chunk` by hand is gone after the call. `train` donates only the
+    state its own `init` call just made, from a copy of the key (so that a jit which
+    forwards its input could not hand the caller's key to the donation): the caller's
+    key stays alive, and calling `train` twice with one key gives the same result twice.
     """
     run = loop.build(config)
     if run.execution != "scan":  # `loop`: the same run, scanned (see above)
@@ -63,7 +64,7 @@ def make_train(config: ml_collections.ConfigDict
     data, steps = run.device_data(), config.steps
 
     def train(key: jax.Array) -> tuple[state_lib.TrainState, dict[str, Any]]:
-        state = run.init(jnp.array(key, copy=True))  # init passes its key through: a copy
+        state = run.init(jnp.array(key, copy=True))  # the state's key: never the caller's
         with warnings.catch_warnings():  # under vmap the donated state cannot be reused: fine
             warnings.filterwarnings("ignore", "Some donated buffers were not usable")
             return run.train_chunk(state, data, steps)  # donates `state`, not the caller's key

@@ -4,10 +4,11 @@
     result = jaxdl.train(jaxdl.config.default())      # the MNIST-1D CNN recipe
     result["test"]["accuracy"]                        # ~0.94
     run = jaxdl.load_run(result["workdir"])           # the run, opened for reading
+    train = jaxdl.make_train(jaxdl.config.default())  # the run as a pure function of the key
 """
 from jaxdl import config
 
-__all__ = ["config", "load_run", "train"]
+__all__ = ["config", "load_run", "make_train", "train"]
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,15 @@ def train(config, workdir=None, **options):
     """
     from jaxdl.training import loop  # late: keeps `import jaxdl` light for the CLI's --help
     return loop.train(config, workdir, **options)
+
+
+def make_train(config):
+    """train(key) -> (final_state, per-step metrics): the whole run of `config` as one pure
+    function with no I/O, which can be `jax.jit`-ed and `jax.vmap`-ed over keys;
+    `train(jaxdl.rng.root_key(config.seed))` ends with bit for bit the params of
+    `jaxdl.train(config)` on the same machine — see `jaxdl.training.pure.make_train`."""
+    from jaxdl.training import pure  # late, as for train
+    return pure.make_train(config)
 
 
 def load_run(directory):

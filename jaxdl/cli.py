@@ -277,9 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - only the machine's failures are caught here
-        if not isinstance(e, OSError) and not _disk_full(e):
+        from jaxdl.training.checkpoint import disk_full
+        if not isinstance(e, OSError) and not disk_full(e):
             raise
-        reason = "no space left on device" if _disk_full(e) else (e.strerror or str(e))
+        reason = "no space left on device" if disk_full(e) else (e.strerror or str(e))
         where = getattr(e, "filename", None) or _workdir_of(argv)
         print(f"jaxdl: error: {where + ': ' if where else ''}{reason}; nothing already "
               f"written was removed — fix this and re-run the same command to continue",
@@ -329,13 +330,6 @@ class _WithoutClosedLoopTracebacks:
 
     def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding, ...
         return getattr(self._stream, name)
-
-
-def _disk_full(error: BaseException) -> bool:
-    """A full disk, as Python (ENOSPC) or tensorstore (RESOURCE_EXHAUSTED) reports it."""
-    import errno
-    return (getattr(error, "errno", None) == errno.ENOSPC
-            or "RESOURCE_EXHAUSTED" in str(error) or "No space left on device" in str(error))
 
 
 def _workdir_of(argv: Sequence[str]) -> str | None:

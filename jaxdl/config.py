@@ -220,6 +220,11 @@ def named_section(section: str, name: str) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(dict(name=name, **options))
 
 
+def options(section: Any) -> dict[str, Any]:
+    """A named section's options: its keys less `name` (the entry's keyword arguments)."""
+    return {k: v for k, v in dict(section).items() if k != "name"}
+
+
 # ---------------------------------------------------------------- user components
 # A run whose model or data source is the user's records it in config.json and in its
 # checkpoints, beside (not inside) the config: {"components": {"model": {"name": "rescnn",
@@ -560,7 +565,7 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
              par.mode)
     _require(par.data >= 0, "parallel.data", "must be >= 0 (0: all devices)", par.data)
     _require(par.fsdp >= 1, "parallel.fsdp", "must be >= 1", par.fsdp)
-    _check_model(c.model)
+    check_model(c)
     o = c.optimizer
     _require(o.name in OPTIMIZERS, "optimizer.name", f"must be one of {', '.join(OPTIMIZERS)}", o.name)
     _require(math.isfinite(o.lr) and o.lr > 0, "optimizer.lr", "must be a finite number > 0", o.lr)
@@ -606,22 +611,17 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
              "no such file", c.prune.mask)
 
 
-def _check_model(m: ml_collections.ConfigDict) -> None:
-    """The model's own rules on its options (models.check); shapes come in loop.build."""
+def check_model(config: ml_collections.ConfigDict,
+                input_shape: tuple[int, ...] | None = None) -> None:
+    """The model's own rules on its options (models.check); with `input_shape` (one
+    example: after loading data, before tracing) also its shape rules, e.g. a kernel
+    longer than the signal. ConfigError names the option."""
     try:
-        models_lib.check(m.name, {k: v for k, v in m.items() if k != "name"})
+        models_lib.check(config.model.name, options(config.model),
+                         None if input_shape is None else tuple(input_shape))
     except models_lib.OptionError as e:
-        raise ConfigError(f"config.model.{e}") from None
-
-
-def check_model_shapes(config: ml_collections.ConfigDict, input_shape: tuple[int, ...]) -> None:
-    """The model's shape rules on inputs of `input_shape` (one example: run after loading
-    data, before tracing), e.g. a kernel longer than the signal; names the option."""
-    options = {k: v for k, v in config.model.items() if k != "name"}
-    try:
-        models_lib.check(config.model.name, options, tuple(input_shape))
-    except models_lib.OptionError as e:
-        raise ConfigError(f"config.model.{e} (data {config.data.name!r})") from None
+        data = "" if input_shape is None else f" (data {config.data.name!r})"
+        raise ConfigError(f"config.model.{e}{data}") from None
 
 
 def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:

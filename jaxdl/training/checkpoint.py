@@ -39,6 +39,7 @@ not a cryptographic hash against tampering.)
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -58,12 +59,19 @@ from jaxdl import config as config_lib
 logging.getLogger("absl").setLevel(logging.WARNING)
 
 
+def disk_full(error: BaseException | str) -> bool:
+    """Whether `error` (or its text) is a full disk, as Python (ENOSPC) or tensorstore
+    (RESOURCE_EXHAUSTED) reports it."""
+    text = str(error)
+    return (getattr(error, "errno", None) == errno.ENOSPC
+            or "RESOURCE_EXHAUSTED" in text or "No space left on device" in text)
+
+
 def _not_disk_full(record: logging.LogRecord) -> bool:
     """Drop orbax's background-thread reports of a full disk (a traceback from every
     writer thread, hundreds of lines): the same error reaches the main thread, whose one
     line says what to do (cli.main)."""
-    text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
-    return not ("RESOURCE_EXHAUSTED" in text or "No space left on device" in text)
+    return not disk_full(record.getMessage() + (str(record.exc_info[1]) if record.exc_info else ""))
 
 
 logging.getLogger("absl").addFilter(_not_disk_full)

@@ -68,7 +68,7 @@ def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
                                      f"(no class outputs to distill)")
     model_cfg = saved_config["model"]
     model = models.build(model_cfg["name"], num_outputs,
-                         **{k: v for k, v in model_cfg.items() if k != "name"})
+                         **config_lib.options(model_cfg))
     try:
         shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), sample_x, train=False))
     except (ValueError, TypeError) as e:

@@ -130,7 +130,7 @@ def build(config: ml_collections.ConfigDict) -> Run:
     """Validate, load the data and trace the model's shapes; fails with `ConfigError`."""
     config_lib.validate(config)
     enable_compilation_cache()
-    options = {k: v for k, v in config.data.items() if k != "name"}
+    options = config_lib.options(config.data)
     try:
         dataset = data_lib.load(config.data.name, **options)
     except (ValueError, TypeError, OSError, ArithmeticError) as e:  # OSError: tfds not prepared
@@ -145,9 +145,8 @@ def build(config: ml_collections.ConfigDict) -> Run:
         placement = parallel.make_placement(config.parallel, config.batch_size)
     except ValueError as e:
         raise config_lib.ConfigError(str(e)) from None
-    config_lib.check_model_shapes(config, dataset.x_train.shape[1:])
-    model_options = {k: v for k, v in config.model.items() if k != "name"}
-    model = models.build(config.model.name, dataset.num_outputs, **model_options)
+    config_lib.check_model(config, dataset.x_train.shape[1:])
+    model = models.build(config.model.name, dataset.num_outputs, **config_lib.options(config.model))
     optimizer = optim.make_optimizer(config.optimizer, config.steps)
     sample_x = np.asarray(dataset.x_train[:1])
     self_supervised = config.objective.name != ssl.SUPERVISED
@@ -244,9 +243,8 @@ class StepLog:
 
     @classmethod
     def of(cls, config: ml_collections.ConfigDict) -> StepLog:
-        steps = np.arange(config.log_every, config.steps + 1, config.log_every or 1)
-        if not config.log_every:
-            steps = steps[:0]
+        every = config.log_every
+        steps = np.arange(every, config.steps + 1, every) if every else np.arange(0)
         return cls(config.log_every, optim.learning_rates(config.optimizer, config.steps, steps - 1))
 
     def rows(self, start: int, metrics: dict[str, np.ndarray]) -> list[tuple[int, dict]]:

@@ -141,7 +141,7 @@ class Lock:
         return self
 
     def release(self) -> None:
-        held = Lock._held.get(getattr(self, "_path", None))
+        held = Lock._held.get(self._path)
         if held is None:
             return
         held[1] -= 1

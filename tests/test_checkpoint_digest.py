@@ -30,14 +30,11 @@ import tensorstore as ts
 import jaxdl
 from jaxdl import config as config_lib
 from jaxdl.training import checkpoint, loop
+from test_resume import Crash, crash_after  # tests/test_resume.py: a kill -9 after N steps
 
 PARAM = "params.Dense_0.kernel"
 HIGH_EXPONENT_BIT = 30  # float32: the exponent's top bit — a weight of ~0.1 becomes ~1e37
 LOWEST_MANTISSA_BIT = 0
-
-
-class Crash(Exception):
-    pass
 
 
 def small_config():
@@ -46,18 +43,6 @@ def small_config():
     # so that re-running it resumes (a finished run would just return its result).
     c.steps, c.checkpoint_every, c.eval_every, c.chunk_size = 60, 20, 20, 10
     return c
-
-
-def crash_after(monkeypatch, step):
-    """The run dies (like kill -9: no save) once `step` steps are done."""
-    real = loop.check_finite
-
-    def check(start, metrics, ok):
-        real(start, metrics, ok)
-        if start + len(metrics["loss"]) > step:
-            raise Crash(step)
-
-    monkeypatch.setattr(loop, "check_finite", check)
 
 
 def crashed_run(path, monkeypatch):

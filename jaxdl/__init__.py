@@ -13,14 +13,17 @@ __all__ = ["config", "load_run", "make_train", "train"]
 __version__ = "0.1.0"
 
 
-def train(config, workdir=None, **options):
+def train(config, workdir=None, *, hooks=(), **options):
     """Train (or resume) one run described by `config` in `workdir`; returns its result.
 
+    hooks: your own measurements during training, e.g.
+    `[jaxdl.training.hooks.Hook(fn, every=100)]` with `fn(state, run) -> {name: scalar}`:
+    logged as their own split to metrics.jsonl and TensorBoard (docs/guide/own_hook.md).
     Options: progress=True, restart=False, intervene=False, init_from=None —
     see `jaxdl.training.loop.train`.
     """
     from jaxdl.training import loop  # late: keeps `import jaxdl` light for the CLI's --help
-    return loop.train(config, workdir, **options)
+    return loop.train(config, workdir, hooks=hooks, **options)
 
 
 def make_train(config):

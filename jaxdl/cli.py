@@ -362,8 +362,9 @@ def _main(argv: list[str]) -> int:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
     try:
-        config = run_config(args.config, args.workdir, overrides)
-        result = loop.train(config, args.workdir, progress=not args.no_progress,
+        config = run_config(args.config, args.workdir, overrides)  # validated here, once
+        result = loop.train(loop.build(config, validated=True), args.workdir,
+                            progress=not args.no_progress,
                             restart=args.restart, intervene=args.intervene,
                             init_from=args.init_from)
     except loop.Interrupted as e:

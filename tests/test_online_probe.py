@@ -12,7 +12,7 @@ import jaxdl
 from jaxdl import config as config_lib
 from jaxdl import rng
 from jaxdl.study import sweep, vectorize
-from jaxdl.training import loop
+from jaxdl.training import hooks, loop
 from equivalence import run_and_reference, vectorized_and_single  # tests/equivalence.py
 from reference_ssl_objective import make_ssl_train_step as pre_probe_step  # tests/, a97b947
 from test_ssl_training import final_state
@@ -115,7 +115,7 @@ def test_online_probe_accuracy_rises_well_above_chance_during_a_short_simclr_run
 def test_run_with_the_probe_resumes_bit_identically_after_a_crash(tmp_path, monkeypatch):
     config = ssl_config("simclr", True, steps=40, eval_every=20, checkpoint_every=10)
     jaxdl.train(config, str(tmp_path / "a"), progress=False)
-    real = loop.check_finite
+    real = hooks.check_finite
 
     def crash(start, metrics, ok):
         real(start, metrics, ok)
@@ -123,7 +123,7 @@ def test_run_with_the_probe_resumes_bit_identically_after_a_crash(tmp_path, monk
             raise RuntimeError("crash")
 
     with monkeypatch.context() as m:
-        m.setattr(loop, "check_finite", crash)
+        m.setattr(hooks, "check_finite", crash)
         with pytest.raises(RuntimeError):
             jaxdl.train(config, str(tmp_path / "b"), progress=False)
     jaxdl.train(config, str(tmp_path / "b"), progress=False)

@@ -12,7 +12,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
-from jaxdl.training import checkpoint, loop, resume, workdir
+from jaxdl.training import checkpoint, hooks, loop, resume, workdir
 
 
 class Crash(Exception):
@@ -28,14 +28,14 @@ def config(small_config):
 
 def crash_after(monkeypatch, step):
     """Make the run die (like kill -9: no save) once `step` steps are done."""
-    real = loop.check_finite
+    real = hooks.check_finite
 
     def check(start, metrics, ok):
         real(start, metrics, ok)
         if start + len(metrics["loss"]) > step:
             raise Crash(step)
 
-    monkeypatch.setattr(loop, "check_finite", check)
+    monkeypatch.setattr(hooks, "check_finite", check)
 
 
 def final_params(path):
@@ -76,7 +76,7 @@ def test_crash_then_resume_is_bitwise_identical(config, tmp_path, monkeypatch):
 def test_stop_request_saves_and_resumes_exactly(config, tmp_path, monkeypatch):
     jaxdl.train(config, str(tmp_path / "a"), progress=False)
     chunks_done = []
-    real = loop.check_finite
+    real = hooks.check_finite
 
     def check(start, metrics, ok):  # a SIGTERM arriving during the chunk ending at step 30
         real(start, metrics, ok)
@@ -84,12 +84,12 @@ def test_stop_request_saves_and_resumes_exactly(config, tmp_path, monkeypatch):
         if start == 20:
             os.kill(os.getpid(), __import__("signal").SIGTERM)
 
-    monkeypatch.setattr(loop, "check_finite", check)
+    monkeypatch.setattr(hooks, "check_finite", check)
     with pytest.raises(loop.Interrupted) as info:
         jaxdl.train(config, str(tmp_path / "b"), progress=False)
     assert info.value.step == 30
     assert 30 in checkpoint.Checkpoints(f"{tmp_path}/b/checkpoints", read_only=True).steps()
-    monkeypatch.setattr(loop, "check_finite", real)
+    monkeypatch.setattr(hooks, "check_finite", real)
     jaxdl.train(config, str(tmp_path / "b"), progress=False)
     assert_same_run(tmp_path / "a", tmp_path / "b")
 

@@ -13,7 +13,7 @@ import jaxdl
 from jaxdl import config as config_lib
 from jaxdl import models, rng
 from jaxdl.models import ssl
-from jaxdl.training import checkpoint, loop, resume
+from jaxdl.training import checkpoint, hooks, loop, resume
 from jaxdl.training import step as step_lib
 
 from equivalence import run_and_reference  # tests/equivalence.py
@@ -113,7 +113,7 @@ def test_checkpoint_from_before_the_target_field_resumes_exactly(tmp_path, monke
                       if k not in ("objective", "augment")}
         return real_save(old_state, config_lib.ml_collections.ConfigDict(old_config))
 
-    real_check = loop.check_finite
+    real_check = hooks.check_finite
 
     def crash(start, metrics, ok):
         real_check(start, metrics, ok)
@@ -122,7 +122,7 @@ def test_checkpoint_from_before_the_target_field_resumes_exactly(tmp_path, monke
 
     with monkeypatch.context() as m:
         m.setattr(checkpoint, "_args_save", old_save)
-        m.setattr(loop, "check_finite", crash)
+        m.setattr(hooks, "check_finite", crash)
         with pytest.raises(RuntimeError):
             jaxdl.train(c, str(tmp_path / "b"), progress=False)
     ck = checkpoint.Checkpoints(f"{tmp_path}/b/checkpoints", read_only=True)
@@ -237,7 +237,7 @@ class Crash(Exception):
 def test_ssl_run_resumes_bit_identically_after_a_crash(method, tmp_path, monkeypatch):
     config = ssl_config(method)
     jaxdl.train(config, str(tmp_path / "a"), progress=False)
-    real = loop.check_finite
+    real = hooks.check_finite
 
     def check(start, metrics, ok):
         real(start, metrics, ok)
@@ -245,7 +245,7 @@ def test_ssl_run_resumes_bit_identically_after_a_crash(method, tmp_path, monkeyp
             raise Crash()
 
     with monkeypatch.context() as m:
-        m.setattr(loop, "check_finite", check)
+        m.setattr(hooks, "check_finite", check)
         with pytest.raises(Crash):
             jaxdl.train(config, str(tmp_path / "b"), progress=False)
     jaxdl.train(config, str(tmp_path / "b"), progress=False)

@@ -1,28 +1,26 @@
-"""The driver: the one place where training does I/O.
+"""`jaxdl.train`: build a run, open its workdir, train it through the driver with its hooks.
 
     result = jaxdl.train(jaxdl.config.default(), "runs/cnn")   # test accuracy ~0.93, ~15 s on 2 CPU cores
 
-It validates the config, loads the data onto the device, builds the pure step,
-opens the workdir (fresh, resumed from its newest checkpoint, or continued
-after a declared intervention), then runs chunks of steps between evaluation
-and checkpoint points: a tqdm bar with loss and accuracy, `metrics.jsonl` +
-TensorBoard at each evaluation and every `log_every`-th step (`StepLog`), async orbax checkpoints, a stop naming the step
-when the loss or the params become NaN/Inf (the last good checkpoint stays),
-a save-and-exit on SIGTERM/SIGINT, and `result.json` last.
+It validates the config (once), loads the data onto the device, builds the pure step
+(`build`), opens the workdir (fresh, resumed from its newest checkpoint, or continued
+after a declared intervention: `open_workdir`), then trains with `driver.run` and the
+hooks of training/hooks.py: a stop naming the step when the loss or the params become
+NaN/Inf (the last good checkpoint stays), `metrics.jsonl` + TensorBoard every
+`log_every`-th step and at each evaluation, a tqdm bar, the user's own hooks, async
+orbax checkpoints, a save-and-exit on SIGTERM/SIGINT — and `result.json` last, from the
+evaluation of the last step (the final state is evaluated once).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import os
-import signal
 import sys
-import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import tqdm
@@ -34,23 +32,19 @@ from jaxdl.data import pipeline
 from jaxdl.models import precision, ssl
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import distill
+from jaxdl.training import driver
+from jaxdl.training import histograms
+from jaxdl.training import hooks as hooks_lib
 from jaxdl.training import parallel
 from jaxdl.training import resume
 from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss or the params became NaN/Inf; the message names the step."""
-
-
-class Interrupted(RuntimeError):
-    """SIGTERM/SIGINT: the run saved a checkpoint at `step` and can be resumed."""
-
-    def __init__(self, step: int, workdir: str):
-        super().__init__(f"interrupted at step {step}; checkpoint saved in {workdir}")
-        self.step, self.workdir = step, workdir
+# Moved to driver.py, hooks.py and evaluation.py; kept here for the callers of `loop.X`.
+from jaxdl.training.driver import chunks, every  # noqa: F401
+from jaxdl.training.evaluation import eval_sets, evaluate, stacked_batches, summarize  # noqa: F401
+from jaxdl.training.hooks import (Interrupted, StepLog, StopRequest,  # noqa: F401
+                                  TrainingDiverged, check_finite)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,9 +120,12 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def build(config: ml_collections.ConfigDict) -> Run:
-    """Validate, load the data and trace the model's shapes; fails with `ConfigError`."""
-    config_lib.validate(config)
+def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
+    """Validate, load the data and trace the model's shapes; fails with `ConfigError`.
+    `validated=True`: the caller has just validated `config` (`config.load`, `reopen`,
+    a sweep's trial configs), so it is not validated a second time."""
+    if not validated:
+        config_lib.validate(config)
     enable_compilation_cache()
     options = config_lib.options(config.data)
     try:
@@ -210,117 +207,9 @@ def build(config: ml_collections.ConfigDict) -> Run:
         execution=execution, mask=mask)
 
 
-def every(interval: int, steps: int) -> set[int]:
-    """Multiples of `interval` up to `steps`, and `steps` itself (interval 0: only `steps`)."""
-    return set(range(interval or steps, steps, interval or steps)) | {steps}
-
-
 def eval_points(config: ml_collections.ConfigDict) -> list[int]:
     """Steps after which the run evaluates: every `eval_every`, and the last."""
     return sorted(every(config.eval_every, config.steps))
-
-
-def chunks(start: int, stops: list[int], chunk_size: int) -> Iterator[tuple[int, bool]]:
-    """(length, stop_after) of each chunk: at most `chunk_size` steps, never across a stop."""
-    step = start
-    for stop in (s for s in stops if s > start):
-        while step < stop:
-            length = min(chunk_size, stop - step)
-            step += length
-            yield length, step == stop
-
-
-@dataclasses.dataclass(frozen=True)
-class StepLog:
-    """The training steps a run logs (every `every`-th; 0: none), read from the per-step
-    metrics a chunk returns stacked: no host sync and no chunk boundary of its own.
-
-    Row s holds the metrics of the s-th step — the one that took the state from step s-1
-    to s, as eval row s evaluates its result — and `lr`, the rate that step applied:
-    schedule(s - 1), since optax counts updates from 0."""
-    every: int
-    lrs: np.ndarray  # lrs[k]: the learning rate of step (k + 1) * every
-
-    @classmethod
-    def of(cls, config: ml_collections.ConfigDict) -> StepLog:
-        every = config.log_every
-        steps = np.arange(every, config.steps + 1, every) if every else np.arange(0)
-        return cls(config.log_every, optim.learning_rates(config.optimizer, config.steps, steps - 1))
-
-    def rows(self, start: int, metrics: dict[str, np.ndarray]) -> list[tuple[int, dict]]:
-        """(step, row) of each logged step of a chunk that began at step `start`."""
-        if not self.every:
-            return []
-        end = start + len(metrics["loss"])
-        first = (start // self.every + 1) * self.every
-        return [(s, {"loss": metrics["loss"][s - start - 1],
-                     **{k: v[s - start - 1] for k, v in metrics.items()},
-                     "lr": self.lrs[s // self.every - 1]}) for s in range(first, end + 1, self.every)]
-
-    def write(self, log: workdir_lib.MetricsLog, start: int, metrics: dict[str, np.ndarray],
-              seconds: float) -> None:
-        """The chunk's rows, and its host wall time per step as steps/s — to TensorBoard
-        only (`MetricsLog.log`'s `measured`): metrics.jsonl stays bit for bit reproducible."""
-        speed = {"steps_per_s": len(metrics["loss"]) / max(seconds, 1e-9)}
-        for step, row in self.rows(start, metrics):
-            log.log(step, workdir_lib.TRAIN_STEP, row, measured=speed)
-
-
-def stacked_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
-                    placement: parallel.Placement | None = None):
-    """(xs, ys, masks) of shape (nb, bs, ...): the last batch padded, padding masked out;
-    with a placement, bs is a multiple of the device count and each batch is split."""
-    n = len(x)
-    batch_size = min(batch_size, n)
-    if placement is not None:
-        batch_size = -(-batch_size // placement.num_devices) * placement.num_devices
-    nb = -(-n // batch_size)
-    pad = nb * batch_size - n
-    mask = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
-    x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
-    y = np.concatenate([y, np.repeat(y[:1], pad, axis=0)])
-    shape = lambda a: a.reshape(nb, batch_size, *a.shape[1:])
-    if placement is None:
-        return jnp.asarray(shape(x)), jnp.asarray(shape(y)), jnp.asarray(shape(mask))
-    sharding = placement.eval_batches()
-    return tuple(parallel.place(shape(a), sharding) for a in (x, y, mask))
-
-
-def eval_sets(run: Run) -> dict[str, tuple]:
-    config, dataset = run.config, run.dataset
-    n_train = config.eval_train_examples or len(dataset.x_train)
-    return {
-        "train": stacked_batches(dataset.x_train[:n_train], dataset.y_train[:n_train],
-                                 config.eval_batch_size, run.placement),
-        "test": stacked_batches(dataset.x_test, dataset.y_test, config.eval_batch_size,
-                                run.placement),
-    }
-
-
-def summarize(sums: dict[str, Any]) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """Mean metrics and per-class precision/recall/F1 from summed eval metrics."""
-    from jaxdl import losses
-    sums = jax.device_get(sums)
-    count = float(sums["count"])
-    scalars = {"loss": float(sums["loss"]) / count}
-    per_class = {}
-    if "accuracy" in sums:
-        scalars["accuracy"] = float(sums["accuracy"]) / count
-        per_class = {k: np.asarray(v).tolist()
-                     for k, v in losses.precision_recall_f1(sums["confusion"]).items()}
-        scalars["f1_macro"] = float(np.mean(per_class["f1"]))
-    for name in sorted(set(sums) - {"count", "loss", "accuracy", "confusion"}):
-        scalars[name] = float(sums[name]) / count  # e.g. a self-supervised run's knn_accuracy
-    return scalars, per_class
-
-
-def check_finite(start_step: int, metrics: dict[str, np.ndarray], params_ok: bool) -> None:
-    bad = np.flatnonzero(~np.isfinite(metrics["loss"]))
-    if bad.size:
-        raise TrainingDiverged(f"loss became NaN/Inf at step {start_step + int(bad[0])}")
-    if not params_ok:
-        last = start_step + len(metrics["loss"]) - 1
-        raise TrainingDiverged(f"params became NaN/Inf by step {last}")
 
 
 def abstract_state(run: Run) -> Any:
@@ -469,40 +358,22 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
     return run.shard(state.replace(opt_state=run.optimizer.init(state.params)))
 
 
-class StopRequest:
-    """SIGTERM/SIGINT set a flag; the loop saves and exits after the current chunk.
-    A second signal interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def train(config: ml_collections.ConfigDict, workdir: str | None = None, *,
+def train(config: ml_collections.ConfigDict | Run, workdir: str | None = None, *,
           progress: bool = True, restart: bool = False, intervene: bool = False,
-          init_from: str | None = None) -> dict[str, Any]:
+          init_from: str | None = None, hooks: Sequence[hooks_lib.Hook] = ()
+          ) -> dict[str, Any]:
     """Train one run to its last step; returns (and writes to result.json) the final metrics.
 
-    Re-running on the same workdir resumes from the newest complete checkpoint
-    and ends with the same bits as an uninterrupted run; on a finished run it
-    returns the stored result.
+    `config` may be a built `Run` (`build(config)`), which is then not built again.
+    `hooks`: the user's own `hooks.Hook`s, each logged as its own split. Re-running on
+    the same workdir resumes from the newest complete checkpoint and ends with the same
+    bits (and the same metric and hook rows) as an uninterrupted run; on a finished run
+    it returns the stored result.
     """
-    run = build(config)
+    hooks = list(hooks)
+    hooks_lib.check_names(hooks)
+    run = config if isinstance(config, Run) else build(config)
+    config = run.config
     if workdir is None and jax.process_count() > 1:  # each process would pick its own name
         raise workdir_lib.WorkdirError("a multi-process run needs --workdir: one directory "
                                        "that every process sees")
@@ -518,7 +389,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | None = None, *,
                         print(f"jaxdl: {workdir} holds this finished run; nothing to do",
                               file=sys.stderr)
                     return start.finished
-                return _run(run, workdir, start.state, checkpoints, stop, progress)
+                return _run(run, workdir, start.state, checkpoints, stop, progress, hooks)
         finally:
             checkpoints.close()  # waits for an async save in flight: the last good one completes
 
@@ -546,56 +417,34 @@ def claimed(workdir: str, config: ml_collections.ConfigDict) -> Iterator[None]:
             lock.release()
 
 
+
+
 def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpoints,
-         stop: StopRequest, progress: bool) -> dict[str, Any]:
+         stop: StopRequest, progress: bool, user_hooks: Sequence[hooks_lib.Hook]
+         ) -> dict[str, Any]:
+    """Train `state` to the last step through the driver, then write result.json."""
     config, files = run.config, workdir_lib.RunFiles(workdir, write=parallel.is_primary())
-    data = run.device_data()
-    sets = eval_sets(run)
-    evals = every(config.eval_every, config.steps)
-    saves = every(config.checkpoint_every, config.steps)
-    first = int(state.step)
+    data, first, t0 = run.device_data(), int(state.step), time.perf_counter()
     if first and parallel.is_primary():
         print(f"jaxdl: resuming {workdir} from step {first}", file=sys.stderr)
-    log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary())
-    step_log = StepLog.of(config)
-    histogram_probe = None
-    if config.histograms and parallel.is_primary():
-        from jaxdl.training import histograms
-        histogram_probe = histograms.make_probe(run)
-    t0 = time.perf_counter()
-    bar = tqdm.tqdm(total=config.steps, initial=first, desc="train", unit="step",
-                    disable=not (progress and parallel.is_primary()), dynamic_ncols=True,
-                    mininterval=0.5)
-    try:
-        for length, _ in chunks(first, sorted(evals | saves), config.chunk_size):
-            start, started = int(state.step), time.perf_counter()
-            state, metrics = run.train_chunk(state, data, length)
-            metrics = jax.device_get(metrics)
-            check_finite(start, metrics, bool(step_lib.params_finite(state.params)))
-            step_log.write(log, start, metrics, time.perf_counter() - started)
-            step = start + length
-            bar.update(length)
-            bar.set_postfix({k: f"{np.mean(v):.4f}" for k, v in metrics.items()})
-            if step in evals:
-                for split, (scalars, _) in evaluate(run, state, sets).items():
-                    log.log(step, split, scalars)
-                if histogram_probe is not None:
-                    log.histograms(step, histogram_probe(state))
-            # A signal may reach one host of a pod only: every process asks all the others,
-            # so all save at this same step and stop together.
-            stopping = parallel.any_process(stop.requested)
-            if step in saves or stopping:
-                checkpoints.save(state, config)
-            if stopping and step < config.steps:
-                checkpoints.wait()
-                files.record("interrupted", step)
-                raise Interrupted(step, workdir)
-    finally:
-        bar.close()
-        log.close()
-    checkpoints.save(state, config)  # no-op when the last step was just saved
-    checkpoints.wait()
-    final = evaluate(run, state, sets)
+    with contextlib.ExitStack() as stack:
+        log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary())
+        stack.callback(log.close)
+        bar = stack.enter_context(tqdm.tqdm(
+            total=config.steps, initial=first, desc="train", unit="step", dynamic_ncols=True,
+            disable=not (progress and parallel.is_primary()), mininterval=0.5))
+        evaluation = _evaluation_hook(run, log)
+        hooks = [hooks_lib.StopOnNaN(step_lib.params_finite),
+                 hooks_lib.LogSteps(StepLog.of(config), log), hooks_lib.Progress(bar),
+                 evaluation, *_histogram_hooks(run, log),
+                 hooks_lib.LogScalars(user_hooks, run, log, config.steps),
+                 hooks_lib.Checkpoint(checkpoints, config,
+                                      every(config.checkpoint_every, config.steps)),
+                 hooks_lib.StopOnSignal(stop, checkpoints, config, workdir,
+                                        lambda step: files.record("interrupted", step))]
+        state = driver.run(state, lambda s, n: run.train_chunk(s, data, n), hooks,
+                           end=config.steps, chunk_size=config.chunk_size)
+    final = evaluation.final(state)
     result = {
         "step": int(state.step),
         "workdir": workdir,
@@ -609,5 +458,23 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
     return result
 
 
-def evaluate(run: Run, state: Any, sets: dict[str, tuple]) -> dict[str, tuple[dict, dict]]:
-    return {split: summarize(run.evaluate(state, *arrays)) for split, arrays in sets.items()}
+def _evaluation_hook(run: Run, log: workdir_lib.MetricsLog) -> hooks_lib.Evaluate:
+    """Train/test metrics at every eval point, to metrics.jsonl and TensorBoard."""
+    sets = eval_sets(run)
+
+    def write(step: int, results: dict) -> None:
+        for split, (scalars, _) in results.items():
+            log.log(step, split, scalars)
+
+    # `evaluate` looked up at each call: bench/profile.py times it by replacing loop.evaluate
+    return hooks_lib.Evaluate(lambda state: evaluate(run, state, sets),
+                              every(run.config.eval_every, run.config.steps), write)
+
+
+def _histogram_hooks(run: Run, log: workdir_lib.MetricsLog) -> list[driver.ChunkHook]:
+    """`config.histograms`: activation, gradient and param histograms at each eval point."""
+    if not (run.config.histograms and parallel.is_primary()):
+        return []
+    probe = histograms.make_probe(run)
+    return [driver.OnChunk(lambda chunk: log.histograms(chunk.step, probe(chunk.state)),
+                           every(run.config.eval_every, run.config.steps))]

@@ -27,10 +27,11 @@ k of the dense run and retrains them for `steps - k` steps. k = 0 is the origina
 lottery ticket (reset to the initialization, Frankle & Carbin 2019); k > 0 is rewinding
 (Frankle et al. 2020). The step-k weights come from the dense run's own program
 (`weights_at_step`: its init, then k steps; chunking never changes a bit), so they are
-the dense run's weights at step k. A round is trained in process by the `loop.build` of
-the masked config (built and compiled once for all rounds, since the mask is data) and
-leaves mask.npz, params.npz and, last and atomically, result.json in its directory: a
-re-run reads finished rounds back and recomputes the rest, to the same bits (random
+the dense run's weights at step k. A round is trained in process by the training driver
+(training/driver.py, NaN stop as its one hook) with the `loop.build` of the masked config
+(built and compiled once for all rounds, since the mask is data), its final state
+evaluated once, and leaves mask.npz, params.npz and, last and atomically, result.json
+in its directory: a re-run reads finished rounds back and recomputes the rest, to the same bits (random
 masks draw from `step_key(root, PRUNE, round)` of the trial's seed). Rounds are not
 `jaxdl.train` runs: each would pay a run's build, compile and checkpoint overhead, which
 on the shared CPU cores exceeded the training time of a 500-step round.
@@ -48,7 +49,11 @@ import numpy as np
 import optax
 from flax import traverse_util
 
-from jaxdl import rng
+from jaxdl import optim, rng
+from jaxdl.training import checkpoint as checkpoint_lib
+from jaxdl.training import driver, evaluation
+from jaxdl.training import hooks as hooks_lib
+from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
 
 METHODS = ("magnitude", "random")
@@ -173,7 +178,6 @@ def masked_optimizer(optimizer: optax.GradientTransformation, mask: Any
 
 def final_params(workdir: str) -> Any:
     """The params of the newest checkpoint of the run in `workdir`."""
-    from jaxdl.training import checkpoint as checkpoint_lib
     latest = checkpoint_lib.read_latest(workdir)
     if latest is None:
         raise FileNotFoundError(f"{workdir}: no checkpoint to read the final params from")
@@ -181,16 +185,12 @@ def final_params(workdir: str) -> Any:
 
 
 def train_steps(run: Any, state: Any, steps: int) -> Any:
-    """`state` after `steps` steps of `run`'s compiled chunks (the loop's chunking, whose
-    size never changes a bit); stops on NaN/Inf like the loop."""
-    from jaxdl.training import loop
-    from jaxdl.training import step as step_lib
-    data, start = run.device_data(), int(state.step)
-    for length, _ in loop.chunks(start, [start + steps], run.config.chunk_size):
-        first = int(state.step)
-        state, metrics = run.train_chunk(state, data, length)
-        loop.check_finite(first, jax.device_get(metrics), bool(step_lib.params_finite(state.params)))
-    return state
+    """`state` after `steps` steps of `run`'s compiled chunks, through the training
+    driver (its chunking never changes a bit); stops on NaN/Inf like `jaxdl.train`."""
+    data = run.device_data()
+    return driver.run(state, lambda s, n: run.train_chunk(s, data, n),
+                      [hooks_lib.StopOnNaN(step_lib.params_finite)],
+                      end=int(state.step) + steps, chunk_size=run.config.chunk_size)
 
 
 def weights_at_step(run: Any, step: int) -> Any:
@@ -236,8 +236,7 @@ def prune_and_retrain(config: ml_collections.ConfigDict, directory: str, dense_p
         raise ValueError(f"method {method!r}: must be one of {', '.join(METHODS)}")
     if not 0 <= rewind_step < config.steps:
         raise ValueError(f"rewind_step {rewind_step}: must be in [0, steps={config.steps})")
-    from jaxdl import optim
-    from jaxdl.training import loop
+    from jaxdl.training import loop  # loop.build imports this module (masked training)
     params, mask, rounds, run = dense_params, ones_like_weights(dense_params), [], None
     steps = config.steps - rewind_step
     for r, target in enumerate(sparsities, start=1):
@@ -260,8 +259,8 @@ def prune_and_retrain(config: ml_collections.ConfigDict, directory: str, dense_p
         opt = masked_optimizer(optim.make_optimizer(run.config.optimizer, steps), tree)
         state = run.shard(state.replace(params=start, opt_state=opt.init(start)))
         state = train_steps(run, state, steps)
-        final = {split: scalars for split, (scalars, _) in
-                 loop.evaluate(run, state, loop.eval_sets(run)).items()}
+        final = {split: scalars for split, (scalars, _) in  # the final state, evaluated once
+                 evaluation.evaluate(run, state, evaluation.eval_sets(run)).items()}
         params = jax.device_get(state.params)
         result = {"round": r, "target_sparsity": float(target),
                   "sparsity": sparsity(weights(params)),

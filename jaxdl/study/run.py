@@ -22,15 +22,16 @@ import os
 import sys
 import time
 import traceback
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 import jax
 import tqdm
 
+from jaxdl import config as config_lib
 from jaxdl.study import measure as measure_lib
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep, vectorize
-from jaxdl.training import loop
+from jaxdl.training import loop, resume
 from jaxdl.training import workdir as workdir_lib
 
 VECTORIZE = ("auto", "yes", "no")
@@ -125,7 +126,7 @@ def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorize
         if store.record(trial.id) is None and not store.pending(trial):
             store.commit_done(trial, mode=_mode_of(store, trial))
     committed = sum(store.record(t.id) is not None for t in trials)
-    ran = 0
+    ran, previous = 0, None  # previous: the last one-by-one trial's run (its seeds reuse it)
     t0 = time.perf_counter()
     bar = tqdm.tqdm(total=len(trials), initial=committed, desc=f"sweep {study.name}",
                     unit="trial", disable=not progress, dynamic_ncols=True, smoothing=0.1,
@@ -144,7 +145,8 @@ def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorize
                                           stop=stop, progress=bar.update)
                 else:
                     ran += 1
-                    _train_one(group[0], store)
+                    previous = run_for(group[0], [runs[key], previous])
+                    _train_one(group[0], store, previous)
                     bar.update(1)
     except loop.Interrupted:
         raise SweepInterrupted(workdir) from None
@@ -176,23 +178,41 @@ def program_for(key: str, run: loop.Run) -> vectorize.Program:
 
 def _build_runs(groups: list[list[sweep.Trial]]) -> dict[str, loop.Run]:
     """One `loop.build` per distinct program: loads the data and traces the model, so
-    a bad data/model option fails here (ConfigError naming a trial), not mid-sweep."""
-    from jaxdl import config as config_lib
+    a bad data/model option fails here (ConfigError naming a trial), not mid-sweep.
+    Trial configs were validated when the study was loaded: not validated again."""
     for group in groups:
         key = vectorize.group_key(group[0].config)
         if key not in _RUNS:
             try:
-                _RUNS[key] = loop.build(group[0].config)
+                _RUNS[key] = loop.build(group[0].config, validated=True)
             except config_lib.ConfigError as e:
                 raise config_lib.ConfigError(f"trial {group[0].label}: {e}") from None
     return _RUNS
 
 
-def _train_one(trial: sweep.Trial, store: store_lib.Store) -> None:
-    """`jaxdl.train(config, trials/<id>)`: resumes the trial's own checkpoints; a failure
-    is committed with its error and does not stop the sweep."""
+def run_for(trial: sweep.Trial, built: Sequence[loop.Run | None]) -> loop.Run:
+    """The trial's built run, built once: a run of `built` (its group's, built before
+    training; the previous trial's) whose config differs from the trial's at most in
+    `seed`, else built now from the trial's config.
+
+    A Run depends on the seed only through its config (the root key is an argument of
+    its `init`), as vectorized groups and `measure` rely on too; so the seeds of one
+    point share the compiled programs, which give the same bits as building anew."""
+    for run in built:
+        if run is not None and _without_seed(run.config) == _without_seed(trial.config):
+            return dataclasses.replace(run, config=trial.config)
+    return loop.build(trial.config, validated=True)
+
+
+def _without_seed(config: Any) -> dict:
+    return {k: v for k, v in resume.flatten_config(config.to_dict()).items() if k != "seed"}
+
+
+def _train_one(trial: sweep.Trial, store: store_lib.Store, run: loop.Run) -> None:
+    """`jaxdl.train(run, trials/<id>)` with the trial's built run: resumes the trial's own
+    checkpoints; a failure is committed with its error and does not stop the sweep."""
     try:
-        loop.train(trial.config, store.trial_dir(trial.id), progress=False)
+        loop.train(run, store.trial_dir(trial.id), progress=False)
     except loop.Interrupted:
         raise
     except loop.TrainingDiverged as e:

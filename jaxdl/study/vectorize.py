@@ -29,6 +29,9 @@ faithful sample of the same distribution, and the study's means, intervals and
 verdicts agree. A group is itself deterministic: resumed from its checkpoint it
 ends with the same bits as never stopping.
 
+Driver: a group trains through the core's one loop (training/driver.py) with the
+core's hooks for evaluation, checkpoints and signals, and its own per-trial hooks for
+the NaN stop and the step log; the final state is evaluated once (the last eval point's).
 Checkpoints: a group saves its stacked state with orbax like a single run
 (`groups/<id>/checkpoints`, every `checkpoint_every` steps) and writes each
 trial's metrics into the trial's own directory as it goes; a trial is finished
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import time
@@ -56,6 +60,8 @@ import optax
 from jaxdl import optim, rng
 from jaxdl.data import pipeline
 from jaxdl.training import checkpoint as checkpoint_lib
+from jaxdl.training import driver, evaluation
+from jaxdl.training import hooks as hooks_lib
 from jaxdl.training import loop
 from jaxdl.training import resume
 from jaxdl.training import state as state_lib
@@ -206,15 +212,15 @@ def unstack(tree: Any, i: int) -> Any:
 
 
 def group_id(trial_ids: Sequence[str]) -> str:
-    import hashlib
     return hashlib.sha256(" ".join(trial_ids).encode()).hexdigest()[:12]
 
 
 def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: Any, *,
-                stop: loop.StopRequest, progress: Callable[[float], None]) -> None:
-    """Train `trials` (one group) as one vmapped program, resuming from the group's newest
-    checkpoint; commit each trial's record to `store` (done, or failed with its error).
-    Trials already finished or committed are carried along but never rewritten."""
+                stop: hooks_lib.StopRequest, progress: Callable[[float], None]) -> None:
+    """Train `trials` (one group) as one vmapped program through the training driver,
+    resuming from the group's newest checkpoint; commit each trial's record to `store`
+    (done, or failed with its error). Trials already finished or committed are carried
+    along but never rewritten."""
     config = run.config
     gid = group_id([t.id for t in trials])
     group_dir = os.path.join(store.root, "groups", gid)
@@ -224,74 +230,93 @@ def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: A
                                    "labels": [t.label for t in trials]})
     configs = [t.config for t in trials]
     checkpoints = checkpoint_lib.Checkpoints(f"{group_dir}/checkpoints", config.keep_checkpoints)
-    logs: dict[int, workdir_lib.MetricsLog] = {}
+    group = _Group(trials, store, gid)
     try:
         latest = checkpoints.restore_latest(lambda saved: abstract_state(program, configs))
         state = latest[0] if latest else initial_state(program, configs)
-        first = int(state.step)
-        live = [i for i, t in enumerate(trials) if store.pending(t)]
-        for i in live:
-            logs[i] = _open_trial(store, trials[i], first, gid)
+        group.open(int(state.step))
         # A group runs on one device (the default): its data and eval sets are placed there.
         data = pipeline.to_device(run.dataset)
-        sets = loop.eval_sets(dataclasses.replace(run, placement=None))
-        evals = loop.every(config.eval_every, config.steps)
-        saves = loop.every(config.checkpoint_every, config.steps)
-        step_logs = {i: loop.StepLog.of(trials[i].config) for i in live}  # each its own lr
+        sets = evaluation.eval_sets(dataclasses.replace(run, placement=None))
         t0 = time.perf_counter()
-        progress(len(live) * first / config.steps)  # the part done before a resume
-        for length, _ in loop.chunks(first, sorted(evals | saves), config.chunk_size):
-            start, started = int(state.step), time.perf_counter()
-            state, metrics = program.chunk(state, data, length)
-            metrics = jax.device_get(metrics)
-            seconds = time.perf_counter() - started
-            finite = np.asarray(program.finite(state.trials.params))
-            for i in list(live):
-                try:
-                    loop.check_finite(start, unstack(metrics, i), bool(finite[i]))
-                except loop.TrainingDiverged as e:  # this trial fails; the group goes on
-                    logs.pop(i).close()
-                    store.commit_failed(trials[i], str(e), mode="vectorized", group=gid)
-                    live.remove(i)
-            for i in live:
-                step_logs[i].write(logs[i], start, unstack(metrics, i), seconds)
-            step = start + length
-            progress(len(live) * length / config.steps)
-            if not live:  # every trial of the group failed: nothing left to train
-                break
-            if step in evals and live:
-                results = _evaluate(program, state, sets)
-                for i in live:
-                    for split, (scalars, _) in results[i].items():
-                        logs[i].log(step, split, scalars)
-            if step in saves or stop.requested:
-                checkpoints.save(state, config)
-            if stop.requested and step < config.steps:
-                checkpoints.wait()
-                for i in live:
-                    workdir_lib.RunFiles(store.trial_dir(trials[i].id)).record(
-                        "interrupted", step, group=gid)
-                raise loop.Interrupted(step, group_dir)
-        checkpoints.save(state, config)
-        checkpoints.wait()
-        if live:
-            final = _evaluate(program, state, sets)
+        progress(len(group.live) * int(state.step) / config.steps)  # done before a resume
+        evaluate = hooks_lib.Evaluate(lambda s: _evaluate(program, s, sets),
+                                      driver.every(config.eval_every, config.steps),
+                                      group.write_evaluation)
+        hooks = [driver.OnChunk(lambda chunk: group.fail_diverged(chunk, program.finite)),
+                 driver.OnChunk(group.log_steps),
+                 driver.OnChunk(lambda c: progress(len(group.live) * c.length / config.steps)),
+                 evaluate,
+                 hooks_lib.Checkpoint(checkpoints, config,
+                                      driver.every(config.checkpoint_every, config.steps)),
+                 hooks_lib.StopOnSignal(stop, checkpoints, config, group_dir, group.interrupted)]
+        state = driver.run(state, lambda s, n: program.chunk(s, data, n), hooks,
+                           end=config.steps, chunk_size=config.chunk_size)
+        if group.live:
+            final = evaluate.final(state)  # the last eval point's: evaluated once
             wall = time.perf_counter() - t0
-            for i in live:
+            for i in group.live:
                 _finish_trial(store, trials[i], final[i], int(state.step), wall,
                               f"vmap-{run.execution}x{len(trials)}", gid)
     finally:
-        for log in logs.values():
-            log.close()
+        group.close()
         checkpoints.close()
+
+
+class _Group:
+    """The trials of a group that still train (`live`), each with its own MetricsLog and
+    `StepLog` (its own lr): the group's hooks act per trial."""
+
+    def __init__(self, trials: Sequence[Any], store: Any, gid: str):
+        self.trials, self.store, self.gid = trials, store, gid
+        self.live = [i for i, t in enumerate(trials) if store.pending(t)]
+        self.logs: dict[int, workdir_lib.MetricsLog] = {}
+        self.step_logs = {i: hooks_lib.StepLog.of(trials[i].config) for i in self.live}
+
+    def open(self, step: int) -> None:
+        for i in self.live:
+            self.logs[i] = _open_trial(self.store, self.trials[i], step, self.gid)
+
+    def fail_diverged(self, chunk: driver.Chunk, finite: Callable) -> bool:
+        """A trial whose loss or params became NaN/Inf fails (its record), the others go
+        on; True (end training) once no trial is left."""
+        ok = np.asarray(finite(chunk.state.trials.params))
+        for i in list(self.live):
+            try:
+                hooks_lib.check_finite(chunk.start, unstack(chunk.metrics, i), bool(ok[i]))
+            except hooks_lib.TrainingDiverged as e:
+                self.logs.pop(i).close()
+                self.store.commit_failed(self.trials[i], str(e), mode="vectorized",
+                                         group=self.gid)
+                self.live.remove(i)
+        return not self.live
+
+    def log_steps(self, chunk: driver.Chunk) -> None:
+        for i in self.live:
+            self.step_logs[i].write(self.logs[i], chunk.start, unstack(chunk.metrics, i),
+                                    chunk.seconds)
+
+    def write_evaluation(self, step: int, results: list[dict]) -> None:
+        for i in self.live:
+            for split, (scalars, _) in results[i].items():
+                self.logs[i].log(step, split, scalars)
+
+    def interrupted(self, step: int) -> None:
+        for i in self.live:
+            workdir_lib.RunFiles(self.store.trial_dir(self.trials[i].id)).record(
+                "interrupted", step, group=self.gid)
+
+    def close(self) -> None:
+        for log in self.logs.values():
+            log.close()
 
 
 def _evaluate(program: Program, state: GroupState, sets: dict[str, tuple]
               ) -> list[dict[str, tuple[dict, dict]]]:
-    """Per trial: {split: (scalars, per-class)}, as `loop.evaluate` gives for one run."""
+    """Per trial: {split: (scalars, per-class)}, as `evaluation.evaluate` gives for one run."""
     sums = {split: jax.device_get(program.evaluate(state.trials, *arrays))
             for split, arrays in sets.items()}
-    return [{split: loop.summarize(unstack(s, i)) for split, s in sums.items()}
+    return [{split: evaluation.summarize(unstack(s, i)) for split, s in sums.items()}
             for i in range(state.trials.step.shape[0])]
 
 
@@ -301,7 +326,7 @@ def _open_trial(store: Any, trial: Any, step: int, gid: str) -> workdir_lib.Metr
     files = workdir_lib.RunFiles(workdir)
     files.check()
     files.write_config(trial.config)
-    files.truncate_metrics(step, loop.every(trial.config.eval_every, trial.config.steps))
+    files.truncate_metrics(step, driver.every(trial.config.eval_every, trial.config.steps))
     files.record("resume" if step else "start", step, group=gid)
     return workdir_lib.MetricsLog(workdir, purge_step=step)
 

@@ -1,7 +1,7 @@
 """The hooks of the training driver, and `Hook`: a user's own measurement during training.
 
     def weight_norm(state, run):                       # any function of the state
-        return {"norm": optax.global_norm(state.params)}
+        return {"norm": optax.tree.norm(state.params)}
     jaxdl.train(config, "runs/w", hooks=[Hook(weight_norm, every=100)])
     # -> metrics.jsonl rows {"step": 100, "split": "weight_norm", "norm": ...} at steps
     #    100, 200, ... and the last step; TensorBoard scalars weight_norm/norm
@@ -104,6 +104,8 @@ class Hook:
 
 
 def _scalar(name: Any, value: Any) -> float:
+    if name in ("step", "split"):
+        raise ValueError(f"value {name!r}: the row's own key; name it otherwise")
     array = np.asarray(value)
     if array.size != 1 or not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"value {name!r} is not a scalar (shape {array.shape}, {array.dtype})")

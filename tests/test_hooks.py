@@ -2,6 +2,9 @@
 reach metrics.jsonl and TensorBoard at their steps, a resumed run logs the same rows, a
 failing hook is one line naming it, and hooks never change the trained bits."""
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -136,3 +139,24 @@ def test_driver_ends_a_chunk_at_every_stop_and_runs_hooks_in_order():
     assert [c[1:] for c in calls if c[0] == "each"] == [
         (0, 5), (5, 2), (7, 5), (12, 5), (17, 3)]
     assert [c[1] for c in calls if c[0] == "at"] == [7, 12]
+
+
+# ---------------------------------------------------------------- the guide
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_the_guide_runs(tmp_path):
+    guide = os.path.join(REPO, "docs", "guide", "own_hook.py")
+    out = subprocess.run([sys.executable, guide, str(tmp_path / "run")], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": REPO})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "power iteration" in out.stdout  # its own check against the exact Hessian passed
+    steps = [r["step"] for r in rows(tmp_path / "run", "sharpness")]
+    assert steps == [100, 200, 300]
+
+
+def test_the_guide_page_shows_the_file_it_runs():
+    page = open(os.path.join(REPO, "docs", "guide", "own_hook.md")).read()
+    code = open(os.path.join(REPO, "docs", "guide", "own_hook.py")).read()
+    assert page.split("```python\n", 1)[1].rsplit("```", 1)[0] == code

@@ -35,7 +35,7 @@ __all__ = ["Checkpoint", "Evaluate", "Hook", "HookError", "Interrupted", "LogSca
            "TrainingDiverged", "check_finite"]
 
 # Splits the core writes to metrics.jsonl: a user hook takes another name.
-RESERVED_SPLITS = ("train", "test", workdir_lib.TRAIN_STEP)
+RESERVED_SPLITS = (*workdir_lib.EVAL_SPLITS, workdir_lib.TRAIN_STEP)
 
 
 class TrainingDiverged(RuntimeError):

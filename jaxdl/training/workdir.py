@@ -3,7 +3,8 @@
     config.json     the validated config, first (rewritten only by a declared intervention)
     metrics.jsonl   one JSON object per line: {"step", "split", <metric>: value, ...}: the
                     evaluations (splits train, test) and every `log_every`-th step's training
-                    metrics and learning rate (split train_step)
+                    metrics and learning rate (split train_step), and a user hook's
+                    scalars (split: the hook's name)
     events.out.*    TensorBoard scalars, `<split>/<metric>`, and `train_step/steps_per_s`
     checkpoints/    orbax checkpoints of the whole train state (checkpoint.py)
     history.jsonl   what happened to the run: start, resume, intervention, interrupted, finish
@@ -36,6 +37,7 @@ LOCK = "jaxdl.lock"
 SHARD_LOCK = "jaxdl-shard-{}-of-{}.lock"  # a shard of a sweep: its own lock beside LOCK
 TMP_PREFIX = ".tmp-"  # atomic writers' temporary files: never a user's
 TRAIN_STEP = "train_step"  # the split of the rows that log one training step's metrics
+EVAL_SPLITS = ("train", "test")  # the splits of evaluation rows (others: steps, user hooks)
 
 
 class WorkdirError(RuntimeError):
@@ -337,7 +339,7 @@ class RunFiles:
                      f"(a resumed run writes only the steps after {step})")
             return
         keep = [line for line, row in rows if row["step"] <= step]
-        missing = expected - {row["step"] for _, row in rows if row.get("split") != TRAIN_STEP}
+        missing = expected - {row["step"] for _, row in rows if row.get("split") in EVAL_SPLITS}
         if missing:
             warn(f"{path} has no rows for steps {_steps(missing)} (deleted or overwritten?): "
                  f"they are lost; a resumed run writes only the steps after {step}")

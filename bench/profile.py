@@ -45,9 +45,9 @@ def phases(recipe: str, hide_torch: bool = True, steps: int = 0, execution: str 
     loop.data_lib.load = _timed(totals, "data (MNIST-1D: import + generate, or read the cache)", data_load)
     chunk_count = {"n": 0}
 
-    def timed_build(config):
+    def timed_build(config, **options):
         t = time.perf_counter()
-        run = build(config)
+        run = build(config, **options)
         totals["build (validate, trace shapes)"] = (time.perf_counter() - t
                                                     - totals["data (MNIST-1D: import + generate, or read the cache)"])
         inner = run.train_chunk

@@ -73,7 +73,7 @@ class Hook:
     every: int
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not callable(self.fn):
             raise ValueError(f"Hook: fn must be a function of (state, run), got {self.fn!r}")
         if not isinstance(self.every, int) or self.every < 0:
@@ -282,20 +282,20 @@ class StopRequest:
 
     def __init__(self):
         self.requested = False
-        self._previous = {}
+        self._previous: dict[int, Any] = {}
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
 
-    def __enter__(self):
+    def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import jaxdl
 from jaxdl import config as config_lib
 from jaxdl.study import report, run, store, sweep, vectorize
-from jaxdl.training import loop
+from jaxdl.training import checkpoint, loop
 
 # Stated tolerance (jaxdl/study/vectorize.py, README "Studies"): vectorized and one-by-one runs
 # of a trial agree to float rounding per step — after 4 steps, how far the params moved
@@ -259,3 +260,34 @@ def test_a_shard_from_before_a_new_config_key_merges_with_one_from_after(tmp_pat
         json.dump(old, f)
     with pytest.raises(store.StoreError, match="another sweep"):
         report.write_report(shards)
+
+
+def test_one_by_one_trials_are_validated_and_built_once_and_equal_jaxdl_train(
+        tmp_path, monkeypatch):
+    """Each trial's config is validated once (when the study loads) and its run built once
+    (a point's seeds share one build); a trial that reused another seed's run still ends
+    bit for bit as `jaxdl.train` of its config."""
+    study = sweep.load_study(write_study(tmp_path / "s.py", lrs=(1e-3, 2e-3), seeds=(0, 1),
+                                         steps=20, eval_every=10))
+    counts = {"build": 0, "validate": 0}
+
+    def counted(name, fn):
+        def call(*args, **kwargs):
+            counts[name] += 1
+            return fn(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(run, "_RUNS", {})  # no run built by another test of this process
+    with monkeypatch.context() as m:
+        m.setattr(loop, "build", counted("build", loop.build))
+        m.setattr(config_lib, "validate", counted("validate", config_lib.validate))
+        run.run_study(study, str(tmp_path / "sweep"), vectorize_mode="no", progress=False)
+    assert counts == {"build": 2, "validate": 0}  # 2 points; validated by load_study
+    trial = study.trials[-1]  # lr 2e-3, seed 1: trained with seed 0's build
+    jaxdl.train(trial.config, str(tmp_path / "alone"), progress=False)
+    sweep_dir = tmp_path / "sweep" / "trials" / trial.id
+    assert (sweep_dir / "metrics.jsonl").read_text() == \
+        (tmp_path / "alone" / "metrics.jsonl").read_text()
+    params = [jax.device_get(checkpoint.read_latest(str(d))[0]["params"])
+              for d in (sweep_dir, tmp_path / "alone")]
+    jax.tree.map(np.testing.assert_array_equal, *params)

@@ -6,9 +6,14 @@ modules become the edges of a graph. Three rules:
 - cycle:           no import cycle between jaxdl modules. Imports inside functions count
                    as edges too: a cycle that a late import hides is still a cycle.
 - function-local:  no import inside a function, except of an optional heavy dependency
-                   (OPTIONAL_HEAVY). A late import hides a cycle or a layering error and
+                   (OPTIONAL_HEAVY) or of a command's own stack in an entry point
+                   (COMMAND_IMPORTS). A late import hides a cycle or a layering error and
                    makes the cost of importing a module depend on which function ran.
-- upward:          a module imports only from its own layer or the layers below (LAYERS).
+- upward:          a module imports only from its own layer or the layers below (LAYERS);
+                   a module in no layer fails too ("no layer").
+
+Each failure names the file, the line and the rule. What the files under rewrite still
+break is listed in KNOWN, which only shrinks.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
     python -m bench.jaxdl_cli [--hide-torch] -- train [jaxdl train args]
 
 --hide-torch   make `import torch` fail, as in a venv made from requirements.lock:
-               tensorboardX (which jaxdl's MetricsLog imports) imports torch when it
+               tensorboardX (which jaxdl/training/workdir.py imports) imports torch when it
                is installed, and the bench venv has torch for the PyTorch peer
 """
 from __future__ import annotations

@@ -79,7 +79,7 @@ def phases(recipe: str, hide_torch: bool = True, steps: int = 0, execution: str 
                         _timed(totals, "checkpoints (save/wait)",
                                getattr(checkpoints.Checkpoints, method)))
     if hasattr(workdir_lib, "MetricsLog"):
-        workdir_lib.MetricsLog.__init__ = _timed(totals, "metrics log open (tensorboardX import)",
+        workdir_lib.MetricsLog.__init__ = _timed(totals, "metrics log open",
                                                  workdir_lib.MetricsLog.__init__)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

@@ -7,6 +7,7 @@
     train = jaxdl.make_train(jaxdl.config.default())  # the run as a pure function of the key
 """
 from jaxdl import config
+from jaxdl.training import loop, pure
 
 __all__ = ["config", "load_run", "make_train", "train"]
 
@@ -22,7 +23,6 @@ def train(config, workdir=None, *, hooks=(), **options):
     Options: progress=True, restart=False, intervene=False, init_from=None —
     see `jaxdl.training.loop.train`.
     """
-    from jaxdl.training import loop  # late: keeps `import jaxdl` light for the CLI's --help
     return loop.train(config, workdir, hooks=hooks, **options)
 
 
@@ -31,7 +31,6 @@ def make_train(config):
     function with no I/O, which can be `jax.jit`-ed and `jax.vmap`-ed over keys;
     `train(jaxdl.rng.root_key(config.seed))` ends with bit for bit the params of
     `jaxdl.train(config)` on the same machine — see `jaxdl.training.pure.make_train`."""
-    from jaxdl.training import pure  # late, as for train
     return pure.make_train(config)
 
 
@@ -39,5 +38,5 @@ def load_run(directory):
     """The run in `directory` (finished or interrupted), opened for reading: its config,
     checkpointed states, metrics, history and result, `apply(x)` and `evaluate(split)` —
     see `jaxdl.training.opened`. Nothing in the directory is written."""
-    from jaxdl.training import opened  # late, as for train
+    from jaxdl.training import opened  # late: pandas (~0.3 s), which `jaxdl train` never needs
     return opened.load_run(directory)

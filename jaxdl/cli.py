@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
+import subprocess
 import sys
+import threading
 from typing import Any, Sequence
+
+from jaxdl import config as config_lib
+from jaxdl.probes import overfit as overfit_lib
+from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
+from jaxdl.training import loop, parallel, resume
+from jaxdl.training import workdir as workdir_lib
+from jaxdl.training.checkpoint import disk_full
 
 DESCRIPTION = """\
 jaxdl: reproducible JAX experiments on how deep learning works.
@@ -48,7 +56,6 @@ def _flatten(node: Any, prefix: str = "config") -> list[str]:
 
 
 def _train_epilog() -> str:
-    from jaxdl import config as config_lib
     return ("config keys and their defaults (override any with --config.KEY=VALUE; "
             "setting config.model.name or config.data.name resets that section to the "
             "new entry's defaults; models: mlp cnn1d cnn2d gru resnet vit; data: mnist1d "
@@ -95,7 +102,6 @@ def parser() -> argparse.ArgumentParser:
                        help="number of processes (env JAXDL_NUM_PROCESSES)")
     hosts.add_argument("--process_id", type=int, metavar="I",
                        help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
-    from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
     study_cli.add_parsers(sub)
     o = sub.add_parser("overfit", help="can the model fit one small batch? (the first check)",
                        description=OVERFIT_HELP,
@@ -157,8 +163,6 @@ comes from the `bench` extra: pip install -e '.[bench]' (or `make bench`)."""
 
 def overfit(args: argparse.Namespace, overrides: Sequence[str]) -> int:
     """`jaxdl overfit`: probes/overfit.py on the config; prints the loss curve's ends."""
-    from jaxdl import config as config_lib
-    from jaxdl.probes import overfit as overfit_lib
     try:
         config = config_lib.load(args.config, overrides)
         result = overfit_lib.overfit_batch(config, args.examples, args.steps, args.loss_tol)
@@ -173,17 +177,16 @@ def overfit(args: argparse.Namespace, overrides: Sequence[str]) -> int:
 
 def inspect(args: argparse.Namespace) -> int:
     """`jaxdl inspect DIR`: the summary on stdout, the curves into --out."""
-    from jaxdl import config as config_lib
-    from jaxdl.training import opened, workdir
+    from jaxdl.training import opened  # late: pandas (~0.3 s), which `jaxdl train` never needs
     try:
         run = opened.load_run(args.dir)
         lines = inspect_summary(run)
         out = args.out or f"{run.name}-curves.png"
         if _inside(out, args.dir):
-            raise workdir.WorkdirError(f"--out {out}: inside the run directory, which "
-                                       f"inspect never writes into; choose another file")
+            raise workdir_lib.WorkdirError(f"--out {out}: inside the run directory, which "
+                                           f"inspect never writes into; choose another file")
         plot_curves(run.metrics, out, title=run.directory)
-    except (config_lib.ConfigError, workdir.WorkdirError) as e:
+    except (config_lib.ConfigError, workdir_lib.WorkdirError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
     print("\n".join([*lines, f"curves: {out}"]))
@@ -208,7 +211,8 @@ def inspect_summary(run: Any) -> list[str]:
 
 def plot_curves(metrics: Any, out: str, title: str) -> None:
     """One panel per metric of `metrics` (a load_run DataFrame), a line per split."""
-    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    # late (~0.4 s, which `jaxdl train` never needs); no pyplot: no GUI backend, no global state
+    from matplotlib.figure import Figure
     names = [c for c in metrics.columns if c not in ("step", "split")]
     figure = Figure(figsize=(4 * max(len(names), 1), 3.2), layout="constrained")
     figure.suptitle(title)
@@ -228,8 +232,6 @@ def _inside(path: str, directory: str) -> bool:
 
 def bench(args: Sequence[str]) -> int:
     """`python -m bench ARGS` in the checkout that holds this jaxdl."""
-    import os
-    import subprocess
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if not os.path.isfile(os.path.join(root, "bench", "__main__.py")):
         print(f"jaxdl: error: jaxdl bench needs a source checkout (no bench/ in {root}); "
@@ -238,20 +240,10 @@ def bench(args: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "bench", *args], cwd=root)
 
 
-def resume_command(argv: Sequence[str], workdir: str) -> str:
-    """The command that continues an interrupted run: the same one, with its workdir."""
-    argv = list(argv)
-    if not any(a == "--workdir" or a.startswith("--workdir=") for a in argv):
-        argv += ["--workdir", workdir]
-    return " ".join(["jaxdl", *(shlex.quote(a) for a in argv)])
-
-
 def run_config(spec: str | None, workdir: str | None, overrides: Sequence[str]) -> Any:
     """The config to train: `spec`'s (a --config file, or the default) with `overrides`;
     without a --config, the one of the run already in `workdir`, so that `jaxdl train
     --workdir RUN` reopens RUN as it was made (its user components imported again)."""
-    from jaxdl import config as config_lib
-    from jaxdl.training import workdir as workdir_lib
     saved = (workdir_lib.RunFiles(workdir).saved_config()
              if spec is None and workdir and os.path.isdir(workdir) else None)
     return config_lib.reopen(saved, overrides) if saved else config_lib.load(spec, overrides)
@@ -277,7 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - only the machine's failures are caught here
-        from jaxdl.training.checkpoint import disk_full
         if not isinstance(e, OSError) and not disk_full(e):
             raise
         reason = "no space left on device" if disk_full(e) else (e.strerror or str(e))
@@ -309,7 +300,6 @@ class _WithoutClosedLoopTracebacks:
     HEADER = "Traceback (most recent call last):"
 
     def __init__(self, stream: Any):
-        import threading
         self._stream, self._local = stream, threading.local()  # one block per thread
 
     def write(self, text: str) -> int:
@@ -348,10 +338,7 @@ def _main(argv: list[str]) -> int:
         return bench(argv[1:])
     args = parser().parse_args(args_list)
     if args.command in ("sweep", "report"):
-        from jaxdl.study import cli as study_cli
         return study_cli.main(args, argv, overrides)
-    from jaxdl import config as config_lib
-    from jaxdl.training import loop, parallel, resume, workdir
     if args.command == "overfit":
         return overfit(args, overrides)
     if args.command == "inspect":
@@ -369,9 +356,10 @@ def _main(argv: list[str]) -> int:
                             init_from=args.init_from)
     except loop.Interrupted as e:
         if parallel.is_primary():
-            print(f"jaxdl: {e}; resume with: {resume_command(argv, e.workdir)}", file=sys.stderr)
+            command = study_cli.resume_command(argv, e.workdir)
+            print(f"jaxdl: {e}; resume with: {command}", file=sys.stderr)
         return 0
-    except (config_lib.ConfigError, workdir.WorkdirError, resume.ParamsMismatch) as e:
+    except (config_lib.ConfigError, workdir_lib.WorkdirError, resume.ParamsMismatch) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
     except loop.TrainingDiverged as e:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.datasets import load_digits
 
 from jaxdl.data import Dataset
 from jaxdl.data import _util
@@ -20,7 +21,6 @@ def load(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """
     test_fraction = _util.number("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
     seed = _util.seed("seed", seed)
-    from sklearn.datasets import load_digits  # late: sklearn is slow to import
     bunch = load_digits()
     x = (bunch.images / MAX_PIXEL).astype(np.float32)[..., None]
     y = bunch.target.astype(np.int32)

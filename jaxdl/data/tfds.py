@@ -20,6 +20,8 @@ import os
 from typing import Any
 
 import numpy as np
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core import file_adapters
 
 from jaxdl.data import Dataset
 from jaxdl.data import _util
@@ -75,7 +77,6 @@ def clear_cache() -> None:
 
 def _builder(dataset: str, data_dir: str) -> Any:
     """tfds' builder for `dataset`; reads only local metadata (tfds keeps GCS disabled)."""
-    import tensorflow_datasets as tfds  # late: ~0.5 s, only for this source
     try:
         return tfds.builder(dataset, data_dir=os.path.expanduser(data_dir) if data_dir else None)
     except ValueError as err:  # incl. DatasetNotFoundError, whose message lists every dataset
@@ -84,7 +85,6 @@ def _builder(dataset: str, data_dir: str) -> Any:
 
 def _supervised_keys(builder: Any, dataset: str) -> tuple[str, str]:
     """The (image, label) feature names, checked to be a fixed-shape Image and a ClassLabel."""
-    import tensorflow_datasets as tfds
     features = builder.info.features
     keys = builder.info.supervised_keys or ("image", "label")
     if not (isinstance(keys, tuple) and len(keys) == 2 and all(isinstance(k, str) and k in features for k in keys)):
@@ -120,7 +120,6 @@ def _open(builder: Any, split: str, option: str) -> Any:
 
 
 def _explain(builder: Any, split: str, option: str, err: Exception) -> Exception:
-    from tensorflow_datasets.core import file_adapters
     name = builder.name
     root = os.fspath(getattr(builder, "_data_dir_root", builder.data_dir))
     if not builder.is_prepared():

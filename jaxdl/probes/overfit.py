@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxdl import config as config_lib
 from jaxdl import losses, rng
 from jaxdl.training import loop
 from jaxdl.training import step as step_lib
@@ -52,7 +53,6 @@ def overfit_batch(config: ml_collections.ConfigDict, examples: int = 8, steps: i
         raise ValueError(f"steps: must be >= 1, got {steps}")
     config = ml_collections.ConfigDict(config.to_dict())
     if config.get("objective", {}).get("name", "supervised") != "supervised":
-        from jaxdl import config as config_lib
         raise config_lib.ConfigError(
             f"config.objective.name: {config.objective.name!r}: the one-batch check fits "
             f"labels; it needs the supervised objective")

@@ -18,6 +18,10 @@ import shlex
 import sys
 from typing import Any, Sequence
 
+from jaxdl import config as config_lib
+from jaxdl.study import sweep
+from jaxdl.training import workdir as workdir_lib
+
 SWEEP_HELP = """\
 Run every trial of a study and write its report.
 
@@ -84,9 +88,9 @@ def add_parsers(subparsers: Any) -> None:
 
 def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str] = ()) -> int:
     """Run `jaxdl sweep` or `jaxdl report`; returns the exit status."""
-    from jaxdl import config as config_lib
-    from jaxdl.study import measure, report, store, sweep
-    from jaxdl.training import workdir
+    # The study stack (pandas, scipy, matplotlib: ~1.3 s) is imported when its command
+    # runs, so that `jaxdl train` starts without it (tests/test_layering.py).
+    from jaxdl.study import measure, report, store
     try:
         if overrides:
             raise sweep.StudyError(f"{overrides[0]}: a sweep's configs come from its study file "
@@ -98,13 +102,13 @@ def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str]
             return 0
         return sweep_command(args, argv)
     except (sweep.StudyError, config_lib.ConfigError, store.StoreError,
-            workdir.WorkdirError, measure.MeasureError) as e:
+            workdir_lib.WorkdirError, measure.MeasureError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
 
 
 def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from jaxdl.study import report, run, store, sweep
+    from jaxdl.study import report, run, search, store  # late: see main
     workdir = args.workdir or sweep.default_workdir(args.study, args.quick)
     if os.path.lexists(os.path.join(workdir, store.STUDY)):
         store.check_directory(workdir)  # damaged study.json or record: refused, nothing run
@@ -116,7 +120,6 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             if args.shard:
                 raise sweep.StudyError("--shard: a SEARCH is sequential (each point depends on "
                                        "the previous ones); run it on one machine")
-            from jaxdl.study import search
             summary = search.run_search(study, workdir, vectorize_mode=args.vectorize,
                                         retry_failed=args.retry_failed,
                                         progress=not args.no_progress)
@@ -140,7 +143,7 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def print_report(path: str) -> None:
     """Where the report is, then its verdict: the study's answer without opening a file."""
-    from jaxdl.study import report
+    from jaxdl.study import report  # late: see main
     print(f"report: {path}")
     verdict = report.read_verdict(path)
     if verdict:
@@ -149,7 +152,7 @@ def print_report(path: str) -> None:
 
 def print_hint(dirs: Sequence[str]) -> None:
     """For a study whose analyze() was not run: the command that runs it."""
-    from jaxdl.study import store
+    from jaxdl.study import store  # late: see main
     info = store.read_study(dirs[0])
     if info.get("analysis"):
         recorded = info.get("study") or f"{info['name']}.py"
@@ -160,6 +163,9 @@ def print_hint(dirs: Sequence[str]) -> None:
 
 
 def resume_command(argv: Sequence[str], workdir: str) -> str:
-    """The same command, with its workdir: continues the sweep."""
-    from jaxdl import cli
-    return cli.resume_command(argv, workdir)
+    """The command that continues an interrupted run or sweep: the same one, with its
+    workdir. (Here, below jaxdl/cli.py, which uses it for `jaxdl train`.)"""
+    argv = list(argv)
+    if not any(a == "--workdir" or a.startswith("--workdir=") for a in argv):
+        argv += ["--workdir", workdir]
+    return " ".join(["jaxdl", *(shlex.quote(a) for a in argv)])

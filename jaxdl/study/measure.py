@@ -40,9 +40,11 @@ import tqdm
 from jaxdl import config as config_lib
 from jaxdl import rng
 from jaxdl.study import store as store_lib
-from jaxdl.study import sweep
+from jaxdl.study import sweep, vectorize
+from jaxdl.study.programs import program_for
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import loop
+from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
 
 SPLIT = "measure"
@@ -71,10 +73,9 @@ class Context:
     def apply(self, x: Any, state: Any = None) -> jax.Array:
         """The model's outputs (logits) on `x` in inference mode, with this trial's final
         state or `state` (e.g. one from `load`)."""
-        from jaxdl.training import step
         state = self.state if state is None else state
-        return step.apply_model(self.run.model, state.params, state.model_state,
-                                jax.numpy.asarray(x), train=False)[0]
+        return step_lib.apply_model(self.run.model, state.params, state.model_state,
+                                    jax.numpy.asarray(x), train=False)[0]
 
     def evaluate(self, state: Any = None) -> dict[str, dict[str, float]]:
         """{split: {loss, accuracy, f1_macro}} as the run's own evaluation computes them."""
@@ -122,7 +123,6 @@ def measure_trials(fn: Measure, trials: Sequence[sweep.Trial], store: store_lib.
                    progress: bool = True) -> int:
     """Measure every done trial of `trials` not measured yet (all done ones with
     `remeasure`); returns how many were measured now."""
-    from jaxdl.study import vectorize
     done = [t for t in trials if (store.record(t.id) or {}).get("status") == store_lib.DONE]
     todo = [t for t in done if remeasure or not store.record(t.id).get("measured")]
     if not todo:
@@ -212,7 +212,6 @@ class _StateLoader:
         return self._single(trial, step)
 
     def _single(self, trial: sweep.Trial, step: int | None = None) -> Any:
-        from jaxdl.study import vectorize
         run = self.runs[vectorize.group_key(trial.config)]
         directory = os.path.join(self.store.trial_dir(trial.id), "checkpoints")
         abstract = jax.eval_shape(run.init, rng.root_key(trial.seed))
@@ -227,12 +226,10 @@ class _StateLoader:
 
     def _restore_group(self, gid: str, trial: sweep.Trial,
                        step: int | None = None) -> tuple[Any, list[str]]:
-        from jaxdl.study import run as run_lib
-        from jaxdl.study import vectorize
         group_dir = os.path.join(self.store.root, "groups", gid)
         ids = json.load(open(os.path.join(group_dir, "group.json")))["trials"]
         key = vectorize.group_key(trial.config)
-        program = run_lib.program_for(key, self.runs[key])
+        program = program_for(key, self.runs[key])
         configs = [self._config(tid) for tid in ids]
         state = _restore(os.path.join(group_dir, "checkpoints"),
                          lambda saved: vectorize.abstract_state(program, configs), trial, step)

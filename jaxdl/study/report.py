@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from scipy import stats
 
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
@@ -50,7 +51,6 @@ NOT_RUN = "Analysis not run:"  # the report's line when the study's analyze() di
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
     """(mean, low, high): the Student-t interval of the mean; NaN bounds for one value."""
-    from scipy import stats
     x = np.asarray(values, dtype=float)
     mean = float(np.mean(x)) if x.size else math.nan
     if x.size < 2:
@@ -215,7 +215,6 @@ def scatter_fit(df: pd.DataFrame, x: str, y: str = "value", xlabel: str = "", yl
                 title: str = "") -> tuple[Figure, dict[str, float]]:
     """Every trial as a point and the least-squares line of y on x (on log10 x when x
     spans a factor of 10); returns the figure and {slope, intercept, r, p}."""
-    from scipy import stats
     log = _is_log(list(df[x]))
     xs = np.log10(df[x].to_numpy(float)) if log else df[x].to_numpy(float)
     ys = df[y].to_numpy(float)

@@ -31,6 +31,7 @@ from jaxdl import config as config_lib
 from jaxdl.study import measure as measure_lib
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep, vectorize
+from jaxdl.study.programs import program_for
 from jaxdl.training import loop, resume
 from jaxdl.training import workdir as workdir_lib
 
@@ -163,17 +164,9 @@ def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorize
                    measured=measured)
 
 
-# Built runs and vectorized programs by group key, kept for the life of the process: a
-# search's successive points, or several sweeps in one notebook, reuse compiled programs.
+# Built runs by group key, kept for the life of the process: a search's successive
+# points, or several sweeps in one notebook, reuse them (and their programs: programs.py).
 _RUNS: dict[str, loop.Run] = {}
-_PROGRAMS: dict[str, vectorize.Program] = {}
-
-
-def program_for(key: str, run: loop.Run) -> vectorize.Program:
-    """The vectorized program of group key `key`, built once per process."""
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = vectorize.build_program(run)
-    return _PROGRAMS[key]
 
 
 def _build_runs(groups: list[list[sweep.Trial]]) -> dict[str, loop.Run]:

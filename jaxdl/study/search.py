@@ -25,7 +25,9 @@ import logging
 from typing import Any
 
 import numpy as np
+import tqdm
 
+from jaxdl.study import run
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 
@@ -84,9 +86,6 @@ def objective_value(store: store_lib.Store, trials: list[sweep.Trial], metric: s
 def run_search(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
                retry_failed: bool = False, progress: bool = True) -> Any:
     """Ask, train (or read from the store), tell — `study.search.points` times."""
-    import tqdm
-
-    from jaxdl.study import run
     optuna = _optuna()
     search = study.search
     sampler = optuna.samplers.TPESampler(seed=search.seed)

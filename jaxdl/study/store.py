@@ -46,6 +46,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from jaxdl.study import sweep
+from jaxdl.training import resume
 from jaxdl.training import workdir as workdir_lib
 
 STUDY = "study.json"
@@ -97,7 +98,6 @@ class Store:
             raise StoreError(f"sweep directory {self.root} is a file; choose another --workdir")
         if os.path.lexists(path):
             saved = check_directory(self.root)  # a damaged study.json or record: refused
-            from jaxdl.training import resume
             current = {"fingerprint": study.fingerprint(), "base": study.base.to_dict()}
             if not same_base(saved, current):
                 changes = resume.config_changes(saved.get("base") or {}, current["base"])
@@ -403,6 +403,5 @@ def same_base(saved: dict, other: dict) -> bool:
         return True
     if not (saved.get("base") and other.get("base")):
         return False  # a description from before bases were recorded: nothing to compare
-    from jaxdl.training import resume
     return not (resume.config_changes(saved["base"], other["base"])
                 and resume.config_changes(other["base"], saved["base"]))

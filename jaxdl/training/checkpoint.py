@@ -54,6 +54,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxdl import config as config_lib
+from jaxdl.training import parallel
 
 # orbax logs every save at INFO through absl; keep the run's output readable.
 logging.getLogger("absl").setLevel(logging.WARNING)
@@ -222,7 +223,6 @@ class Checkpoints:
         """Move the damaged checkpoint at `step` to `<workdir>/checkpoints.damaged/` (kept,
         not deleted), so that the step is saved anew: a run that fell back past it and
         trained through it again must not end with it as its newest checkpoint."""
-        from jaxdl.training import parallel
         self._rejected.discard(step)
         if not os.path.isdir(os.path.join(self.directory, str(step))):
             return  # gone already: e.g. --restart moved every checkpoint aside

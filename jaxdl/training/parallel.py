@@ -22,6 +22,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 BATCH_AXES = ("data", "fsdp")  # a global batch is split over every device
@@ -69,7 +70,6 @@ def is_primary() -> bool:
 def sync(name: str) -> None:
     """Every process waits here until all have arrived (a no-op in one process)."""
     if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
         multihost_utils.sync_global_devices(name)
 
 
@@ -78,7 +78,6 @@ def any_process(flag: bool) -> bool:
     can act on it at the same step (e.g. a SIGTERM that reached only one host)."""
     if jax.process_count() == 1:
         return flag
-    from jax.experimental import multihost_utils
     return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
 
 

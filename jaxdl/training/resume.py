@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from flax import traverse_util
 
+from jaxdl import config as config_lib
+
 # Keys that change how a run is executed or saved, not what it computes (the execution
 # strategy and the device layout change float rounding only): a run may resume under
 # other values, e.g. on another machine.
@@ -60,7 +62,6 @@ def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
 def _defaults_like(config: dict) -> dict[str, Any]:
     """jaxdl's default config, flattened, with the named sections (data, model) of
     `config`'s names."""
-    from jaxdl import config as config_lib
     defaults = config_lib.default()
     for section in config_lib.NAMED_SECTIONS:
         name = (config.get(section) or {}).get("name")

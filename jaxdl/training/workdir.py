@@ -26,6 +26,7 @@ import time
 from typing import Any, Callable, Iterable
 
 import numpy as np
+from tensorboardX import SummaryWriter
 
 from jaxdl import config as config_lib
 
@@ -391,7 +392,6 @@ class MetricsLog:
         self.write = write
         if not write:
             return
-        from tensorboardX import SummaryWriter  # imported late: slow, and only the driver needs it
         self._jsonl = open(os.path.join(workdir, METRICS), "a")
         # purge_step: TensorBoard drops events a killed earlier attempt logged after it
         self._tb = SummaryWriter(logdir=workdir, flush_secs=30, purge_step=purge_step or None)

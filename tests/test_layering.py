@@ -81,15 +81,9 @@ KNOWN: frozenset[tuple[str, str, str]] = frozenset({
     ("jaxdl/config.py", "jaxdl.probes.adversarial", "upward"),
     ("jaxdl/training/step.py", "jaxdl.probes.adversarial", "upward"),
     ("jaxdl/training/step.py", "jax.sharding", "function-local"),
-    ("jaxdl/training/loop.py", "jaxdl.losses", "function-local"),
-    ("jaxdl/training/loop.py", "jaxdl.training.histograms", "function-local"),
     ("jaxdl/training/loop.py", "jaxdl.pruning", "cycle"),
     ("jaxdl/pruning.py", "jaxdl.training.loop", "cycle"),
     ("jaxdl/pruning.py", "jaxdl.training.loop", "function-local"),
-    ("jaxdl/pruning.py", "jaxdl.training.checkpoint", "function-local"),
-    ("jaxdl/pruning.py", "jaxdl.training.step", "function-local"),
-    ("jaxdl/pruning.py", "jaxdl.optim", "function-local"),
-    ("jaxdl/study/vectorize.py", "hashlib", "function-local"),
 })
 
 

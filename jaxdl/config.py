@@ -123,13 +123,45 @@ def augment_defaults() -> ml_collections.ConfigDict:
     ))
 
 
+class NamedSection(ml_collections.ConfigDict):
+    """A named section (data, model, objective, gradient): setting its `name` — in Python
+    as on the command line — resets it to the new entry's defaults, so `c.objective.name =
+    "simclr"` gives simclr's options and no stale keys of the previous entry."""
+    section = ""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "name" and "name" in self and value != self["name"]:
+            fresh = named_section(self.section, value)
+            for old in [k for k in self.keys() if k != "name"]:
+                del self[old]
+            for k, v in fresh.items():
+                super().__setitem__(k, v)
+            return
+        super().__setitem__(key, value)
+
+
+_SECTION_TYPES = {name: type(f"{name.title()}Section", (NamedSection,),
+                              {"section": name, "__module__": __name__})
+                  for name in NAMED_SECTIONS}
+globals().update({t.__name__: t for t in _SECTION_TYPES.values()})  # picklable by name
+
+
 def named_section(section: str, name: str) -> ml_collections.ConfigDict:
     """Section `section` (data, model, objective, gradient) with entry `name`'s defaults."""
     try:
         options = NAMED_SECTIONS[section](name)
     except KeyError as e:
         raise ConfigError(f"config.{section}.name: {e.args[0]}") from None
-    return ml_collections.ConfigDict(dict(name=name, **options))
+    return _SECTION_TYPES[section](dict(name=name, **options))
+
+
+def with_sections(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """A copy of `config` whose named sections reset themselves when their name is set."""
+    config = ml_collections.ConfigDict(config.to_dict())
+    for section in NAMED_SECTIONS:
+        if isinstance(config.get(section), ml_collections.ConfigDict):
+            config[section] = _SECTION_TYPES[section](config[section].to_dict())
+    return config
 
 
 def options(section: Any) -> dict[str, Any]:
@@ -236,7 +268,8 @@ def from_saved(saved: dict[str, Any]) -> ml_collections.ConfigDict:
     for section in NAMED_SECTIONS:
         if (saved.get(section) or {}).get("name"):
             defaults[section] = named_section(section, saved[section]["name"])
-    return ml_collections.ConfigDict(merge(defaults.to_dict(), without_components(saved)))
+    return with_sections(ml_collections.ConfigDict(merge(defaults.to_dict(),
+                                                         without_components(saved))))
 
 
 def reopen(saved: dict[str, Any], overrides: Iterable[str] = ()) -> ml_collections.ConfigDict:
@@ -336,7 +369,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str])
     Section names go first so that a section switched to another entry gets
     that entry's defaults before its other keys are set.
     """
-    config = ml_collections.ConfigDict(config.to_dict())
+    config = with_sections(config)
     pairs = [_split_override(o) for o in overrides]
     for key, raw in sorted(pairs, key=lambda kv: not _is_section_name(kv[0])):
         if _is_section_name(key):

@@ -56,7 +56,7 @@ class ConfigError(ValueError):
 
 def default() -> ml_collections.ConfigDict:
     """The default run: the published MNIST-1D CNN recipe (test accuracy ~94%)."""
-    c = ml_collections.ConfigDict()
+    c = RunConfig()
     c.seed = 0  # root of every key of the run: init, data order, dropout
     c.steps = 6000
     c.batch_size = 100
@@ -155,13 +155,24 @@ def named_section(section: str, name: str) -> ml_collections.ConfigDict:
     return _SECTION_TYPES[section](dict(name=name, **options))
 
 
+class RunConfig(ml_collections.ConfigDict):
+    """A run's config: a named section assigned anew (`c.data = ConfigDict(...)` in a config
+    file) becomes that section's NamedSection, so it resets on `name` too."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _SECTION_TYPES and isinstance(value, (dict, ml_collections.ConfigDict)) \
+                and not isinstance(value, NamedSection):
+            value = _SECTION_TYPES[key](dict(value.to_dict() if hasattr(value, "to_dict")
+                                             else value))
+        super().__setitem__(key, value)
+
+
 def with_sections(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """A copy of `config` whose named sections reset themselves when their name is set."""
-    config = ml_collections.ConfigDict(config.to_dict())
-    for section in NAMED_SECTIONS:
-        if isinstance(config.get(section), ml_collections.ConfigDict):
-            config[section] = _SECTION_TYPES[section](config[section].to_dict())
-    return config
+    copy = RunConfig()
+    for key, value in config.to_dict().items():
+        copy[key] = value
+    return copy
 
 
 def options(section: Any) -> dict[str, Any]:
@@ -181,6 +192,8 @@ def components(config: ml_collections.ConfigDict) -> dict[str, dict[str, str]]:
     built in."""
     found = {}
     for section, registry in REGISTRIES.items():
+        if section not in config:  # a config of an older layout
+            continue
         name = config[section].name
         origin = registry.origin(name)
         if origin is not None:

@@ -389,3 +389,12 @@ def make_ssl_train_step(model: ssl.SSLNet, optimizer: optax.GradientTransformati
                              model_state=model_state, target=target), metrics
 
     return train_step
+
+
+# config.loss as it was by default (every option off): the `loss_cfg` these steps take.
+OLD_LOSS = ml_collections.ConfigDict(dict(
+    name="cross_entropy", label_smoothing=0.0, l1=0.0, l2=0.0, jacobian=0.0, input_noise=0.0,
+    weight_noise=0.0, adversarial=dict(attack="none", eps=0.1, norm="linf", steps=7,
+                                       step_size=0.035, random_start=True, fraction=1.0),
+    distill=dict(teacher="", temperature=4.0, inputs="train", num_inputs=100_000,
+                 inputs_seed=1)))

@@ -17,9 +17,7 @@ from jaxdl.training import loop
 from equivalence import run_and_reference  # tests/equivalence.py
 import reference_step  # tests/reference_step.py: the step before this change, frozen
 
-OLD_LOSS = ml_collections.ConfigDict(dict(  # config.loss as it was, everything off
-    name="cross_entropy", label_smoothing=0.0, l1=0.0, l2=0.0, jacobian=0.0, input_noise=0.0,
-    weight_noise=0.0, adversarial=dict(attack="none"), distill=dict(teacher="")))
+OLD_LOSS = reference_step.OLD_LOSS
 
 
 def small(*overrides: str) -> ml_collections.ConfigDict:

@@ -38,7 +38,7 @@ import numpy as np
 import tqdm
 
 from jaxdl import config as config_lib
-from jaxdl import rng
+from jaxdl import models, rng
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 from jaxdl.training import checkpoint as checkpoint_lib
@@ -71,9 +71,8 @@ class Context:
     def apply(self, x: Any, state: Any = None) -> jax.Array:
         """The model's outputs (logits) on `x` in inference mode, with this trial's final
         state or `state` (e.g. one from `load`)."""
-        from jaxdl.training import step
         state = self.state if state is None else state
-        return step.apply_model(self.run.model, state.params, state.model_state,
+        return models.apply(self.run.model, state.params, state.model_state,
                                 jax.numpy.asarray(x), train=False)[0]
 
     def evaluate(self, state: Any = None) -> dict[str, dict[str, float]]:

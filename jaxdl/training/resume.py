@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from flax import traverse_util
 
+from jaxdl import config as config_lib
+
 # Keys that change how a run is executed or saved, not what it computes (the execution
 # strategy and the device layout change float rounding only): a run may resume under
 # other values, e.g. on another machine.
@@ -45,7 +47,9 @@ def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     keeps the old behaviour (the contract for adding config keys), so runs and sweeps
     started before an upgrade still resume."""
     # The components record (import paths, source digests) is not config: a changed
-    # source is reported when the run is reopened, not refused.
+    # source is reported when the run is reopened, not refused. A config of an older
+    # layout (the `loss` section) is compared in today's (`config.upgrade`).
+    old, new = config_lib.upgrade(old), config_lib.upgrade(new)
     a = flatten_config({k: v for k, v in old.items() if k != "components"})
     b = flatten_config({k: v for k, v in new.items() if k != "components"})
     missing = object()
@@ -60,7 +64,6 @@ def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
 def _defaults_like(config: dict) -> dict[str, Any]:
     """jaxdl's default config, flattened, with the named sections (data, model) of
     `config`'s names."""
-    from jaxdl import config as config_lib
     defaults = config_lib.default()
     for section in config_lib.NAMED_SECTIONS:
         name = (config.get(section) or {}).get("name")

@@ -236,9 +236,7 @@ def costs(model: str, convs: list[str]) -> dict:
             run = loop.build(config)
             data = run.device_data()
             state = run.init(rng.root_key(config.seed))
-            train_step = step_lib.make_train_step(run.model, run.optimizer, config.loss,
-                                                  classify=True)
-            one_step = step_lib.make_one_step(train_step, config.batch_size)
+            one_step = step_lib.make_one_step(run.train_step, config.batch_size)
             epoch = pipeline.Epoch(jnp.arange(data.x.shape[0]), None)  # the gather per step
             step_flops = flops(jax.jit(one_step).lower(state, data, epoch))
             variables = {"params": state.params, **state.model_state}

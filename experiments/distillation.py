@@ -19,7 +19,8 @@ logits for the same 4000 inputs at T = 4 (`soft_train`) and at Hinton et al.'s T
 generator (`soft_generated`, generator seed 1, the ideal world of
 experiments/deep_bootstrap.py: 6 passes over them); and, the control, on 100,000
 fresh generator inputs with their true labels (`labels_generated`). Loss: T² · KL of
-the softened distributions (config.loss.distill; jaxdl/training/distill.py).
+the softened distributions (`objective.name=distill`: jaxdl/objectives/distill.py,
+jaxdl/training/distill.py).
 
 Published result it checks: Hinton et al. §3 (MNIST, a 1200-1200 teacher with dropout
 and jitter, 67 test errors; an 800-800 student: 146 errors on the labels, 74 when
@@ -69,9 +70,9 @@ TRAININGS = {
     # the control: as many fresh generator inputs, with their true labels (seed 1 as well)
     "labels_generated": [f"data.num_samples={GENERATED + 1000}", "data.seed=1",
                          f"data.train_split={GENERATED / (GENERATED + 1000)}"],
-    "soft_train": ["loss.distill.inputs=train"],
-    "soft_generated": ["loss.distill.inputs=generated", f"loss.distill.num_inputs={GENERATED}"],
-    "soft_train_t20": ["loss.distill.inputs=train", "loss.distill.temperature=20.0"],  # Hinton's T
+    "soft_train": ["objective.inputs=train"],
+    "soft_generated": ["objective.inputs=generated", f"objective.num_inputs={GENERATED}"],
+    "soft_train_t20": ["objective.inputs=train", "objective.temperature=20.0"],  # Hinton's T
 }
 TEMPERATURE = 4.0
 
@@ -94,8 +95,8 @@ def student_config(teacher: ml_collections.ConfigDict, model: str, training: str
     unless trained on labels, the teacher's logits as targets."""
     overrides = [*STUDENT_MODELS[model], "eval_every=0", "checkpoint_every=0"]
     if training.startswith("soft"):
-        overrides += [f"loss.distill.teacher={teacher_dir}",
-                      f"loss.distill.temperature={TEMPERATURE}"]
+        overrides += ["objective.name=distill", f"objective.teacher={teacher_dir}",
+                      f"objective.temperature={TEMPERATURE}"]
     overrides += TRAININGS[training]
     config = config_lib.apply_overrides(teacher.copy_and_resolve_references(), overrides)
     config_lib.validate(config)

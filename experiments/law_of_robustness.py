@@ -30,7 +30,7 @@ log p at fixed (n, d), and the fitted slope of log Lip on log sqrt(nd/p) says ho
 closely plain training follows the bound (slope 1: it finds the smoothest
 interpolators the law allows; slope < 1: the network gets smoother with p more
 slowly than allowed); (3) smooth interpolators: a second block trains the same nets
-(n = 1000, d = 10) with a Jacobian penalty `loss.jacobian` = λ · mean ||d f / d x||_F^2
+(n = 1000, d = 10) with a Jacobian penalty `objective.jacobian` = λ · mean ||d f / d x||_F^2
 (double backprop), λ in {1e-3, 1e-2}: from which p do they still interpolate, and how
 smooth are they (against sqrt(nd/p) and the floor)? The law: Lip = O(1) needs p ≳ nd.
 Since the penalty acts on gradients at the training points, this block's Lip is the
@@ -93,10 +93,10 @@ NS = (250, 1000)
 DS = (10, 40)
 WIDTHS = (16, 64, 256, 1024, 4096)  # 16384: ~5 min a trial on 2 busy cores
 
-PENALTIES = (1e-3, 1e-2)  # loss.jacobian: mean ||d f / d x||_F^2, for smooth interpolators
+PENALTIES = (1e-3, 1e-2)  # objective.jacobian: mean ||d f / d x||_F^2, for smooth interpolators
 SWEEP = sweep.concat(
     sweep.grid({"data.n": NS, "data.d": DS, "model.width": WIDTHS}),
-    sweep.grid({"data.n": (1000,), "data.d": (10,), "model.width": WIDTHS, "loss.jacobian": PENALTIES}))
+    sweep.grid({"data.n": (1000,), "data.d": (10,), "model.width": WIDTHS, "objective.jacobian": PENALTIES}))
 SEEDS = range(5)
 METRICS = ("train/accuracy", "measure/lip_train", "measure/lip_fresh", "measure/lip_upper")
 LAW_CLAIM = "Lip of any interpolator (Bubeck & Sellke 2021, Thm 3)"
@@ -107,7 +107,7 @@ QUICK = {"overrides": {"steps": 1500, "eval_every": 500, "checkpoint_every": 150
          "sweep": sweep.concat(
              sweep.grid({"data.n": (250,), "data.d": (10,), "model.width": (16, 256, 4096)}),
              sweep.grid({"data.n": (250,), "data.d": (10,), "model.width": (256, 4096),
-                         "loss.jacobian": (1e-2,)}))}
+                         "objective.jacobian": (1e-2,)}))}
 
 
 def get_config(name: str | None = None) -> ml_collections.ConfigDict:
@@ -117,7 +117,7 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
     c.data.n, c.data.d, c.data.test_size = 1000, 10, 1000
     c.model = config_lib.named_section("model", "mlp")
     c.model.depth, c.model.width = 1, 256
-    c.loss.name = "mse"
+    c.objective.loss = "mse"
     c.optimizer.lr = 3e-3
     c.optimizer.schedule.name = "constant"
     c.steps, c.eval_every, c.checkpoint_every = 4000, 1000, 2000
@@ -191,7 +191,7 @@ def _trials(results: report.Results) -> pd.DataFrame:
     # lip_train small there while f stays steep between them (seen by lip_pairs, lip_fresh).
     df["lip"] = df[["lip_train", "lip_pairs", "lip_fresh"]].max(axis=1)
     df["interpolates"] = df["train_accuracy"] >= 1.0
-    penalty = df["loss.jacobian"] if "loss.jacobian" in df else pd.Series(0.0, index=df.index)
+    penalty = df["objective.jacobian"] if "objective.jacobian" in df else pd.Series(0.0, index=df.index)
     df["penalty"] = penalty.fillna(0.0).astype(float)
     return df
 
@@ -308,7 +308,7 @@ def _smooth_verdict(block: pd.DataFrame) -> str:
     points = fitted.groupby(["params", "penalty"]).agg(
         lip=("lip", "mean"), bound=("bound", "first"), mse=("train_mse", "mean"))
     under = points[points["lip"] < floor]
-    text = (f"**Smooth interpolation (loss.jacobian > 0), n = {n}, d = {d}** (Lip here: the largest "
+    text = (f"**Smooth interpolation (objective.jacobian > 0), n = {n}, d = {d}** (Lip here: the largest "
             f"of the lower bounds lip_train, lip_pairs, lip_fresh). The law allows "
             f"Lip ~ sqrt(nd/p) < 1 only for p > nd = {n * d:,}; no exact interpolator of this "
             f"sample has Lip below the floor {floor:.2f}. " + ". ".join(parts) + ". "
@@ -393,8 +393,8 @@ def _loglog(df: pd.DataFrame) -> tuple[Figure, dict[str, float]]:
 
 def _lip_against_width(results: report.Results) -> Figure:
     summary = results.summary("measure/lip_train")
-    if "loss.jacobian" in summary:  # plain training only
-        summary = summary[summary["loss.jacobian"].isna()]
+    if "objective.jacobian" in summary:  # plain training only
+        summary = summary[summary["objective.jacobian"].isna()]
     summary = summary.assign(nd=[f"n={n}, d={d}" for n, d in zip(summary["data.n"], summary["data.d"])])
     fig = report.line_plot(summary, "model.width", hue=["data.n", "data.d"],
                            ylabel="Lip(f) over training points",

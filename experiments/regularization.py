@@ -28,11 +28,11 @@ x5, translation range /6), also fresh.
 Regularizers (each alone, on top of "none"), the strength picked from 3-4 per regularizer
 by the final validation accuracy of one seed (100, not a study seed;
 experiments/regularization_tuning.py, 26 runs, 3 min 10 s; its report is in
-docs/studies/regularization/tuning.md): L2 1e-2 (loss.l2, the coefficient of 0.5 sum w^2),
-L1 1e-4 (loss.l1, of sum |w|), dropout 0.1 after each hidden layer (model.dropout), label
+docs/studies/regularization/tuning.md): L2 1e-2 (objective.l2, the coefficient of 0.5 sum w^2),
+L1 1e-4 (objective.l1, of sum |w|), dropout 0.1 after each hidden layer (model.dropout), label
 smoothing 0.1 (its best, still below none), Gaussian input noise of std 0.3 per training
-example and step (loss.input_noise; the training inputs have std 0.998), Gaussian weight noise of std 0.1
-on the weight matrices in every training forward pass (loss.weight_noise), data augmentation
+example and step (objective.input_noise; the training inputs have std 0.998), Gaussian weight noise of std 0.1
+on the weight matrices in every training forward pass (objective.weight_noise), data augmentation
 (config.augment `mnist1d` views, mild: shift <= 5, crop >= 90%, amplitude +-10%, slope
 <= 0.2, offset <= 0.05, noise 0.05; the SSL studies' strong preset underfits, seed-100
 validation 0.539, shift only 0.705, mild 0.722), batch norm (model.batch_norm: Dense -> BN
@@ -117,14 +117,14 @@ MILD_VIEWS = {"augment.name": "mnist1d", "augment.max_shift": 5, "augment.min_sc
 SSL_VIEWS = {"augment.name": "mnist1d"}  # the SSL studies' preset (config.augment defaults)
 REGULARIZERS = {  # name -> the config values it changes (strengths: regularization_tuning.py)
     "none": {},
-    "L2": {"loss.l2": 1e-2},
-    "L1": {"loss.l1": 1e-4},
-    "L1 strong": {"loss.l1": 1e-3},  # the train accuracy of L2 1e-2: sparsity at matched cost
+    "L2": {"objective.l2": 1e-2},
+    "L1": {"objective.l1": 1e-4},
+    "L1 strong": {"objective.l1": 1e-3},  # the train accuracy of L2 1e-2: sparsity at matched cost
     "dropout": {"model.dropout": 0.1},
     "dropout 0.5": {"model.dropout": 0.5},  # Srivastava et al.'s hidden-unit rate
-    "label smoothing": {"loss.label_smoothing": 0.1},
-    "input noise": {"loss.input_noise": 0.3},
-    "weight noise": {"loss.weight_noise": 0.1},
+    "label smoothing": {"objective.label_smoothing": 0.1},
+    "input noise": {"objective.input_noise": 0.3},
+    "weight noise": {"objective.weight_noise": 0.1},
     "augmentation": MILD_VIEWS,
     "batch norm": {"model.batch_norm": True},
 }
@@ -146,7 +146,7 @@ def points(names) -> sweep.Sweep:
 
 
 def describe(values: dict) -> str:
-    """'loss.l2=0.01'-style text of a candidate's values (augmentation: its options)."""
+    """'objective.l2=0.01'-style text of a candidate's values (augmentation: its options)."""
     if not values:
         return "none"
     return ", ".join(f"{k.split('.', 1)[1] if k.startswith('augment.') else k}={v}"

@@ -23,12 +23,12 @@ study = sweep.load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)
 
 CANDIDATES = {  # regularizer -> the config values of each candidate
     "none": [{}],
-    "L2": [{"loss.l2": v} for v in (1e-4, 1e-3, 1e-2, 3e-2)],
-    "L1": [{"loss.l1": v} for v in (1e-5, 1e-4, 1e-3)],
+    "L2": [{"objective.l2": v} for v in (1e-4, 1e-3, 1e-2, 3e-2)],
+    "L1": [{"objective.l1": v} for v in (1e-5, 1e-4, 1e-3)],
     "dropout": [{"model.dropout": v} for v in (0.05, 0.1, 0.3, 0.5)],
-    "label smoothing": [{"loss.label_smoothing": v} for v in (0.05, 0.1, 0.2)],
-    "input noise": [{"loss.input_noise": v} for v in (0.1, 0.3, 1.0)],
-    "weight noise": [{"loss.weight_noise": v} for v in (0.01, 0.03, 0.1, 0.3)],
+    "label smoothing": [{"objective.label_smoothing": v} for v in (0.05, 0.1, 0.2)],
+    "input noise": [{"objective.input_noise": v} for v in (0.1, 0.3, 1.0)],
+    "weight noise": [{"objective.weight_noise": v} for v in (0.01, 0.03, 0.1, 0.3)],
     "augmentation": [study.SHIFT_ONLY, study.MILD_VIEWS, study.SSL_VIEWS],
     "batch norm": [{"model.batch_norm": True}],
 }

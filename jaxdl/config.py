@@ -29,22 +29,24 @@ from typing import Any, Iterable
 import ml_collections
 
 from jaxdl import data as data_lib
+from jaxdl import gradients as gradients_lib
 from jaxdl import models as models_lib
-from jaxdl.probes import adversarial as adversarial_lib
-from jaxdl.registry import ComponentImportError
+from jaxdl import objectives as objectives_lib
+from jaxdl.registry import ComponentImportError, OptionError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lars")
 SCHEDULES = ("constant", "cosine", "step", "linear")
-LOSSES = ("cross_entropy", "mse", "hinge")
 EXECUTIONS = ("auto", "scan", "loop")
 PRECISIONS = ("float32", "bfloat16")  # models/precision.MixedPrecision
 PARALLEL_MODES = ("jit", "pmap")
-ADVERSARIAL_ATTACKS = ("none", "fgsm", "pgd")
-OBJECTIVES = ("supervised", "simclr", "byol", "vicreg", "barlow_twins", "mae")
 AUGMENTS = ("none", "mnist1d")
-DISTILL_INPUTS = ("train", "generated")
-NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults}
-REGISTRIES = {"data": data_lib.SOURCES, "model": models_lib.REGISTRY}  # of the named sections
+# The named sections: their keys besides `name` are the options of the registered entry.
+NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults,
+                  "objective": objectives_lib.defaults, "gradient": gradients_lib.defaults}
+REGISTRIES = {"data": data_lib.SOURCES, "model": models_lib.REGISTRY,
+              "objective": objectives_lib.REGISTRY, "gradient": gradients_lib.REGISTRY}
+CHECKS = {"objective": objectives_lib.check, "gradient": gradients_lib.check}  # option rules
+SELF_SUPERVISED = ("simclr", "byol", "vicreg", "barlow_twins", "mae")  # built-ins without labels
 COMPONENTS = "components"  # config.json's record of the entries that are not built in
 
 
@@ -54,7 +56,7 @@ class ConfigError(ValueError):
 
 def default() -> ml_collections.ConfigDict:
     """The default run: the published MNIST-1D CNN recipe (test accuracy ~94%)."""
-    c = ml_collections.ConfigDict()
+    c = RunConfig()
     c.seed = 0  # root of every key of the run: init, data order, dropout
     c.steps = 6000
     c.batch_size = 100
@@ -94,72 +96,13 @@ def default() -> ml_collections.ConfigDict:
             decay_rate=0.1,
         )),
     ))
-    c.loss = ml_collections.ConfigDict(dict(
-        name="cross_entropy",
-        label_smoothing=0.0,
-        l1=0.0,  # coefficient of sum |w| over weight matrices and kernels
-        l2=0.0,  # coefficient of 0.5 * sum w^2 over weight matrices and kernels
-        jacobian=0.0,  # coefficient of mean_x ||d outputs / d x||_F^2: smooth fits (double backprop)
-        input_noise=0.0,  # std of Gaussian noise added to each training input (Bishop 1995); 0: off
-        weight_noise=0.0,  # std of Gaussian noise on the weight matrices in each training forward pass
-        adversarial=adversarial_defaults(),
-        distill=distill_defaults(),
-    ))
-    c.objective = objective_defaults()
+    c.objective = named_section("objective", "supervised")  # what training minimizes
+    c.gradient = named_section("gradient", "plain")  # how its gradient is taken: plain | adversarial | sam
     c.augment = augment_defaults()
     c.prune = ml_collections.ConfigDict(dict(
         mask="",  # .npz of 0/1 masks by param path ("Dense_0/kernel"), jaxdl.pruning; "": off
     ))
     return c
-
-
-def objective_defaults() -> ml_collections.ConfigDict:
-    """What training minimizes (config.objective): `supervised` (config.loss on the labels,
-    the default) or a self-supervised method on two views of the batch, labels unused:
-
-        simclr        NT-Xent of the two projections (Chen et al. 2020)
-        byol          online predictor against an EMA target network (Grill et al. 2020)
-        vicreg        invariance + variance + covariance of the projections (Bardes et al. 2022)
-        barlow_twins  cross-correlation of the projections driven to I (Zbontar et al. 2021)
-        mae           masked segments of one view reconstructed by a decoder (He et al. 2022)
-
-    The network is config.model's backbone without its classification head, then a
-    projector (jaxdl.models.ssl); views come from config.augment.
-
-    `online_probe` (off by default): a linear classifier on the stop-gradient
-    representation, trained during pretraining with the batch's labels on the training
-    views (its cross-entropy is added to the loss) — SimCLR's and BYOL's "online
-    classifier". The stop-gradient leaves every backbone and projector update that of the
-    self-supervised loss alone (optimizers act per param; global-norm clipping, which
-    would couple them, is refused); each evaluation logs its `online_probe_accuracy` and
-    `online_probe_loss` per split on the clean signals. Turn it on for any method with
-    `jaxdl train --config.objective.online_probe=True`.
-
-    Measured, SimCLR in the ssl_methods recipe (4000 steps; 11-18 s of training per run on
-    2 CPU cores shared with other jobs):
-        jaxdl train --config experiments/ssl_methods.py --config.objective.online_probe=True \
-                    --config.seed=S --workdir runs/online_probe/seedS      # S = 0..4
-    final test online-probe accuracy 0.514 ± 0.032 (seeds 0-4: 0.542, 0.473, 0.528, 0.516,
-    0.513; 0.377 at step 500), against 0.745 ± 0.010 for the offline linear probe of the
-    same networks (docs/studies/ssl_methods/report.md, seeds 0-4; with the probe on, the
-    backbones are the probe-off run's bit for bit: tests/test_online_probe.py).
-    It lags by 0.230 ± 0.038, is as low on the training split (0.50-0.56: not
-    overfitting) and moves by up to 0.125 between evaluations (seed 0: 0.540, 0.415, 0.492
-    at steps 2000-3000): a view of the trend during training, not a substitute for the
-    offline probe. We did not test why (it trains on the views, at the run's lr, on
-    features that keep moving).
-    """
-    return ml_collections.ConfigDict(dict(
-        name="supervised",  # supervised | simclr | byol | vicreg | barlow_twins | mae
-        projector=(128, 64),  # widths: Dense-BN-ReLU per hidden width, then Dense (mae: decoder)
-        predictor=128,  # byol: hidden width of the predictor Dense-BN-ReLU-Dense
-        temperature=0.5,  # simclr
-        ema_base=0.996,  # byol: target momentum at step 0, cosine-rising to 1 at the last step
-        sim_weight=25.0, var_weight=25.0, cov_weight=1.0,  # vicreg (the published weights)
-        lambd=5e-3,  # barlow_twins: weight of the off-diagonal terms
-        mask_segments=2, mask_length=8,  # mae: windows hidden per signal, samples per window
-        online_probe=False,  # a linear classifier on the stop-gradient representation, trained alongside
-    ))
 
 
 def augment_defaults() -> ml_collections.ConfigDict:
@@ -180,44 +123,56 @@ def augment_defaults() -> ml_collections.ConfigDict:
     ))
 
 
-def distill_defaults() -> ml_collections.ConfigDict:
-    """Knowledge distillation (config.loss.distill, jaxdl.training.distill), off by default:
-    with `teacher` a finished run directory, the training targets become the teacher's
-    logits and the loss T² · KL(softmax(t/T) || softmax(s/T)) (Hinton et al. 2015)."""
-    return ml_collections.ConfigDict(dict(
-        teacher="",  # a jaxdl run directory; "": off
-        temperature=4.0,  # T of the softened probabilities
-        inputs="train",  # train: the training inputs | generated: fresh MNIST-1D inputs
-        num_inputs=100_000,  # generated: how many (a multiple of 10)
-        inputs_seed=1,  # generated: the generator's seed (the published set's is 42)
-    ))
+class NamedSection(ml_collections.ConfigDict):
+    """A named section (data, model, objective, gradient): setting its `name` — in Python
+    as on the command line — resets it to the new entry's defaults, so `c.objective.name =
+    "simclr"` gives simclr's options and no stale keys of the previous entry."""
+    section = ""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "name" and "name" in self and value != self["name"]:
+            fresh = named_section(self.section, value)
+            for old in [k for k in self.keys() if k != "name"]:
+                del self[old]
+            for k, v in fresh.items():
+                super().__setitem__(k, v)
+            return
+        super().__setitem__(key, value)
 
 
-def adversarial_defaults() -> ml_collections.ConfigDict:
-    """Adversarial training (config.loss.adversarial), off by default.
-
-    The data loss becomes (1 - fraction) * L(x) + fraction * L(x'), x' the attack on
-    the batch against the current params (jaxdl.probes.adversarial). fraction 1 is
-    Madry et al.'s min-max objective, 0.5 Goodfellow et al.'s mix.
-    """
-    return ml_collections.ConfigDict(dict(
-        attack="none",  # none | fgsm | pgd
-        eps=0.1,  # radius of the ball, in input units (> 0 when attacking)
-        norm="linf",  # linf | l2 (per-example)
-        steps=7,  # pgd: ascent steps
-        step_size=0.035,  # pgd: step length (~2.5 * eps / steps, as Madry et al.)
-        random_start=True,  # pgd: start from a uniform point of the ball
-        fraction=1.0,  # weight of the adversarial loss; the clean loss gets 1 - fraction
-    ))
+_SECTION_TYPES = {name: type(f"{name.title()}Section", (NamedSection,),
+                              {"section": name, "__module__": __name__})
+                  for name in NAMED_SECTIONS}
+globals().update({t.__name__: t for t in _SECTION_TYPES.values()})  # picklable by name
 
 
 def named_section(section: str, name: str) -> ml_collections.ConfigDict:
-    """Section `section` ('data' or 'model') with entry `name`'s defaults."""
+    """Section `section` (data, model, objective, gradient) with entry `name`'s defaults."""
     try:
         options = NAMED_SECTIONS[section](name)
     except KeyError as e:
         raise ConfigError(f"config.{section}.name: {e.args[0]}") from None
-    return ml_collections.ConfigDict(dict(name=name, **options))
+    return _SECTION_TYPES[section](dict(name=name, **options))
+
+
+class RunConfig(ml_collections.ConfigDict):
+    """A run's config: a named section assigned anew (`c.data = ConfigDict(...)` in a config
+    file) becomes that section's NamedSection, so it resets on `name` too."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _SECTION_TYPES and isinstance(value, (dict, ml_collections.ConfigDict)) \
+                and not isinstance(value, NamedSection):
+            value = _SECTION_TYPES[key](dict(value.to_dict() if hasattr(value, "to_dict")
+                                             else value))
+        super().__setitem__(key, value)
+
+
+def with_sections(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """A copy of `config` whose named sections reset themselves when their name is set."""
+    copy = RunConfig()
+    for key, value in config.to_dict().items():
+        copy[key] = value
+    return copy
 
 
 def options(section: Any) -> dict[str, Any]:
@@ -237,6 +192,8 @@ def components(config: ml_collections.ConfigDict) -> dict[str, dict[str, str]]:
     built in."""
     found = {}
     for section, registry in REGISTRIES.items():
+        if section not in config:  # a config of an older layout
+            continue
         name = config[section].name
         origin = registry.origin(name)
         if origin is not None:
@@ -282,6 +239,32 @@ def source_changes(saved: dict[str, Any], config: ml_collections.ConfigDict) -> 
     return lines
 
 
+def upgrade(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config in today's layout. Before objectives and gradient methods were
+    registered components, `loss` held the supervised loss, its regularizers, the
+    adversarial training (`loss.adversarial`) and distillation (`loss.distill`), and
+    `objective` every self-supervised method's numbers: they map to `objective` (the
+    entry's own options) and `gradient`. Today's configs are returned as they are."""
+    if not isinstance(saved.get("loss"), dict):
+        return saved
+    saved = dict(saved)
+    loss, old = saved.pop("loss"), dict(saved.get("objective") or {})
+    name = old.get("name", "supervised")
+    renamed = {"loss": loss.get("name", "cross_entropy"), **loss}
+    distill = loss.get("distill") or {}
+    if distill.get("teacher"):
+        name, renamed = "distill", {**renamed, **distill}
+    source = renamed if name in ("supervised", "distill") else {**old, **renamed}
+    saved["objective"] = {"name": name, **{k: source[k] for k in NAMED_SECTIONS["objective"](name)
+                                            if k in source}}
+    attack = loss.get("adversarial") or {}
+    saved["gradient"] = {"name": "plain"}
+    if attack.get("attack", "none") != "none":
+        saved["gradient"] = {"name": "adversarial", **{
+            k: attack[k] for k in NAMED_SECTIONS["gradient"]("adversarial") if k in attack}}
+    return saved
+
+
 def from_saved(saved: dict[str, Any]) -> ml_collections.ConfigDict:
     """A saved config (config.json, a checkpoint's) as a ConfigDict: its components imported
     again, and the keys added to jaxdl since at their defaults (which keep the old
@@ -292,12 +275,14 @@ def from_saved(saved: dict[str, Any]) -> ml_collections.ConfigDict:
                          and isinstance(base.get(key), dict) else value)
         return base
 
+    saved = upgrade(saved)
     import_components(saved)
     defaults = default()
     for section in NAMED_SECTIONS:
         if (saved.get(section) or {}).get("name"):
             defaults[section] = named_section(section, saved[section]["name"])
-    return ml_collections.ConfigDict(merge(defaults.to_dict(), without_components(saved)))
+    return with_sections(ml_collections.ConfigDict(merge(defaults.to_dict(),
+                                                         without_components(saved))))
 
 
 def reopen(saved: dict[str, Any], overrides: Iterable[str] = ()) -> ml_collections.ConfigDict:
@@ -397,7 +382,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str])
     Section names go first so that a section switched to another entry gets
     that entry's defaults before its other keys are set.
     """
-    config = ml_collections.ConfigDict(config.to_dict())
+    config = with_sections(config)
     pairs = [_split_override(o) for o in overrides]
     for key, raw in sorted(pairs, key=lambda kv: not _is_section_name(kv[0])):
         if _is_section_name(key):
@@ -585,27 +570,16 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
              and list(s.boundaries) == sorted(s.boundaries),
              "optimizer.schedule.boundaries", "must be increasing fractions of steps in (0, 1)", s.boundaries)
     _require(s.decay_rate > 0, "optimizer.schedule.decay_rate", "must be > 0", s.decay_rate)
-    l = c.loss
-    _require(l.name in LOSSES, "loss.name", f"must be one of {', '.join(LOSSES)}", l.name)
-    _require(0 <= l.label_smoothing < 1, "loss.label_smoothing", "must be in [0, 1)", l.label_smoothing)
-    _require(l.l1 >= 0, "loss.l1", "must be >= 0", l.l1)
-    _require(l.l2 >= 0, "loss.l2", "must be >= 0", l.l2)
-    _require(l.jacobian >= 0, "loss.jacobian", "must be >= 0", l.jacobian)
-    for name in ("input_noise", "weight_noise"):
-        _require(math.isfinite(l[name]) and l[name] >= 0, "loss." + name,
-                 "must be a finite number >= 0 (0: off)", l[name])
-        _require(c.objective.name == "supervised" or l[name] == 0, "loss." + name,
-                 f"must be 0 with objective {c.objective.name!r} (noise regularizes the "
-                 f"supervised objective)", l[name])
-    _check_adversarial(l.adversarial)
-    _check_distill(c, l.distill)
-    _check_objective(c.objective, l.adversarial.attack)
-    _require(not c.objective.online_probe or c.optimizer.clip_norm == 0, "optimizer.clip_norm",
-             "must be 0 with objective.online_probe (the global norm would include the probe's "
-             "gradient and change the backbone's updates)", c.optimizer.clip_norm)
-    _require(c.objective.name == "supervised" or not c.histograms, "histograms",
-             f"must be False with objective {c.objective.name!r} (the histogram probe takes "
-             f"gradients of the supervised objective)", c.histograms)
+    for section in CHECKS:
+        check_component(c, section)
+    _require(not c.objective.get("online_probe", False) or c.optimizer.clip_norm == 0,
+             "optimizer.clip_norm", "must be 0 with objective.online_probe (the global norm "
+             "would include the probe's gradient and change the backbone's updates)",
+             c.optimizer.clip_norm)
+    _require(c.objective.name != "distill" or c.objective.inputs == "train"
+             or c.data.name == "mnist1d", "objective.inputs",
+             f"'generated' needs data.name 'mnist1d' (the generator), not {c.data.name!r}",
+             c.objective.get("inputs"))
     _check_augment(c.augment)
     _require(not c.prune.mask or os.path.isfile(c.prune.mask), "prune.mask",
              "no such file", c.prune.mask)
@@ -624,26 +598,13 @@ def check_model(config: ml_collections.ConfigDict,
         raise ConfigError(f"config.model.{e}{data}") from None
 
 
-def _check_objective(o: ml_collections.ConfigDict, attack: str) -> None:
-    key = "objective."
-    _require(o.name in OBJECTIVES, key + "name", f"must be one of {', '.join(OBJECTIVES)}", o.name)
-    _require(o.name == "supervised" or attack == "none", "loss.adversarial.attack",
-             f"must be 'none' with objective {o.name!r} (attacks need labels)", attack)
-    _require(len(o.projector) >= 1 and all(isinstance(w, int) and not isinstance(w, bool)
-                                           and w > 0 for w in o.projector),
-             key + "projector", "must be a non-empty tuple of widths > 0", o.projector)
-    _require(o.predictor > 0, key + "predictor", "must be > 0", o.predictor)
-    _require(math.isfinite(o.temperature) and o.temperature > 0, key + "temperature",
-             "must be a finite number > 0", o.temperature)
-    _require(0 <= o.ema_base < 1, key + "ema_base", "must be in [0, 1)", o.ema_base)
-    for name in ("sim_weight", "var_weight", "cov_weight", "lambd"):
-        _require(math.isfinite(o[name]) and o[name] >= 0, key + name,
-                 "must be a finite number >= 0", o[name])
-    _require(o.mask_segments >= 1, key + "mask_segments", "must be >= 1", o.mask_segments)
-    _require(o.mask_length >= 1, key + "mask_length", "must be >= 1", o.mask_length)
-    _require(o.name != "supervised" or not o.online_probe, key + "online_probe",
-             "must be False with objective 'supervised' (its network is already a classifier; "
-             "the probe reads a self-supervised representation)", o.online_probe)
+def check_component(config: ml_collections.ConfigDict, section: str) -> None:
+    """The rules of the objective or gradient method on its options (its `check`);
+    ConfigError names the option."""
+    try:
+        CHECKS[section](config[section].name, options(config[section]))
+    except OptionError as e:
+        raise ConfigError(f"config.{section}.{e}") from None
 
 
 def _check_augment(a: ml_collections.ConfigDict) -> None:
@@ -655,47 +616,6 @@ def _check_augment(a: ml_collections.ConfigDict) -> None:
     for name in ("max_slope", "max_offset", "noise_std"):
         _require(math.isfinite(a[name]) and a[name] >= 0, key + name,
                  "must be a finite number >= 0", a[name])
-
-
-def _check_adversarial(a: ml_collections.ConfigDict) -> None:
-    key = "loss.adversarial."
-    _require(a.attack in ADVERSARIAL_ATTACKS, key + "attack",
-             f"must be one of {', '.join(ADVERSARIAL_ATTACKS)}", a.attack)
-    _require(a.norm in adversarial_lib.NORMS, key + "norm",
-             f"must be one of {', '.join(adversarial_lib.NORMS)}", a.norm)
-    _require(math.isfinite(a.eps) and a.eps >= 0, key + "eps", "must be a finite number >= 0", a.eps)
-    _require(a.attack == "none" or a.eps > 0, key + "eps", f"must be > 0 with attack {a.attack!r}",
-             a.eps)
-    _require(a.steps >= 1, key + "steps", "must be >= 1", a.steps)
-    _require(math.isfinite(a.step_size) and a.step_size > 0, key + "step_size",
-             "must be a finite number > 0", a.step_size)
-    _require(0 <= a.fraction <= 1, key + "fraction", "must be in [0, 1]", a.fraction)
-
-
-def _check_distill(c: ml_collections.ConfigDict, d: ml_collections.ConfigDict) -> None:
-    key = "loss.distill."
-    _require(d.inputs in DISTILL_INPUTS, key + "inputs",
-             f"must be one of {', '.join(DISTILL_INPUTS)}", d.inputs)
-    _require(math.isfinite(d.temperature) and d.temperature > 0, key + "temperature",
-             "must be a finite number > 0", d.temperature)
-    _require(d.num_inputs > 0 and d.num_inputs % 10 == 0, key + "num_inputs",
-             "must be a positive multiple of 10", d.num_inputs)
-    _require(0 <= d.inputs_seed <= MAX_INT, key + "inputs_seed", f"must be in [0, {MAX_INT}]",
-             d.inputs_seed)
-    if not d.teacher:
-        return
-    _require(os.path.isdir(os.path.join(d.teacher, "checkpoints")), key + "teacher",
-             "must be a jaxdl run directory with checkpoints", d.teacher)
-    _require(c.objective.name == "supervised", "objective.name",
-             "must be 'supervised' when distilling from a teacher", c.objective.name)
-    _require(c.loss.name == "cross_entropy", "loss.name",
-             "must be 'cross_entropy' when distilling (test/loss is the cross-entropy on "
-             "the labels)", c.loss.name)
-    _require(c.loss.adversarial.attack == "none", "loss.adversarial.attack",
-             "must be 'none' when distilling", c.loss.adversarial.attack)
-    _require(d.inputs == "train" or c.data.name == "mnist1d", key + "inputs",
-             f"'generated' needs data.name 'mnist1d' (the generator), not {c.data.name!r}",
-             d.inputs)
 
 
 def _require(ok: bool, key: str, rule: str, value: Any) -> None:
@@ -714,8 +634,10 @@ def check_against_data(config: ml_collections.ConfigDict, num_train: int, num_cl
     _require(config.batch_size <= num_train, "batch_size",
              f"must be <= the training set size ({num_train} examples)", config.batch_size)
     if num_classes == 0:
-        _require(config.loss.name == "mse", "loss.name",
-                 "must be 'mse' for a regression dataset (num_classes = 0)", config.loss.name)
-        _require(config.objective.name == "supervised", "objective.name",
-                 "must be 'supervised' for a regression dataset (the self-supervised "
-                 "evaluation is a kNN classifier)", config.objective.name)
+        o = config.objective
+        _require(o.name != "supervised" or o.loss == "mse", "objective.loss",
+                 "must be 'mse' for a regression dataset (num_classes = 0)", o.get("loss"))
+        _require(o.name not in SELF_SUPERVISED + ("distill",), "objective.name",
+                 "must not be a self-supervised or distillation objective for a regression "
+                 "dataset (the self-supervised evaluation is a kNN classifier; distillation "
+                 "matches class probabilities)", o.name)

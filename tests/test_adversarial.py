@@ -1,6 +1,8 @@
 """Adversarial attacks, robust accuracy, the random-ensemble defense and adversarial
-training: hand-checkable geometry, the claims (PGD <= FGSM <= clean; a random ensemble
-defeats finite differences), determinism, and bit-identical training with the option off."""
+training (the gradient method `adversarial`): hand-checkable geometry, the claims (PGD <=
+FGSM <= clean; a random ensemble defeats finite differences), determinism, the defining
+properties of the adversarial gradient, and bit-identical training with gradient plain
+against the frozen old step (tests/reference_step.py)."""
 import functools
 
 import jax
@@ -8,14 +10,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import ml_collections
+
 from jaxdl import config as config_lib
-from jaxdl import losses, rng
+from jaxdl import losses, models, objectives, rng
+from jaxdl.gradients import attacks
 from jaxdl.probes import adversarial as adv
 from jaxdl.study import sweep, vectorize
 from jaxdl.training import loop
-from jaxdl.training import step as step_lib
 
-from equivalence import vectorized_and_single, with_and_without_section  # tests/equivalence.py
+import reference_step  # tests/reference_step.py: the step before gradient methods, frozen
+from equivalence import run_and_reference, vectorized_and_single  # tests/equivalence.py
 from reference_objective import old_objective  # tests/reference_objective.py
 
 KEY = jax.random.PRNGKey(0)
@@ -142,8 +147,7 @@ def trained(trained_seeds):
     """Seed 0's network as a function, with 300 test signals."""
     run, states = trained_seeds
     state = states[0]
-    f = lambda x: step_lib.apply_model(run.model, state.params, state.model_state, x,
-                                       train=False)[0]
+    f = lambda x: models.apply(run.model, state.params, state.model_state, x, train=False)[0]
     x, y = jnp.asarray(run.dataset.x_test[:300]), jnp.asarray(run.dataset.y_test[:300])
     return run, state, f, x, y
 
@@ -199,7 +203,7 @@ def test_transfer_from_the_target_itself_is_the_white_box_attack(trained):
 
 def test_random_ensemble_of_identical_models_is_that_model(trained):
     run, state, f, x, _ = trained
-    apply = lambda p, x: step_lib.apply_model(run.model, p, state.model_state, x, train=False)[0]
+    apply = lambda p, x: models.apply(run.model, p, state.model_state, x, train=False)[0]
     ensemble = jax.jit(adv.random_ensemble(apply, adv.stack([state.params] * 3)))
     np.testing.assert_allclose(ensemble(x, KEY), f(x), rtol=1e-5, atol=1e-5)
 
@@ -208,7 +212,7 @@ def test_random_ensemble_defeats_finite_differences_but_not_transfer(trained_see
     """Claim 3 of experiments/adversarial.py: seeds 1 and 2 as a random ensemble against
     SPSA and against PGD examples crafted on seed 0; the same attacks on seed 1 alone."""
     run, states = trained_seeds
-    apply = lambda p, x: step_lib.apply_model(run.model, p, {}, x, train=False)[0]
+    apply = lambda p, x: models.apply(run.model, p, {}, x, train=False)[0]
     ensemble = adv.random_ensemble(apply, adv.stack([s.params for s in states[1:]]))
     single = lambda x, k: apply(states[1].params, x)
     surrogate = adv.mean_loss(lambda x: apply(states[0].params, x))
@@ -232,132 +236,277 @@ def test_random_ensemble_defeats_finite_differences_but_not_transfer(trained_see
 
 
 # ---------------------------------------------------------------- adversarial training: config
+# Adversarial training is the gradient method `adversarial` (config.gradient); off is the
+# default method `plain`, which has no options (there is no attack "none").
 
 
-@pytest.mark.parametrize("override,message", [
-    ("loss.adversarial.attack=bim", "config.loss.adversarial.attack: must be one of none, fgsm, pgd"),
-    ("loss.adversarial.norm=l1", "config.loss.adversarial.norm: must be one of linf, l2"),
-    ("loss.adversarial.eps=-0.1", "config.loss.adversarial.eps: must be a finite number >= 0"),
-    ("loss.adversarial.steps=0", "config.loss.adversarial.steps: must be >= 1"),
-    ("loss.adversarial.step_size=0", "config.loss.adversarial.step_size: must be a finite"),
-    ("loss.adversarial.fraction=1.5", "config.loss.adversarial.fraction: must be in [0, 1]"),
-    ("loss.adversarial.epsilon=0.1", "config.loss.adversarial.epsilon: unknown key"),
+@pytest.mark.parametrize("overrides,message", [
+    (["gradient.attack=bim"], "config.gradient.attack: must be one of fgsm, pgd, got 'bim'"),
+    (["gradient.attack=none"], "config.gradient.attack: must be one of fgsm, pgd, got 'none'"),
+    (["gradient.norm=l1"], "config.gradient.norm: must be one of linf, l2"),
+    (["gradient.eps=-0.1"], "config.gradient.eps: must be > 0"),
+    (["gradient.eps=nan"], "config.gradient.eps: must be a finite number"),
+    (["gradient.steps=0"], "config.gradient.steps: must be >= 1"),
+    (["gradient.step_size=0"], "config.gradient.step_size: must be > 0"),
+    (["gradient.fraction=1.5"], "config.gradient.fraction: must be in [0, 1]"),
+    (["gradient.epsilon=0.1"], "config.gradient.epsilon: unknown key"),
 ])
-def test_adversarial_options_are_validated_with_one_line_naming_the_key(override, message):
+def test_adversarial_options_are_validated_with_one_line_naming_the_key(overrides, message):
     with pytest.raises(config_lib.ConfigError, match=message.replace("[", r"\[").replace(
             "]", r"\]")) as e:
-        config_lib.load(None, [override])
+        config_lib.load(None, ["gradient.name=adversarial", *overrides])
     assert "\n" not in str(e.value)
 
 
-def test_eps_zero_is_refused_only_when_attacking():
-    config_lib.load(None, ["loss.adversarial.eps=0"])  # off: eps unused
-    with pytest.raises(config_lib.ConfigError, match="config.loss.adversarial.eps: must be > 0 "
-                                                     "with attack 'pgd', got 0.0"):
-        config_lib.load(None, ["loss.adversarial.attack=pgd", "loss.adversarial.eps=0"])
+def test_eps_zero_is_refused_by_the_adversarial_method_and_plain_has_no_eps():
+    """Off is gradient.name=plain, whose section holds no attack options at all (once eps
+    was allowed at 0 with the attack off, unused); attacking, eps must be > 0."""
+    assert config_lib.load(None).gradient.to_dict() == {"name": "plain"}
+    with pytest.raises(config_lib.ConfigError, match=r"config.gradient.eps: unknown key; "
+                                                     r"allowed: name$"):
+        config_lib.load(None, ["gradient.eps=0"])
+    with pytest.raises(config_lib.ConfigError, match=r"config.gradient.eps: must be > 0, "
+                                                     r"got 0.0$"):
+        config_lib.load(None, ["gradient.name=adversarial", "gradient.attack=pgd",
+                               "gradient.eps=0"])
+    config_lib.load(None, ["gradient.name=adversarial", "gradient.attack=fgsm",
+                           "gradient.eps=0.01"])
+
+
+def _old_saved(**adversarial) -> dict:
+    """A config.json from before gradient methods: `loss` held the supervised loss, its
+    regularizers and `adversarial` (left out with no options given)."""
+    saved = config_lib.default().to_dict()
+    del saved["gradient"]
+    saved["objective"] = {"name": "supervised"}
+    saved["loss"] = dict(name="cross_entropy", label_smoothing=0.1, l1=0.0, l2=1e-4,
+                         jacobian=0.0, input_noise=0.0, weight_noise=0.0,
+                         distill=dict(teacher="", temperature=4.0))
+    if adversarial:
+        saved["loss"]["adversarial"] = adversarial
+    return saved
+
+
+ATTACK = dict(attack="pgd", eps=0.2, norm="l2", steps=3, step_size=0.05, random_start=False,
+              fraction=0.5)
+
+
+def test_an_old_config_with_loss_adversarial_reopens_as_the_adversarial_method():
+    c = config_lib.reopen(_old_saved(**ATTACK))
+    assert c.gradient.to_dict() == {"name": "adversarial", **ATTACK}
+    assert "loss" not in c
+    assert (c.objective.name, c.objective.loss, c.objective.label_smoothing, c.objective.l2) == \
+        ("supervised", "cross_entropy", 0.1, 1e-4)
+    # attack none, or a config from before the section existed: the plain gradient
+    for saved in (_old_saved(**{**ATTACK, "attack": "none"}), _old_saved()):
+        c = config_lib.reopen(saved)
+        assert c.gradient.to_dict() == {"name": "plain"} and c.objective.l2 == 1e-4
+    # and it trains: the upgraded adversarial config builds and reports adversarial metrics
+    c = config_lib.reopen(_old_saved(**ATTACK), ["model.name=mlp", "steps=2", "chunk_size=2"])
+    run = loop.build(c)
+    _, metrics = run.train_chunk(run.init(rng.root_key(0)), run.device_data(), 2)
+    assert "adversarial_loss" in metrics
 
 
 # ---------------------------------------------------------------- adversarial training: the step
 
 
+def old_loss(c) -> ml_collections.ConfigDict:
+    """config.loss as it was (the `loss_cfg` of tests/reference_step.py's frozen step) for
+    `c`'s supervised objective and gradient method."""
+    o = c.objective
+    attack = (config_lib.options(c.gradient) if c.gradient.name == "adversarial"
+              else dict(attack="none"))
+    return ml_collections.ConfigDict(dict(
+        name=o.loss, label_smoothing=o.label_smoothing, l1=o.l1, l2=o.l2, jacobian=o.jacobian,
+        input_noise=o.input_noise, weight_noise=o.weight_noise, adversarial=attack,
+        distill=dict(teacher="", temperature=4.0)))
 
 
-def _setup(model_name="cnn1d", **model_options):
+def _setup(model_name="cnn1d", gradient=None, **model_options):
     c = config_lib.default()
     c.model = config_lib.named_section("model", model_name)
     for k, v in model_options.items():
         c.model[k] = v
-    c.loss.l2 = 1e-4
+    c.objective.l2 = 1e-4
+    if gradient is not None:
+        c = _adversarial(c, **gradient)
     run = loop.build(c)
     state = run.init(rng.root_key(0))
     batch = (jnp.asarray(run.dataset.x_train[:50]), jnp.asarray(run.dataset.y_train[:50]))
     return c, run, state, batch
 
 
-@pytest.mark.parametrize("model,options", [("cnn1d", {"batch_norm": True}),
-                                           ("mlp", {"dropout": 0.3})])
-def test_option_off_gives_the_old_gradients_bit_for_bit(model, options):
-    c, run, state, batch = _setup(model, **options)
-    key = rng.step_key(state.key, rng.DROPOUT, 3)
-    old = jax.jit(jax.grad(old_objective(run.model, c.loss, True), has_aux=True))
-    new = jax.jit(jax.grad(step_lib.make_objective(run.model, c.loss, True), has_aux=True))
-    a = old(state.params, state.model_state, batch, key)
-    b = new(state.params, state.model_state, batch, key)
-    jax.tree.map(np.testing.assert_array_equal, a, b)
-
-
-def test_option_none_or_absent_leaves_a_short_run_bit_identical():
-    c, run, state, _ = _setup("mlp", dropout=0.2)
-    jax.tree.map(np.testing.assert_array_equal, *with_and_without_section(c, run, "adversarial"))
-
-
 def _adversarial(c, **options):
-    c = config_lib.apply_overrides(c, [f"loss.adversarial.{k}={v}" for k, v in options.items()])
+    c = config_lib.apply_overrides(c, ["gradient.name=adversarial",
+                                       *[f"gradient.{k}={v}" for k, v in options.items()]])
     config_lib.validate(c)
     return c
 
 
-def test_adversarial_objective_mixes_clean_and_attacked_losses():
-    c, run, state, batch = _setup("mlp")
-    c = _adversarial(c, attack="pgd", eps=0.2, step_size=0.05, steps=5, fraction=0.25)
-    objective = jax.jit(step_lib.make_objective(run.model, c.loss, True))
-    key, attack_key = rng.step_key(state.key, rng.DROPOUT, 0), rng.step_key(state.key, rng.ADVERSARIAL, 0)
-    total, (m, _) = objective(state.params, state.model_state, batch, key, attack_key)
-    clean, _ = old_objective(run.model, c.loss, True)(state.params, state.model_state, batch, key)
-    clean_loss = float(clean - c.loss.l2 * losses.l2_penalty(state.params))
+def _keys(state, step) -> objectives.StepKeys:
+    return objectives.StepKeys(state.key, jnp.asarray(step, jnp.int32))
+
+
+class _Swapped:
+    """Step keys with purpose `purpose`'s key replaced by `key`, the others unchanged."""
+
+    def __init__(self, keys, purpose, key):
+        self.keys, self.purpose, self.key = keys, purpose, key
+
+    def __call__(self, purpose):
+        return self.key if purpose == self.purpose else self.keys(purpose)
+
+
+@pytest.mark.parametrize("model,options", [("cnn1d", {"batch_norm": True}),
+                                           ("mlp", {"dropout": 0.3})])
+def test_plain_gradient_is_the_old_gradient_bit_for_bit(model, options):
+    """The default gradient method on the default objective: the gradient, metrics and
+    batch-norm statistics of both frozen objectives (before adversarial training existed,
+    and just before gradient methods), bit for bit, with the DROPOUT key of step 3."""
+    c, run, state, batch = _setup(model, **options)
+    assert c.gradient.name == "plain"
+    keys, key = _keys(state, 3), rng.step_key(state.key, rng.DROPOUT, 3)
+    new = jax.jit(lambda p, s, b, k: run.gradient(run.objective.loss, p, s, state.target, b, k))
+    b = new(state.params, state.model_state, batch, keys)
+    for old in (old_objective(run.model, old_loss(c), True),
+                reference_step.make_objective(run.model, old_loss(c), True)):
+        a = jax.jit(jax.grad(old, has_aux=True))(state.params, state.model_state, batch, key)
+        assert jax.tree.structure(a) == jax.tree.structure(b)
+        jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_plain_gradient_trains_bit_for_bit_as_the_frozen_step_with_attack_none_or_absent():
+    """A short run (two chunks: the carried state too) with gradient plain equals the frozen
+    old step's run with loss.adversarial.attack none, and with that section left out (a
+    config from before adversarial training), in every bit of the state and metrics."""
+    c, run, _, _ = _setup("mlp", dropout=0.2)
+    absent = old_loss(c).to_dict()
+    del absent["adversarial"]
+    for loss_cfg in (old_loss(c), ml_collections.ConfigDict(absent)):
+        reference = reference_step.make_train_step(run.model, run.optimizer, loss_cfg, True,
+                                                   augment=c.augment)
+        for (state, metrics), (old_state, old_metrics) in run_and_reference(run, reference,
+                                                                            [10, 10]):
+            assert jax.tree.structure(state) == jax.tree.structure(old_state)
+            jax.tree.map(np.testing.assert_array_equal, state, old_state)
+            assert set(metrics) == set(old_metrics) | {"grad_norm"}
+            for name in old_metrics:
+                np.testing.assert_array_equal(metrics[name], old_metrics[name])
+
+
+ADV = dict(attack="pgd", eps=0.2, step_size=0.05, steps=5)
+
+
+def test_adversarial_gradient_mixes_clean_and_attacked_losses():
+    c, run, state, batch = _setup("mlp", gradient={**ADV, "fraction": 0.25})
+    loss, l2 = run.objective.loss, c.objective.l2
+    keys = _keys(state, 0)
+
+    def grad(loss, keys):
+        return jax.jit(lambda p: run.gradient(loss, p, state.model_state, state.target, batch,
+                                              keys))(state.params)
+
+    g, (m, _) = grad(loss, keys)
+    clean, (clean_m, _) = old_objective(run.model, old_loss(c), True)(
+        state.params, state.model_state, batch, keys(rng.DROPOUT))
+    clean_loss = float(clean - l2 * losses.l2_penalty(state.params))
+    np.testing.assert_allclose(clean_loss, clean_m["loss"], rtol=1e-6)
     assert float(m["adversarial_loss"]) > clean_loss + 0.05  # the attack raises the loss
-    np.testing.assert_allclose(m["loss"], 0.75 * clean_loss + 0.25 * m["adversarial_loss"],
-                               rtol=1e-5)
-    np.testing.assert_allclose(total, m["loss"] + c.loss.l2 * losses.l2_penalty(state.params),
-                               rtol=1e-6)
-    again, _ = objective(state.params, state.model_state, batch, key, attack_key)
-    other, _ = objective(state.params, state.model_state, batch, key, jax.random.PRNGKey(7))
-    assert float(again) == float(total) and float(other) != float(total)
+    for name in ("loss", "accuracy"):  # metrics mix as the losses do
+        np.testing.assert_allclose(m[name], 0.75 * clean_m[name] + 0.25 * m[f"adversarial_{name}"],
+                                   rtol=1e-5)
+    # The penalty is counted once in the mixed total: (1 - f)(L(x) + P) + f(L(x') + P). The
+    # same gradient of the objective without l2 differs by l2 ∇P = l2 w (~1e-5): exactly but
+    # for the float32 rounding of the two gradients subtracted, a few ulp of their largest
+    # entries (atol 1e-6 of it; counting P twice or not at all would be off by ~l2 |w|).
+    setup = objectives.Setup(model=run.model, num_classes=run.dataset.num_classes,
+                             sample_x=run.dataset.x_train[:1], steps=c.steps)
+    unpenalized = objectives.build("supervised", setup,
+                                   **{**config_lib.options(c.objective), "l2": 0.0})
+    g0, (m0, _) = grad(unpenalized.loss, keys)
+    np.testing.assert_array_equal(m0["adversarial_loss"], m["adversarial_loss"])  # same attack
+    penalty = jax.grad(lambda p: l2 * losses.l2_penalty(p))(state.params)
+    jax.tree.map(lambda a, b, p: np.testing.assert_allclose(
+        a - b, p, rtol=1e-3, atol=1e-6 * float(jnp.abs(a).max())), g, g0, penalty)
+    assert all(float(jnp.abs(p).max()) > 100 * 1e-6 * float(jnp.abs(a).max())
+               for a, p in zip(jax.tree.leaves(g), jax.tree.leaves(penalty)) if p.ndim > 1)
+    # the attack's random start is the ADVERSARIAL key's, and only it
+    again, (m_again, _) = grad(loss, keys)
+    other, (m_other, _) = grad(loss, _Swapped(keys, rng.ADVERSARIAL, jax.random.PRNGKey(7)))
+    same_otherwise, (m_same, _) = grad(loss, _Swapped(keys, rng.AUGMENT, jax.random.PRNGKey(7)))
+    jax.tree.map(np.testing.assert_array_equal, (again, m_again), (g, m))
+    jax.tree.map(np.testing.assert_array_equal, (same_otherwise, m_same), (g, m))
+    assert float(m_other["adversarial_loss"]) != float(m["adversarial_loss"])
 
 
 def test_adversarial_gradient_is_the_gradient_at_the_fixed_attacked_batch():
-    """stop_gradient: d/dθ L(θ, x'(θ)) is taken at fixed x' (no derivative through the attack)."""
-    c, run, state, (x, y) = _setup("mlp")
-    c = _adversarial(c, attack="pgd", eps=0.2, step_size=0.05, steps=5)
-    key, attack_key = jax.random.PRNGKey(3), jax.random.PRNGKey(4)
-    adversary = step_lib.make_adversary(run.model, c.loss)
-    x_adv = adversary(state.params, state.model_state, x, y, key, attack_key)
+    """stop_gradient: d/dθ L(θ, x'(θ)) is taken at fixed x' (no derivative through the
+    attack), x' the PGD attack on the objective's own loss from the ADVERSARIAL key."""
+    c, run, state, (x, y) = _setup("mlp", gradient=ADV)
+    loss, keys = run.objective.loss, _keys(state, 3)
+
+    def loss_fn(x, y):
+        return loss(state.params, state.model_state, state.target, (x, y), keys)[0]
+
+    x_adv = jax.jit(lambda x, y: attacks.pgd(loss_fn, x, y, keys(rng.ADVERSARIAL), 0.2, 0.05, 5,
+                                             "linf", True))(x, y)
     assert float(jnp.abs(x_adv - x).max()) <= 0.2 + 1e-6 and float(jnp.abs(x_adv - x).max()) > 0.1
-    grad = jax.grad(step_lib.make_objective(run.model, c.loss, True), has_aux=True)
-    g, _ = grad(state.params, state.model_state, (x, y), key, attack_key)
-    ref, _ = jax.grad(old_objective(run.model, c.loss, True), has_aux=True)(
-        state.params, state.model_state, (x_adv, y), key)
+    g, _ = jax.jit(lambda p: run.gradient(loss, p, state.model_state, state.target, (x, y),
+                                          keys))(state.params)
+    ref, _ = jax.grad(loss, has_aux=True)(state.params, state.model_state, state.target,
+                                          (x_adv, y), keys)
+    # the same ops, compiled in one program or eagerly: rounding may differ
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), g, ref)
+    # The frozen old step's adversarial gradient is the same math, not op for op: its attack
+    # maximized the data loss alone (the penalty is constant in x: the same attack) and it
+    # added the penalty after the pass; so equal within float32 rounding.
+    old = reference_step.make_objective(run.model, old_loss(c), True)
+    g_old, _ = jax.grad(old, has_aux=True)(state.params, state.model_state, (x, y),
+                                           keys(rng.DROPOUT), keys(rng.ADVERSARIAL))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), g, g_old)
 
 
 def test_adversarial_training_draws_its_attack_from_the_adversarial_purpose():
     """A run with PGD training is deterministic, and its attack key is the ADVERSARIAL one:
-    replaying step 0 by hand with step_key(root, ADVERSARIAL, 0) gives its params."""
-    c, run, state, _ = _setup("mlp")
-    c = _adversarial(c, attack="pgd", eps=0.1, step_size=0.05, steps=3)
-    run = loop.build(c)
+    replaying step 0 by hand with step_key(root, ADVERSARIAL, 0) gives its params (and
+    with another purpose's key, not)."""
+    c, run, _, _ = _setup("mlp", gradient=dict(attack="pgd", eps=0.1, step_size=0.05, steps=3))
     data = run.device_data()
     first, metrics = run.train_chunk(run.init(rng.root_key(0)), data, 1)
+    again, _ = run.train_chunk(run.init(rng.root_key(0)), data, 1)
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(first.params),
+                 jax.device_get(again.params))
     assert "adversarial_loss" in metrics
     s0 = run.init(rng.root_key(0))
-    batch = loop.pipeline.batch_at(data, rng.purpose_key(s0.key, rng.DATA_ORDER), 0, c.batch_size)
-    objective = step_lib.make_objective(run.model, c.loss, True)
-    grads, _ = jax.grad(objective, has_aux=True)(
-        s0.params, s0.model_state, batch, rng.step_key(s0.key, rng.DROPOUT, 0),
-        rng.step_key(s0.key, rng.ADVERSARIAL, 0))
-    updates, _ = run.optimizer.update(grads, s0.opt_state, s0.params)
-    expected = jax.tree.map(lambda p, u: p + u, s0.params, updates)
+    x, y = loop.pipeline.batch_at(data, rng.purpose_key(s0.key, rng.DATA_ORDER), 0, c.batch_size)
+    keys = _keys(s0, 0)
+    loss = run.objective.loss
+
+    def replay(attack_key):
+        frozen = jax.lax.stop_gradient(s0.params)
+        x_adv = attacks.pgd(lambda x, y: loss(frozen, s0.model_state, s0.target, (x, y), keys)[0],
+                            x, y, attack_key, 0.1, 0.05, 3, "linf", True)
+        grads, _ = jax.grad(loss, has_aux=True)(s0.params, s0.model_state, s0.target,
+                                                (x_adv, y), keys)
+        updates, _ = run.optimizer.update(grads, s0.opt_state, s0.params)
+        return jax.device_get(jax.tree.map(lambda p, u: p + u, s0.params, updates))
+
+    expected = replay(rng.step_key(s0.key, rng.ADVERSARIAL, 0))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
-                 jax.device_get(first.params), jax.device_get(expected))
+                 jax.device_get(first.params), expected)
+    wrong = replay(rng.step_key(s0.key, rng.DROPOUT, 0))
+    assert not all(np.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(
+        jax.tree.leaves(jax.device_get(first.params)), jax.tree.leaves(wrong)))
 
 
 def test_adversarial_options_split_vectorized_groups_and_a_group_trains():
     c = config_lib.default()
     c.model = config_lib.named_section("model", "mlp")
     c.steps, c.chunk_size = 3, 3
-    points = [{"loss.adversarial.attack": "none"},
-              {"loss.adversarial.attack": "pgd", "loss.adversarial.eps": 0.1},
-              {"loss.adversarial.attack": "pgd", "loss.adversarial.eps": 0.2}]
+    points = [{"gradient.name": "plain"},
+              {"gradient.name": "adversarial", "gradient.attack": "pgd", "gradient.eps": 0.1},
+              {"gradient.name": "adversarial", "gradient.attack": "pgd", "gradient.eps": 0.2}]
     trials = sweep.make_trials(c, points, [0, 1])
     groups = vectorize.make_groups(trials, 32)
     assert [[t.point for t in g] for g in groups] == [[p, p] for p in points]
@@ -371,15 +520,16 @@ def test_adversarial_options_split_vectorized_groups_and_a_group_trains():
 def test_pgd_training_buys_robustness_at_its_eps():
     """Claim (Madry et al. 2018) on MNIST-1D, one seed, 1000 steps (~40 s on 2 shared cores)."""
     accuracies = {}
-    for attack in ("none", "pgd"):
+    for method in ("plain", "adversarial"):
         c = config_lib.default()
         c.steps, c.eval_every = 1000, 0
-        c = _adversarial(c, attack=attack, eps=0.2, step_size=0.05, steps=7)
+        if method == "adversarial":
+            c = _adversarial(c, attack="pgd", eps=0.2, step_size=0.05, steps=7)
         run = loop.build(c)
         state, _ = run.train_chunk(run.init(rng.root_key(0)), run.device_data(), c.steps)
-        f = functools.partial(lambda s, x: step_lib.apply_model(
+        f = functools.partial(lambda s, x: models.apply(
             run.model, s.params, s.model_state, x, train=False)[0], state)
         x, y = jnp.asarray(run.dataset.x_test), jnp.asarray(run.dataset.y_test)
         pgd = adv.pgd_attack(adv.mean_loss(f), 0.2, 0.025, 20)
-        accuracies[attack] = float(adv.robust_accuracy(lambda x, k: f(x), pgd, x, y, KEY))
-    assert accuracies["pgd"] > accuracies["none"] + 0.15, accuracies
+        accuracies[method] = float(adv.robust_accuracy(lambda x, k: f(x), pgd, x, y, KEY))
+    assert accuracies["adversarial"] > accuracies["plain"] + 0.15, accuracies

@@ -48,7 +48,7 @@ def test_switching_a_named_section_resets_it_to_the_new_defaults():
     (["--config.model.name=transformer"], ["config.model.name", "mlp"]),
     (["--config.data.name=imagenet"], ["config.data.name", "mnist1d"]),
     (["--config.optimizer.name=rmsprop"], ["config.optimizer.name", "adamw"]),
-    (["--config.loss.label_smoothing=1.0"], ["config.loss.label_smoothing", "[0, 1)"]),
+    (["--config.objective.label_smoothing=1.0"], ["config.objective.label_smoothing", "[0, 1)"]),
     (["--config.optimizer.schedule.boundaries=(0.8,0.2)"], ["config.optimizer.schedule.boundaries"]),
     (["--config.steps"], ["--config.steps=VALUE"]),
 ])

@@ -18,6 +18,8 @@ from jaxdl import cli
 from jaxdl import config as config_lib
 from jaxdl import data as data_lib
 from jaxdl import models as models_lib
+from jaxdl import gradients as gradients_lib
+from jaxdl import objectives as objectives_lib
 
 
 def _leaves(node, prefix=""):
@@ -37,9 +39,9 @@ ZERO_OK = {
     "seed", "eval_every", "eval_train_examples", "checkpoint_every", "log_every", "parallel.data",
     "optimizer.momentum", "optimizer.b1", "optimizer.b2", "optimizer.eps",
     "optimizer.weight_decay", "optimizer.clip_norm", "optimizer.schedule.warmup_steps",
-    "optimizer.schedule.end_fraction", "loss.label_smoothing", "loss.l1", "loss.l2",
-    "loss.jacobian", "loss.input_noise", "loss.weight_noise", "loss.adversarial.eps",
-    "loss.adversarial.fraction", "loss.distill.inputs_seed", "objective.ema_base",
+    "optimizer.schedule.end_fraction", "objective.label_smoothing", "objective.l1", "objective.l2",
+    "objective.jacobian", "objective.input_noise", "objective.weight_noise", "gradient.fraction",
+    "gradient.rho", "objective.inputs_seed", "objective.ema_base",
     "objective.sim_weight", "objective.var_weight", "objective.cov_weight", "objective.lambd",
     "augment.max_shift", "augment.amplitude", "augment.max_slope", "augment.max_offset",
     "augment.noise_std", "data.corr_noise_scale", "data.iid_noise_scale", "data.label_noise",
@@ -52,9 +54,14 @@ ZERO_OK = {
 
 def _value_cases():
     """(overrides, key named in the error) for every numeric key of the default config
-    and of every model and data source (besides tfds, which needs prepared files)."""
+    and of every model, data source (besides tfds, which needs prepared files), objective
+    (besides distill, which needs a teacher run) and gradient method."""
     entries = [((), k, v) for k, v in _leaves(config_lib.default())
-               if not k.startswith(("model.", "data."))]
+               if not k.startswith(("model.", "data.", "objective.", "gradient."))]
+    entries += [((f"{section}.name={n}",), f"{section}.{k}", v)
+                for section, registry in (("objective", objectives_lib), ("gradient", gradients_lib))
+                for n in registry.REGISTRY.builtins() if n != "distill"
+                for k, v in registry.defaults(n).items()]
     entries += [((f"model.name={m}",), f"model.{k}", v)
                 for m in models_lib.REGISTRY.builtins() for k, v in models_lib.defaults(m).items()]
     entries += [((f"data.name={d}",), f"data.{k}", v)
@@ -87,7 +94,8 @@ OVERRIDE_CASES = [
     (("optimizer=1",), "config.optimizer"),  # a section overridden by a scalar
     (("optimizer=",), "config.optimizer"),
     (("optimizer.schedule=cosine",), "config.optimizer.schedule"),
-    (("loss.adversarial=pgd",), "config.loss.adversarial"),
+    (("loss.adversarial=pgd",), "config.loss"),  # a section of old configs: gone
+    (("gradient=adversarial",), "config.gradient"),
     (("model.name=",), "config.model.name"),
     (("model.name=transformer",), "config.model.name"),
     (("data.name=imagenet",), "config.data.name"),
@@ -129,9 +137,13 @@ OVERRIDE_CASES = [
     (("histograms=maybe",), "config.histograms"),
     (("execution=fast",), "config.execution"),
     (("precision=float16",), "config.precision"),
-    (("objective.name=simclr", "loss.input_noise=0.1"), "config.loss.input_noise"),
+    (("objective.name=simclr", "objective.input_noise=0.1"), "config.objective.input_noise"),
+    (("objective.name=focal",), "config.objective.name"),
+    (("gradient.name=sam", "gradient.rho=-0.1"), "config.gradient.rho"),
+    (("gradient.name=adversarial", "gradient.attack=none"), "config.gradient.attack"),
     (("prune.mask=/nonexistent/mask.npz",), "config.prune.mask"),
-    (("loss.distill.teacher=/nonexistent/run",), "config.loss.distill.teacher"),
+    (("objective.name=distill", "objective.teacher=/nonexistent/run"), "config.objective.teacher"),
+    (("objective.name=distill",), "config.objective.teacher"),  # no teacher given
 ]
 
 

@@ -1,5 +1,5 @@
-"""Knowledge distillation (config.loss.distill): the soft-target loss against a hand
-computation; the option off leaves training bit-identical; one-line errors for a missing
+"""Knowledge distillation (`objective.name=distill`): the soft-target loss against a hand
+computation; an old config's `loss.distill` reopens as the distill objective; one-line errors for a missing
 teacher, a teacher that does not fit, generated inputs without the generator; and the
 claim, small: an MLP distilled from a CNN teacher on fresh generated inputs beats the
 same MLP trained on the labelled set (measured here 0.723 vs 0.623, teacher 0.907; the
@@ -15,7 +15,6 @@ from jaxdl import config as config_lib
 from jaxdl import losses
 from jaxdl.training import loop
 
-from equivalence import with_and_without_section  # tests/equivalence.py
 
 
 def test_distillation_loss_is_t_squared_kl_of_the_softened_distributions():
@@ -34,33 +33,46 @@ def test_distillation_loss_is_t_squared_kl_of_the_softened_distributions():
     np.testing.assert_array_equal(losses.accuracy(student, teacher), [0.0, 1.0])  # argmax agreement
 
 
-def test_option_off_or_absent_leaves_a_short_run_bit_identical():
-    c = config_lib.apply_overrides(config_lib.default(), ["model.name=mlp", "model.dropout=0.2"])
-    run = loop.build(c)
-    jax.tree.map(np.testing.assert_array_equal, *with_and_without_section(c, run, "distill"))
+def test_an_old_config_with_loss_distill_reopens_as_the_distill_objective():
+    """Before objectives were components a teacher was `loss.distill.teacher`: such a saved
+    config upgrades to objective distill with the same options and penalties; one without
+    a teacher stays supervised."""
+    old = config_lib.default().to_dict()
+    del old["objective"], old["gradient"]
+    old["loss"] = {"name": "cross_entropy", "label_smoothing": 0.0, "l1": 0.0, "l2": 1e-3,
+                   "adversarial": {"attack": "none"},
+                   "distill": {"teacher": "runs/t", "temperature": 2.0, "inputs": "generated",
+                               "num_inputs": 5000, "inputs_seed": 3}}
+    new = config_lib.upgrade(old)
+    assert new["objective"] == {"name": "distill", "teacher": "runs/t", "temperature": 2.0,
+                                "inputs": "generated", "num_inputs": 5000, "inputs_seed": 3,
+                                "l1": 0.0, "l2": 1e-3}
+    assert new["gradient"] == {"name": "plain"} and "loss" not in new
+    old["loss"]["distill"]["teacher"] = ""
+    assert config_lib.upgrade(old)["objective"]["name"] == "supervised"
 
 
 def _student(*overrides):
-    return config_lib.apply_overrides(config_lib.default(), ["model.name=mlp", *overrides])
+    return config_lib.apply_overrides(config_lib.default(), ["model.name=mlp",
+                                                             "objective.name=distill", *overrides])
 
 
 def test_errors_name_the_key_in_one_line(tmp_path):
     with pytest.raises(config_lib.ConfigError) as e:
-        config_lib.validate(_student(f"loss.distill.teacher={tmp_path / 'nothing'}"))
-    assert str(e.value).startswith("config.loss.distill.teacher: must be a jaxdl run directory")
+        config_lib.validate(_student(f"objective.teacher={tmp_path / 'nothing'}"))
+    assert str(e.value).startswith("config.objective.teacher: must be a jaxdl run directory")
     # A teacher trained on sklearn digits (64 features) cannot label MNIST-1D signals (40).
     teacher = str(tmp_path / "digits")
     jaxdl.train(config_lib.apply_overrides(config_lib.default(), [
         "data.name=digits", "model.name=mlp", "steps=2", "eval_every=0", "batch_size=10"]),
         workdir=teacher)
     with pytest.raises(config_lib.ConfigError) as e:
-        loop.build(_student(f"loss.distill.teacher={teacher}"))
-    assert str(e.value).startswith("config.loss.distill.teacher: the teacher's params do not fit")
+        loop.build(_student(f"objective.teacher={teacher}"))
+    assert str(e.value).startswith("config.objective.teacher: the teacher's params do not fit")
     assert "\n" not in str(e.value)
-    with pytest.raises(config_lib.ConfigError, match="^config.loss.distill.inputs: 'generated'"):
-        config_lib.validate(config_lib.apply_overrides(config_lib.default(), [
-            "data.name=digits", "model.name=mlp", f"loss.distill.teacher={teacher}",
-            "loss.distill.inputs=generated"]))
+    with pytest.raises(config_lib.ConfigError, match="^config.objective.inputs: 'generated'"):
+        config_lib.validate(_student("data.name=digits", f"objective.teacher={teacher}",
+                                     "objective.inputs=generated"))
 
 
 def test_claim_a_student_on_generated_inputs_beats_the_same_student_on_labels(tmp_path):
@@ -71,8 +83,8 @@ def test_claim_a_student_on_generated_inputs_beats_the_same_student_on_labels(tm
     labels = jaxdl.train(config_lib.apply_overrides(config_lib.default(), mlp),
                          workdir=str(tmp_path / "labels"))
     distilled = jaxdl.train(config_lib.apply_overrides(config_lib.default(), [
-        *mlp, f"loss.distill.teacher={tmp_path / 'teacher'}", "loss.distill.inputs=generated",
-        "loss.distill.num_inputs=10000"]), workdir=str(tmp_path / "distilled"))
+        *mlp, "objective.name=distill", f"objective.teacher={tmp_path / 'teacher'}",
+        "objective.inputs=generated", "objective.num_inputs=10000"]), workdir=str(tmp_path / "distilled"))
     acc = lambda r: r["test"]["accuracy"]
     assert acc(distilled) > acc(labels) + 0.05  # Hinton et al.: soft targets carry more
     assert acc(distilled) < acc(teacher)

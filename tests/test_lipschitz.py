@@ -59,7 +59,7 @@ def get_config(name=None):
     c.data.n, c.data.d, c.data.test_size = 100, 10, 100
     c.model = config_lib.named_section("model", "mlp")
     c.model.depth = 1
-    c.loss.name = "mse"
+    c.objective.loss = "mse"
     c.optimizer.lr = 3e-3
     c.optimizer.schedule.name = "constant"
     c.steps, c.eval_every, c.checkpoint_every, c.batch_size = 1000, 1000, 1000, 50
@@ -88,13 +88,17 @@ def test_claim_interpolators_are_no_smoother_than_the_law_allows(tmp_path):
 
 
 def test_jacobian_penalty_is_the_mean_squared_frobenius_norm_of_the_input_jacobian():
-    from jaxdl import models
-    from jaxdl.training import step
+    from jaxdl import models, objectives
+    from jaxdl.objectives.supervised import jacobian_penalty
+
+    def setup(model):
+        return objectives.Setup(model=model, num_classes=3, sample_x=x[:1], steps=1)
+
     model = models.build("mlp", 3, width=5, depth=1)
     x = jax.random.normal(jax.random.PRNGKey(0), (4, 6))
     variables = model.init(jax.random.PRNGKey(1), x, train=False)
     params = variables["params"]
-    penalty = step.jacobian_penalty(model, params, {}, x, None)
+    penalty = jacobian_penalty(setup(model), params, {}, x, None)
     per_example = [jax.jacrev(lambda v: model.apply({"params": params}, v[None], train=False)[0])(xi)
                    for xi in x]
     expected = np.mean([np.sum(np.square(j)) for j in per_example])
@@ -102,7 +106,35 @@ def test_jacobian_penalty_is_the_mean_squared_frobenius_norm_of_the_input_jacobi
     linear = models.build("mlp", 3, depth=0)
     lp = linear.init(jax.random.PRNGKey(2), x, train=False)["params"]
     w = np.asarray(lp["Dense_0"]["kernel"])
-    assert float(step.jacobian_penalty(linear, lp, {}, x, None)) == pytest.approx(np.sum(w ** 2), rel=1e-5)
+    assert float(jacobian_penalty(setup(linear), lp, {}, x, None)) == pytest.approx(
+        np.sum(w ** 2), rel=1e-5)
+
+
+def test_jacobian_penalty_in_the_objective_is_the_frozen_steps_op_for_op():
+    """objective.jacobian = λ adds λ · the penalty to the supervised loss exactly as the step
+    before objectives did (tests/reference_step.py, frozen): the same bits, dropout on."""
+    import ml_collections
+    import reference_step  # tests/reference_step.py
+    from jaxdl import models, objectives, rng
+    from jaxdl.objectives.supervised import jacobian_penalty
+    model = models.build("mlp", 3, width=5, depth=1, dropout=0.2)
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 6))
+    y = jnp.asarray([0, 1, 2, 1])
+    params = model.init(jax.random.PRNGKey(1), x, train=False)["params"]
+    setup = objectives.Setup(model=model, num_classes=3, sample_x=x[:1], steps=1)
+    keys = objectives.StepKeys(jax.random.PRNGKey(2), jnp.asarray(5, jnp.int32))
+    key = keys(rng.DROPOUT)
+    assert float(jacobian_penalty(setup, params, {}, x, keys)) == float(
+        reference_step.jacobian_penalty(model, params, {}, x, key))
+    loss = objectives.build("supervised", setup, l2=1e-3, jacobian=0.1).loss
+    old = reference_step.make_objective(model, ml_collections.ConfigDict(dict(
+        name="cross_entropy", label_smoothing=0.0, l1=0.0, l2=1e-3, jacobian=0.1,
+        adversarial=dict(attack="none"))), True)
+    new_value, new_grad = jax.value_and_grad(lambda p: loss(p, {}, {}, (x, y), keys)[0])(params)
+    old_value, old_grad = jax.value_and_grad(lambda p: old(p, {}, (x, y), key)[0])(params)
+    without, _ = objectives.build("supervised", setup, l2=1e-3).loss(params, {}, {}, (x, y), keys)
+    assert float(new_value) == float(old_value) and float(new_value) > float(without)
+    jax.tree.map(np.testing.assert_array_equal, new_grad, old_grad)
 
 
 def _fit_sphere(workdir, width: int, lam: float, steps: int) -> dict:
@@ -116,7 +148,7 @@ def _fit_sphere(workdir, width: int, lam: float, steps: int) -> dict:
     c.data.n, c.data.d, c.data.test_size = 100, 10, 100
     c.model = config_lib.named_section("model", "mlp")
     c.model.depth, c.model.width = 1, width
-    c.loss.name, c.loss.jacobian = "mse", lam
+    c.objective.loss, c.objective.jacobian = "mse", lam
     c.optimizer.lr, c.optimizer.schedule.name = 3e-3, "constant"
     c.steps = c.eval_every = c.checkpoint_every = steps
     c.batch_size = 50

@@ -6,19 +6,22 @@ regularizes the overfitting MLP; MC averaging over dropout masks reaches weight 
 the restored best-validation checkpoint is the logged best, and changes little here."""
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from jaxdl import config as config_lib
 from jaxdl import data as data_lib
-from jaxdl import losses, models, rng
+from jaxdl import losses, models, objectives, rng
 from jaxdl.data import augment as augment_lib
 from jaxdl.models import ssl
+from jaxdl.objectives import supervised
 from jaxdl.probes import mc_dropout
 from jaxdl.probes.sparsity import hoyer
 from jaxdl.training import checkpoint, loop
 from jaxdl.training import step as step_lib
 
+import reference_step  # tests/reference_step.py: the step before objectives, frozen
 from reference_objective import old_objective, old_train_step  # tests/reference_objective.py
 
 
@@ -29,7 +32,7 @@ def test_hoyer_by_hand():
 def trained_weights(tmp_path, l1: float, l2: float) -> tuple[float, np.ndarray]:
     c = config_lib.default()
     c.model = config_lib.named_section("model", "mlp")
-    c.loss.l1, c.loss.l2 = l1, l2
+    c.objective.l1, c.objective.l2 = l1, l2
     c.steps = c.eval_every = c.checkpoint_every = 600
     workdir = str(tmp_path / f"l1={l1},l2={l2}")
     result = loop.train(c, workdir, progress=False)
@@ -50,12 +53,23 @@ def test_claim_l1_gives_sparser_weights_than_l2(tmp_path):
 
 
 # ---------------------------------------------------------------- the core options
+# The regularizers are options of the supervised objective (config.objective), written op
+# for op as the step before objectives (tests/reference_step.py, frozen) computed them.
 
 
 def _mlp(*overrides: str):
-    c = config_lib.apply_overrides(config_lib.default(), ["model.name=mlp", "loss.l2=1e-4",
+    c = config_lib.apply_overrides(config_lib.default(), ["model.name=mlp", "objective.l2=1e-4",
                                                           *overrides])
     return c, loop.build(c)
+
+
+def old_loss(c) -> ml_collections.ConfigDict:
+    """config.loss as it was (the frozen steps' `loss_cfg`) for `c`'s supervised objective."""
+    o = c.objective
+    return ml_collections.ConfigDict(dict(
+        name=o.loss, label_smoothing=o.label_smoothing, l1=o.l1, l2=o.l2, jacobian=o.jacobian,
+        input_noise=o.input_noise, weight_noise=o.weight_noise, adversarial=dict(attack="none"),
+        distill=dict(teacher="", temperature=4.0)))
 
 
 def _chunk(run, train_step, steps=20):
@@ -63,16 +77,30 @@ def _chunk(run, train_step, steps=20):
     return jax.device_get(chunk(run.init(rng.root_key(0)), run.device_data(), steps))
 
 
+def assert_same_run(new, old):
+    """(state, metrics) of today's step equal the old step's bit for bit; today's metrics
+    add grad_norm."""
+    (state, metrics), (old_state, old_metrics) = new, old
+    assert jax.tree.structure(state) == jax.tree.structure(old_state)
+    jax.tree.map(np.testing.assert_array_equal, state, old_state)
+    assert set(metrics) == set(old_metrics) | {"grad_norm"}
+    for name in old_metrics:
+        np.testing.assert_array_equal(metrics[name], old_metrics[name])
+
+
 @pytest.mark.parametrize("overrides", [(), ("model.dropout=0.2", "model.batch_norm=True")])
 def test_options_off_leave_a_short_run_bit_identical(overrides):
+    """The supervised objective with its noise options off trains as the step before the
+    options existed and as the step before objectives, bit for bit."""
     c, run = _mlp(*overrides)
-    new = step_lib.make_train_step(run.model, run.optimizer, c.loss, True, augment=c.augment)
-    old = old_train_step(run.model, run.optimizer, c.loss, True)
-    jax.tree.map(np.testing.assert_array_equal, _chunk(run, new), _chunk(run, old))
+    new = _chunk(run, run.train_step)
+    assert_same_run(new, _chunk(run, old_train_step(run.model, run.optimizer, old_loss(c), True)))
+    assert_same_run(new, _chunk(run, reference_step.make_train_step(
+        run.model, run.optimizer, old_loss(c), True, augment=c.augment)))
 
 
 def test_input_noise_and_augmentation_are_the_old_step_on_keyed_transformed_inputs():
-    c, run = _mlp("loss.input_noise=0.3", "augment.name=mnist1d", "model.dropout=0.2")
+    c, run = _mlp("objective.input_noise=0.3", "augment.name=mnist1d", "model.dropout=0.2")
     aug = ssl.augmentation(ssl.views_of(c.augment))
 
     def transform(state, x):
@@ -80,27 +108,36 @@ def test_input_noise_and_augmentation_are_the_old_step_on_keyed_transformed_inpu
         noise_key = jax.random.fold_in(rng.step_key(state.key, rng.NOISE, state.step), 0)
         return augment_lib.gaussian_noise(noise_key, x, std=0.3)
 
-    new = step_lib.make_train_step(run.model, run.optimizer, c.loss, True, augment=c.augment)
-    old = old_train_step(run.model, run.optimizer, c.loss, True, transform)
-    plain = old_train_step(run.model, run.optimizer, c.loss, True)
-    a, b, p = _chunk(run, new, 5), _chunk(run, old, 5), _chunk(run, plain, 5)
-    jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=2e-5, atol=1e-6), a, b)
+    old = old_train_step(run.model, run.optimizer, old_loss(c), True, transform)
+    plain = old_train_step(run.model, run.optimizer, old_loss(c), True)
+    frozen = reference_step.make_train_step(run.model, run.optimizer, old_loss(c), True,
+                                            augment=c.augment)
+    a, b, p = _chunk(run, run.train_step, 5), _chunk(run, old, 5), _chunk(run, plain, 5)
+    assert_same_run(a, _chunk(run, frozen, 5))  # op for op as the step before objectives
+    # the oldest step on inputs transformed outside its program: rounding may differ
+    jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=2e-5, atol=1e-6),
+                 a, (b[0], {**b[1], "grad_norm": a[1]["grad_norm"]}))
     assert not np.allclose(a[1]["loss"], p[1]["loss"])  # the inputs did change
 
 
 def test_weight_noise_takes_the_data_gradient_at_perturbed_weights_and_the_penalty_at_w():
-    c, run = _mlp("loss.weight_noise=0.05")
+    c, run = _mlp("objective.weight_noise=0.05")
     state = run.init(rng.root_key(0))
     batch = (jnp.asarray(run.dataset.x_train[:64]), jnp.asarray(run.dataset.y_train[:64]))
-    key, noise_key = jax.random.PRNGKey(1), jax.random.PRNGKey(2)
-    objective = step_lib.make_objective(run.model, c.loss, True)
-    g_new = jax.grad(lambda p: objective(p, {}, batch, key, noise_key=noise_key)[0])(state.params)
-    noisy = step_lib.perturb_weights(state.params, noise_key, 0.05)
-    plain = config_lib.apply_overrides(c, ["loss.l2=0"]).loss
+    keys = objectives.StepKeys(state.key, jnp.asarray(3, jnp.int32))
+    key, noise_key = keys(rng.DROPOUT), jax.random.fold_in(keys(rng.NOISE), 1)
+    loss = run.objective.loss
+    g_new = jax.grad(lambda p: loss(p, {}, {}, batch, keys)[0])(state.params)
+    noisy = supervised.perturb_weights(state.params, noise_key, 0.05)
+    plain = old_loss(config_lib.apply_overrides(c, ["objective.l2=0"]))
     g_data = jax.grad(lambda p: old_objective(run.model, plain, True)(p, {}, batch, key)[0])(noisy)
-    g_penalty = jax.grad(lambda p: c.loss.l2 * losses.l2_penalty(p))(state.params)
+    g_penalty = jax.grad(lambda p: c.objective.l2 * losses.l2_penalty(p))(state.params)
     jax.tree.map(lambda u, v, w: np.testing.assert_allclose(u, v + w, rtol=1e-4, atol=1e-7),
                  g_new, g_data, g_penalty)
+    # op for op as the step before objectives, given the same NOISE and DROPOUT keys
+    frozen = reference_step.make_objective(run.model, old_loss(c), True)
+    g_frozen = jax.grad(lambda p: frozen(p, {}, batch, key, noise_key=noise_key)[0])(state.params)
+    jax.tree.map(np.testing.assert_array_equal, g_new, g_frozen)
     for w, n in zip(jax.tree.leaves(state.params), jax.tree.leaves(noisy)):
         if w.ndim > 1:  # weights: N(0, 0.05^2) noise; biases untouched
             assert abs(float(jnp.std(n - w)) - 0.05) < 0.005
@@ -108,19 +145,62 @@ def test_weight_noise_takes_the_data_gradient_at_perturbed_weights_and_the_penal
             np.testing.assert_array_equal(w, n)
 
 
-def test_configs_saved_before_the_new_keys_resume_unchanged():
+def _saved_before_objectives() -> dict:
+    """A config.json from before objectives and before the noise options and model.dropout:
+    `loss` held the supervised loss and its regularizers."""
+    saved = config_lib.default().to_dict()
+    del saved["gradient"], saved["model"]["dropout"]
+    saved["objective"] = {"name": "supervised"}
+    saved["loss"] = dict(name="cross_entropy", label_smoothing=0.0, l1=0.0, l2=0.0,
+                         jacobian=0.0, adversarial=dict(attack="none", eps=0.1),
+                         distill=dict(teacher="", temperature=4.0))
+    return saved
+
+
+def test_configs_saved_before_the_new_keys_compare_unchanged_once_upgraded():
+    """An old config (a `loss` section without input_noise and weight_noise, a model
+    without dropout) upgrades to today's default: no change; a changed noise option is the
+    one change, under its new name."""
     from jaxdl.training import resume
-    new = config_lib.default().to_dict()
-    old = config_lib.default().to_dict()
-    del old["loss"]["input_noise"], old["loss"]["weight_noise"], old["model"]["dropout"]
-    assert resume.config_changes(old, new) == {}
-    changed = config_lib.apply_overrides(config_lib.default(), ["loss.input_noise=0.1"])
-    assert list(resume.config_changes(old, changed.to_dict())) == ["loss.input_noise"]
+    old = config_lib.upgrade(_saved_before_objectives())
+    assert "loss" not in old
+    assert resume.config_changes(old, config_lib.default().to_dict()) == {}
+    assert config_lib.from_saved(_saved_before_objectives()).to_dict() == \
+        config_lib.default().to_dict()
+    changed = config_lib.apply_overrides(config_lib.default(), ["objective.input_noise=0.1"])
+    assert list(resume.config_changes(old, changed.to_dict())) == ["objective.input_noise"]
+
+
+def test_a_run_saved_before_objectives_resumes_unchanged(tmp_path):
+    """A finished run whose config.json and checkpoint hold the old layout (as written
+    before objectives) is the same run as today's config: training it again finds it
+    finished, instead of refusing a run of another config."""
+    import glob
+    import json
+    c = config_lib.load(None, ["model.name=mlp", "steps=2", "eval_every=0", "chunk_size=2",
+                               "data.num_samples=1000"])
+    workdir = str(tmp_path / "run")
+    result = loop.train(c, workdir, progress=False)
+    paths = [f"{workdir}/config.json", *glob.glob(f"{workdir}/checkpoints/*/config/metadata")]
+    assert len(paths) == 2
+    for path in paths:
+        with open(path) as f:
+            saved = json.load(f)
+        # the files this rewrites hold the config, as JSON
+        assert saved == json.loads(json.dumps(c.to_dict()))
+        old = {k: v for k, v in saved.items() if k != "gradient"}  # the same config, as the
+        old.update(objective={"name": "supervised"},  # old layout wrote it
+                   loss=_saved_before_objectives()["loss"])
+        old["model"] = {k: v for k, v in saved["model"].items() if k != "dropout"}
+        assert json.loads(json.dumps(config_lib.from_saved(old).to_dict())) == saved
+        with open(path, "w") as f:
+            json.dump(old, f)
+    assert loop.train(c, workdir, progress=False) == result
 
 
 @pytest.mark.parametrize("override,message", [
-    ("loss.input_noise=-0.1", "config.loss.input_noise"),
-    ("loss.weight_noise=nan", "config.loss.weight_noise"),
+    ("objective.input_noise=-0.1", "config.objective.input_noise: must be >= 0"),
+    ("objective.weight_noise=nan", "config.objective.weight_noise: must be a finite number"),
 ])
 def test_noise_options_are_validated_naming_the_key(override, message):
     with pytest.raises(config_lib.ConfigError, match=message):
@@ -128,10 +208,11 @@ def test_noise_options_are_validated_naming_the_key(override, message):
 
 
 def test_noise_needs_the_supervised_objective_but_augmentation_is_allowed_there():
-    with pytest.raises(config_lib.ConfigError, match="config.loss.input_noise.*simclr"):
+    with pytest.raises(config_lib.ConfigError,
+                       match="config.objective.input_noise: unknown key; allowed: .*temperature"):
         config_lib.load(None, ["objective.name=simclr", "augment.name=mnist1d",
-                               "loss.input_noise=0.1"])
-    config_lib.load(None, ["augment.name=mnist1d"])  # supervised augmentation: valid now
+                               "objective.input_noise=0.1"])
+    config_lib.load(None, ["augment.name=mnist1d", "objective.input_noise=0.1"])
     images = config_lib.load(None, ["data.name=digits", "model.name=cnn2d",
                                     "augment.name=mnist1d"])
     with pytest.raises(config_lib.ConfigError, match="config.augment.name.*signals") as info:

@@ -247,11 +247,11 @@ def test_keys_added_to_jaxdl_later_are_no_change_at_their_default():
     from jaxdl.training import resume
     new = config_lib.default().to_dict()
     old = json.loads(json.dumps(new))
-    del old["loss"]["label_smoothing"]  # as if saved before the key was added
+    del old["objective"]["label_smoothing"]  # as if saved before the key was added
     del old["optimizer"]["schedule"]
     assert resume.config_changes(old, new) == {}
-    new["loss"]["label_smoothing"] = 0.1  # not the default: a real change
-    assert list(resume.config_changes(old, new)) == ["loss.label_smoothing"]
+    new["objective"]["label_smoothing"] = 0.1  # not the default: a real change
+    assert list(resume.config_changes(old, new)) == ["objective.label_smoothing"]
     del new["seed"]  # a key that disappeared is always a change
     assert "seed" in resume.config_changes(old, new)
 
@@ -266,7 +266,7 @@ def test_a_sweep_directory_from_before_a_new_key_still_opens(tmp_path):
     s = store.Store(str(tmp_path / "sweep"))
     s.open(study)
     saved = json.load(open(tmp_path / "sweep" / store.STUDY))
-    del saved["base"]["loss"]["label_smoothing"]
+    del saved["base"]["objective"]["label_smoothing"]
     saved["fingerprint"] = "000000000000"  # what the older jaxdl computed
     (tmp_path / "sweep" / store.STUDY).write_text(json.dumps(saved))
     s.open(study)  # accepted: the only difference is a new key at its default

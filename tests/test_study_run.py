@@ -249,7 +249,7 @@ def test_a_shard_from_before_a_new_config_key_merges_with_one_from_after(tmp_pat
     for i, root in enumerate(shards):
         run.run_study(study, root, vectorize_mode="no", shard=f"{i}/2", progress=False)
     old = json.load(open(os.path.join(shards[0], store.STUDY)))
-    del old["base"]["loss"]["label_smoothing"]  # as jaxdl wrote it before that key existed
+    del old["base"]["objective"]["label_smoothing"]  # as jaxdl wrote it before that key existed
     old["fingerprint"] = "000000000000"
     for order in (shards, shards[::-1]):  # the older shard first or second
         with open(os.path.join(shards[0], store.STUDY), "w") as f:

@@ -17,12 +17,11 @@ Your own source joins the same way (then ``--config.data.name=moons`` works):
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from typing import Any, Callable
 
 import numpy as np
 
-from jaxdl.registry import Registry
+from jaxdl.registry import Registry, signature_options
 
 __all__ = ["Dataset", "SOURCES", "register", "source", "defaults", "load"]
 
@@ -58,8 +57,7 @@ def source(name: str) -> Callable[..., Dataset]:
 
 def defaults(name: str) -> dict[str, Any]:
     """The options of source ``name`` with their default values."""
-    params = inspect.signature(source(name)).parameters.values()
-    return {p.name: p.default for p in params}
+    return signature_options(source(name))
 
 
 def load(name: str, **options: Any) -> Dataset:

@@ -21,15 +21,15 @@ Your own model joins the same way (then ``--config.model.name=rescnn`` works):
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Any, Callable
 
 import flax.linen as nn
 
 from jaxdl.models.layers import OptionError  # noqa: F401 - raised by check()
-from jaxdl.registry import Registry
+from jaxdl.registry import Registry, rule_of
 
-__all__ = ["REGISTRY", "register", "model_class", "defaults", "check", "build", "OptionError"]
+__all__ = ["REGISTRY", "register", "model_class", "defaults", "check", "build", "apply",
+           "OptionError"]
 
 # Built-ins by import path, imported on first use (as in big_vision).
 REGISTRY = Registry("model", {
@@ -60,14 +60,11 @@ def check(name: str, options: dict[str, Any],
     """Raise ``layers.OptionError`` (its ``key`` an option of model ``name``) for the first
     option not allowed; with ``input_shape`` (one example, no batch axis) also shape
     rules, e.g. a convolution longer than its input. Nothing is traced."""
-    rule = _check_of(model_class(name))
+    rule = rule_of(model_class(name))
     if rule is not None:
         rule(options, input_shape)
 
 
-def _check_of(cls: type) -> Callable | None:
-    """The model's `check`: its own static/class method, else its module's function."""
-    return getattr(cls, "check", None) or getattr(sys.modules.get(cls.__module__), "check", None)
 
 
 def build(name: str, num_outputs: int, **options: Any) -> nn.Module:
@@ -77,3 +74,16 @@ def build(name: str, num_outputs: int, **options: Any) -> nn.Module:
         raise TypeError(f"unknown options {unknown} for model {name!r}; "
                         f"choose from {', '.join(defaults(name))}")
     return model_class(name)(num_outputs=num_outputs, **options)
+
+
+def apply(model: nn.Module, params: Any, model_state: Any, x: Any, *, train: bool,
+          key: Any = None) -> tuple[Any, Any]:
+    """(outputs, updated model state) of `model` on `x`: batch-norm statistics change only
+    in training; `key` draws dropout."""
+    variables = {"params": params, **model_state}
+    rngs = {"dropout": key} if key is not None else {}
+    if train and model_state:
+        outputs, new_state = model.apply(variables, x, train=True, rngs=rngs,
+                                         mutable=list(model_state))
+        return outputs, dict(new_state)
+    return model.apply(variables, x, train=train, rngs=rngs), model_state

@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxdl.registry import OptionError, require  # noqa: F401 - the models' checks raise it
+
 Array = jax.Array
 Initializer = Callable[..., Array]
 
@@ -239,17 +241,6 @@ def check_choice(option: str, value: str, allowed: Sequence[str]) -> None:
 # lengths its layers produce, so a bad option is named before anything is traced.
 
 
-class OptionError(ValueError):
-    """A model option that is not allowed: `key` names it; the message is one line."""
-
-    def __init__(self, key: str, rule: str, value):
-        super().__init__(f"{key}: {rule}, got {value!r}")
-        self.key = key
-
-
-def require(ok: bool, key: str, rule: str, value) -> None:
-    if not ok:
-        raise OptionError(key, rule, value)
 
 
 def _is_int(value) -> bool:

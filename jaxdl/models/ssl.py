@@ -1,7 +1,6 @@
 """Self-supervised networks: a registered backbone without its head, then a projector.
 
-    net = ssl.build(models.build("cnn1d", 10), config.objective, config.augment,
-                    config.steps, sample_x)
+    net = objectives.build("simclr", setup).model   # jaxdl.objectives.self_supervised
     out = net.apply(variables, x, train=False)
     out["representation"]   # (B, 125) for the MNIST-1D CNN: what probes read
     out["projection"]       # (B, 64): what the criterion sees (mae: the reconstruction)
@@ -40,14 +39,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 
 from jaxdl import losses
 from jaxdl.data import augment as augment_lib
 from jaxdl.models import layers
-
-SUPERVISED = "supervised"
-
 
 @dataclasses.dataclass(frozen=True)
 class Views:
@@ -63,7 +58,8 @@ class Views:
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """config.objective (and the run's length, which sets byol's momentum schedule)."""
+    """A self-supervised method's numbers (its objective's options, `jaxdl.objectives`) and
+    the run's length, which sets byol's momentum schedule."""
     name: str
     steps: int
     temperature: float = 0.5
@@ -77,14 +73,7 @@ class Method:
     views: Views = Views()
 
 
-def method_of(objective: ml_collections.ConfigDict, augment: ml_collections.ConfigDict,
-              steps: int) -> Method:
-    numbers = {f.name: objective[f.name] for f in dataclasses.fields(Method)
-               if f.name not in ("name", "steps", "views")}
-    return Method(name=objective.name, steps=steps, views=views_of(augment), **numbers)
-
-
-def views_of(augment: ml_collections.ConfigDict) -> Views:
+def views_of(augment: Any) -> Views:
     """config.augment as a frozen `Views`."""
     return Views(**{f.name: augment[f.name] for f in dataclasses.fields(Views)})
 
@@ -201,22 +190,3 @@ class SSLNet(nn.Module):
         with nn.intercept_methods(skip_head):
             h = self.backbone(x, train=train)
         return h.reshape(h.shape[0], -1)
-
-
-def build(backbone: nn.Module, objective: ml_collections.ConfigDict,
-          augment: ml_collections.ConfigDict, steps: int, sample_x: Any,
-          num_classes: int = 0) -> SSLNet:
-    """The self-supervised network of `objective` around `backbone` (ValueError for a
-    backbone without a Dense head, mae windows longer than the signal, or an online probe
-    without classes)."""
-    method = method_of(objective, augment, steps)
-    if method.name == "mae" and method.mask_length > jnp.shape(sample_x)[1]:
-        raise ValueError(f"mask_length {method.mask_length} is longer than the signal "
-                         f"({jnp.shape(sample_x)[1]} samples)")
-    probe = objective.get("online_probe", False)
-    if probe and num_classes < 1:
-        raise ValueError("online_probe needs a classification dataset (num_classes > 0)")
-    return SSLNet(backbone=backbone,
-                  head=head_name(backbone, sample_x), projector=tuple(objective.projector),
-                  predictor=objective.predictor, method=method,
-                  online_probe=num_classes if probe else 0)

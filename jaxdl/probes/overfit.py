@@ -12,7 +12,7 @@ layer, a learning rate that does nothing — and no longer run can be trusted (K
 
 The check trains through the core's own pieces, not a copy: the model, optimizer and
 loss that `jaxdl.training.loop.build(config)` makes, the state `run.init` makes from
-the seed's root key, and `jaxdl.training.step.make_train_step`'s pure step, applied
+the seed's root key, and the run's pure train step (`run.train_step`), applied
 `steps` times (one `lax.scan`) to the first `examples` training examples. It passes
 when, in inference mode on that batch, the mean loss is <= `loss_tol` and (for
 classification) every example is classified correctly.
@@ -27,9 +27,8 @@ import ml_collections
 import numpy as np
 
 from jaxdl import config as config_lib
-from jaxdl import losses, rng
+from jaxdl import rng
 from jaxdl.training import loop
-from jaxdl.training import step as step_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +51,10 @@ def overfit_batch(config: ml_collections.ConfigDict, examples: int = 8, steps: i
     if steps < 1:
         raise ValueError(f"steps: must be >= 1, got {steps}")
     config = ml_collections.ConfigDict(config.to_dict())
-    if config.get("objective", {}).get("name", "supervised") != "supervised":
+    if config.get("objective", {}).get("name") in config_lib.SELF_SUPERVISED:
         raise config_lib.ConfigError(
             f"config.objective.name: {config.objective.name!r}: the one-batch check fits "
-            f"labels; it needs the supervised objective")
+            f"labels; it needs an objective with labels")
     config.steps = steps
     run = loop.build(config)  # validates the config: ConfigError naming the key
     if examples > len(run.dataset.x_train):
@@ -64,25 +63,22 @@ def overfit_batch(config: ml_collections.ConfigDict, examples: int = 8, steps: i
     batch = (jnp.asarray(run.dataset.x_train[:examples]),
              jnp.asarray(run.dataset.y_train[:examples]))
     classify = run.dataset.num_classes > 0
-    train_step = step_lib.make_train_step(run.model, run.optimizer, config.loss, classify,
-                                          augment=config.augment)
+    train_step = run.train_step
 
     @jax.jit
     def train(state):
         return jax.lax.scan(lambda s, _: train_step(s, batch), state, length=steps)
 
     state, metrics = train(run.init(rng.root_key(config.seed)))
-    loss, accuracy = _fit_on(run, state, batch, config.loss, classify)
+    loss, accuracy = _fit_on(run, state, batch)
     passed = loss <= loss_tol and (accuracy == 1.0 if classify else True)
     return OverfitResult(np.asarray(metrics["loss"]), loss, accuracy, bool(passed))
 
 
-def _fit_on(run: loop.Run, state, batch, loss_cfg: ml_collections.ConfigDict,
-            classify: bool) -> tuple[float, float]:
-    """(mean loss, accuracy) on `batch` in inference mode (no dropout, running stats)."""
+def _fit_on(run: loop.Run, state, batch) -> tuple[float, float]:
+    """(mean loss, accuracy) on `batch` in inference mode (no dropout, running stats): the
+    run's own evaluation of one batch (distilling: soft targets too)."""
     x, y = batch
-    outputs, _ = step_lib.apply_model(run.model, state.params, state.model_state, x, train=False)
-    per_example = step_lib.per_example_loss(loss_cfg)  # distilling: soft targets too
-    loss = float(jnp.mean(per_example(outputs, y)))
-    accuracy = float(jnp.mean(losses.accuracy(outputs, y))) if classify else float("nan")
-    return loss, accuracy
+    sums = run.evaluate(state, x[None], y[None], jnp.ones((1, len(x)), jnp.float32))
+    scalars, _ = loop.summarize(sums)
+    return scalars["loss"], scalars.get("accuracy", float("nan"))

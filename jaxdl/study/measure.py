@@ -38,13 +38,12 @@ import numpy as np
 import tqdm
 
 from jaxdl import config as config_lib
-from jaxdl import rng
+from jaxdl import models, rng
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep, vectorize
 from jaxdl.study.programs import program_for
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import loop
-from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
 
 SPLIT = "measure"
@@ -74,8 +73,8 @@ class Context:
         """The model's outputs (logits) on `x` in inference mode, with this trial's final
         state or `state` (e.g. one from `load`)."""
         state = self.state if state is None else state
-        return step_lib.apply_model(self.run.model, state.params, state.model_state,
-                                    jax.numpy.asarray(x), train=False)[0]
+        return models.apply(self.run.model, state.params, state.model_state,
+                            jax.numpy.asarray(x), train=False)[0]
 
     def evaluate(self, state: Any = None) -> dict[str, dict[str, float]]:
         """{split: {loss, accuracy, f1_macro}} as the run's own evaluation computes them."""

@@ -161,12 +161,11 @@ def build_program(run: loop.Run) -> Program:
 
     @jax.jit
     def init(keys: jax.Array, hyper: dict[str, jax.Array]) -> GroupState:
-        trials = jax.vmap(lambda key, h: state_lib.create(run.model, make(**h), key, sample_x))(
-            keys, hyper)
+        trials = jax.vmap(lambda key, h: state_lib.create(run.model, make(**h), key, sample_x,
+                                                          run.objective.init_extra))(keys, hyper)
         return GroupState(step=jnp.zeros((), jnp.int32), trials=trials)
 
-    train_step = step_lib.make_train_step(run.model, template, config.loss,
-                                          run.dataset.num_classes > 0, augment=config.augment)
+    train_step = step_lib.make_train_step(run.objective, run.gradient, template)
     chunk = step_lib.make_train_chunk(train_step, config.batch_size, run.execution)
 
     @functools.partial(jax.jit, static_argnames="length", donate_argnums=0)

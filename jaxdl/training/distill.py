@@ -1,4 +1,5 @@
-"""Knowledge distillation: a student trained on a teacher run's outputs (config.loss.distill).
+"""Knowledge distillation's data: a teacher run's outputs as a student's training targets
+(`config.objective.name=distill`; the loss is `jaxdl.objectives.distill`).
 
 Hinton, Vinyals & Dean ("Distilling the Knowledge in a Neural Network", 2015): the
 student matches the teacher's class probabilities softened by a temperature T,
@@ -9,8 +10,9 @@ student matches the teacher's class probabilities softened by a temperature T,
 a perfect match; the T² keeps the gradients' size independent of T).
 
     jaxdl train --workdir runs/teacher                                     # any supervised run
-    jaxdl train --config.model.name=mlp --config.loss.distill.teacher=runs/teacher \
-                --config.loss.distill.inputs=generated --workdir runs/student
+    jaxdl train --config.model.name=mlp --config.objective.name=distill \
+                --config.objective.teacher=runs/teacher \
+                --config.objective.inputs=generated --workdir runs/student
 
 The teacher is a finished jaxdl run directory, read through orbax
 (`training/checkpoint.py`: tensorstore arrays and JSON, nothing unpickled); its model
@@ -46,16 +48,10 @@ from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import resume
 
 
-def enabled(loss_cfg: ml_collections.ConfigDict) -> bool:
-    """Whether `loss_cfg` distills from a teacher (a config saved before the option has none)."""
-    distill = loss_cfg.get("distill")
-    return bool(distill and distill.teacher)
-
-
 def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
     """(x -> logits) of the teacher run in directory `teacher`, inference mode; ConfigError
-    (one line, naming config.loss.distill.teacher) when it cannot serve this run."""
-    key = "loss.distill.teacher"
+    (one line, naming config.objective.teacher) when it cannot serve this run."""
+    key = "objective.teacher"
     directory = os.path.join(teacher, "checkpoints")
     if not os.path.isdir(directory):
         raise config_lib.ConfigError(f"config.{key}: no checkpoints directory in {teacher!r}")
@@ -63,7 +59,8 @@ def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
     if latest is None:
         raise config_lib.ConfigError(f"config.{key}: no complete checkpoint in {teacher!r}")
     saved, saved_config, _ = latest
-    if saved_config.get("objective", {}).get("name", "supervised") != "supervised":
+    saved_config = config_lib.upgrade(saved_config)
+    if saved_config.get("objective", {}).get("name", "supervised") not in ("supervised", "distill"):
         raise config_lib.ConfigError(f"config.{key}: {teacher!r} is a self-supervised run "
                                      f"(no class outputs to distill)")
     model_cfg = saved_config["model"]
@@ -85,7 +82,7 @@ def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
 
 def distillation_inputs(config: ml_collections.ConfigDict, dataset: data_lib.Dataset) -> np.ndarray:
     """The inputs the student sees in training (`inputs`: train | generated)."""
-    d = config.loss.distill
+    d = config.objective
     if d.inputs == "train":
         return dataset.x_train
     options = {k: v for k, v in config.data.items() if k not in ("name", "label_noise",
@@ -98,7 +95,7 @@ def with_teacher_targets(config: ml_collections.ConfigDict, dataset: data_lib.Da
                          batch_size: int = 2000) -> data_lib.Dataset:
     """`dataset` with its training set replaced by (distillation inputs, teacher logits)."""
     x = distillation_inputs(config, dataset)
-    logits = teacher_logits_fn(config.loss.distill.teacher, dataset.num_outputs, x[:1])
+    logits = teacher_logits_fn(config.objective.teacher, dataset.num_outputs, x[:1])
     targets = np.concatenate([np.asarray(logits(jnp.asarray(x[i:i + batch_size])))
                               for i in range(0, len(x), batch_size)])
     return dataclasses.replace(dataset, x_train=x, y_train=targets.astype(np.float32))

@@ -8,8 +8,8 @@ At every evaluation step the driver logs, for a fixed probe batch (the first
     activations/<module path>   every module's output in inference mode
                                 (flax `capture_intermediates`: Dense/Conv outputs are
                                 pre-activations; the model's output is the logits)
-    gradients/<param path>      d loss / d param on that batch, through the run's own
-                                objective (penalties and adversarial options included)
+    gradients/<param path>      d loss / d param on that batch: the run's own objective
+                                and gradient method (penalties, attacks, SAM included)
     params/<param path>         the parameters themselves
 
 Histograms are how one sees dead ReLUs, exploding or vanishing gradients layer by
@@ -26,8 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import rng
-from jaxdl.training import step as step_lib
+from jaxdl import objectives
 
 PROBE_EXAMPLES = 256
 
@@ -42,18 +41,15 @@ def make_probe(run: Any) -> Callable[[Any], dict[str, np.ndarray]]:
     """state -> {tag: values} of activations, gradients and params on the probe batch."""
     x = jnp.asarray(run.dataset.x_train[:PROBE_EXAMPLES])
     y = jnp.asarray(run.dataset.y_train[:PROBE_EXAMPLES])
-    classify = run.dataset.num_classes > 0
-    objective = step_lib.make_objective(run.model, run.config.loss, classify)
 
     @jax.jit
     def probe(state):
         variables = {"params": state.params, **state.model_state}
         _, captured = run.model.apply(variables, x, train=False,
                                       capture_intermediates=True, mutable=["intermediates"])
-        key = rng.step_key(state.key, rng.DROPOUT, state.step)
-        attack_key = rng.step_key(state.key, rng.ADVERSARIAL, state.step)  # used if adversarial
-        grads, _ = jax.grad(objective, has_aux=True)(state.params, state.model_state, (x, y),
-                                                     key, attack_key)
+        keys = objectives.StepKeys(state.key, state.step)
+        grads, _ = run.gradient(run.objective.loss, state.params, state.model_state,
+                                state.target, (x, y), keys)
         return {**_named(captured["intermediates"], "activations"),
                 **_named(grads, "gradients"), **_named(state.params, "params")}
 

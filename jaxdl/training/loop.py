@@ -27,9 +27,10 @@ import tqdm
 
 from jaxdl import config as config_lib
 from jaxdl import data as data_lib
-from jaxdl import models, optim, pruning, rng
+from jaxdl import gradients, losses, models, objectives, optim, pruning, rng
 from jaxdl.data import pipeline
 from jaxdl.models import precision, ssl
+from jaxdl.objectives import supervised
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import distill
 from jaxdl.training import driver
@@ -61,6 +62,9 @@ class Run:
     evaluate: Callable
     execution: str
     mask: Any = None  # config.prune.mask's tree (1 keeps a weight, 0 prunes it), or None
+    objective: Any = None  # objectives.Objective: the loss, its network, evaluation, extra state
+    gradient: Any = None  # the gradient method's grad_fn (jaxdl.gradients)
+    train_step: Any = None  # the pure train_step(state, batch) the chunk runs
 
     def device_data(self) -> pipeline.DeviceData:
         """The training arrays, replicated on every device of the run."""
@@ -120,6 +124,31 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def check_views(config: ml_collections.ConfigDict, sample_x: np.ndarray) -> None:
+    """config.augment's views traced on the inputs (abstractly): ConfigError naming it
+    when they do not apply, before anything is built."""
+    if config.augment.name == "none":
+        return
+    views = ssl.augmentation(ssl.views_of(config.augment))
+    try:
+        jax.eval_shape(views, rng.root_key(0), sample_x)
+    except (ValueError, TypeError) as e:
+        raise config_lib.ConfigError(f"config.augment.name: {config.augment.name!r} views "
+                                     f"do not apply to these inputs: "
+                                     f"{str(e).splitlines()[0]}") from None
+
+
+def build_component(section: str, make: Callable, config: ml_collections.ConfigDict,
+                    setup: objectives.Setup) -> Any:
+    """The objective or gradient method of config.<section>; what it raises while being
+    built (a rule that needs the data or the model) becomes one ConfigError line."""
+    try:
+        return make(config[section].name, setup, **config_lib.options(config[section]))
+    except (ValueError, TypeError, KeyError) as e:
+        raise config_lib.ConfigError(f"config.{section}: {(str(e) or type(e).__name__).splitlines()[0]}"
+                                     ) from None
+
+
 def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     """Validate, load the data and trace the model's shapes; fails with `ConfigError`.
     `validated=True`: the caller has just validated `config` (`config.load`, `reopen`,
@@ -134,7 +163,7 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
         key, _, rest = str(e).partition(" ")  # the sources' messages start with the option
         where = f"config.data.{key}: {rest}" if key in options else f"config.data: {e}"
         raise config_lib.ConfigError(where.splitlines()[0]) from None
-    if distill.enabled(config.loss):  # training targets: the teacher's logits
+    if config.objective.name == "distill":  # training targets: the teacher's logits
         dataset = distill.with_teacher_targets(config, dataset)
     config_lib.check_against_data(config, len(dataset.x_train), dataset.num_classes,
                                   len(dataset.x_test))
@@ -146,26 +175,22 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     model = models.build(config.model.name, dataset.num_outputs, **config_lib.options(config.model))
     optimizer = optim.make_optimizer(config.optimizer, config.steps)
     sample_x = np.asarray(dataset.x_train[:1])
-    self_supervised = config.objective.name != ssl.SUPERVISED
-    if self_supervised:  # the backbone without its head, a projector, the method
-        try:
-            model = ssl.build(model, config.objective, config.augment, config.steps, sample_x,
-                              dataset.num_classes)
-        except (ValueError, TypeError) as e:
-            raise config_lib.ConfigError(f"config.objective: {str(e).splitlines()[0]}") from None
-    elif config.augment.name != "none":  # supervised augmentation: traced on the inputs now
-        views = ssl.augmentation(ssl.views_of(config.augment))
-        try:
-            jax.eval_shape(views, rng.root_key(0), sample_x)
-        except (ValueError, TypeError) as e:
-            raise config_lib.ConfigError(f"config.augment.name: {config.augment.name!r} views "
-                                         f"do not apply to these inputs: "
-                                         f"{str(e).splitlines()[0]}") from None
-
-    model = precision.apply_policy(model, config.precision)
+    check_views(config, sample_x)
+    axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
+    setup = objectives.Setup(model=precision.apply_policy(model, config.precision),
+                             num_classes=dataset.num_classes, sample_x=sample_x,
+                             steps=config.steps, augment=config.augment, axis_name=axis_name,
+                             precision=config.precision)
+    objective = build_component("objective", objectives.build, config, setup)
+    gradient = build_component("gradient", gradients.build, config, setup)
+    model = objective.model
+    if objective.evaluate is None:  # a user objective: score the outputs as supervised does
+        objective = dataclasses.replace(objective, evaluate=supervised.make(
+            setup, losses.per_example_loss("cross_entropy" if setup.classify else "mse")
+        ).evaluate)
 
     def init(key: jax.Array) -> state_lib.TrainState:
-        return state_lib.create(model, optimizer, key, sample_x)
+        return state_lib.create(model, optimizer, key, sample_x, objective.init_extra)
 
     try:  # traces the model on abstract values: errors surface before any compute
         shapes = jax.eval_shape(init, rng.root_key(config.seed))
@@ -181,18 +206,15 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
         optimizer = pruning.masked_optimizer(optimizer, mask)
 
         def init(key: jax.Array) -> state_lib.TrainState:
-            state = state_lib.create(model, optimizer, key, sample_x)
+            state = state_lib.create(model, optimizer, key, sample_x, objective.init_extra)
             return state.replace(params=pruning.apply_mask(state.params, mask))
 
         shapes = jax.eval_shape(init, rng.root_key(config.seed))
     state_sharding = placement.state(shapes)
-    classify = dataset.num_classes > 0
-    axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
-    train_step = step_lib.make_train_step(model, optimizer, config.loss, classify, axis_name,
-                                          augment=config.augment)
+    train_step = step_lib.make_train_step(objective, gradient, optimizer, axis_name)
     native_conv = (config.execution == "auto" and jax.default_backend() == "cpu"
                    and has_native_convolution(
-                       lambda params, model_state, x: step_lib.apply_model(
+                       lambda params, model_state, x: models.apply(
                            model, params, model_state, x, train=False)[0],
                        shapes.params, shapes.model_state, sample_x))
     execution = resolve_execution(config.execution, native_convolutions=native_conv)
@@ -201,10 +223,8 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
         state_sharding=state_sharding, init=jax.jit(init, out_shardings=state_sharding),
         train_chunk=step_lib.make_train_chunk(train_step, config.batch_size, execution,
                                               placement, state_sharding),
-        evaluate=(step_lib.make_ssl_evaluate(model, dataset.num_classes) if self_supervised
-                  else step_lib.make_evaluate(
-                      step_lib.make_eval_batch(model, config.loss, dataset.num_classes))),
-        execution=execution, mask=mask)
+        evaluate=objective.evaluate, execution=execution, mask=mask, objective=objective,
+        gradient=gradient, train_step=train_step)
 
 
 def eval_points(config: ml_collections.ConfigDict) -> list[int]:
@@ -317,9 +337,9 @@ def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.Ru
     if run.mask is not None:  # the optimizer state holds the mask: a new one starts anew
         params = pruning.apply_mask(params, run.mask)
     state = fresh.replace(step=old.step, params=params, model_state=model_state)
-    if fresh.target:  # an EMA target: kept where it matches, else it starts at the params
-        old_target = getattr(old, "target", None) or {}
-        state = state_lib.with_target_at_params(state)
+    if fresh.target:  # the objective's extra state (an EMA target): kept where it matches,
+        old_target = getattr(old, "target", None) or {}  # else it starts as the objective's
+        state = state.replace(target=run.objective.init_extra(state.params, state.model_state))
         if old_target:
             state = state.replace(target={
                 part: resume.transplant(old_target.get(part) or {}, state.target[part])[0]
@@ -352,8 +372,8 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
         params = pruning.apply_mask(params, run.mask)
     model_state, _, _ = resume.transplant(saved.get("model_state") or {}, state.model_state)
     state = state.replace(params=params, model_state=model_state)
-    if state.target:  # an EMA target starts at the warm-started network
-        state = state_lib.with_target_at_params(state)
+    if state.target:  # the objective's extra state starts anew (an EMA target: at the net)
+        state = state.replace(target=run.objective.init_extra(state.params, state.model_state))
     state = run.shard(state)
     return run.shard(state.replace(opt_state=run.optimizer.init(state.params)))
 

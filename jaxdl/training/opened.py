@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from jaxdl import config as config_lib
+from jaxdl import models
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import loop
 from jaxdl.training import state as state_lib
-from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
 
 __all__ = ["OpenedRun", "load_run"]
@@ -128,9 +128,9 @@ class OpenedRun:
 
     @functools.cached_property
     def _apply(self) -> Any:
-        """`step.apply_model` in inference mode, compiled once per opened run."""
+        """`models.apply` in inference mode, compiled once per opened run."""
         model = self.built.model
-        return jax.jit(lambda params, model_state, x: step_lib.apply_model(
+        return jax.jit(lambda params, model_state, x: models.apply(
             model, params, model_state, x, train=False)[0])
 
     def _checkpoints(self) -> str:

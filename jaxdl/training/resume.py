@@ -47,7 +47,9 @@ def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     keeps the old behaviour (the contract for adding config keys), so runs and sweeps
     started before an upgrade still resume."""
     # The components record (import paths, source digests) is not config: a changed
-    # source is reported when the run is reopened, not refused.
+    # source is reported when the run is reopened, not refused. A config of an older
+    # layout (the `loss` section) is compared in today's (`config.upgrade`).
+    old, new = config_lib.upgrade(old), config_lib.upgrade(new)
     a = flatten_config({k: v for k, v in old.items() if k != "components"})
     b = flatten_config({k: v for k, v in new.items() if k != "components"})
     missing = object()

@@ -1,7 +1,7 @@
 """TrainState: everything a run needs to continue, and nothing else."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import flax
 import flax.linen as nn
@@ -38,18 +38,13 @@ def init_variables(model: nn.Module, key: jax.Array, sample_x: jax.Array) -> dic
 
 
 def create(model: nn.Module, optimizer: optax.GradientTransformation, key: jax.Array,
-           sample_x: jax.Array) -> TrainState:
-    """A fresh state: params from `fold_in(key, INIT)`; step 0; a target equal to the
-    initial network when the model asks for one (its `ema_target` attribute)."""
+           sample_x: jax.Array, init_extra: Callable[[Any, Any], Any] | None = None
+           ) -> TrainState:
+    """A fresh state: params from `fold_in(key, INIT)`; step 0; the objective's extra state
+    `init_extra(params, model_state)` as `target` (`{}` without one)."""
     variables = init_variables(model, key, sample_x)
     params = variables.pop("params")
-    state = TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                       opt_state=optimizer.init(params), model_state=variables, key=key)
-    return with_target_at_params(state) if getattr(model, "ema_target", False) else state
-
-
-def with_target_at_params(state: TrainState) -> TrainState:
-    """`state` whose target is a copy of its own params and model state: where an EMA
-    target starts (a fresh run, or params just warm-started from another run)."""
-    copy = jax.tree.map(jnp.copy, {"params": state.params, "model_state": state.model_state})
-    return state.replace(target=copy)
+    target = init_extra(params, variables) if init_extra is not None else {}
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state=optimizer.init(params), model_state=variables, key=key,
+                      target=target)

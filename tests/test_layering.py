@@ -78,12 +78,6 @@ REWRITTEN = frozenset({
 # objectives/driver rewrite; remove when fixed. The test fails when an entry no longer
 # occurs, so this list only shrinks.
 KNOWN: frozenset[tuple[str, str, str]] = frozenset({
-    ("jaxdl/config.py", "jaxdl.probes.adversarial", "upward"),
-    ("jaxdl/training/step.py", "jaxdl.probes.adversarial", "upward"),
-    ("jaxdl/training/step.py", "jax.sharding", "function-local"),
-    ("jaxdl/training/loop.py", "jaxdl.pruning", "cycle"),
-    ("jaxdl/pruning.py", "jaxdl.training.loop", "cycle"),
-    ("jaxdl/pruning.py", "jaxdl.training.loop", "function-local"),
 })
 
 

@@ -85,7 +85,7 @@ def test_default_config_builds_exactly_the_unmasked_step():
                    out_shardings=run.state_sharding)  # loop.build's init before the option
     state = init(rng.root_key(0))
     chunk = step_lib.make_train_chunk(
-        step_lib.make_train_step(model, reference_opt, config.loss, True), config.batch_size,
+        step_lib.make_train_step(run.objective, run.gradient, reference_opt), config.batch_size,
         run.execution, run.placement, run.state_sharding)
     data = run.device_data()
     for length, _ in loop.chunks(0, [config.steps], config.chunk_size):

@@ -27,11 +27,12 @@ import tqdm
 
 from jaxdl import config as config_lib
 from jaxdl import data as data_lib
-from jaxdl import gradients, losses, models, objectives, optim, pruning, rng
+from jaxdl import gradients, losses, models, objectives, optim, rng
 from jaxdl.data import pipeline
 from jaxdl.models import precision, ssl
 from jaxdl.objectives import supervised
 from jaxdl.training import checkpoint as checkpoint_lib
+from jaxdl.training import masks
 from jaxdl.training import distill
 from jaxdl.training import driver
 from jaxdl.training import histograms
@@ -200,14 +201,14 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     mask = None
     if config.prune.mask:  # the sparse network: params start masked, pruned weights stay 0
         try:
-            mask = pruning.load_mask(config.prune.mask, shapes.params)
+            mask = masks.load_mask(config.prune.mask, shapes.params)
         except ValueError as e:
             raise config_lib.ConfigError(f"config.prune.mask: {e}") from None
-        optimizer = pruning.masked_optimizer(optimizer, mask)
+        optimizer = masks.masked_optimizer(optimizer, mask)
 
         def init(key: jax.Array) -> state_lib.TrainState:
             state = state_lib.create(model, optimizer, key, sample_x, objective.init_extra)
-            return state.replace(params=pruning.apply_mask(state.params, mask))
+            return state.replace(params=masks.apply_mask(state.params, mask))
 
         shapes = jax.eval_shape(init, rng.root_key(config.seed))
     state_sharding = placement.state(shapes)
@@ -335,7 +336,7 @@ def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.Ru
     same_optimizer = ("optimizer.name" not in changes and "prune.mask" not in changes and
                       jax.tree.structure(old.opt_state) == jax.tree.structure(fresh.opt_state))
     if run.mask is not None:  # the optimizer state holds the mask: a new one starts anew
-        params = pruning.apply_mask(params, run.mask)
+        params = masks.apply_mask(params, run.mask)
     state = fresh.replace(step=old.step, params=params, model_state=model_state)
     if fresh.target:  # the objective's extra state (an EMA target): kept where it matches,
         old_target = getattr(old, "target", None) or {}  # else it starts as the objective's
@@ -369,7 +370,7 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
                                     + "; ".join(problems))
     params, _, _ = resume.transplant(saved["params"], state.params)
     if run.mask is not None:  # e.g. a lottery ticket: the rewound weights, pruned
-        params = pruning.apply_mask(params, run.mask)
+        params = masks.apply_mask(params, run.mask)
     model_state, _, _ = resume.transplant(saved.get("model_state") or {}, state.model_state)
     state = state.replace(params=params, model_state=model_state)
     if state.target:  # the objective's extra state starts anew (an EMA target: at the net)

@@ -77,11 +77,9 @@ def test_own_objective_command_line(tmp_path):
 PLANTED = 'open({marker!r}, "w").write("ran")\n'
 
 
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    """The guide's study, copied with its model into a directory of its own, swept with
-    `jaxdl sweep` and reported with `--study`: (directory, sweep dir, stdout)."""
-    root = tmp_path_factory.mktemp("own_study")
+def sweep_study(root):
+    """The guide's study, copied with its model into `root`, swept with `jaxdl sweep`
+    (which reports with the study file): (root, sweep dir, stdout)."""
     for name in ("own_study.py", "gated_mlp.py"):
         shutil.copyfile(guide(name), root / name)
     sweep_dir = str(root / "sweep")
@@ -95,7 +93,11 @@ def verdict(out):
     return [line for line in out.splitlines() if line.startswith("verdict: ")]
 
 
-def test_own_study_sweep_and_its_verdict(swept):
+def test_own_study(tmp_path):
+    """One sweep (6 short trials), then the reports: one test, so that parallel workers
+    do not each run the sweep."""
+    (tmp_path / "study").mkdir()
+    swept = sweep_study(tmp_path / "study")
     root, sweep_dir, out = swept
     assert "6 of 6 trials done, 0 failed" in out
     assert len(verdict(out)) == 1 and re.match(
@@ -114,9 +116,13 @@ def test_own_study_sweep_and_its_verdict(swept):
                               cwd=root)
     assert code == 0, err[-3000:]
     assert verdict(again) == verdict(out) and "note:" not in again
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    check_report_reads_records_only(swept, tmp_path / "a")
+    check_report_says_when_the_models_source_changed(swept, tmp_path / "b")
 
 
-def test_report_reads_records_only(swept, tmp_path):
+def check_report_reads_records_only(swept, tmp_path):
     """`jaxdl report DIR` needs no component: it works where gated_mlp cannot be imported,
     and a module of that name planted in the sweep directory or beside its study.py copy
     does not run."""
@@ -135,7 +141,7 @@ def test_report_reads_records_only(swept, tmp_path):
     assert "--study FILE" in out
 
 
-def test_report_says_when_the_models_source_changed(swept, tmp_path):
+def check_report_says_when_the_models_source_changed(swept, tmp_path):
     root, sweep_dir, _ = swept
     study_dir = tmp_path / "edited"
     shutil.copytree(root, study_dir, ignore=shutil.ignore_patterns("sweep", "again"))

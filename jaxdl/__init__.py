@@ -5,11 +5,12 @@
     result["test"]["accuracy"]                        # ~0.94
     run = jaxdl.load_run(result["workdir"])           # the run, opened for reading
     train = jaxdl.make_train(jaxdl.config.default())  # the run as a pure function of the key
+    run = jaxdl.build(jaxdl.config.default())         # its pieces, for a loop of your own
 """
 from jaxdl import config
 from jaxdl.training import loop, pure
 
-__all__ = ["config", "load_run", "make_train", "train"]
+__all__ = ["build", "config", "load_run", "make_train", "train"]
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,28 @@ def make_train(config):
     `train(jaxdl.rng.root_key(config.seed))` ends with bit for bit the params of
     `jaxdl.train(config)` on the same machine — see `jaxdl.training.pure.make_train`."""
     return pure.make_train(config)
+
+
+def build(config):
+    """The run of `config` built but not started, for a loop of your own
+    (docs/guide/own_loop.md): validated, its data loaded, its model traced, its step
+    compiled on first use. What `jaxdl.train` and `jaxdl.make_train` run:
+
+    run.init(key) -> state            the initial TrainState (key: `jaxdl.rng.root_key(seed)`)
+    run.device_data()                 the training arrays on the run's devices
+    run.train_chunk(state, data, n)   -> (state after n steps, per-step metrics stacked);
+                                      compiled once per n, the batch of step s drawn inside.
+                                      It DONATES `state`: the state passed in is deleted, so
+                                      keep the one it returns (copy what you want to keep first)
+    run.train_step(state, (x, y))     -> (state, metrics): one pure step (not compiled, no
+                                      donation) on a batch you give it
+    run.evaluate, run.model, run.dataset, run.optimizer, run.config
+
+    Chunks of any lengths end with the same bits as `jaxdl.train(config)` on the same
+    machine; `config.execution` says whether a chunk is one `scan` or n compiled steps
+    (`run.execution` is the one resolved). ConfigError (one line) for a bad config.
+    """
+    return loop.build(config)
 
 
 def load_run(directory):

@@ -145,6 +145,8 @@ def print_report(path: str) -> None:
     """Where the report is, then its verdict: the study's answer without opening a file."""
     from jaxdl.study import report  # late: see main
     print(f"report: {path}")
+    for note in report.read_notes(path):
+        print(f"note: {note}")
     verdict = report.read_verdict(path)
     if verdict:
         print(f"verdict: {verdict}")

@@ -36,6 +36,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from jaxdl import config as config_lib
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 
@@ -44,6 +45,7 @@ LEVEL = 0.95
 MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter
 MAX_LINES = 8  # a default plot with more lines than this is left to the study's analyze()
 NOT_RUN = "Analysis not run:"  # the report's line when the study's analyze() did not run
+NOTE = "Note: "  # a report's one-line notes (a component's source changed), printed too
 
 
 # ---------------------------------------------------------------- statistics
@@ -298,9 +300,10 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
                                f"analyze() should run")
     n_done = results.rows.loc[results.rows.status == store_lib.DONE, "trial"].nunique()
     total = n_done + len(results.failed) + len(missing)
+    notes: list[str] = []
     if study is not None:
-        doc, analysis, analysis_error = _analyze(study, info, results)
-    else:
+        doc, analysis, analysis_error, notes = _analyze(study, info, results)
+    else:  # the records alone: no component is imported, no code from the directory runs
         doc, analysis, analysis_error = info.get("doc") or "", None, None
     os.makedirs(out, exist_ok=True)
     lines = [f"# Study: {info['name']}{' (quick)' if info.get('quick') else ''}", ""]
@@ -310,6 +313,7 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
               f"of {total}. Numbers are means over seeds with 95% Student-t intervals.", ""]
     if study is None and info.get("analysis"):
         lines += [not_run_note(info), ""]
+    lines += [line for note in notes for line in (NOTE + note, "")]
     if analysis is not None and analysis.verdict:
         lines += ["## Verdict", "", analysis.verdict, ""]
     if analysis_error:
@@ -351,6 +355,29 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
     return path
 
 
+def read_notes(path: str) -> list[str]:
+    """The one-line notes of a written report.md (a component's source that changed since
+    the sweep ran), for the command line to print."""
+    with open(path) as f:
+        return [line[len(NOTE):] for line in f.read().splitlines() if line.startswith(NOTE)]
+
+
+def changed_sources(info: dict, base: Any) -> list[str]:
+    """One line per user component of `base` (the study file's config, its components
+    imported by that file) whose import path or source digest is not what the sweep
+    recorded in study.json: the analysis judges trials trained with other code."""
+    now, lines = config_lib.components(base), []
+    for section, old in (info.get("components") or {}).items():
+        new = now.get(section)
+        if isinstance(old, dict) and new and old.get("name") == new["name"] and \
+                (old.get("path"), old.get("digest")) != (new["path"], new["digest"]):
+            lines.append(f"config.{section}.name: {new['name']!r} ({new['path']}) changed "
+                         f"since the sweep ran (recorded: {old.get('path')}, "
+                         f"{str(old.get('digest'))[:19]}); the trials were trained with the "
+                         f"recorded source")
+    return lines
+
+
 def read_verdict(path: str) -> str:
     """The verdict section of a written report.md ('' if it has none), for the command
     line to print after the report's path."""
@@ -379,27 +406,28 @@ def _plain_name(name: str) -> str:
 
 
 def _analyze(path: str, info: dict, results: Results
-             ) -> tuple[str, Analysis | None, str | None]:
-    """(the docstring's title and claim, the study's analysis, why it could not run) of
-    the study file `path`, which the user named; it must be the study of the records
-    (the same base config), or its analysis would judge another sweep's numbers."""
+             ) -> tuple[str, Analysis | None, str | None, list[str]]:
+    """(the docstring's title and claim, the study's analysis, why it could not run, notes)
+    of the study file `path`, which the user named; it must be the study of the records
+    (the same base config), or its analysis would judge another sweep's numbers. The
+    notes say which of its components' sources changed since the sweep ran."""
     try:
         study = sweep.load_study(path, quick=bool(info.get("quick")))
     except (sweep.StudyError, OSError) as e:
-        return "", None, str(e)
+        return "", None, str(e), []
     if not store_lib.same_base(info, {"fingerprint": study.fingerprint(),
                                       "base": study.base.to_dict()}):
         raise sweep.StudyError(f"--study {path}: not the study of these records (its base "
                                f"config differs from the sweep's); name the file the sweep "
                                f"ran ({info.get('study')})")
-    module = study.module
+    module, notes = study.module, changed_sources(info, study.base)
     doc = store_lib.title_and_claim(module.__doc__)
     if not hasattr(module, "analyze"):
-        return doc, None, None
+        return doc, None, None, notes
     if results.rows.empty:
-        return doc, None, "no trial is done yet"
+        return doc, None, "no trial is done yet", notes
     try:
         analysis = module.analyze(results)
     except Exception as e:  # a partial sweep (a shard) may lack what the analysis needs
-        return doc, None, f"{type(e).__name__}: {e}"
-    return doc, analysis, None
+        return doc, None, f"{type(e).__name__}: {e}", notes
+    return doc, analysis, None, notes

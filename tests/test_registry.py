@@ -280,3 +280,18 @@ def test_the_guide_page_shows_the_file_it_runs():
     page = open(os.path.join(REPO, "docs", "guide", "own_model_and_data.md")).read()
     code = open(os.path.join(REPO, "docs", "guide", "own_model_and_data.py")).read()
     assert page.split("```python\n", 1)[1].rsplit("```", 1)[0] == code
+
+
+def test_opening_a_run_whose_source_changed_warns_in_one_line(user_run, tmp_path):
+    """`jaxdl inspect` (jaxdl.load_run) names the component whose source changed since the
+    run was made, and opens the run with the current source."""
+    workdir, _ = user_run
+    with open(tmp_path / "mymod.py", "a") as f:
+        f.write("# edited after the run was made\n")
+    out = subprocess.run([sys.executable, "-m", "jaxdl.cli", "inspect", str(workdir)],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": REPO})
+    assert out.returncode == 0, out.stderr[-3000:]
+    warnings = [line for line in out.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "config.model.name: 'rescnn' (mymod:ResCNN) changed since " \
+        "the run was made" in warnings[0], warnings

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import Any
 
 import jax
@@ -37,7 +38,9 @@ __all__ = ["OpenedRun", "load_run"]
 
 def load_run(directory: str) -> "OpenedRun":
     """The run in `directory`, opened for reading; WorkdirError (one line) when it holds
-    none. Its config and files are read now; data, model and states only when asked for."""
+    none. Its config and files are read now; data, model and states only when asked for.
+    A user component whose source changed since the run was made is named in one warning
+    line on stderr (the run is opened with the current source)."""
     if not os.path.isdir(directory):
         raise workdir_lib.WorkdirError(f"{directory}: no such directory")
     files = workdir_lib.RunFiles(directory, write=False)
@@ -45,7 +48,10 @@ def load_run(directory: str) -> "OpenedRun":
     if saved is None:
         raise workdir_lib.WorkdirError(f"{directory} holds no jaxdl run "
                                        f"({workdir_lib.CONFIG} missing)")
-    return OpenedRun(directory, files, config_lib.reopen(saved))
+    config = config_lib.reopen(saved)
+    for line in config_lib.source_changes(saved, config):
+        print(f"jaxdl: warning: {directory}: {line}", file=sys.stderr)
+    return OpenedRun(directory, files, config)
 
 
 class OpenedRun:

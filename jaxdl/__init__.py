@@ -6,11 +6,21 @@
     run = jaxdl.load_run(result["workdir"])           # the run, opened for reading
     train = jaxdl.make_train(jaxdl.config.default())  # the run as a pure function of the key
     run = jaxdl.build(jaxdl.config.default())         # its pieces, for a loop of your own
-"""
-from jaxdl import config
-from jaxdl.training import loop, pure
 
-__all__ = ["build", "config", "load_run", "make_train", "train"]
+Your own components join the registries (docs/guide/):
+
+    @jaxdl.models.register("rescnn")      # a flax module; its fields are config.model
+    @jaxdl.data.register("moons")         # load(**options) -> jaxdl.data.Dataset
+    @jaxdl.objectives.register("focal")   # make(setup, **options) -> loss
+    @jaxdl.gradients.register("clipped")  # make(setup, **options) -> grad_fn
+    jaxdl.train(config, workdir, hooks=[jaxdl.Hook(fn, every=100)])   # your measurements
+"""
+from jaxdl import config, data, gradients, models, objectives
+from jaxdl.training import loop, pure
+from jaxdl.training.hooks import Hook
+
+__all__ = ["Hook", "build", "config", "data", "gradients", "load_run", "make_train", "models",
+           "objectives", "train"]
 
 __version__ = "0.1.0"
 
@@ -19,7 +29,7 @@ def train(config, workdir=None, *, hooks=(), **options):
     """Train (or resume) one run described by `config` in `workdir`; returns its result.
 
     hooks: your own measurements during training, e.g.
-    `[jaxdl.training.hooks.Hook(fn, every=100)]` with `fn(state, run) -> {name: scalar}`:
+    `[jaxdl.Hook(fn, every=100)]` with `fn(state, run) -> {name: scalar}`:
     logged as their own split to metrics.jsonl and TensorBoard (docs/guide/own_hook.md).
     Options: progress=True, restart=False, intervene=False, init_from=None —
     see `jaxdl.training.loop.train`.

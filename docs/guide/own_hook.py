@@ -11,7 +11,7 @@ from jax.flatten_util import ravel_pytree
 
 import jaxdl
 from jaxdl import rng
-from jaxdl.training.hooks import Hook
+from jaxdl import Hook
 
 BATCH = 512  # the fixed batch: the first 512 training examples, the same at every call
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import os
 import sys
 from typing import Any, Iterator
 
@@ -121,7 +122,7 @@ class Registry:
             return
         module = path.partition(":")[0]
         try:
-            importlib.import_module(module)
+            _import_here_too(module)
         except Exception as e:  # noqa: BLE001 - any failure of user code, in one line
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ComponentImportError(f"{name!r} was registered by {path}, which cannot be "
@@ -146,6 +147,20 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}: {', '.join(self)})"
+
+
+def _import_here_too(module: str) -> None:
+    """Import `module`; when it is not found, once more with the current directory on
+    sys.path — as `python -m` and `python script.py` would find it, which the `jaxdl`
+    console script (its sys.path starts at its own bin/) does not."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        here = os.getcwd()
+        if e.name != module.split(".")[0] or here in sys.path or "" in sys.path:
+            raise
+        sys.path.append(here)  # last: never shadows an installed package
+        importlib.import_module(module)
 
 
 def origin_of(obj: Any) -> dict[str, str]:

@@ -295,3 +295,17 @@ def test_opening_a_run_whose_source_changed_warns_in_one_line(user_run, tmp_path
     warnings = [line for line in out.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "config.model.name: 'rescnn' (mymod:ResCNN) changed since " \
         "the run was made" in warnings[0], warnings
+
+
+def test_the_console_script_reopens_a_run_from_the_directory_of_its_module(user_run, tmp_path):
+    """The `jaxdl` console script's sys.path starts at its bin/ directory, not the current
+    one; reopening a run from the directory that holds its module still finds it."""
+    workdir, _ = user_run
+    script = ("import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+              "from jaxdl.cli import main; sys.argv = ['jaxdl', 'inspect', sys.argv[1]]; sys.exit(main())")
+    out = subprocess.run([sys.executable, "-c", script, str(workdir)], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": REPO})
+    assert out.returncode == 0, out.stderr[-3000:]
+    elsewhere = subprocess.run([sys.executable, "-c", script, str(workdir)], capture_output=True,
+                               text=True, cwd=workdir, env={**os.environ, "PYTHONPATH": REPO})
+    assert elsewhere.returncode != 0 and "cannot be imported" in elsewhere.stderr

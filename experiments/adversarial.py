@@ -66,10 +66,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from jaxdl import config as config_lib
+from jaxdl import models
 from jaxdl.probes import adversarial
 from jaxdl.study import report, sweep
-from jaxdl.training import step as step_lib
-
 ATTACK, EPS = "gradient.name", "gradient.eps"
 TRAIN_EPS = (0.1, 0.2)
 STANDARD = {ATTACK: "plain"}
@@ -145,7 +144,7 @@ def _other_seeds(ctx) -> list[Any]:
 
 def _apply(model, variables, x):
     params, model_state = variables
-    return step_lib.apply_model(model, params, model_state, x, train=False)[0]
+    return models.apply(model, params, model_state, x, train=False)[0]
 
 
 @functools.partial(jax.jit, static_argnums=0)

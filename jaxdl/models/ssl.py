@@ -21,9 +21,8 @@ The projector (and mae's decoder) is Dense-BN-ReLU per hidden width, then Dense,
 as in SimCLR/BYOL; byol adds a predictor Dense-BN-ReLU-Dense back to the
 projection's width. Probing the representation rather than the projection is
 the "guillotine" (Bordes et al. 2023): the projector specialises to the pretext
-task. The network also carries its `Method` (criterion, its numbers, the views),
-so every code path that builds a step from a model (`jaxdl.training.step`,
-vectorized trials) trains it with its own objective.
+task. The network also carries its `Method` (the method's numbers, the views), which
+its objective (`jaxdl.objectives.simclr`, ...) reads.
 
 The online probe (`objective.online_probe`) is one Dense layer `online_probe` on
 `stop_gradient(representation)`: its params are part of the network's (so checkpoints,

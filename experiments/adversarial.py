@@ -69,6 +69,7 @@ from jaxdl import config as config_lib
 from jaxdl import models
 from jaxdl.probes import adversarial
 from jaxdl.study import report, sweep
+
 ATTACK, EPS = "gradient.name", "gradient.eps"
 TRAIN_EPS = (0.1, 0.2)
 STANDARD = {ATTACK: "plain"}

@@ -36,7 +36,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jaxdl.objectives", "jaxdl.gradients", "jaxdl.optim"),
     # config reads the registries of models and data (and of objectives and gradient
     # methods) for their defaults and checks, and training loads it: between the two.
-    ("jaxdl.config",),
+    # schema (structure checks, typed overrides) and userfile (a --config or study file
+    # run) serve it; saved (a run's config as config.json holds it) builds on it.
+    ("jaxdl.config", "jaxdl.schema", "jaxdl.userfile", "jaxdl.saved"),
     # pruning trains under masks and runs lottery-ticket rounds of training: a training
     # module that lives at the top of the package.
     ("jaxdl.training", "jaxdl.pruning"),

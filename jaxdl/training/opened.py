@@ -11,7 +11,7 @@
 Reading never writes into the run directory (checkpoints are opened read-only, the lock
 is neither taken nor touched, so a run still training can be opened) and executes no
 code from it: the only code run is the import of the user components its config.json
-records (`config.reopen`), as `jaxdl train --workdir RUN` does. Problems are one line
+records (`saved.reopen`), as `jaxdl train --workdir RUN` does. Problems are one line
 naming the file: `WorkdirError`, or `ConfigError` for a config that no longer builds.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import models
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import loop
@@ -45,7 +45,7 @@ def load_run(directory: str) -> "OpenedRun":
     if saved is None:
         raise workdir_lib.WorkdirError(f"{directory} holds no jaxdl run "
                                        f"({workdir_lib.CONFIG} missing)")
-    return OpenedRun(directory, files, config_lib.reopen(saved))
+    return OpenedRun(directory, files, saved_lib.reopen(saved))
 
 
 class OpenedRun:

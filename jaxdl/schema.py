@@ -1,9 +1,11 @@
 """A ConfigDict checked against its schema, and command-line values parsed to its types.
 
 The schema is a ConfigDict of defaults (`config.default()` with the named sections of
-the config's entries): `check_structure` wants the same keys, values of the default's
-kind and numbers in range; `set_value` parses `--config.a.b=VALUE` to the type of the
-value it replaces. Every failure is one `ConfigError` line naming the key.
+the config's entries, which `check_named` finds first): `check_structure` wants the same
+keys, values of the default's kind and numbers in range; `set_value` parses
+`--config.a.b=VALUE` to the type of the value it replaces. Every failure is one
+`ConfigError` line naming the key; `rules()` makes one of a broken rule of a component
+or of the run (`registry.require`'s OptionError).
 """
 from __future__ import annotations
 

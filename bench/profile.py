@@ -32,6 +32,7 @@ def phases(recipe: str, hide_torch: bool = True, steps: int = 0, execution: str 
         sys.modules["torch"] = None
     t_import = time.perf_counter()
     import jax
+    from jaxdl import data as data_lib
     from jaxdl.training import loop
     from jaxdl.training import workdir as workdir_lib
     from bench import execution as execution_lib
@@ -41,8 +42,8 @@ def phases(recipe: str, hide_torch: bool = True, steps: int = 0, execution: str 
         config.steps = steps
     if execution:
         config.execution = execution
-    build, data_load = loop.build, loop.data_lib.load
-    loop.data_lib.load = _timed(totals, "data (MNIST-1D: import + generate, or read the cache)", data_load)
+    build, data_load = loop.build, data_lib.load
+    data_lib.load = _timed(totals, "data (MNIST-1D: import + generate, or read the cache)", data_load)
     chunk_count = {"n": 0}
 
     def timed_build(config, **options):

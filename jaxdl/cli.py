@@ -15,6 +15,7 @@ import threading
 from typing import Any, Sequence
 
 from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl.probes import overfit as overfit_lib
 from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
 from jaxdl.training import loop, parallel, resume
@@ -246,7 +247,7 @@ def run_config(spec: str | None, workdir: str | None, overrides: Sequence[str]) 
     --workdir RUN` reopens RUN as it was made (its user components imported again)."""
     saved = (workdir_lib.RunFiles(workdir).saved_config()
              if spec is None and workdir and os.path.isdir(workdir) else None)
-    return config_lib.reopen(saved, overrides) if saved else config_lib.load(spec, overrides)
+    return saved_lib.reopen(saved, overrides) if saved else config_lib.load(spec, overrides)
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -2,6 +2,9 @@
 
     make_optimizer(config.optimizer, steps)   # an optax.GradientTransformation
 
+`defaults()` is the section `config.optimizer` and `check(section, steps)` its rules (an
+`OptionError` naming the key, which config reports as `config.optimizer.KEY: ...`).
+
 Weight decay follows each method's published form: added to the gradient
 (L2, coupled) for sgd, momentum, nesterov and adam — as torch's `weight_decay`
 does —, decoupled for adamw and lars. By default it skips 1-D parameters
@@ -9,6 +12,7 @@ does —, decoupled for adamw and lars. By default it skips 1-D parameters
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -16,6 +20,60 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+
+from jaxdl.registry import require
+
+__all__ = ["OPTIMIZERS", "SCHEDULES", "defaults", "check", "decay_mask",
+           "learning_rate_schedule", "learning_rates", "make_optimizer"]
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lars")
+SCHEDULES = ("constant", "cosine", "step", "linear")
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """The section `config.optimizer` of the default run: Adam 1e-2, constant."""
+    return ml_collections.ConfigDict(dict(
+        name="adam",
+        lr=1e-2,
+        momentum=0.9,  # sgd-family and lars
+        b1=0.9, b2=0.999, eps=1e-8,  # adam, adamw
+        weight_decay=0.0,  # L2 added to the gradient (sgd, adam); decoupled (adamw, lars)
+        decay_biases_and_norms=False,  # False: no decay on 1-D params (biases, norm scales)
+        clip_norm=0.0,  # clip gradients to this global norm; 0: off
+        trust_coefficient=0.001,  # lars
+        schedule=ml_collections.ConfigDict(dict(
+            name="constant",
+            warmup_steps=0,  # linear warmup from 0, before any schedule
+            end_fraction=0.0,  # cosine and linear decay to lr * end_fraction
+            boundaries=(0.5, 0.75),  # step: fractions of `steps` where lr *= decay_rate
+            decay_rate=0.1,
+        )),
+    ))
+
+
+def check(o: ml_collections.ConfigDict, steps: int) -> None:
+    """The rules of section `o` (config.optimizer) for a run of `steps`: OptionError
+    naming the key (`lr`, `schedule.warmup_steps`, ...). Its structure and types are
+    config's to check, before."""
+    require(o.name in OPTIMIZERS, "name", f"must be one of {', '.join(OPTIMIZERS)}", o.name)
+    require(math.isfinite(o.lr) and o.lr > 0, "lr", "must be a finite number > 0", o.lr)
+    for key in ("momentum", "b1", "b2"):
+        require(0 <= o[key] < 1, key, "must be in [0, 1)", o[key])
+    require(o.eps >= 0, "eps", "must be >= 0", o.eps)
+    require(o.weight_decay >= 0, "weight_decay", "must be >= 0", o.weight_decay)
+    require(o.clip_norm >= 0, "clip_norm", "must be >= 0 (0: off)", o.clip_norm)
+    require(o.trust_coefficient > 0, "trust_coefficient", "must be > 0", o.trust_coefficient)
+    s = o.schedule
+    require(s.name in SCHEDULES, "schedule.name", f"must be one of {', '.join(SCHEDULES)}",
+            s.name)
+    require(0 <= s.warmup_steps < steps, "schedule.warmup_steps",
+            f"must be in [0, steps={steps})", s.warmup_steps)
+    require(0 <= s.end_fraction <= 1, "schedule.end_fraction", "must be in [0, 1]",
+            s.end_fraction)
+    require(all(isinstance(b, (int, float)) and 0 < b < 1 for b in s.boundaries)
+            and list(s.boundaries) == sorted(s.boundaries), "schedule.boundaries",
+            "must be increasing fractions of steps in (0, 1)", s.boundaries)
+    require(s.decay_rate > 0, "schedule.decay_rate", "must be > 0", s.decay_rate)
 
 
 def decay_mask(params: Any) -> Any:

@@ -6,6 +6,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl import rng
+from jaxdl.data import pipeline
 from jaxdl.study import vectorize
 from jaxdl.training import loop
 from jaxdl.training import step as step_lib
@@ -16,7 +17,7 @@ def vectorized_and_single(configs: list, steps: int):
     each config's metrics trained alone on the same data (the first config's)."""
     first = loop.build(configs[0])
     program = vectorize.build_program(first)
-    data = loop.pipeline.to_device(first.dataset)
+    data = pipeline.to_device(first.dataset)
     state, metrics = program.chunk(vectorize.initial_state(program, configs), data, steps)
     singles = []
     for config in configs:

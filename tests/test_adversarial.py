@@ -13,7 +13,9 @@ import pytest
 import ml_collections
 
 from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import losses, models, objectives, rng
+from jaxdl.data import pipeline
 from jaxdl.gradients import attacks
 from jaxdl.probes import adversarial as adv
 from jaxdl.study import sweep, vectorize
@@ -292,17 +294,17 @@ ATTACK = dict(attack="pgd", eps=0.2, norm="l2", steps=3, step_size=0.05, random_
 
 
 def test_an_old_config_with_loss_adversarial_reopens_as_the_adversarial_method():
-    c = config_lib.reopen(_old_saved(**ATTACK))
+    c = saved_lib.reopen(_old_saved(**ATTACK))
     assert c.gradient.to_dict() == {"name": "adversarial", **ATTACK}
     assert "loss" not in c
     assert (c.objective.name, c.objective.loss, c.objective.label_smoothing, c.objective.l2) == \
         ("supervised", "cross_entropy", 0.1, 1e-4)
     # attack none, or a config from before the section existed: the plain gradient
     for saved in (_old_saved(**{**ATTACK, "attack": "none"}), _old_saved()):
-        c = config_lib.reopen(saved)
+        c = saved_lib.reopen(saved)
         assert c.gradient.to_dict() == {"name": "plain"} and c.objective.l2 == 1e-4
     # and it trains: the upgraded adversarial config builds and reports adversarial metrics
-    c = config_lib.reopen(_old_saved(**ATTACK), ["model.name=mlp", "steps=2", "chunk_size=2"])
+    c = saved_lib.reopen(_old_saved(**ATTACK), ["model.name=mlp", "steps=2", "chunk_size=2"])
     run = loop.build(c)
     _, metrics = run.train_chunk(run.init(rng.root_key(0)), run.device_data(), 2)
     assert "adversarial_loss" in metrics
@@ -479,7 +481,7 @@ def test_adversarial_training_draws_its_attack_from_the_adversarial_purpose():
                  jax.device_get(again.params))
     assert "adversarial_loss" in metrics
     s0 = run.init(rng.root_key(0))
-    x, y = loop.pipeline.batch_at(data, rng.purpose_key(s0.key, rng.DATA_ORDER), 0, c.batch_size)
+    x, y = pipeline.batch_at(data, rng.purpose_key(s0.key, rng.DATA_ORDER), 0, c.batch_size)
     keys = _keys(s0, 0)
     loss = run.objective.loss
 

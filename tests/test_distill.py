@@ -12,6 +12,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import losses
 from jaxdl.training import loop
 
@@ -43,13 +44,13 @@ def test_an_old_config_with_loss_distill_reopens_as_the_distill_objective():
                    "adversarial": {"attack": "none"},
                    "distill": {"teacher": "runs/t", "temperature": 2.0, "inputs": "generated",
                                "num_inputs": 5000, "inputs_seed": 3}}
-    new = config_lib.upgrade(old)
+    new = saved_lib.upgrade(old)
     assert new["objective"] == {"name": "distill", "teacher": "runs/t", "temperature": 2.0,
                                 "inputs": "generated", "num_inputs": 5000, "inputs_seed": 3,
                                 "l1": 0.0, "l2": 1e-3}
     assert new["gradient"] == {"name": "plain"} and "loss" not in new
     old["loss"]["distill"]["teacher"] = ""
-    assert config_lib.upgrade(old)["objective"]["name"] == "supervised"
+    assert saved_lib.upgrade(old)["objective"]["name"] == "supervised"
 
 
 def _student(*overrides):

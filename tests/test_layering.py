@@ -36,7 +36,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jaxdl.objectives", "jaxdl.gradients", "jaxdl.optim"),
     # config reads the registries of models and data (and of objectives and gradient
     # methods) for their defaults and checks, and training loads it: between the two.
-    ("jaxdl.config",),
+    # schema (structure checks, typed overrides) and userfile (a --config or study file
+    # run) serve it; saved (a run's config as config.json holds it) builds on it.
+    ("jaxdl.config", "jaxdl.schema", "jaxdl.userfile", "jaxdl.saved"),
     # pruning trains under masks and runs lottery-ticket rounds of training: a training
     # module that lives at the top of the package.
     ("jaxdl.training", "jaxdl.pruning"),
@@ -362,3 +364,49 @@ def test_checker_names_modules_without_a_layer() -> None:
                                            ("jaxdl.cli", 7), ("jaxdl.other", None)])
 def test_layer_of(module: str, layer: int | None) -> None:
     assert layer_of(module) == layer
+
+
+# --- sizes (issue 15: "config.py keeps loading, overrides and structure checks (target
+# under 250 lines)"; "no function over 60 lines in training/") --------------------------
+
+CONFIG_MAX_LINES = 250  # components own their defaults and rules, not config.py
+FUNCTION_MAX_LINES = 60
+
+
+def function_lengths(source: str, path: str) -> Iterator[tuple[str, int, int]]:
+    """(name, line of its `def`, lines from the `def` to the last line of its body) of
+    every function in `source`, nested ones too; decorators are not counted."""
+    def walk(node: ast.AST, prefix: str) -> Iterator[tuple[str, int, int]]:
+        for child in ast.iter_child_nodes(node):
+            name = prefix
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}."
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield name[:-1], child.lineno, child.end_lineno - child.lineno + 1
+            yield from walk(child, name)
+    yield from walk(ast.parse(source, path), "")
+
+
+def test_config_py_stays_under_250_lines() -> None:
+    lines = len((ROOT / PACKAGE / "config.py").read_text().splitlines())
+    assert lines < CONFIG_MAX_LINES, (
+        f"jaxdl/config.py has {lines} lines (limit {CONFIG_MAX_LINES}): a component's "
+        f"defaults and rules belong beside it (optim.defaults/check, models/ssl.py's "
+        f"augment_defaults/check_augment), a saved config's to jaxdl/saved.py")
+
+
+def test_no_function_in_training_is_over_60_lines() -> None:
+    long = [f"{path}:{line}: {name} has {length} lines"
+            for path, source in package_sources().items() if path.startswith("jaxdl/training/")
+            for name, line, length in function_lengths(source, path)
+            if length > FUNCTION_MAX_LINES]
+    assert not long, (f"functions over {FUNCTION_MAX_LINES} lines (def to the end of the "
+                      f"body): split them into named steps\n" + "\n".join(long))
+
+
+def test_function_lengths_count_from_def_to_the_body_without_decorators() -> None:
+    source = ("import functools\n\n@functools.cache\n@functools.wraps(print)\n"
+              "def f(x):\n    def g():\n        return 1\n\n    return x\n\n\n"
+              "class C:\n    async def m(self):\n        pass\n")
+    assert list(function_lengths(source, "t.py")) == [("f", 5, 5), ("f.g", 6, 2),
+                                                       ("C.m", 13, 2)]

@@ -15,6 +15,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as C
+from jaxdl import saved as saved_lib
 from jaxdl.training import checkpoint, state as state_lib, workdir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(jaxdl.__file__)))
@@ -107,7 +108,7 @@ def test_metrics_history_and_config_are_the_files(run_dir):
         assert run.history == [json.loads(line) for line in f]
     assert [row["event"] for row in run.history] == ["start", "finish"]
     with open(os.path.join(run_dir, workdir.CONFIG)) as f:
-        assert run.config.to_dict() == C.without_components(json.load(f))
+        assert run.config.to_dict() == saved_lib.without_components(json.load(f))
 
 
 def test_reading_writes_nothing_and_leaves_the_lock_alone(run_dir):

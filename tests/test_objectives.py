@@ -11,6 +11,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import models, objectives, rng
 from jaxdl.training import loop
 
@@ -113,7 +114,7 @@ def test_a_user_objective_has_its_option_in_the_config():
     a = focal_run.train_chunk(focal_run.init(rng.root_key(0)), data, 10)[1]["loss"]
     b = plain_run.train_chunk(plain_run.init(rng.root_key(0)), data, 10)[1]["loss"]
     np.testing.assert_allclose(a, b, rtol=1e-5)
-    assert config_lib.components(config)["objective"]["path"].endswith(":focal")
+    assert saved_lib.components(config)["objective"]["path"].endswith(":focal")
 
 
 def test_unknown_objective_is_one_line():

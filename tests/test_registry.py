@@ -17,6 +17,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as C
+from jaxdl import saved as saved_lib
 from jaxdl import data, models
 from jaxdl.registry import Registry
 from jaxdl.study import sweep
@@ -97,7 +98,7 @@ def test_built_ins_are_imported_lazily_and_are_not_recorded():
             "assert 'jaxdl.models.vit' in sys.modules; print(models.REGISTRY.origin('vit'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0 and out.stdout.strip() == "None", out.stderr[-2000:]
-    assert "components" not in C.to_saved(C.default())
+    assert "components" not in saved_lib.to_saved(C.default())
 
 
 # ---------------------------------------------------------------- user components in a run
@@ -145,10 +146,10 @@ def test_user_data_source_options_are_validated():
 def test_a_changed_source_is_no_config_change():
     from jaxdl.training import resume
     config = small(["--config.model.name=test_resmlp"])
-    old = C.to_saved(config)
+    old = saved_lib.to_saved(config)
     old["components"]["model"]["digest"] = "sha256:0000"
-    assert resume.config_changes(old, C.to_saved(config)) == {}
-    assert C.source_changes(old, config) == [
+    assert resume.config_changes(old, saved_lib.to_saved(config)) == {}
+    assert saved_lib.source_changes(old, config) == [
         f"config.model.name: 'test_resmlp' ({__name__}:ResMLP) changed since the run was "
         f"made (recorded: {__name__}:ResMLP, sha256:0000); continuing with the current source"]
 

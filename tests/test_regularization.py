@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import data as data_lib
 from jaxdl import losses, models, objectives, rng
 from jaxdl.data import augment as augment_lib
@@ -162,10 +163,10 @@ def test_configs_saved_before_the_new_keys_compare_unchanged_once_upgraded():
     without dropout) upgrades to today's default: no change; a changed noise option is the
     one change, under its new name."""
     from jaxdl.training import resume
-    old = config_lib.upgrade(_saved_before_objectives())
+    old = saved_lib.upgrade(_saved_before_objectives())
     assert "loss" not in old
     assert resume.config_changes(old, config_lib.default().to_dict()) == {}
-    assert config_lib.from_saved(_saved_before_objectives()).to_dict() == \
+    assert saved_lib.from_saved(_saved_before_objectives()).to_dict() == \
         config_lib.default().to_dict()
     changed = config_lib.apply_overrides(config_lib.default(), ["objective.input_noise=0.1"])
     assert list(resume.config_changes(old, changed.to_dict())) == ["objective.input_noise"]
@@ -192,7 +193,7 @@ def test_a_run_saved_before_objectives_resumes_unchanged(tmp_path):
         old.update(objective={"name": "supervised"},  # old layout wrote it
                    loss=_saved_before_objectives()["loss"])
         old["model"] = {k: v for k, v in saved["model"].items() if k != "dropout"}
-        assert json.loads(json.dumps(config_lib.from_saved(old).to_dict())) == saved
+        assert json.loads(json.dumps(saved_lib.from_saved(old).to_dict())) == saved
         with open(path, "w") as f:
             json.dump(old, f)
     assert loop.train(c, workdir, progress=False) == result

@@ -10,6 +10,7 @@ import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
+from jaxdl.data import pipeline
 from jaxdl.study import report, run, store, sweep, vectorize
 from jaxdl.training import checkpoint, loop
 
@@ -126,7 +127,7 @@ def test_vectorized_steps_match_one_by_one_to_float_rounding(small_config, name)
     first = loop.build(configs[0])
     program = vectorize.build_program(first)
     state = vectorize.initial_state(program, configs)
-    data = loop.pipeline.to_device(first.dataset)
+    data = pipeline.to_device(first.dataset)
     state, metrics = program.chunk(state, data, 4)
     for i, config in enumerate(configs):
         single = loop.build(config)

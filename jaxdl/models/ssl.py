@@ -33,15 +33,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from jaxdl import losses
 from jaxdl.data import augment as augment_lib
 from jaxdl.models import layers
+from jaxdl.registry import require
+
+AUGMENTS = ("none", "mnist1d")  # config.augment.name: the presets of `augmentation`
 
 @dataclasses.dataclass(frozen=True)
 class Views:
@@ -75,6 +80,35 @@ class Method:
 def views_of(augment: Any) -> Views:
     """config.augment as a frozen `Views`."""
     return Views(**{f.name: augment[f.name] for f in dataclasses.fields(Views)})
+
+
+def augment_defaults() -> ml_collections.ConfigDict:
+    """The section config.augment: views for the self-supervised objectives, and data
+    augmentation of the supervised one (`augmentation`): `none` (the default: no
+    augmentation), or `mnist1d`: per signal a circular shift, a crop stretched back to full
+    length, an amplitude scale, a linear trend and an offset, then Gaussian noise — the
+    nuisances the MNIST-1D generator itself draws. An option at 0 (min_scale at 1) is off.
+    With the supervised objective each training batch is replaced by one view of it."""
+    return ml_collections.ConfigDict(dict(
+        name="none",  # none | mnist1d
+        max_shift=10,  # samples, uniform in [-max_shift, max_shift]
+        min_scale=0.6,  # crop covering a fraction U[min_scale, 1] of the signal
+        amplitude=0.2,  # scale by U[1 - amplitude, 1 + amplitude]
+        max_slope=1.0,  # trend rising by U[-max_slope, max_slope] over the signal
+        max_offset=0.2,  # offset U[-max_offset, max_offset]
+        noise_std=0.2,  # i.i.d. Gaussian noise
+    ))
+
+
+def check_augment(a: Any) -> None:
+    """The rules of section config.augment: OptionError naming the key."""
+    require(a.name in AUGMENTS, "name", f"must be one of {', '.join(AUGMENTS)}", a.name)
+    require(a.max_shift >= 0, "max_shift", "must be >= 0", a.max_shift)
+    require(0 < a.min_scale <= 1, "min_scale", "must be in (0, 1]", a.min_scale)
+    require(0 <= a.amplitude < 1, "amplitude", "must be in [0, 1)", a.amplitude)
+    for name in ("max_slope", "max_offset", "noise_std"):
+        require(math.isfinite(a[name]) and a[name] >= 0, name, "must be a finite number >= 0",
+                a[name])
 
 
 # ---------------------------------------------------------------- views

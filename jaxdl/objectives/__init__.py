@@ -35,7 +35,7 @@ import jax.numpy as jnp
 from jaxdl import losses, models, rng
 from jaxdl.registry import OptionError, Registry, require, rule_of, signature_options
 
-__all__ = ["Setup", "StepKeys", "Objective", "REGISTRY", "register", "defaults", "check",
+__all__ = ["Setup", "StepKeys", "Objective", "REGISTRY", "SELF_SUPERVISED", "register", "defaults", "check",
            "build", "add_penalties", "check_penalties", "evaluate_batches", "OptionError", "require"]
 
 Loss = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], Any]]]
@@ -45,6 +45,7 @@ REGISTRY = Registry("objective", {name: f"jaxdl.objectives.{name}:{name}" for na
                                   ("supervised", "simclr", "byol", "vicreg", "barlow_twins",
                                    "mae", "distill")})
 register = REGISTRY.register
+SELF_SUPERVISED = ("simclr", "byol", "vicreg", "barlow_twins", "mae")  # built-ins without labels
 
 
 @jax.tree_util.register_dataclass

@@ -27,7 +27,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl import config as config_lib
-from jaxdl import rng
+from jaxdl import objectives, rng
 from jaxdl.training import loop
 
 
@@ -51,7 +51,7 @@ def overfit_batch(config: ml_collections.ConfigDict, examples: int = 8, steps: i
     if steps < 1:
         raise ValueError(f"steps: must be >= 1, got {steps}")
     config = ml_collections.ConfigDict(config.to_dict())
-    if config.get("objective", {}).get("name") in config_lib.SELF_SUPERVISED:
+    if config.get("objective", {}).get("name") in objectives.SELF_SUPERVISED:
         raise config_lib.ConfigError(
             f"config.objective.name: {config.objective.name!r}: the one-batch check fits "
             f"labels; it needs an objective with labels")

@@ -37,7 +37,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import models, rng
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep, vectorize
@@ -236,7 +236,7 @@ class _StateLoader:
 
     def _config(self, trial_id: str) -> ml_collections.ConfigDict:
         path = os.path.join(self.store.trial_dir(trial_id), workdir_lib.CONFIG)
-        return ml_collections.ConfigDict(config_lib.without_components(json.load(open(path))))
+        return ml_collections.ConfigDict(saved_lib.without_components(json.load(open(path))))
 
 
 def _restore(directory: str, abstract_for: Callable, trial: sweep.Trial,

@@ -43,6 +43,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl import config as config_lib
+from jaxdl import userfile
 
 Point = dict[str, Any]
 Sweep = list[Point]
@@ -285,7 +286,7 @@ def load_module(path: str) -> Any:
     if not os.path.isfile(path):
         raise StudyError(f"study {path}: no such file")
     name = f"jaxdl_study_{os.path.splitext(os.path.basename(path))[0]}"
-    return config_lib.exec_file(path, name, "study", StudyError)
+    return userfile.exec_file(path, name, "study", StudyError)
 
 
 def _iterable(value: Any, what: str, path: str) -> list:
@@ -332,7 +333,7 @@ def load_study(path: str, quick: bool = False) -> Study:
                          f" SWEEP and SEARCH; a study has one of them")
     if not callable(module.get_config):
         raise StudyError(f"study {path}: get_config must be a function get_config(name=None)")
-    base = config_lib.call_get_config(module.get_config, None, f"study {path}", StudyError)
+    base = userfile.call_get_config(module.get_config, None, f"study {path}", StudyError)
     config_lib.validate(base)
     seeds = _seeds(module.SEEDS, "SEEDS", path)
     if quick:

@@ -53,7 +53,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl.training import parallel
 
 # orbax logs every save at INFO through absl; keep the run's output readable.
@@ -175,7 +175,7 @@ def _digest_problem(stored: dict, state: Any) -> str | None:
 def _args_save(state: Any, config: ml_collections.ConfigDict) -> ocp.args.Composite:
     digest = {"format": DIGEST_FORMAT, "arrays": state_digest(state)}
     return ocp.args.Composite(state=ocp.args.StandardSave(state),
-                              config=ocp.args.JsonSave(config_lib.to_saved(config)),
+                              config=ocp.args.JsonSave(saved_lib.to_saved(config)),
                               digest=ocp.args.JsonSave(digest))
 
 

@@ -42,6 +42,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import data as data_lib
 from jaxdl import models
 from jaxdl.training import checkpoint as checkpoint_lib
@@ -59,7 +60,7 @@ def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
     if latest is None:
         raise config_lib.ConfigError(f"config.{key}: no complete checkpoint in {teacher!r}")
     saved, saved_config, _ = latest
-    saved_config = config_lib.upgrade(saved_config)
+    saved_config = saved_lib.upgrade(saved_config)
     if saved_config.get("objective", {}).get("name", "supervised") not in ("supervised", "distill"):
         raise config_lib.ConfigError(f"config.{key}: {teacher!r} is a self-supervised run "
                                      f"(no class outputs to distill)")

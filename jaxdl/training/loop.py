@@ -18,23 +18,17 @@ import dataclasses
 import os
 import sys
 import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import jax
 import ml_collections
-import numpy as np
 import tqdm
 
-from jaxdl import config as config_lib
-from jaxdl import data as data_lib
-from jaxdl import gradients, losses, models, objectives, optim, rng
-from jaxdl.data import pipeline
-from jaxdl.models import precision, ssl
-from jaxdl.objectives import supervised
+from jaxdl import rng
+from jaxdl import saved as saved_lib
 from jaxdl.training import checkpoint as checkpoint_lib
-from jaxdl.training import masks
-from jaxdl.training import distill
 from jaxdl.training import driver
+from jaxdl.training import masks
 from jaxdl.training import histograms
 from jaxdl.training import hooks as hooks_lib
 from jaxdl.training import parallel
@@ -42,190 +36,15 @@ from jaxdl.training import resume
 from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
-# Moved to driver.py, hooks.py and evaluation.py; kept here for the callers of `loop.X`.
+# Moved to build.py, driver.py, hooks.py and evaluation.py; kept here for the callers of
+# `loop.X` (tests and bench replace `loop.build`: `train` looks it up here at each call).
+from jaxdl.training.build import (Run, build, build_component, check_views,  # noqa: F401
+                                  enable_compilation_cache, has_native_convolution,
+                                  resolve_execution)
 from jaxdl.training.driver import chunks, every  # noqa: F401
 from jaxdl.training.evaluation import eval_sets, evaluate, stacked_batches, summarize  # noqa: F401
 from jaxdl.training.hooks import (Interrupted, StepLog, StopRequest,  # noqa: F401
                                   TrainingDiverged, check_finite)
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """Everything built from a config before any compute."""
-    config: ml_collections.ConfigDict
-    dataset: data_lib.Dataset
-    model: Any
-    optimizer: Any
-    placement: parallel.Placement
-    state_sharding: Any
-    init: Callable[[jax.Array], state_lib.TrainState]
-    train_chunk: Callable
-    evaluate: Callable
-    execution: str
-    mask: Any = None  # config.prune.mask's tree (1 keeps a weight, 0 prunes it), or None
-    objective: Any = None  # objectives.Objective: the loss, its network, evaluation, extra state
-    gradient: Any = None  # the gradient method's grad_fn (jaxdl.gradients)
-    train_step: Any = None  # the pure train_step(state, batch) the chunk runs
-
-    def device_data(self) -> pipeline.DeviceData:
-        """The training arrays, replicated on every device of the run."""
-        return pipeline.to_device(self.dataset,
-                                  lambda a: parallel.place(a, self.placement.replicated))
-
-    def shard(self, state: Any) -> Any:
-        """`state` with every leaf on the run's devices (host values are placed)."""
-        def one(leaf, sharding):
-            if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
-                return leaf
-            return parallel.place(np.asarray(leaf), sharding)
-        return jax.tree.map(one, state, self.state_sharding)
-
-
-def resolve_execution(execution: str, backend: str | None = None,
-                      native_convolutions: bool = False) -> str:
-    """'auto' -> the strategy measured fastest (BENCHMARKS.md): one `scan` per chunk,
-    except per-step calls (`loop`) on CPU for a program with native convolutions.
-
-    XLA:CPU runs convolutions — above all their gradients — on a slow generic path
-    inside a `while` body: `scan` was 25x slower than `loop` for the CIFAR-shaped
-    ResNet and cnn2d (BENCHMARKS.md, "A CIFAR-shaped ResNet"). 1-D convolutions are
-    im2col + matmul (`layers.Conv`), so the MNIST-1D CNN and the MLP have none and
-    `scan` is their fastest. On accelerators per-call dispatch dominates: `scan`."""
-    if execution != "auto":
-        return execution
-    if native_convolutions and (backend or jax.default_backend()) == "cpu":
-        return "loop"
-    return "scan"
-
-
-def has_native_convolution(fn: Callable, *args: Any) -> bool:
-    """Whether the traced program of fn(*args) contains `lax.conv_general_dilated`
-    (in any nested jaxpr: scans, custom derivatives, ...)."""
-    def walk(jaxpr) -> bool:
-        for eqn in jaxpr.eqns:
-            if eqn.primitive.name == "conv_general_dilated":
-                return True
-            for value in eqn.params.values():
-                inner = getattr(value, "jaxpr", value)
-                if hasattr(inner, "eqns") and walk(inner):
-                    return True
-        return False
-    return walk(jax.make_jaxpr(fn)(*args).jaxpr)
-
-
-def enable_compilation_cache() -> None:
-    """JAX's persistent compilation cache: a program compiled once (by any run, test or
-    trial of the same shapes) is loaded from disk afterwards — same executable, same bits.
-    Directory: $JAXDL_COMPILATION_CACHE (empty: off), default ~/.cache/jaxdl/xla."""
-    directory = os.environ.get("JAXDL_COMPILATION_CACHE",
-                               os.path.join(os.path.expanduser("~"), ".cache", "jaxdl", "xla"))
-    if directory and jax.config.jax_compilation_cache_dir is None:
-        jax.config.update("jax_compilation_cache_dir", directory)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-def check_views(config: ml_collections.ConfigDict, sample_x: np.ndarray) -> None:
-    """config.augment's views traced on the inputs (abstractly): ConfigError naming it
-    when they do not apply, before anything is built."""
-    if config.augment.name == "none":
-        return
-    views = ssl.augmentation(ssl.views_of(config.augment))
-    try:
-        jax.eval_shape(views, rng.root_key(0), sample_x)
-    except (ValueError, TypeError) as e:
-        raise config_lib.ConfigError(f"config.augment.name: {config.augment.name!r} views "
-                                     f"do not apply to these inputs: "
-                                     f"{str(e).splitlines()[0]}") from None
-
-
-def build_component(section: str, make: Callable, config: ml_collections.ConfigDict,
-                    setup: objectives.Setup) -> Any:
-    """The objective or gradient method of config.<section>; what it raises while being
-    built (a rule that needs the data or the model) becomes one ConfigError line."""
-    try:
-        return make(config[section].name, setup, **config_lib.options(config[section]))
-    except (ValueError, TypeError, KeyError) as e:
-        raise config_lib.ConfigError(f"config.{section}: {(str(e) or type(e).__name__).splitlines()[0]}"
-                                     ) from None
-
-
-def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
-    """Validate, load the data and trace the model's shapes; fails with `ConfigError`.
-    `validated=True`: the caller has just validated `config` (`config.load`, `reopen`,
-    a sweep's trial configs), so it is not validated a second time."""
-    if not validated:
-        config_lib.validate(config)
-    enable_compilation_cache()
-    options = config_lib.options(config.data)
-    try:
-        dataset = data_lib.load(config.data.name, **options)
-    except (ValueError, TypeError, OSError, ArithmeticError) as e:  # OSError: tfds not prepared
-        key, _, rest = str(e).partition(" ")  # the sources' messages start with the option
-        where = f"config.data.{key}: {rest}" if key in options else f"config.data: {e}"
-        raise config_lib.ConfigError(where.splitlines()[0]) from None
-    if config.objective.name == "distill":  # training targets: the teacher's logits
-        dataset = distill.with_teacher_targets(config, dataset)
-    config_lib.check_against_data(config, len(dataset.x_train), dataset.num_classes,
-                                  len(dataset.x_test))
-    try:
-        placement = parallel.make_placement(config.parallel, config.batch_size)
-    except ValueError as e:
-        raise config_lib.ConfigError(str(e)) from None
-    config_lib.check_model(config, dataset.x_train.shape[1:])
-    model = models.build(config.model.name, dataset.num_outputs, **config_lib.options(config.model))
-    optimizer = optim.make_optimizer(config.optimizer, config.steps)
-    sample_x = np.asarray(dataset.x_train[:1])
-    check_views(config, sample_x)
-    axis_name = parallel.BATCH_AXES if placement.mode == "pmap" else None
-    setup = objectives.Setup(model=precision.apply_policy(model, config.precision),
-                             num_classes=dataset.num_classes, sample_x=sample_x,
-                             steps=config.steps, augment=config.augment, axis_name=axis_name,
-                             precision=config.precision)
-    objective = build_component("objective", objectives.build, config, setup)
-    gradient = build_component("gradient", gradients.build, config, setup)
-    model = objective.model
-    if objective.evaluate is None:  # a user objective: score the outputs as supervised does
-        objective = dataclasses.replace(objective, evaluate=supervised.make(
-            setup, losses.per_example_loss("cross_entropy" if setup.classify else "mse")
-        ).evaluate)
-
-    def init(key: jax.Array) -> state_lib.TrainState:
-        return state_lib.create(model, optimizer, key, sample_x, objective.init_extra)
-
-    try:  # traces the model on abstract values: errors surface before any compute
-        shapes = jax.eval_shape(init, rng.root_key(config.seed))
-    except (ValueError, TypeError, KeyError, ArithmeticError, IndexError) as e:
-        raise config_lib.ConfigError(f"config.model: {(str(e) or type(e).__name__).splitlines()[0]}"
-                                     ) from None
-    mask = None
-    if config.prune.mask:  # the sparse network: params start masked, pruned weights stay 0
-        try:
-            mask = masks.load_mask(config.prune.mask, shapes.params)
-        except ValueError as e:
-            raise config_lib.ConfigError(f"config.prune.mask: {e}") from None
-        optimizer = masks.masked_optimizer(optimizer, mask)
-
-        def init(key: jax.Array) -> state_lib.TrainState:
-            state = state_lib.create(model, optimizer, key, sample_x, objective.init_extra)
-            return state.replace(params=masks.apply_mask(state.params, mask))
-
-        shapes = jax.eval_shape(init, rng.root_key(config.seed))
-    state_sharding = placement.state(shapes)
-    train_step = step_lib.make_train_step(objective, gradient, optimizer, axis_name)
-    native_conv = (config.execution == "auto" and jax.default_backend() == "cpu"
-                   and has_native_convolution(
-                       lambda params, model_state, x: models.apply(
-                           model, params, model_state, x, train=False)[0],
-                       shapes.params, shapes.model_state, sample_x))
-    execution = resolve_execution(config.execution, native_convolutions=native_conv)
-    return Run(
-        config=config, dataset=dataset, model=model, optimizer=optimizer, placement=placement,
-        state_sharding=state_sharding, init=jax.jit(init, out_shardings=state_sharding),
-        train_chunk=step_lib.make_train_chunk(train_step, config.batch_size, execution,
-                                              placement, state_sharding),
-        evaluate=objective.evaluate, execution=execution, mask=mask, objective=objective,
-        gradient=gradient, train_step=train_step)
 
 
 def eval_points(config: ml_collections.ConfigDict) -> list[int]:
@@ -264,7 +83,7 @@ def open_workdir(run: Run, workdir: str, checkpoints: checkpoint_lib.Checkpoints
         latest = None
     saved_config = latest[1] if latest else files.saved_config()
     changes = resume.config_changes(saved_config, config.to_dict()) if saved_config else {}
-    changed_sources = config_lib.source_changes(saved_config or {}, config)
+    changed_sources = saved_lib.source_changes(saved_config or {}, config)
     if parallel.is_primary():
         for line in changed_sources:
             print(f"jaxdl: warning: {line}", file=sys.stderr)
@@ -324,8 +143,8 @@ def as_train_state(restored: Any) -> state_lib.TrainState:
 
 
 def with_new_keys(saved: dict) -> ml_collections.ConfigDict:
-    """A saved config as a ConfigDict that builds the state it saved (`config.from_saved`)."""
-    return config_lib.from_saved(saved)
+    """A saved config as a ConfigDict that builds the state it saved (`saved.from_saved`)."""
+    return saved_lib.from_saved(saved)
 
 
 def apply_intervention(run: Run, old: Any, changes: dict, files: "workdir_lib.RunFiles") -> Any:

@@ -11,7 +11,7 @@
 Reading never writes into the run directory (checkpoints are opened read-only, the lock
 is neither taken nor touched, so a run still training can be opened) and executes no
 code from it: the only code run is the import of the user components its config.json
-records (`config.reopen`), as `jaxdl train --workdir RUN` does. Problems are one line
+records (`saved.reopen`), as `jaxdl train --workdir RUN` does. Problems are one line
 naming the file: `WorkdirError`, or `ConfigError` for a config that no longer builds.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl import models
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import loop
@@ -48,8 +48,8 @@ def load_run(directory: str) -> "OpenedRun":
     if saved is None:
         raise workdir_lib.WorkdirError(f"{directory} holds no jaxdl run "
                                        f"({workdir_lib.CONFIG} missing)")
-    config = config_lib.reopen(saved)
-    for line in config_lib.source_changes(saved, config):
+    config = saved_lib.reopen(saved)
+    for line in saved_lib.source_changes(saved, config):
         print(f"jaxdl: warning: {directory}: {line}", file=sys.stderr)
     return OpenedRun(directory, files, config)
 

@@ -16,6 +16,7 @@ import numpy as np
 from flax import traverse_util
 
 from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 
 # Keys that change how a run is executed or saved, not what it computes (the execution
 # strategy and the device layout change float rounding only): a run may resume under
@@ -48,8 +49,8 @@ def config_changes(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     started before an upgrade still resume."""
     # The components record (import paths, source digests) is not config: a changed
     # source is reported when the run is reopened, not refused. A config of an older
-    # layout (the `loss` section) is compared in today's (`config.upgrade`).
-    old, new = config_lib.upgrade(old), config_lib.upgrade(new)
+    # layout (the `loss` section) is compared in today's (`saved.upgrade`).
+    old, new = saved_lib.upgrade(old), saved_lib.upgrade(new)
     a = flatten_config({k: v for k, v in old.items() if k != "components"})
     b = flatten_config({k: v for k, v in new.items() if k != "components"})
     missing = object()

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from tensorboardX import SummaryWriter
 
-from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 
 RESULT = "result.json"
 CONFIG = "config.json"
@@ -92,7 +92,7 @@ def create(workdir: str, config: Any) -> None:
     lock): from then on the directory describes its run. Nothing else is written before
     it, so a kill at any instant leaves nothing, an empty directory or a resumable run."""
     if not os.path.isfile(os.path.join(workdir, CONFIG)):
-        write_json_atomic(os.path.join(workdir, CONFIG), config_lib.to_saved(config))
+        write_json_atomic(os.path.join(workdir, CONFIG), saved_lib.to_saved(config))
 
 
 class Busy(WorkdirError):
@@ -249,7 +249,7 @@ class RunFiles:
 
     @_writer
     def write_config(self, config: Any) -> None:
-        write_json_atomic(self._path(CONFIG), config_lib.to_saved(config))
+        write_json_atomic(self._path(CONFIG), saved_lib.to_saved(config))
 
     def finished(self) -> bool:
         return os.path.exists(self._path(RESULT))

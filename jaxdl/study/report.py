@@ -36,7 +36,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 
@@ -366,7 +366,7 @@ def changed_sources(info: dict, base: Any) -> list[str]:
     """One line per user component of `base` (the study file's config, its components
     imported by that file) whose import path or source digest is not what the sweep
     recorded in study.json: the analysis judges trials trained with other code."""
-    now, lines = config_lib.components(base), []
+    now, lines = saved_lib.components(base), []
     for section, old in (info.get("components") or {}).items():
         new = now.get(section)
         if isinstance(old, dict) and new and old.get("name") == new["name"] and \

@@ -45,7 +45,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from jaxdl import config as config_lib
+from jaxdl import saved as saved_lib
 from jaxdl.study import sweep
 from jaxdl.training import resume
 from jaxdl.training import workdir as workdir_lib
@@ -177,7 +177,7 @@ def describe(study: sweep.Study) -> dict:
             "published": study.published, "doc": doc, "analysis": analysis,
             # The user components of the base config (import path, source digest): data
             # for `jaxdl report --study` to compare with, never imported from here.
-            "components": config_lib.components(study.base),
+            "components": saved_lib.components(study.base),
             "trials": [{"trial": t.id, "point": t.point, "seed": t.seed} for t in study.trials]}
 
 

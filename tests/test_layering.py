@@ -395,6 +395,52 @@ def test_config_py_stays_under_250_lines() -> None:
         f"augment_defaults/check_augment), a saved config's to jaxdl/saved.py")
 
 
+STEP_MAX_LINES = 200  # issue 15: the step is a function of (objective, gradient, optimizer)
+
+
+def test_the_train_step_module_stays_under_200_lines() -> None:
+    lines = len((ROOT / PACKAGE / "training" / "step.py").read_text().splitlines())
+    assert lines < STEP_MAX_LINES, (
+        f"jaxdl/training/step.py has {lines} lines (limit {STEP_MAX_LINES}): an objective "
+        f"belongs in jaxdl/objectives/, a way of taking gradients in jaxdl/gradients/")
+
+
+def chunk_loops(source: str) -> list[int]:
+    """Lines of the `for`/`while` loops whose body calls a compiled chunk (a callable named
+    `*chunk`, e.g. `run.train_chunk`, `group_chunk`): a driver loop. A loop inside a
+    function named `*chunk` is that chunk's own execution strategy (K calls of one
+    compiled step), not a driver."""
+    found = []
+
+    def calls_a_chunk(loop: ast.AST) -> bool:
+        for call in ast.walk(loop):
+            if isinstance(call, ast.Call):
+                f = call.func
+                if (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")).endswith("chunk"):
+                    return True
+        return False
+
+    def visit(node: ast.AST, in_chunk: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(child, in_chunk or child.name.endswith("chunk"))
+            elif isinstance(child, (ast.For, ast.While)) and not in_chunk and calls_a_chunk(child):
+                found.append(child.lineno)
+            else:
+                visit(child, in_chunk)
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def test_one_driver_loop() -> None:
+    """The loop over compiled chunks exists once, in training/driver.py: jaxdl.train,
+    vectorized groups and pruning rounds pass their chunk to `driver.run`."""
+    loops = {path: chunk_loops(source) for path, source in package_sources().items()}
+    assert {p for p, lines in loops.items() if lines} == {"jaxdl/training/driver.py"}, loops
+    assert chunk_loops("for n in lengths:\n    state, m = run.train_chunk(state, data, n)\n")
+
+
 def test_no_function_in_training_is_over_60_lines() -> None:
     long = [f"{path}:{line}: {name} has {length} lines"
             for path, source in package_sources().items() if path.startswith("jaxdl/training/")

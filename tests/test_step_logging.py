@@ -4,12 +4,15 @@ chunk returns; steps/s goes to TensorBoard only."""
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxdl
 from jaxdl import config as config_lib
-from jaxdl import optim, rng
+from jaxdl import objectives, optim, rng
+from jaxdl.data import pipeline
 from jaxdl.study import run as study_run
 from jaxdl.study import store, sweep
 from jaxdl.training import loop, workdir
@@ -151,3 +154,32 @@ def test_a_bad_log_every_is_one_line_naming_it(value, says):
     message = str(e.value)
     assert message.startswith("config.log_every: ")
     assert says in message and "\n" not in message
+
+
+def test_the_gradient_norm_is_logged_on_request_and_changes_no_bit(tmp_path):
+    """config.log_grad_norm: every logged row of split train_step has `grad_norm`, the
+    global norm of the step's gradient (recomputed here by hand for the first step), and
+    the run's params are bit for bit those of the run without it."""
+    base = ["model.name=mlp", "steps=20", "log_every=1", "eval_every=0", "chunk_size=10"]
+    runs = {on: jaxdl.build(jaxdl.config.load(None, base + [f"log_grad_norm={on}"]))
+            for on in (False, True)}
+    out = {}
+    for on, run in runs.items():
+        state, metrics = run.train_chunk(run.init(rng.root_key(0)), run.device_data(), 20)
+        out[on] = jax.device_get((state.params, metrics))
+    jax.tree.map(np.testing.assert_array_equal, out[False][0], out[True][0])
+    assert "grad_norm" not in out[False][1] and out[True][1]["grad_norm"].shape == (20,)
+    run = runs[True]
+    state = run.init(rng.root_key(0))
+    data = run.device_data()
+    batch = pipeline.batch_at(data, rng.purpose_key(state.key, rng.DATA_ORDER), 0,
+                              run.config.batch_size)
+    grads, _ = run.gradient(run.objective.loss, state.params, state.model_state, state.target,
+                            batch, objectives.StepKeys(state.key, jnp.zeros((), jnp.int32)))
+    np.testing.assert_allclose(out[True][1]["grad_norm"][0], optax.tree.norm(grads), rtol=1e-5)
+    result = jaxdl.train(jaxdl.config.load(None, base + ["log_grad_norm=True"]),
+                         str(tmp_path / "run"), progress=False)
+    assert result["step"] == 20
+    logged = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")
+              if '"train_step"' in line]
+    assert len(logged) == 20 and all(r["grad_norm"] > 0 for r in logged)

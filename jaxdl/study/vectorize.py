@@ -165,7 +165,8 @@ def build_program(run: loop.Run) -> Program:
                                                           run.objective.init_extra))(keys, hyper)
         return GroupState(step=jnp.zeros((), jnp.int32), trials=trials)
 
-    train_step = step_lib.make_train_step(run.objective, run.gradient, template)
+    train_step = step_lib.make_train_step(run.objective, run.gradient, template,
+                                          grad_norm=config.log_grad_norm)
     chunk = step_lib.make_train_chunk(train_step, config.batch_size, run.execution)
 
     @functools.partial(jax.jit, static_argnames="length", donate_argnums=0)

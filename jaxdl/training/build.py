@@ -86,7 +86,8 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     init, shapes, optimizer, mask = make_init(config, model, objective, optimizer,
                                               setup.sample_x)
     state_sharding = placement.state(shapes)
-    train_step = step_lib.make_train_step(objective, gradient, optimizer, setup.axis_name)
+    train_step = step_lib.make_train_step(objective, gradient, optimizer, setup.axis_name,
+                                          grad_norm=config.log_grad_norm)
     execution = choose_execution(config, model, shapes, setup.sample_x)
     return Run(
         config=config, dataset=dataset, model=model, optimizer=optimizer, placement=placement,

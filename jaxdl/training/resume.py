@@ -23,7 +23,7 @@ from jaxdl import saved as saved_lib
 # other values, e.g. on another machine.
 FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size",
                        "execution", "parallel.mode", "parallel.data", "parallel.fsdp",
-                       "histograms", "log_every"})
+                       "histograms", "log_every", "log_grad_norm"})
 
 
 class ParamsMismatch(ValueError):

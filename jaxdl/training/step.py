@@ -8,8 +8,8 @@ method turns the objective's loss into gradients (`jaxdl.gradients`: plain, adve
 sam), the optimizer applies them, and the objective moves its extra state (BYOL's EMA
 target). Every random number a step draws comes from `keys(PURPOSE)` =
 fold_in(fold_in(root, PURPOSE), step) (`objectives.StepKeys`), so K steps in one call and
-K calls of one step give the same bits. The step's metrics are the objective's plus
-`grad_norm`, the global norm of the gradient applied.
+K calls of one step give the same bits. The step's metrics are the objective's (plus
+`grad_norm`, the global norm of the gradient applied, with config.log_grad_norm).
 """
 from __future__ import annotations
 
@@ -36,10 +36,16 @@ TrainStep = Callable[[TrainState, Batch], tuple[TrainState, Metrics]]
 
 
 def make_train_step(objective: Objective, gradient: GradFn,
-                    optimizer: optax.GradientTransformation, axis_name: Any = None) -> TrainStep:
+                    optimizer: optax.GradientTransformation, axis_name: Any = None,
+                    grad_norm: bool = False) -> TrainStep:
     """train_step(state, batch) -> (state, metrics): the gradient of the objective's loss by
     the gradient method, one optimizer update, the objective's extra state moved. With
-    `axis_name` (a per-device program) each device draws its own keys for its slice."""
+    `axis_name` (a per-device program) each device draws its own keys for its slice.
+
+    `grad_norm=True` (config.log_grad_norm): metric `grad_norm`, the global norm of the
+    gradient applied, at every step. Off by default: on CPU it cost ~10% of a small MLP's
+    steps/s (BENCHMARKS.md, section 1), and computing it only at logged steps (`lax.cond`)
+    changed the fusion of the update and so the params' bits."""
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         keys = StepKeys(state.key, state.step, axis_name)
         grads, (metrics, model_state) = gradient(objective.loss, state.params,
@@ -47,7 +53,8 @@ def make_train_step(objective: Objective, gradient: GradFn,
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         target = objective.update_extra(state.target, params, model_state, state.step)
-        metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
+        if grad_norm:
+            metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                              model_state=model_state, target=target), metrics
 

@@ -22,6 +22,10 @@ from jaxdl.training import loop, parallel, resume
 from jaxdl.training import workdir as workdir_lib
 from jaxdl.training.checkpoint import disk_full
 
+__all__ = ["DESCRIPTION", "TRAIN_HELP", "parser", "OVERFIT_HELP", "INSPECT_HELP", "BENCH_HELP",
+           "overfit", "inspect", "inspect_summary", "plot_curves", "bench", "run_config",
+           "split_overrides", "main"]
+
 DESCRIPTION = """\
 jaxdl: reproducible JAX experiments on how deep learning works.
 

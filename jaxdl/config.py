@@ -7,12 +7,11 @@
 
 The sections data, model, objective and gradient are *named*: their keys besides `name`
 are the options of the entry registered as `<name>` (`jaxdl.data.register`, ...).
-Setting a section's `name` resets it to the new entry's defaults before the other
-overrides apply, so `--config.model.name=mlp --config.model.width=256` works in one go.
+Setting a section's `name` (also in Python) resets it to the new entry's defaults first:
+`--config.model.name=mlp --config.model.width=256` works in one go.
 Components own their defaults and rules (`optim.defaults`/`check`, `models.check`, ...);
-this module loads a config, applies overrides, checks its structure and the run's own
-rules, and fails with one line naming the key (`ConfigError`): the CLI prints it without
-a traceback. A saved run's config: `jaxdl.saved`.
+this module loads a config, applies overrides, checks structure and the run's own rules,
+failing with one line naming the key (`ConfigError`). A saved run's config: `jaxdl.saved`.
 """
 from __future__ import annotations
 
@@ -29,6 +28,9 @@ from jaxdl import optim, schema, userfile
 from jaxdl.models import ssl
 from jaxdl.registry import require
 from jaxdl.schema import MAX_INT, ConfigError  # noqa: F401 - config's own, re-exported
+
+__all__ = ["ConfigError", "RunConfig", "NamedSection", "default", "load", "from_file", "validate",
+           "apply_overrides", "named_section", "with_sections", "options", "check_model"]
 
 EXECUTIONS = ("auto", "scan", "loop")
 PRECISIONS = ("float32", "bfloat16")  # models/precision.MixedPrecision

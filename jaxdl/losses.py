@@ -13,6 +13,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+__all__ = ["cross_entropy", "mse", "hinge", "distillation", "per_example_loss", "l1_penalty",
+           "l2_penalty", "accuracy", "hard_labels", "confusion_matrix", "precision_recall_f1",
+           "nt_xent", "byol_loss", "ema_update", "byol_momentum", "vicreg_terms",
+           "vicreg_loss", "barlow_twins_loss", "masked_reconstruction_loss", "segment_mask",
+           "patch_mask"]
+
 PerExampleLoss = Callable[[jax.Array, jax.Array], jax.Array]
 
 

@@ -61,6 +61,9 @@ from jaxdl.training.masks import (Mask, MaskedState, apply_mask, flat_params,  #
                                   kept_count, load_mask, magnitude_mask, masked_optimizer,
                                   ones_like_weights, random_mask, save_mask, sparsity, weights)
 
+__all__ = ["METHODS", "final_params", "train_steps", "weights_at_step", "retrain_config",
+           "prune_and_retrain"]
+
 METHODS = ("magnitude", "random")
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import jax
 
+__all__ = ["INIT", "DATA_ORDER", "DROPOUT", "AUGMENT", "ADVERSARIAL", "MEASURE", "NOISE",
+           "PRUNE", "root_key", "purpose_key", "step_key"]
+
 # Purposes: fixed integers, never reordered (changing one changes every result).
 INIT = 0
 DATA_ORDER = 1

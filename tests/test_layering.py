@@ -456,3 +456,35 @@ def test_function_lengths_count_from_def_to_the_body_without_decorators() -> Non
               "class C:\n    async def m(self):\n        pass\n")
     assert list(function_lengths(source, "t.py")) == [("f", 5, 5), ("f.g", 6, 2),
                                                        ("C.m", 13, 2)]
+
+
+def test_every_module_declares_its_public_names() -> None:
+    """`__all__` in every module of the package (issue 15: a public API that a reader can
+    find), each name in it bound in the module (defined or imported there)."""
+    problems = []
+    for path, source in package_sources().items():
+        tree = ast.parse(source)
+        declared = [n for n in tree.body if isinstance(n, ast.Assign) and
+                    any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)]
+        if not declared:
+            problems.append(f"{path}: no __all__")
+            continue
+        bound = {a.asname or a.name.split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        for n in tree.body:
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(n.name)
+            for t in getattr(n, "targets", [getattr(n, "target", None)]):
+                if isinstance(t, ast.Name):
+                    bound.add(t.id)
+        names = ast.literal_eval(declared[0].value)
+        problems += [f"{path}: __all__ names {name!r}, which it does not bind"
+                     for name in names if name not in bound and not name in _SUBMODULES(path)]
+    assert not problems, "\n".join(problems)
+
+
+def _SUBMODULES(path: str) -> set[str]:
+    """A package's `__all__` may name its submodules."""
+    if not path.endswith("__init__.py"):
+        return set()
+    return {p.stem for p in (ROOT / path).parent.glob("*.py")}

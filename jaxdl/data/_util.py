@@ -11,6 +11,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+__all__ = ["MAX_SEED", "is_int", "integer", "positive_int", "nonnegative_int", "seed",
+           "number", "boolean", "text", "streams", "resample_labels", "frozen", "pair"]
+
 # np.random.seed (used by the mnist1d package) takes seeds in [0, 2**32).
 MAX_SEED = 2**32 - 1
 

@@ -35,6 +35,12 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+__all__ = ["LUMA", "example_keys", "resample", "crop_positions", "circular_shift",
+           "amplitude_scale", "slope_offset", "gaussian_noise", "crop_and_resize",
+           "random_crop", "random_resized_crop", "horizontal_flip", "luma", "color_jitter",
+           "random_grayscale", "gaussian_kernel", "gaussian_blur", "compose", "random_apply",
+           "two_views", "simclr_image"]
+
 Array = jax.Array
 Augment = Callable[[Array, Array], Array]
 ExampleAugment = Callable[[Array, Array], Array]

@@ -7,6 +7,8 @@ from sklearn.datasets import load_digits
 from jaxdl.data import Dataset
 from jaxdl.data import _util
 
+__all__ = ["NUM_CLASSES", "MAX_PIXEL", "load"]
+
 NUM_CLASSES = 10
 MAX_PIXEL = 16.0  # the dataset's pixels are counts in 0..16
 

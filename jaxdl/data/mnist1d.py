@@ -48,6 +48,8 @@ import numpy as np
 from jaxdl.data import Dataset
 from jaxdl.data import _util
 
+__all__ = ["NUM_CLASSES", "load", "MIX_SHIFT_OPTIONS", "parse_shift", "cache_path"]
+
 NUM_CLASSES = 10
 
 # make_dataset seeds and draws from the *global* numpy/python RNGs, so two

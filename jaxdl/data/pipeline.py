@@ -22,6 +22,10 @@ import numpy as np
 
 from jaxdl.data import Dataset
 
+__all__ = ["DeviceData", "to_device", "PERMUTED_COPY_BYTES", "Epoch", "stable_argsort_u32",
+           "permutation", "epoch_order", "batch_slice", "indices_in_order", "batch_indices",
+           "carries_copy", "epoch_at", "carried_epoch", "batch_at"]
+
 
 class DeviceData(NamedTuple):
     """Training arrays placed on the device once, passed to compiled code as arguments

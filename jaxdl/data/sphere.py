@@ -13,6 +13,8 @@ import numpy as np
 from jaxdl.data import Dataset
 from jaxdl.data import _util
 
+__all__ = ["load", "sphere_points"]
+
 
 def load(n: int = 1000, d: int = 10, num_classes: int = 2, test_size: int = 1000, seed: int = 0) -> Dataset:
     """n train and test_size test points uniform on S^{d-1}, with independent uniform labels.

@@ -24,6 +24,8 @@ import numpy as np
 from jaxdl.data import Dataset
 from jaxdl.data import _util
 
+__all__ = ["CALIBRATION_SIZE", "load", "make_teacher", "teacher_outputs"]
+
 # Part of the teacher's definition: changing it changes every teacher.
 CALIBRATION_SIZE = 4096
 

@@ -26,6 +26,8 @@ from tensorflow_datasets.core import file_adapters
 from jaxdl.data import Dataset
 from jaxdl.data import _util
 
+__all__ = ["load", "clear_cache"]
+
 # Decoded (uint8 images, int32 labels) per (variant dir, split, limit), kept
 # across calls because decoding a split takes seconds (PIL, ~0.2 ms/image).
 _CACHE: collections.OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()

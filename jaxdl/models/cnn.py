@@ -6,6 +6,8 @@ import jax
 
 from jaxdl.models import layers
 
+__all__ = ["READOUTS", "CNN1D", "CNN2D", "check"]
+
 READOUTS = ("flatten", "mean")
 
 

@@ -15,6 +15,12 @@ import jax.numpy as jnp
 
 from jaxdl.registry import OptionError, require  # noqa: F401 - the models' checks raise it
 
+__all__ = ["ACTIVATIONS", "INITS", "BATCH_NORM_MOMENTUM", "BATCH_NORM_EPSILON", "activation",
+           "kernel_init", "dense", "conv", "Conv", "conv_patches", "batch_norm", "as_float",
+           "flatten", "as_sequence", "as_image", "as_spatial", "spatial_ndim",
+           "global_average_pool", "conv_stack", "check_choice", "check_int", "check_ints",
+           "check_common", "check_conv_stack", "spatial_of"]
+
 Array = jax.Array
 Initializer = Callable[..., Array]
 

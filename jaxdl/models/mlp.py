@@ -6,6 +6,8 @@ import jax
 
 from jaxdl.models import layers
 
+__all__ = ["MLP", "check"]
+
 
 class MLP(nn.Module):
     """Fully connected network on the flattened input.

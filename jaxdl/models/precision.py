@@ -20,6 +20,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+__all__ = ["cast_floating", "MixedPrecision", "apply_policy", "unwrap"]
+
 
 def cast_floating(tree: Any, dtype: Any) -> Any:
     """Every floating leaf of `tree` as `dtype`; other leaves unchanged."""

@@ -7,6 +7,8 @@ import jax.numpy as jnp
 
 from jaxdl.models import layers
 
+__all__ = ["READOUTS", "GRU", "check"]
+
 READOUTS = ("flatten", "last", "mean")
 
 

@@ -6,6 +6,8 @@ import jax
 
 from jaxdl.models import layers
 
+__all__ = ["BasicBlock", "ResNet", "check"]
+
 
 class BasicBlock(nn.Module):
     """Two 3-wide convolutions and a shortcut: act(x + BN(conv(act(BN(conv(x)))))).

@@ -46,6 +46,9 @@ from jaxdl.data import augment as augment_lib
 from jaxdl.models import layers
 from jaxdl.registry import require
 
+__all__ = ["AUGMENTS", "Views", "Method", "views_of", "augment_defaults", "check_augment",
+           "augmentation", "segment_masks", "head_name", "MLPHead", "SSLNet"]
+
 AUGMENTS = ("none", "mnist1d")  # config.augment.name: the presets of `augmentation`
 
 @dataclasses.dataclass(frozen=True)

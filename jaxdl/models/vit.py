@@ -7,6 +7,8 @@ import jax.numpy as jnp
 
 from jaxdl.models import layers
 
+__all__ = ["POOLS", "POSITION_EMBEDDING_STD", "EncoderBlock", "ViT", "check"]
+
 POOLS = ("cls", "mean")
 # ViT's (and BERT's) scale for learned position embeddings.
 POSITION_EMBEDDING_STD = 0.02

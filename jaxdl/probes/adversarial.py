@@ -48,6 +48,10 @@ from jaxdl.gradients.attacks import (NORMS, Clip, LossFn, ascend, ascent_directi
                                     check_norm, fgsm, in_range, per_example_norm, pgd,
                                     project, uniform_in_ball)
 
+__all__ = ["spsa_gradient", "spsa", "mean_loss", "query_loss", "no_attack", "fgsm_attack",
+           "pgd_attack", "spsa_attack", "robust_accuracy", "transfer_accuracy", "stack",
+           "random_ensemble"]
+
 QueryLoss = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (x, y, key) -> (batch,)
 Predict = Callable[[jax.Array, jax.Array], jax.Array]  # (x, key) -> logits
 Attack = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (x, y, key) -> x'

@@ -55,6 +55,9 @@ import dataclasses
 
 import numpy as np
 
+__all__ = ["Terms", "label_distribution", "mse_terms", "log_softmax", "geometric_mean",
+           "cross_entropy_terms", "ensemble_mode", "zero_one_terms"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Terms:

@@ -30,6 +30,10 @@ from matplotlib.figure import Figure
 
 from jaxdl import losses
 
+__all__ = ["DEFAULT_BINS", "Reliability", "RiskCoverage", "top_label", "bin_index",
+           "reliability", "expected_calibration_error", "plot_reliability",
+           "classification_metrics", "average_precision", "coverage_at", "risk_coverage"]
+
 DEFAULT_BINS = 15
 
 

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = ["directional_gradcheck"]
+
 
 def _to64(tree: Any) -> Any:
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.float64)

@@ -31,6 +31,9 @@ import optax
 from jaxdl import losses
 from jaxdl.data import _util, pipeline
 
+__all__ = ["LinearProbe", "features_by_layer", "flat", "validation_split", "logits",
+           "fit_linear_probe", "probe_every_layer"]
+
 Array = jax.Array
 
 

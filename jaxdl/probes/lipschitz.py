@@ -30,6 +30,9 @@ import numpy as np
 
 from jaxdl.probes import regions
 
+__all__ = ["jacobian_norms", "lipschitz_lower_bound", "pairwise_lower_bound", "spectral_norm",
+           "mlp_upper_bound", "margin", "law_of_robustness_scale", "parameter_count"]
+
 Function = Callable[[jax.Array], jax.Array]  # (n, d) -> (n, k) or (n,)
 
 

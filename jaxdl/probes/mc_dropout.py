@@ -24,6 +24,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+__all__ = ["weight_scaled_probabilities", "mc_probabilities", "accuracy_of",
+           "mc_accuracy_curve"]
+
 
 def _check(model_state: Any) -> None:
     if model_state:

@@ -30,6 +30,8 @@ from jaxdl import config as config_lib
 from jaxdl import objectives, rng
 from jaxdl.training import loop
 
+__all__ = ["OverfitResult", "overfit_batch"]
+
 
 @dataclasses.dataclass(frozen=True)
 class OverfitResult:

@@ -35,6 +35,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+__all__ = ["Pieces", "mlp_layers", "hidden_pieces", "count_regions", "trajectory_lengths",
+           "angular_lengths", "expected_breakpoints", "along_segments"]
+
 Layer = tuple[np.ndarray, np.ndarray]
 
 

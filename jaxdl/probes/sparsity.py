@@ -11,6 +11,8 @@ from typing import Any
 import jax
 import numpy as np
 
+__all__ = ["weights", "hoyer", "fraction_near_zero"]
+
 
 def weights(params: Any) -> np.ndarray:
     """Every entry of the weight matrices and kernels (leaves with ndim > 1, the ones the

@@ -55,6 +55,9 @@ import optax
 
 from jaxdl import losses
 
+__all__ = ["Stitch", "layer_output", "run_from", "apply_stitch", "least_squares_stitch",
+           "check_stitchable", "fit_stitch", "stitched_accuracy", "stitching_penalty"]
+
 
 class Stitch(NamedTuple):
     """A fitted stitching layer: (h - mean) / std, then h @ kernel + bias over channels."""

@@ -12,3 +12,5 @@ run.py        drives a study: validates, skips done trials, runs the rest, repor
 search.py     Bayesian optimisation with Optuna (optional extra) into the same store
 cli.py        the `jaxdl sweep | report` commands
 """
+
+__all__ = []

@@ -22,6 +22,9 @@ from jaxdl import config as config_lib
 from jaxdl.study import sweep
 from jaxdl.training import workdir as workdir_lib
 
+__all__ = ["SWEEP_HELP", "REPORT_HELP", "add_parsers", "main", "sweep_command", "print_report",
+           "print_hint", "resume_command"]
+
 SWEEP_HELP = """\
 Run every trial of a study and write its report.
 

@@ -46,6 +46,9 @@ from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import loop
 from jaxdl.training import workdir as workdir_lib
 
+__all__ = ["SPLIT", "ARRAYS", "MeasureError", "Context", "load_measure", "measure_trials",
+           "split_values"]
+
 SPLIT = "measure"
 ARRAYS = store_lib.ARRAYS
 Measure = Callable[["Context"], dict[str, Any]]

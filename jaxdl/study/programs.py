@@ -9,6 +9,8 @@ from __future__ import annotations
 from jaxdl.study import vectorize
 from jaxdl.training import loop
 
+__all__ = ["program_for"]
+
 _PROGRAMS: dict[str, vectorize.Program] = {}
 
 

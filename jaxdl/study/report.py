@@ -40,6 +40,11 @@ from jaxdl import saved as saved_lib
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 
+__all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE", "mean_ci",
+           "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
+           "markdown", "line_plot", "scatter_fit", "load_results", "default_plot",
+           "write_report", "read_notes", "changed_sources", "read_verdict", "not_run_note"]
+
 REPORT = "report.md"
 LEVEL = 0.95
 MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter

@@ -35,6 +35,9 @@ from jaxdl.study.programs import program_for
 from jaxdl.training import loop, resume
 from jaxdl.training import workdir as workdir_lib
 
+__all__ = ["VECTORIZE", "SweepInterrupted", "resolve_vectorize", "Summary", "run_study",
+           "locked", "run_for"]
+
 VECTORIZE = ("auto", "yes", "no")
 
 

@@ -31,6 +31,8 @@ from jaxdl.study import run
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 
+__all__ = ["DIRECTIONS", "Search", "suggest", "objective_value", "run_search"]
+
 DIRECTIONS = ("maximize", "minimize")
 
 

@@ -50,6 +50,10 @@ from jaxdl.study import sweep
 from jaxdl.training import resume
 from jaxdl.training import workdir as workdir_lib
 
+__all__ = ["STUDY", "STUDY_COPY", "RECORD", "ARRAYS", "StoreError", "Store", "metric_rows",
+           "describe", "title_and_claim", "read_study", "read_record", "check_directory",
+           "records", "axis_values", "frame", "same_base"]
+
 STUDY = "study.json"
 STUDY_COPY = "study.py"
 RECORD = "record.json"

@@ -45,6 +45,12 @@ import numpy as np
 from jaxdl import config as config_lib
 from jaxdl import userfile
 
+__all__ = ["SPLITS", "METRIC_NAMES", "StudyError", "axis", "grid", "product", "zipped",
+           "concat", "Distribution", "log_uniform", "uniform", "int_uniform", "choice",
+           "random", "check_space", "Trial", "trial_id", "trial_config", "overrides",
+           "make_trials", "shard", "parse_shard", "short_name", "Study", "load_module",
+           "load_study", "default_workdir"]
+
 Point = dict[str, Any]
 Sweep = list[Point]
 SPLITS = ("train", "test")

@@ -68,6 +68,10 @@ from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
 
+__all__ = ["HYPERPARAMS", "VECTOR_KEYS", "COUPLED_DECAY", "group_key", "make_groups",
+           "injectable_optimizer", "hyperparams", "GroupState", "Program", "build_program",
+           "initial_state", "abstract_state", "unstack", "group_id", "train_group"]
+
 # Keys whose values a group's trials may differ in. The optimizer's are injected
 # hyperparameters; `seed` is the root key in each trial's state.
 HYPERPARAMS = ("lr", "weight_decay", "momentum", "b1", "b2", "eps")

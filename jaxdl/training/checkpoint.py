@@ -56,6 +56,9 @@ import orbax.checkpoint as ocp
 from jaxdl import saved as saved_lib
 from jaxdl.training import parallel
 
+__all__ = ["disk_full", "NoUsableCheckpoint", "ChecksumMismatch", "DIGEST_FORMAT",
+           "state_digest", "Checkpoints", "read_latest", "NoCheckpointAt", "read"]
+
 # orbax logs every save at INFO through absl; keep the run's output readable.
 logging.getLogger("absl").setLevel(logging.WARNING)
 

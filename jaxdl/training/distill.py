@@ -48,6 +48,8 @@ from jaxdl import models
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import resume
 
+__all__ = ["teacher_logits_fn", "distillation_inputs", "with_teacher_targets"]
+
 
 def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
     """(x -> logits) of the teacher run in directory `teacher`, inference mode; ConfigError

@@ -28,6 +28,8 @@ import numpy as np
 
 from jaxdl import objectives
 
+__all__ = ["PROBE_EXAMPLES", "make_probe"]
+
 PROBE_EXAMPLES = 256
 
 

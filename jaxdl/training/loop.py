@@ -46,6 +46,10 @@ from jaxdl.training.evaluation import eval_sets, evaluate, stacked_batches, summ
 from jaxdl.training.hooks import (Interrupted, StepLog, StopRequest,  # noqa: F401
                                   TrainingDiverged, check_finite)
 
+__all__ = ["eval_points", "abstract_state", "Start", "open_workdir", "as_saved",
+           "as_train_state", "with_new_keys", "apply_intervention", "warm_start", "train",
+           "claimed"]
+
 
 def eval_points(config: ml_collections.ConfigDict) -> list[int]:
     """Steps after which the run evaluates: every `eval_every`, and the last."""

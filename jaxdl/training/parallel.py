@@ -25,6 +25,10 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
+__all__ = ["BATCH_AXES", "FSDP_MIN_SIZE", "ENV_COORDINATOR", "ENV_NUM_PROCESSES",
+           "ENV_PROCESS_ID", "initialize_distributed", "is_primary", "sync", "any_process",
+           "Placement", "make_placement", "place"]
+
 BATCH_AXES = ("data", "fsdp")  # a global batch is split over every device
 FSDP_MIN_SIZE = 2 ** 14  # smaller leaves stay replicated: splitting them costs more than it saves
 

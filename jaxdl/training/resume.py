@@ -18,6 +18,9 @@ from flax import traverse_util
 from jaxdl import config as config_lib
 from jaxdl import saved as saved_lib
 
+__all__ = ["FREE_KEYS", "ParamsMismatch", "flatten_config", "config_changes",
+           "topology_change", "describe_changes", "shape_mismatches", "transplant"]
+
 # Keys that change how a run is executed or saved, not what it computes (the execution
 # strategy and the device layout change float rounding only): a run may resume under
 # other values, e.g. on another machine.

@@ -11,6 +11,8 @@ import optax
 
 from jaxdl import rng
 
+__all__ = ["TrainState", "init_variables", "create"]
+
 
 @flax.struct.dataclass
 class TrainState:

@@ -30,6 +30,11 @@ from tensorboardX import SummaryWriter
 
 from jaxdl import saved as saved_lib
 
+__all__ = ["RESULT", "CONFIG", "METRICS", "HISTORY", "LOCK", "SHARD_LOCK", "TMP_PREFIX",
+           "TRAIN_STEP", "EVAL_SPLITS", "WorkdirError", "default_workdir", "prepare",
+           "holds_run", "create", "Busy", "Lock", "write_json_atomic", "write_npz_atomic",
+           "read_json_object", "RunFiles", "warn", "MetricsLog"]
+
 RESULT = "result.json"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"

@@ -44,8 +44,8 @@ def make_train_step(objective: Objective, gradient: GradFn,
 
     `grad_norm=True` (config.log_grad_norm): metric `grad_norm`, the global norm of the
     gradient applied, at every step. Off by default: on CPU it cost ~10% of a small MLP's
-    steps/s (`python -m bench.grad_norm_cost`), and computing it only at logged steps (`lax.cond`)
-    changed the fusion of the update and so the params' bits."""
+    steps/s (`python -m bench.grad_norm_cost`), and computing it only at logged steps
+    (`lax.cond`) changed the fusion of the update and so the params' bits."""
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         keys = StepKeys(state.key, state.step, axis_name)
         grads, (metrics, model_state) = gradient(objective.loss, state.params,

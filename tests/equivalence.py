@@ -1,8 +1,7 @@
-"""Runs that tests compare: vectorized trials against one-by-one runs, a loss option set
-to off against its config section left out, and a run against the same chunks around a
-frozen reference step (tests/reference_objective.py, tests/reference_ssl_objective.py)."""
+"""Runs that tests compare: vectorized trials against one-by-one runs, and a run against
+the same chunks around a frozen reference step (tests/reference_step.py,
+tests/reference_objective.py, tests/reference_ssl_objective.py)."""
 import jax
-import ml_collections
 import numpy as np
 
 from jaxdl import rng
@@ -24,19 +23,6 @@ def vectorized_and_single(configs: list, steps: int):
         single = loop.build(config)
         singles.append(single.train_chunk(single.init(rng.root_key(config.seed)), data, steps)[1])
     return (first, program, state, metrics), singles
-
-
-def with_and_without_section(config, run, section: str, steps: int = 20) -> list:
-    """The metrics of `steps` steps with config.loss as it is, and with `section` left out
-    of it (a config from before the option existed)."""
-    absent = config.loss.to_dict()
-    del absent[section]
-    results = []
-    for loss_cfg in (config.loss, ml_collections.ConfigDict(absent)):
-        train_step = step_lib.make_train_step(run.model, run.optimizer, loss_cfg, True)
-        chunk = step_lib.make_train_chunk(train_step, config.batch_size, "loop")
-        results.append(jax.device_get(chunk(run.init(rng.root_key(0)), run.device_data(), steps)))
-    return results
 
 
 def run_and_reference(run, reference_step, lengths: list[int]) -> list[tuple]:

@@ -69,10 +69,11 @@ def env_with(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_worker(fn: str, kwargs: dict, env: dict[str, str] | None = None,
-               timeout: float = 3600) -> Any:
-    """Run `fn(**kwargs)` in a fresh Python process; return what it returned (JSON)."""
+               timeout: float = 3600, cwd: str = ROOT) -> Any:
+    """Run `fn(**kwargs)` in a fresh Python process; return what it returned (JSON).
+    `cwd`: the checkout whose bench/ and jaxdl/ the process imports (`-m` puts it first)."""
     task = json.dumps({"fn": fn, "kwargs": kwargs})
-    proc = subprocess.run([PYTHON, "-m", "bench.worker", task], cwd=ROOT, env=env_with(env),
+    proc = subprocess.run([PYTHON, "-m", "bench.worker", task], cwd=cwd, env=env_with(env),
                           capture_output=True, text=True, timeout=timeout)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("BENCH "):
@@ -82,12 +83,13 @@ def run_worker(fn: str, kwargs: dict, env: dict[str, str] | None = None,
 
 
 def time_process(argv: Sequence[str], env: dict[str, str] | None = None,
-                 marker: str = "test accuracy", timeout: float = 1800) -> dict[str, Any]:
+                 marker: str = "test accuracy", timeout: float = 1800,
+                 cwd: str = ROOT) -> dict[str, Any]:
     """Wall seconds from process start to the first stdout line containing `marker`."""
     import tempfile
     with tempfile.TemporaryFile("w+") as err:  # a file, not a pipe: a chatty stderr cannot block
         t0 = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=ROOT, env=env_with(env), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=env_with(env), stdout=subprocess.PIPE,
                                 stderr=err, text=True)
         wall, line_seen = None, ""
         for line in proc.stdout:

@@ -67,3 +67,17 @@ def test_bench_processes_import_the_runs_snapshot_of_jaxdl(tmp_path):
                          env={k: v for k, v in os.environ.items() if k != "JAXDL_BENCH_SNAPSHOT"},
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_versus_decides_on_the_median_of_paired_ratios():
+    from bench import versus
+    # Round 3 is a load spike on "new" alone: one round may not decide the row.
+    old, new = [1000.0, 1010.0, 990.0, 1000.0, 1005.0], [980.0, 1000.0, 500.0, 990.0, 1000.0]
+    table = versus.markdown({"CNN steps/s": {"old": old, "new": new},
+                             "CNN wall s, warm caches": {"old": [5.0, 5.0, 5.0], "new": [5.5, 5.4, 5.0]}})
+    rows = {line.split(" | ")[0][2:]: line for line in table.splitlines()[2:]}
+    assert rows["CNN steps/s"].endswith("| no loss |")
+    assert "| 0.990 |" in rows["CNN steps/s"]  # median of 0.98, 0.99, 0.505, 0.99, 0.995
+    assert rows["CNN wall s, warm caches"].endswith("| slower by > 5% |")  # median 1.08
+    assert versus.verdict("MLP steps/s", [0.94, 0.94, 0.96]) == "slower by > 5%"
+    assert versus.verdict("MLP wall s, warm caches", [1.04, 1.06, 1.05]) == "no loss"

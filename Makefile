@@ -12,6 +12,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"jaxdl needs Python 3.11, found {sys.version.split()[0]} at $(PYTHON) (set PYTHON=...)"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	@# Venvs made before the rename hold an editable `jaxdl`; it would shadow jaxdl-science.
+	$(BIN)/pip uninstall --quiet -y jaxdl 2>/dev/null || true
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -34,7 +36,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	.lock-venv/bin/pip freeze --exclude-editable --exclude jaxdl | sort -f > requirements.lock
+	.lock-venv/bin/pip freeze --exclude-editable --exclude jaxdl-science | sort -f > requirements.lock
 	rm -rf .lock-venv
 
 clean:

@@ -1,6 +1,6 @@
 """Bayesian optimisation with Optuna's TPE sampler, writing trials to the same store.
 
-    pip install 'jaxdl[optuna]'
+    .venv/bin/pip install -e '.[optuna]'   # in a jaxdl checkout: the `optuna` extra
     jaxdl sweep experiments/X.py        # a study that declares SEARCH instead of SWEEP
 
 A study declares
@@ -57,8 +57,8 @@ def _optuna() -> Any:
     try:
         import optuna
     except ImportError:
-        raise sweep.StudyError("this study's SEARCH needs optuna: pip install 'jaxdl[optuna]'"
-                               ) from None
+        raise sweep.StudyError("this study's SEARCH needs optuna: pip install -e '.[optuna]' "
+                               "in a jaxdl checkout (or pip install 'optuna>=4,<6')") from None
     optuna.logging.set_verbosity(logging.WARNING)
     return optuna
 

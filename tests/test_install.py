@@ -82,9 +82,13 @@ def test_the_wheel_works_in_a_fresh_venv_from_another_directory(tmp_path):
     """Build the wheel, install it (no dependencies) into a new venv that sees this venv's
     dependencies through a .pth file (not its editable jaxdl: a .pth on a non-site
     directory is not processed), then run a guide's example from a directory of its own."""
-    wheels = tmp_path / "wheels"
+    source, wheels = tmp_path / "source", tmp_path / "wheels"  # setuptools builds in its source
+    shutil.copytree(os.path.join(REPO, "jaxdl"), source / "jaxdl",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(os.path.join(REPO, name), source)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(wheels), REPO], check=True, timeout=600)
+                    "-q", "-w", str(wheels), str(source)], check=True, timeout=600)
     (wheel,) = glob.glob(str(wheels / "jaxdl_science-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

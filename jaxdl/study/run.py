@@ -30,7 +30,7 @@ import tqdm
 from jaxdl import config as config_lib
 from jaxdl.study import measure as measure_lib
 from jaxdl.study import store as store_lib
-from jaxdl.study import sweep, vectorize
+from jaxdl.study import sweep, tensorboard, vectorize
 from jaxdl.study.programs import program_for
 from jaxdl.training import loop, resume
 from jaxdl.training import workdir as workdir_lib
@@ -160,6 +160,7 @@ def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorize
     if measure_fn is not None:
         measured = measure_lib.measure_trials(measure_fn, trials, store, runs,
                                               remeasure=remeasure, progress=progress)
+    tensorboard.export(trials, store)  # done trials as named TensorBoard runs with hparams
     statuses = [(store.record(t.id) or {}).get("status") for t in trials]
     return Summary(workdir=workdir, trials=len(trials), done=statuses.count(store_lib.DONE),
                    failed=statuses.count(store_lib.FAILED), ran=ran,

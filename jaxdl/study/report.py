@@ -37,18 +37,20 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from jaxdl import saved as saved_lib
+from jaxdl.study import paper
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 
 __all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE", "mean_ci",
            "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
-           "markdown", "line_plot", "scatter_fit", "load_results", "default_plot",
+           "markdown", "metric_table", "line_plot", "scatter_fit", "load_results", "default_plot",
            "write_report", "read_notes", "changed_sources", "read_verdict", "not_run_note"]
 
 REPORT = "report.md"
 LEVEL = 0.95
 MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter
 MAX_LINES = 8  # a default plot with more lines than this is left to the study's analyze()
+LEGEND_INSIDE = 5  # a legend with more entries goes beside the axes
 NOT_RUN = "Analysis not run:"  # the report's line when the study's analyze() did not run
 NOTE = "Note: "  # a report's one-line notes (a component's source changed), printed too
 
@@ -181,10 +183,22 @@ def markdown(df: pd.DataFrame) -> str:
         if isinstance(v, float):
             return "–" if math.isnan(v) else f"{v:g}"
         return str(v).replace("|", "\\|").replace("\n", " ")
-    header = [sweep.short_name(str(c)) for c in df.columns]
+    # A config key is shortened ('optimizer.lr' -> 'lr'); a wide table's 'noise=0.15' is not.
+    header = [str(c) if "=" in str(c) else sweep.short_name(str(c)) for c in df.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
+
+
+def metric_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """A metric's final values for the report: mean ± 95% CI per axis point; with exactly
+    two axes that vary, a grid (the first as rows, the second as columns), else one row
+    per point with n."""
+    table = with_ci_column(summary)
+    varying = [c for c in summary.columns[:-4] if summary[c].nunique(dropna=False) > 1]
+    if len(varying) == 2 and not summary.duplicated(varying).any():
+        return paper.wide(table, varying[0], varying[1], table.columns[-2])
+    return table
 
 
 def _is_log(values: Sequence[Any]) -> bool:
@@ -203,7 +217,7 @@ def line_plot(summary: pd.DataFrame, x: str, hue: Sequence[str] = (), ylabel: st
     for key, g in groups:
         key = key if isinstance(key, tuple) else (key,)
         g = g.sort_values(x)
-        label = ", ".join(f"{sweep.short_name(h)}={v}" for h, v in zip(hue, key)) or None
+        label = _label(hue, key) or None
         line, = ax.plot(g[x], g["mean"], marker="o", label=label)
         ax.fill_between(g[x], g["low"], g["high"], color=line.get_color(), alpha=0.2,
                         linewidth=0)
@@ -214,35 +228,63 @@ def line_plot(summary: pd.DataFrame, x: str, hue: Sequence[str] = (), ylabel: st
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     if hue:
-        ax.legend(fontsize=8)
+        _legend(ax)
     return fig
 
 
+def _label(hue: Sequence[str], key: Sequence[Any]) -> str:
+    """'lr=0.01, noise=0.1' for a line; an axis a trial does not have (NaN: another arm's
+    axis) is left out, not printed as `=nan`."""
+    return ", ".join(f"{sweep.short_name(h)}={v}" for h, v in zip(hue, key) if not pd.isna(v))
+
+
+def _legend(ax: Any) -> None:
+    """Inside the axes while it is small; beside them, still inside the figure (constrained
+    layout makes room for it), when it has more than LEGEND_INSIDE entries."""
+    if len(ax.get_legend_handles_labels()[1]) <= LEGEND_INSIDE:
+        ax.legend(fontsize=8)
+    else:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+
+
 def scatter_fit(df: pd.DataFrame, x: str, y: str = "value", xlabel: str = "", ylabel: str = "",
-                title: str = "") -> tuple[Figure, dict[str, float]]:
+                title: str = "", hue: Sequence[str] = ()) -> tuple[Figure, dict[str, float]]:
     """Every trial as a point and the least-squares line of y on x (on log10 x when x
-    spans a factor of 10); returns the figure and {slope, intercept, r, p}."""
+    spans a factor of 10), one colour and one fit per value of `hue` (different arms are
+    never pooled into one fit); returns the figure and {slope, intercept, r, p} of the
+    fit of all points when `hue` is empty, of the first group's otherwise."""
     log = _is_log(list(df[x]))
-    xs = np.log10(df[x].to_numpy(float)) if log else df[x].to_numpy(float)
-    ys = df[y].to_numpy(float)
-    fit = stats.linregress(xs, ys)
     fig = Figure(figsize=(5.5, 3.8), dpi=120, layout="constrained")
     ax = fig.subplots()
-    ax.scatter(df[x], ys, s=14, alpha=0.7)
-    grid = np.linspace(xs.min(), xs.max(), 50)
-    ax.plot(10 ** grid if log else grid, fit.intercept + fit.slope * grid, color="C3",
-            label=f"fit: slope {fit.slope:.3g}{' per decade' if log else ''}, r = {fit.rvalue:.2f}")
+    hue = list(hue)
+    groups = df.groupby(hue, sort=True, dropna=False) if hue else [((), df)]
+    fits = [_scatter_one(ax, g, x, y, log, _label(hue, k if isinstance(k, tuple) else (k,)),
+                         f"C{i % 10}") for i, (k, g) in enumerate(groups)]
     if log:
         ax.set_xscale("log")
     ax.set(xlabel=xlabel or sweep.short_name(x), ylabel=ylabel or y)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend(ax)
+    fit = fits[0]
+    if fit is None:
+        return fig, dict.fromkeys(("slope", "intercept", "r", "p"), math.nan)
     return fig, {"slope": fit.slope, "intercept": fit.intercept, "r": fit.rvalue, "p": fit.pvalue}
 
 
-def _file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) + ".png"
+def _scatter_one(ax: Any, df: pd.DataFrame, x: str, y: str, log: bool, label: str,
+                 color: str) -> Any:
+    xs = np.log10(df[x].to_numpy(float)) if log else df[x].to_numpy(float)
+    ys = df[y].to_numpy(float)
+    ax.scatter(df[x], ys, s=14, alpha=0.7, color=color, label=label if len(set(xs)) < 2 else None)
+    if len(set(xs)) < 2:
+        return None  # a line needs two distinct x
+    fit = stats.linregress(xs, ys)
+    grid = np.linspace(xs.min(), xs.max(), 50)
+    line = f"slope {fit.slope:.3g}{' per decade' if log else ''}, r = {fit.rvalue:.2f}"
+    ax.plot(10 ** grid if log else grid, fit.intercept + fit.slope * grid,
+            color="C3" if not label else color, label=f"{label}: {line}" if label else f"fit: {line}")
+    return fit
 
 
 # ---------------------------------------------------------------- the report
@@ -280,12 +322,12 @@ def default_plot(results: Results, metric: str) -> Figure | None:
     if summary.empty or not numeric:
         return None
     x = numeric[0]
-    if summary[x].nunique() > MAX_LINE_POINTS:
-        return scatter_fit(results.final(metric), x, ylabel=metric,
-                           title=f"{metric} of every trial")[0]
     hue = [a for a in varying if a != x]
     if hue and len(summary.groupby(hue, dropna=False)) > MAX_LINES:
         return None  # unreadable; the study's own analyze() plots what matters
+    if summary[x].nunique() > MAX_LINE_POINTS:
+        return scatter_fit(results.final(metric), x, ylabel=metric, hue=hue,
+                           title=f"{metric} of every trial")[0]
     return line_plot(summary, x, hue, ylabel=metric,
                      title=f"{metric}: mean and 95% CI over seeds")
 
@@ -330,20 +372,30 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
     elif results.published:
         lines += ["## Published", "", markdown(pd.DataFrame(
             list(results.published.items()), columns=["claim", "published"])), ""]
+    figures: list[tuple[str, Figure]] = []
     for metric in results.metrics:
         summary = results.summary(metric)
         if summary.empty:
             continue
-        lines += [f"## {metric} (final)", "", markdown(with_ci_column(summary)), ""]
+        lines += [f"## {metric} (final)", "", markdown(metric_table(summary)), "",
+                  paper.save_table(metric_table(summary), metric, out, numbers=summary), ""]
         figure = default_plot(results, metric)
         if figure is not None:
-            lines += [_save(figure, metric, out), ""]
+            figures.append((metric, figure))
+            lines += [paper.save_figure(figure, metric, out), ""]
     if analysis is not None:
         for name, table in analysis.tables.items():
-            text = table if isinstance(table, str) else markdown(table)
-            lines += [f"## {name}", "", text, ""]
+            lines += [f"## {name}", "", table if isinstance(table, str) else markdown(table), ""]
+            frame = paper.parse_markdown_table(table) if isinstance(table, str) else table
+            if frame is not None:
+                lines += [paper.save_table(frame, name, out), ""]
         for name, figure in analysis.plots.items():
-            lines += [f"## {name}", "", _save(figure, name, out), ""]
+            figures.append((name, figure))
+            lines += [f"## {name}", "", paper.save_figure(figure, name, out), ""]
+    if figures:
+        verdict = analysis.verdict if analysis is not None else ""
+        page = paper.summary_page(lines[0][2:], verdict, figures)
+        lines += ["## On one page", "", paper.save_figure(page, "summary", out), ""]
     if len(results.failed):
         lines += ["## Failed trials", "", markdown(results.failed), ""]
     if missing:
@@ -390,13 +442,6 @@ def read_verdict(path: str) -> str:
         text = f.read()
     match = re.search(r"^## Verdict\n\n(.*?)(?=\n## |\Z)", text, flags=re.S | re.M)
     return match.group(1).strip() if match else ""
-
-
-def _save(figure: Figure, name: str, out: str) -> str:
-    file_name = _file_name(name)
-    # No timestamp or software metadata: the same results give the same bytes.
-    figure.savefig(os.path.join(out, file_name), metadata={"Software": None})
-    return f"![{name}]({file_name})"
 
 
 def not_run_note(info: dict) -> str:

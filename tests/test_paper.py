@@ -1,0 +1,110 @@
+"""Reports ready for a paper: every figure as PNG, PDF and SVG, every table as CSV and LaTeX,
+two-axis tables as grids, one summary page, the same bytes from the same records; default
+plots never pool arms into one fit, never label a line `=nan`, keep legends in the figure."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxdl.study import paper, report, run, sweep
+
+STUDY = """
+from jaxdl import config as config_lib
+from jaxdl.study import sweep
+SWEEP = sweep.grid({"optimizer.lr": (0.01, 0.1), "optimizer.weight_decay": (0.0, 0.001)})
+SEEDS = (0, 1)
+METRICS = ("test/accuracy",)
+def get_config(name=None):
+    c = config_lib.default()
+    c.model = config_lib.named_section("model", "mlp")
+    c.steps, c.eval_every, c.checkpoint_every, c.chunk_size = 20, 10, 20, 10
+    return c
+"""
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("paper")
+    (tmp / "s.py").write_text(STUDY)
+    root = str(tmp / "sweep")
+    run.run_study(sweep.load_study(str(tmp / "s.py")), root, vectorize_mode="no", progress=False)
+    path = report.write_report([root])
+    return root, open(path).read()
+
+
+def files(root: str) -> dict[str, bytes]:
+    out = {}
+    for base, _, names in os.walk(root):
+        for name in names:
+            if name.endswith((".png", ".pdf", ".svg", ".csv", ".tex", ".md")):
+                out[os.path.relpath(os.path.join(base, name), root)] = open(
+                    os.path.join(base, name), "rb").read()
+    return out
+
+
+def test_every_figure_in_three_formats_and_every_table_as_csv_and_latex(reported):
+    root, text = reported
+    names = set(os.listdir(root))
+    for stem in ("test_accuracy", "summary"):
+        assert {f"{stem}.png", f"{stem}.pdf", f"{stem}.svg"} <= names
+        assert f"[PDF]({stem}.pdf) · [SVG]({stem}.svg)" in text
+    assert open(os.path.join(root, "summary.pdf"), "rb").read(5) == b"%PDF-"
+    assert b"<svg" in open(os.path.join(root, "summary.svg"), "rb").read()
+    csv = pd.read_csv(os.path.join(root, "tables", "test_accuracy.csv"))
+    assert list(csv.columns) == ["optimizer.lr", "optimizer.weight_decay", "mean", "low", "high", "n"]
+    assert len(csv) == 4 and (csv["n"] == 2).all() and (csv["low"] <= csv["mean"]).all()
+    tex = open(os.path.join(root, "tables", "test_accuracy.tex")).read()
+    assert tex.startswith("\\begin{tabular}") and "weight\\_decay=0.001" in tex
+    assert "[CSV](tables/test_accuracy.csv) · [LaTeX](tables/test_accuracy.tex)" in text
+
+
+def test_two_axes_are_a_grid(reported):
+    _, text = reported
+    table = text.split("## test/accuracy (final)")[1].split("\n\n")[1]
+    header, _, *rows = table.splitlines()
+    assert header == "| lr | weight_decay=0.0 | weight_decay=0.001 |"
+    assert len(rows) == 2 and all(row.count("±") == 2 for row in rows)
+
+
+def test_the_same_records_give_the_same_bytes(reported, tmp_path):
+    root, _ = reported
+    report.write_report([root], out=str(tmp_path / "again"))
+    first, second = files(root), files(str(tmp_path / "again"))
+    first = {k: v for k, v in first.items() if not k.startswith("trials")}
+    assert first.keys() == second.keys()
+    assert [k for k in first if first[k] != second[k]] == []
+
+
+def test_arms_are_never_pooled_into_one_fit():
+    rng = np.random.default_rng(0)
+    x = np.tile(np.arange(1, 21), 2).astype(float)
+    noise = np.repeat([0.0, 0.15], 20)
+    y = np.where(noise == 0, x, -x) + rng.normal(0, 0.1, 40)  # opposite slopes per arm
+    df = pd.DataFrame({"model.width": x, "data.noise": noise, "value": y})
+    fig, _ = report.scatter_fit(df, "model.width", hue=["data.noise"])
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert len(labels) == 2 and labels[0].startswith("noise=0.0:") and labels[1].startswith("noise=0.15:")
+    assert "slope 1" in labels[0] and "slope -1" in labels[1]  # each arm its own line
+
+
+def test_no_nan_labels_and_legends_stay_in_the_figure():
+    summary = pd.DataFrame({"x": list(range(3)) * 8, "arm": np.repeat([f"a{i}" for i in range(8)], 3),
+                            "hidden": np.repeat([np.nan] * 4 + [10.0, 20.0, 30.0, 40.0], 3)})
+    summary["mean"], summary["low"], summary["high"] = 1.0, 0.9, 1.1
+    fig = report.line_plot(summary, "x", hue=["arm", "hidden"])
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "arm=a0" in labels and "arm=a7, hidden=40.0" in labels
+    assert not any("nan" in label for label in labels)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    box, page = fig.axes[0].get_legend().get_window_extent(renderer), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+
+
+def test_markdown_tables_of_an_analysis_become_frames():
+    text = "| claim | ours |\n|---|---|\n| a \\| b | 0.5 ± 0.1 |\n| c | 0.7 |"
+    frame = paper.parse_markdown_table(text)
+    assert list(frame.columns) == ["claim", "ours"] and frame.iloc[0, 0] == "a | b"
+    assert paper.parse_markdown_table("no table here") is None

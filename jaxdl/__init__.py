@@ -31,8 +31,11 @@ def train(config, workdir=None, *, hooks=(), **options):
     hooks: your own measurements during training, e.g.
     `[jaxdl.Hook(fn, every=100)]` with `fn(state, run) -> {name: scalar}`:
     logged as their own split to metrics.jsonl and TensorBoard (docs/guide/own_hook.md).
-    Options: progress=True, restart=False, intervene=False, init_from=None —
-    see `jaxdl.training.loop.train`.
+    Re-running on the same workdir resumes from its newest checkpoint with the same bits;
+    on a finished run it returns the stored result. Options (as `jaxdl train`'s flags):
+    progress=True (a tqdm bar); restart=False (start from scratch when no checkpoint
+    restores; they are moved aside); intervene=False (continue under a changed config,
+    recorded in history.jsonl); init_from=None (a run directory to take the params from).
     """
     return loop.train(config, workdir, hooks=hooks, **options)
 
@@ -61,7 +64,7 @@ def build(config):
     run.evaluate, run.model, run.dataset, run.optimizer, run.config
 
     Chunks of any lengths end with the same bits as `jaxdl.train(config)` on the same
-    machine; `config.execution` says whether a chunk is one `scan` or n compiled steps
+    machine; ``config.execution`` says whether a chunk is one `scan` or n compiled steps
     (`run.execution` is the one resolved). ConfigError (one line) for a bad config.
     """
     return loop.build(config)

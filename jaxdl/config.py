@@ -8,9 +8,9 @@
 The sections data, model, objective and gradient are *named*: their keys besides `name`
 are the options of the entry registered as `<name>` (`jaxdl.data.register`, ...).
 Setting a section's `name` (also in Python) resets it to its defaults first (one command).
-Components own their defaults and rules (`optim.defaults`/`check`, `models.check`, ...);
+Components own their defaults and rules (``optim.defaults``/``check``, `jaxdl.models.check`, ...);
 this module loads a config, applies overrides, checks structure and the run's own rules,
-failing with one line naming the key (`ConfigError`). A saved run's config: `jaxdl.saved`.
+failing with one line naming the key (`ConfigError`). A saved run's config: ``jaxdl.saved``.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """White-box attacks on the inputs: FGSM and PGD under an L∞ or L2 ball — pure, jit-able.
 
 Shared by adversarial training (`jaxdl.gradients.adversarial`, a gradient method) and the
-robustness probes (`jaxdl.probes.adversarial`, which adds black-box and transfer attacks).
+robustness probes (``jaxdl.probes.adversarial``, which adds black-box and transfer attacks).
 
     x_fgsm = attacks.fgsm(loss_fn, x, y, eps=0.2, norm="linf")       # loss_fn(x, y) -> mean loss
     x_pgd = attacks.pgd(loss_fn, x, y, key, eps=0.2, step_size=0.05, steps=10, norm="linf")

@@ -97,7 +97,7 @@ class CNN2D(nn.Module):
 
 
 def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
-    """Raise `layers.OptionError` naming the first CNN1D/CNN2D option not allowed;
+    """Raise `jaxdl.models.OptionError` naming the first CNN1D/CNN2D option not allowed;
     with `input_shape` (one example) also the layer lengths (both CNNs' fields)."""
     layers.check_common(options)
     image = "readout" in options  # CNN2D has a readout; CNN1D reads signals

@@ -59,7 +59,7 @@ class MLP(nn.Module):
 
 
 def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
-    """Raise `layers.OptionError` naming the first MLP option not allowed."""
+    """Raise `jaxdl.models.OptionError` naming the first MLP option not allowed."""
     layers.check_common(options)
     layers.check_int(options, "width", 1)
     layers.check_int(options, "depth", 0)

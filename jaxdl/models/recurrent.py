@@ -71,7 +71,7 @@ class GRU(nn.Module):
 
 
 def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
-    """Raise `layers.OptionError` naming the first GRU option not allowed."""
+    """Raise `jaxdl.models.OptionError` naming the first GRU option not allowed."""
     layers.check_common(options)
     layers.check_int(options, "hidden", 1)
     layers.require(options["readout"] in READOUTS, "readout",

@@ -99,7 +99,7 @@ class ResNet(nn.Module):
 
 
 def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
-    """Raise `layers.OptionError` naming the first ResNet option not allowed (any input
+    """Raise `jaxdl.models.OptionError` naming the first ResNet option not allowed (any input
     size works: 3-wide convolutions with padding 1 and stride <= 2 never shrink to 0)."""
     layers.check_common(options)
     layers.check_ints(options, "stage_sizes", 0)

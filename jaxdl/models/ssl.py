@@ -140,7 +140,7 @@ def augmentation(views: Views) -> augment_lib.Augment:
 
 def segment_masks(key: jax.Array, x: jax.Array, n_segments: int, segment_len: int) -> jax.Array:
     """(B, L) bool: per example (key fold_in(key, i)) the union of `n_segments` windows of
-    `segment_len` samples along axis 1 (`losses.segment_mask`)."""
+    `segment_len` samples along axis 1 (``jaxdl.losses.segment_mask``)."""
     keys = augment_lib.example_keys(key, x.shape[0])
     return jax.vmap(lambda k: losses.segment_mask(k, x.shape[1], n_segments, segment_len))(keys)
 

@@ -113,7 +113,7 @@ class ViT(nn.Module):
 
 
 def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
-    """Raise `layers.OptionError` naming the first ViT option not allowed; with
+    """Raise `jaxdl.models.OptionError` naming the first ViT option not allowed; with
     `input_shape` (one example) also that the patches tile the input."""
     layers.check_common(options)
     for key in ("patch_size", "dim", "heads", "mlp_dim"):

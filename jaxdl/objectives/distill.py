@@ -5,7 +5,7 @@ class probabilities softened by a temperature T,
 
 (the soft-target cross-entropy minus the teacher's entropy: the same gradients, 0 at a
 perfect match; the T² keeps the gradients' size independent of T). Before training,
-`jaxdl.training.distill` replaces the training set by (inputs, teacher logits): the
+``jaxdl.training.distill`` replaces the training set by (inputs, teacher logits): the
 run's own training inputs (`inputs` train) or `num_inputs` fresh MNIST-1D inputs of
 generator seed `inputs_seed` (`inputs` generated). The test set keeps its labels:
 test/loss is the cross-entropy on them; on the distillation inputs train/loss is the

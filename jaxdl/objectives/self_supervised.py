@@ -167,7 +167,7 @@ def make_evaluate(net: ssl.SSLNet, criterion: Criterion, num_classes: int, k: in
 def knn_leave_one_out(features: jax.Array, labels: jax.Array, mask: jax.Array, num_classes: int,
                       k: int = 20, temperature: float = 0.07) -> jax.Array:
     """How many unmasked examples the weighted kNN vote of the *other* unmasked examples
-    classifies correctly: `jaxdl.probes.knn`'s protocol (cosine similarity, the k nearest
+    classifies correctly: ``jaxdl.probes.knn``'s protocol (cosine similarity, the k nearest
     vote with weight exp(s / T)) with each example left out of its own neighbours.
     features (nb, bs, ...), labels and mask (nb, bs); queries go block by block."""
     nb, bs = mask.shape

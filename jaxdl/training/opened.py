@@ -101,7 +101,7 @@ class OpenedRun:
 
     @functools.cached_property
     def built(self) -> loop.Run:
-        """The run's data, model and compiled functions (`loop.build`), built once."""
+        """The run's data, model and compiled functions (`jaxdl.build`), built once."""
         return loop.build(self.config)
 
     def state(self, step: int | None = None) -> state_lib.TrainState:

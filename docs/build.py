@@ -26,10 +26,13 @@ and fails with one line per broken reference, naming the docstring. In a docstri
   Inside a longer expression such a name is more likely a variable (`root_key(config.seed)`),
   and any other first part (`jax.jit`, `state.step`, `metrics.jsonl`) is not jaxdl's: neither
   is checked.
-- A reference is broken unless it names an object that this reference documents: a
-  documented module, or a member it documents (`jaxdl.config.load`, `jaxdl.Hook.every`).
-  A name that exists but is not documented (`jaxdl.training.loop.train`) is broken too: the
-  reader cannot follow it.
+- A reference is broken unless the rendered page links it, which takes two things. It names
+  an object this reference documents: a documented module, or a member it documents
+  (`jaxdl.config.load`, `jaxdl.Hook.every`); a name that exists but is not documented
+  (`jaxdl.training.loop.train`) is broken too, as the reader cannot follow it (write it as a
+  ``literal``). And it is written as pdoc links names: in full, or as a member of the page's
+  own module (`OpenedRun.metrics` on jaxdl.training.opened's page); through a module alias
+  (`loop.build`) it is broken even where it resolves, and the message gives the full name.
 - A guide named by its path (`docs/guide/own_hook.md`, backticked or not) must exist.
 """
 from __future__ import annotations
@@ -81,6 +84,7 @@ def public_modules() -> tuple[str, ...]:
 
 def documented(modules: tuple[str, ...]) -> Documented:
     """pdoc's model of the reference: every module it renders, by name."""
+    pdoc.doc.Module.from_name.cache_clear()  # pdoc caches docstrings; they may have changed
     return {name: pdoc.doc.Module.from_name(name) for name in pdoc.extract.walk_specs(modules)}
 
 
@@ -131,20 +135,29 @@ def _source(doc: pdoc.doc.Doc, parent: pdoc.doc.Doc | None = None
     return None, (1, 1)
 
 
-def references(text: str, home: types.ModuleType) -> Iterator[tuple[str, str]]:
-    """(name as written, absolute name) for each reference in a docstring (module docstring)."""
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    written: str   # as in the docstring: jaxdl.config.load, loop.build, OpenedRun.metrics
+    name: str      # in full: jaxdl.config.load, jaxdl.training.loop.build, ...
+    via: str       # "full", "module" (alias) or "class" (the first part is a class)
+
+
+def references(text: str, home: types.ModuleType) -> Iterator[Reference]:
+    """The references in a docstring written in module `home` (the rules above)."""
     for span in SPAN.findall(text):
         for name in ABSOLUTE.findall(span):
-            yield name, name
+            yield Reference(name, name, "full")
         whole = WHOLE.fullmatch(span.strip())
         if whole and not whole.group(1).startswith("jaxdl."):
             head, _, rest = whole.group(1).partition(".")
-            if (target := _jaxdl_home(vars(home).get(head))) is not None:
-                yield whole.group(1), f"{target}.{rest}"
+            bound = vars(home).get(head)
+            if (target := _jaxdl_name(bound)) is not None:
+                via = "module" if isinstance(bound, types.ModuleType) else "class"
+                yield Reference(whole.group(1), f"{target}.{rest}", via)
 
 
-def _jaxdl_home(obj: object) -> str | None:
-    """The absolute name of a jaxdl module or class, else None (not jaxdl's, or a value)."""
+def _jaxdl_name(obj: object) -> str | None:
+    """The full name of a jaxdl module or class, else None (not jaxdl's, or a value)."""
     if isinstance(obj, types.ModuleType):
         name = obj.__name__
     elif inspect.isclass(obj):
@@ -152,6 +165,15 @@ def _jaxdl_home(obj: object) -> str | None:
     else:
         return None
     return name if name.split(".")[0] == "jaxdl" else None
+
+
+def why_broken(ref: Reference, page: pdoc.doc.Module, modules: Documented) -> str | None:
+    """Why the page cannot link `ref`, or None if it can."""
+    if why := problem(ref.name, modules):
+        return why
+    if ref.via == "module" or (ref.via == "class" and page.get(ref.written) is None):
+        return f"is `{ref.name}`: write it so, pdoc links no alias"
+    return None
 
 
 def problem(name: str, modules: Documented) -> str | None:
@@ -191,10 +213,10 @@ def broken(modules: Documented) -> list[str]:
     lines = []
     for module in modules.values():
         for doc in docstrings(module):
-            for written, name in references(doc.text, doc.home):
-                if why := problem(name, modules):
-                    meant = "" if written == name else f" (`{name}`)"
-                    lines.append(f"{doc.where(f'`{written}')}: {doc.name}: `{written}`{meant} {why}")
+            for ref in references(doc.text, doc.home):
+                if why := why_broken(ref, module, modules):
+                    meant = "" if ref.written == ref.name or why.startswith("is ") else f" (`{ref.name}`)"
+                    lines.append(f"{doc.where(f'`{ref.written}')}: {doc.name}: `{ref.written}`{meant} {why}")
             for path in GUIDE_PATH.findall(doc.text):
                 if not (REPO / path).exists():
                     lines.append(f"{doc.where(path)}: {doc.name}: {path} does not exist")
@@ -224,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="check references, write nothing")
     args = parser.parse_args(argv)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # importing jaxdl needs no accelerator
+    sys.path.insert(0, str(REPO))  # this checkout's jaxdl, not a copy installed elsewhere
     return build(None if args.check else args.out)
 
 

@@ -191,7 +191,8 @@ def problem(name: str, modules: Documented) -> str | None:
         _import_attribute(name)
     except (ImportError, AttributeError):
         return "names nothing"
-    return "exists but is not in the API reference (not a documented module, or not in its `__all__`)"
+    return ("exists but is not in the API reference (not a documented module, or not in "
+            "its module's `__all__`)")
 
 
 def _import_attribute(name: str) -> object:
@@ -208,6 +209,12 @@ def _import_attribute(name: str) -> object:
     raise ImportError(name)
 
 
+def _shown(ref: Reference, why: str) -> str:
+    """`loop.buidl` (`jaxdl.training.loop.buidl`) names nothing: the full name where it helps."""
+    full = ref.written != ref.name and not why.startswith("is ")  # else the reason gives it
+    return f"`{ref.written}`{f' (`{ref.name}`)' if full else ''} {why}"
+
+
 def broken(modules: Documented) -> list[str]:
     """One line per broken reference in the docstrings the reference renders."""
     lines = []
@@ -215,8 +222,7 @@ def broken(modules: Documented) -> list[str]:
         for doc in docstrings(module):
             for ref in references(doc.text, doc.home):
                 if why := why_broken(ref, module, modules):
-                    meant = "" if ref.written == ref.name or why.startswith("is ") else f" (`{ref.name}`)"
-                    lines.append(f"{doc.where(f'`{ref.written}')}: {doc.name}: `{ref.written}`{meant} {why}")
+                    lines.append(f"{doc.where(f'`{ref.written}')}: {doc.name}: {_shown(ref, why)}")
             for path in GUIDE_PATH.findall(doc.text):
                 if not (REPO / path).exists():
                     lines.append(f"{doc.where(path)}: {doc.name}: {path} does not exist")
@@ -227,16 +233,19 @@ def build(out: pathlib.Path | None, modules: tuple[str, ...] | None = None) -> i
     """Check the references, then render into `out` (None: check only). Exit status."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # third-party imports' noise
+        # pdoc shows an annotation it cannot evaluate as written: nothing to act on.
+        warnings.filterwarnings("ignore", "Error parsing type annotation", UserWarning)
         modules = modules or public_modules()
         model = documented(modules)
-    if lines := broken(model):
-        print(*lines, sep="\n", file=sys.stderr)
-        print(f"docs: {len(lines)} broken reference(s) (rules: docs/build.py)", file=sys.stderr)
-        return 1
-    if out is not None:
-        pdoc.render.configure(docformat="restructuredtext", search=True, show_source=True)
-        pdoc.pdoc(*modules, output_directory=out)
-        print(f"docs: {len(model)} modules, no broken reference; open {out / 'index.html'}")
+        if lines := broken(model):
+            print(*lines, sep="\n", file=sys.stderr)
+            print(f"docs: {len(lines)} broken reference(s) (rules: docs/build.py)",
+                  file=sys.stderr)
+            return 1
+        if out is not None:
+            pdoc.render.configure(docformat="restructuredtext", search=True, show_source=True)
+            pdoc.pdoc(*modules, output_directory=out)
+            print(f"docs: {len(model)} modules, no broken reference; open {out / 'index.html'}")
     return 0
 
 

@@ -40,6 +40,38 @@ def test_relu_network_gradient_and_upper_bound_by_hand():
     assert upper >= np.sqrt(90.0)
 
 
+def _law_study():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("law_of_robustness", "experiments/law_of_robustness.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lower_bound_verdict_can_fail_and_is_not_fooled_by_the_floor():
+    """experiments/law_of_robustness.py's rule on hand-made nets (best lower bound, upper
+    bound, sqrt(nd/p), the sample's floor): one counterexample refutes, a bound below the
+    floor tests nothing, a lower bound under the law with an upper bound over it is open."""
+    law = _law_study()
+    floor = [2.0, 2.0]
+    assert law.lower_bound_outcome([4.0, 2.5], [20, 20], [3.0, 0.5], floor) == "confirmed"
+    assert law.lower_bound_outcome([4.0, 0.3], [20, 0.4], [3.0, 0.5], floor) == "refuted"
+    assert law.lower_bound_outcome([2.5, 2.5], [20, 20], [3.0, 0.5], floor) == "not resolved"
+    assert law.lower_bound_outcome([4.0, 2.5], [20, 20], [1.5, 0.5], floor) == "not resolved"
+    assert law.lower_bound_outcome([], [], [], []) == "not resolved"
+
+
+def test_onset_verdict_asks_whether_the_law_sets_the_onset():
+    """Nets of Lip 5 with nd = 10,000: the law allows them from p = nd / 25 = 400."""
+    law = _law_study()
+    assert law.law_onset(10_000, 5.0) == pytest.approx(400)
+    assert law.onset_outcome(1_000, 5.0, 100.0, 10_000) == "confirmed"  # within x4 of 400
+    assert law.onset_outcome(13_314, 5.0, 100.0, 10_000) == "not resolved"  # 33x later (full run)
+    assert law.onset_outcome(300, 5.0, 100.0, 10_000) == "not resolved"  # below, not certified
+    assert law.onset_outcome(100, 5.0, 8.0, 10_000) == "refuted"  # upper 8 < sqrt(nd/p) = 10
+    assert law.onset_outcome(None, np.nan, np.nan, 10_000) == "not resolved"
+
+
 def test_law_of_robustness_scale_and_parameter_count():
     assert lipschitz.law_of_robustness_scale(100, 10, 250) == pytest.approx(2.0)
     assert lipschitz.parameter_count({"a": np.zeros((3, 4)), "b": [np.zeros(5)]}) == 17

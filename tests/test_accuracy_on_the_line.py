@@ -24,8 +24,30 @@ def test_line_fit_recovers_a_probit_line():
     assert fits.loc["shear_x2", "slope"] == pytest.approx(0.8)
     assert fits.loc["shear_x2", "intercept"] == pytest.approx(-0.5)
     assert fits.loc["shear_x2", "R²"] == pytest.approx(1.0)
-    assert fits.loc["shear_x2", "on the line"] and not fits.loc["iid_noise_x5", "on the line"]
+    assert fits.loc["shear_x2", "on the line"] == aotl.ON
+    assert fits.loc["iid_noise_x5", "on the line"] == aotl.OFF  # r -0.52: not a rising line
     assert aotl.probit([0.0, 1.0]).tolist() == pytest.approx(stats.norm.ppf([1e-3, 1 - 1e-3]))
+
+
+def test_a_shift_is_on_the_line_only_when_its_interval_clears_the_bar():
+    """Fisher's z over n models: R² 0.99 over 72 models is on, 0.5 off; 0.92 straddles
+    sqrt(0.9) (r in 0.937-0.972), and 3 models resolve nothing; a falling line is off."""
+    assert aotl.line_status(np.sqrt(0.99), 72) == aotl.ON
+    assert aotl.line_status(np.sqrt(0.5), 72) == aotl.OFF
+    assert aotl.line_status(np.sqrt(0.92), 72) == aotl.NOT_RESOLVED
+    assert aotl.line_status(np.sqrt(0.99), 3) == aotl.NOT_RESOLVED
+    assert aotl.line_status(-0.99, 72) == aotl.OFF
+    low, high = aotl.r_interval(0.9, 28)  # z = atanh 0.9 ± 1.96 / 5
+    assert (low, high) == pytest.approx((np.tanh(np.arctanh(0.9) - 0.392), np.tanh(np.arctanh(0.9) + 0.392)), abs=1e-4)
+
+
+def test_the_claim_needs_most_shifts_on_the_line():
+    on, off, open_ = aotl.ON, aotl.OFF, aotl.NOT_RESOLVED
+    assert aotl.claim_outcome([on, on, on, off, off]) == "confirmed"
+    assert aotl.claim_outcome([on, on, open_, off, off]) == "not resolved"
+    assert aotl.claim_outcome([on, on, off, off, off]) == "refuted"
+    assert aotl.claim_outcome([on, off, off, off, off]) == "refuted"  # the old rule: "Confirmed"
+    assert aotl.claim_outcome([open_] * 5) == "not resolved"
 
 
 STUDY = """

@@ -4,6 +4,7 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from jaxdl.study import run, store, sweep
@@ -21,6 +22,26 @@ def test_difficulty_buckets_by_hand():
     np.testing.assert_array_equal(buckets, [0, 1, 2, 1, 0, 2])
     np.testing.assert_allclose(difficulty.bucket_accuracy(correct, buckets, 3),
                                [[1, 0.5, 0], [1, 0.5, 0]])
+
+
+def test_shared_difficulty_is_decided_on_the_interval_against_the_bar():
+    """Fisher's z, standard error sqrt(1.06 / (n - 3)): over 2000 examples 0.709 (the full
+    run) is 0.686-0.731, above 0.5; 0.40 is below; 0.52 over 100 examples straddles it."""
+    low, high = difficulty.spearman_interval(0.709, 2000)
+    assert (low, high) == pytest.approx((0.686, 0.731), abs=1e-3)
+    assert difficulty.agreement_outcome(0.709, 2000) == "confirmed"
+    assert difficulty.agreement_outcome(0.40, 2000) == "refuted"
+    assert difficulty.agreement_outcome(0.52, 100) == "not resolved"
+    assert difficulty.agreement_outcome(0.9, 3) == "not resolved"  # too few to say
+
+
+def test_every_bucket_must_rise_beyond_its_interval():
+    """Over 27 models: ρ 0.80 is 0.60-0.91; 0.2 straddles 0 (the old rule, every ρ > 0,
+    confirmed it), -0.6 falls."""
+    assert difficulty.rising_outcome([0.80, 0.94, 0.98, 0.99, 0.99], 27) == "confirmed"
+    assert difficulty.rising_outcome([0.80, 0.94, 0.2, 0.99, 0.99], 27) == "not resolved"
+    assert difficulty.rising_outcome([0.80, 0.94, -0.6, 0.99, 0.99], 27) == "refuted"
+    assert difficulty.rising_outcome([np.nan, 0.94, 0.98, 0.99, 0.99], 27) == "not resolved"
 
 
 STUDY = """

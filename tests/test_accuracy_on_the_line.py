@@ -1,5 +1,6 @@
-"""Accuracy on the line as a claim, small: across a handful of models, shifted accuracy
-is linear in ID accuracy on probit axes for a shear shift; and the fit itself, by hand."""
+"""Accuracy on the line as a claim, small: across nine models, shifted accuracy is linear
+in ID accuracy on probit axes for a shear shift, by the study's rule; the fit itself by
+hand; and the study's verdict rules on hand-made numbers."""
 import importlib.util
 
 import numpy as np
@@ -57,7 +58,7 @@ from jaxdl.study import sweep
 spec = importlib.util.spec_from_file_location("aotl", {path!r})
 aotl = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(aotl)
-SWEEP = sweep.grid({{"model.width": [8, 32, 128], "data.num_samples": [1000, 5000]}})
+SWEEP = sweep.grid({{"model.width": [8, 32, 128], "data.num_samples": [1000, 2500, 5000]}})
 SEEDS = (0,)
 METRICS = ("measure/in_distribution", "measure/shear_x2")
 def get_config(name=None):
@@ -75,13 +76,19 @@ def measure(ctx):
 
 
 def test_claim_shear_shift_is_on_the_line(tmp_path):
+    """Nine MLPs (widths 8, 32, 128 x 1000, 2500, 5000 samples, 300 steps), decided by the
+    study's `line_status` at its bar (R² 0.9, on the 95% interval of r): six models could
+    not resolve it (measured: R² 0.989, yet r's interval reached down to 0.947 <
+    sqrt(0.9) = 0.949). Measured when written: R² 0.985, r in 0.963-0.998; 54 s on 2
+    shared CPU cores. (Until issue 17: six models and a point R² of 0.8.)"""
     import os
     path = tmp_path / "zoo.py"
     path.write_text(STUDY.format(path=os.path.abspath("experiments/accuracy_on_the_line.py")))
     run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
     acc = pd.DataFrame([{m.split("/")[1]: v for _, m, v in r["rows"] if m.startswith("measure/")}
                         for r in store.records([str(tmp_path / "sweep")])])
-    assert len(acc) == 6 and acc["in_distribution"].max() - acc["in_distribution"].min() > 0.15
+    assert len(acc) == 9 and acc["in_distribution"].max() - acc["in_distribution"].min() > 0.15
     fit = stats.linregress(aotl.probit(acc["in_distribution"]), aotl.probit(acc["shear_x2"]))
-    assert fit.slope > 0 and fit.rvalue ** 2 >= 0.8  # Miller et al.: on a line, probit axes
+    # Miller et al.: on a line, probit axes — the study's rule: r's interval clears sqrt(0.9)
+    assert aotl.line_status(fit.rvalue, len(acc)) == aotl.ON, (fit.rvalue, len(acc))
     assert (acc["shear_x2"] < acc["in_distribution"]).mean() >= 0.5  # the shift costs accuracy

@@ -18,7 +18,12 @@ the published recipe otherwise), 2 seeds each. Each model is evaluated
 one from the training distribution and one per shift of a generator parameter —
 shear ×2, correlated noise ×2, scale ×2.5, iid noise ×5, translation range ÷6.
 For each shift: the least-squares line of Φ⁻¹(shifted acc) on Φ⁻¹(ID acc) over
-all models, its R², and whether the shift is "on the line" (R² ≥ 0.9).
+all models, its R², and whether the shift is "on the line" — R² ≥ 0.9 with a rising
+line, decided on the 95% interval of the correlation r (Fisher's z over the models,
+which treats the 2 seeds of a configuration as independent models): on when the
+interval lies at or above sqrt(0.9), off when below, else not resolved. The claim
+(a line for many shifts) is confirmed when more than half the shifts are on the line,
+refuted when at most half could be (on + not resolved), else not resolved.
 
 Published result it checks: the qualitative law (image benchmarks, not MNIST-1D);
 which of our generator shifts follow it is the measured result.
@@ -27,10 +32,16 @@ Measured (72 models, 633 s on 2 CPU cores shared with other jobs; report in
 docs/studies/accuracy_on_the_line/report.md): on the line (R² ≥ 0.9) for 4 of 5
 shifts — shear ×2 R² 0.963 (slope 0.77), correlated noise ×2 0.957 (0.49), scale
 ×2.5 0.976 (0.75), translation ÷6 0.987 (0.93); off it: iid noise ×5, R² 0.777
-(slope 0.28): white noise hurts models in ways their in-distribution accuracy does
-not predict, as Miller et al. saw for some synthetic corruptions.
+(slope 0.28). The report's verdict ("Confirmed for 4 of 5") was decided by an earlier
+rule that confirmed on any one shift's point R²; on these R² the current rule's
+intervals (72 models) put the four shifts' lower ends at R² 0.93–0.98, iid noise's upper
+end at 0.85: confirmed, 4 on, 1 off (a re-run of the report is pending). White noise
+hurts models in ways their in-distribution accuracy does not predict, as Miller et al.
+saw for some synthetic corruptions.
 """
 from __future__ import annotations
+
+import math
 
 import ml_collections
 import numpy as np
@@ -44,6 +55,8 @@ from jaxdl.study import report, sweep
 TEST_SEED = 20211  # fresh test sets: another generator seed than the training data's (42)
 TEST_SIZE = 2000
 ON_THE_LINE_R2 = 0.9
+ON, OFF = "on", "off"  # a shift's status; its interval may also straddle the bar
+CONFIRMED, REFUTED, NOT_RESOLVED = "confirmed", "refuted", "not resolved"
 SHIFTS = {  # name -> MNIST-1D generator options changed from the defaults
     "in_distribution": {},
     "shear_x2": {"shear_scale": 1.5},
@@ -100,8 +113,8 @@ def probit(acc: np.ndarray) -> np.ndarray:
 
 
 def line_fits(models: pd.DataFrame) -> pd.DataFrame:
-    """Per shift: slope, intercept and R² of probit(shifted) on probit(ID), and the
-    mean accuracy drop."""
+    """Per shift: slope, intercept, R², and r with its 95% interval of probit(shifted) on
+    probit(ID), whether it is on the line (`line_status`), and the mean accuracy drop."""
     from scipy import stats
     rows = []
     x = probit(models["in_distribution"])
@@ -110,23 +123,66 @@ def line_fits(models: pd.DataFrame) -> pd.DataFrame:
             continue
         y = probit(models[name])
         fit = stats.linregress(x, y)
+        low, high = r_interval(fit.rvalue, len(models))
         rows.append({"shift": name, "slope": fit.slope, "intercept": fit.intercept,
-                     "R²": fit.rvalue ** 2, "on the line": fit.rvalue ** 2 >= ON_THE_LINE_R2,
+                     "R²": fit.rvalue ** 2, "r (95% interval)": f"{fit.rvalue:.3f} ({low:.3f}–{high:.3f})",
+                     "on the line": line_status(fit.rvalue, len(models)),
                      "mean accuracy drop": float(np.mean(models["in_distribution"] - models[name])),
                      "models": len(models)})
     return pd.DataFrame(rows)
 
 
+# ---------------------------------------------------------------- the decisions
+
+
+def r_interval(r: float, n: int, level: float = report.LEVEL) -> tuple[float, float]:
+    """The interval of a correlation r over n models (Fisher's z: atanh r is about normal
+    with standard error 1/sqrt(n - 3)); (nan, nan) for fewer than 4 models."""
+    from scipy import stats
+    if n < 4 or not np.isfinite(r):
+        return math.nan, math.nan
+    z = math.atanh(float(np.clip(r, -1 + 1e-12, 1 - 1e-12)))
+    half = stats.norm.ppf(0.5 + level / 2) / math.sqrt(n - 3)
+    return math.tanh(z - half), math.tanh(z + half)
+
+
+def line_status(r: float, n: int, bar: float = ON_THE_LINE_R2) -> str:
+    """ON: the interval of r lies at or above sqrt(bar) (R² >= bar with a rising line);
+    OFF: it lies below sqrt(bar); NOT_RESOLVED: it straddles it (or is undefined)."""
+    low, high = r_interval(r, n)
+    if low >= math.sqrt(bar):
+        return ON
+    if high < math.sqrt(bar):
+        return OFF
+    return NOT_RESOLVED
+
+
+def claim_outcome(statuses: list[str]) -> str:
+    """The claim "on a line for many shifts": confirmed when more than half of the shifts
+    are ON; refuted when at most half could be (ON plus NOT_RESOLVED); else not resolved."""
+    on, open_ = statuses.count(ON), statuses.count(NOT_RESOLVED)
+    if on > len(statuses) / 2:
+        return CONFIRMED
+    return REFUTED if on + open_ <= len(statuses) / 2 else NOT_RESOLVED
+
+
 def analyze(results: report.Results) -> report.Analysis:
     models = _models(results)
     fits = line_fits(models)
-    on = fits[fits["on the line"]]["shift"].tolist()
-    off = fits[~fits["on the line"]]["shift"].tolist()
+    status = fits["on the line"].tolist()
+    outcome = claim_outcome(status)
+    named = lambda which: ", ".join(fits.loc[fits["on the line"] == which, "shift"]) or "none"
     verdict = (
-        f"**{'Confirmed' if on else 'Refuted'} for {len(on)} of {len(fits)} shifts.** Over "
-        f"{len(models)} models, probit(shifted accuracy) is linear in probit(ID accuracy) with "
-        f"R² ≥ {ON_THE_LINE_R2} for: {', '.join(on) or 'none'}; not for: {', '.join(off) or 'none'}. "
-        f"R² per shift: " + ", ".join(f"{r['shift']} {r['R²']:.3f}" for _, r in fits.iterrows())
+        f"**Accuracy on the line for most shifts: {outcome}.** A shift is on the line when the "
+        f"95% interval of the probit–probit correlation r over the models (Fisher's z) lies at "
+        f"or above sqrt({ON_THE_LINE_R2}) = {math.sqrt(ON_THE_LINE_R2):.3f} (R² ≥ "
+        f"{ON_THE_LINE_R2}, a rising line), off it when the interval lies below; the claim "
+        "(a line for many shifts, Miller et al.) is confirmed when more than half of the "
+        "shifts are on the line, refuted when at most half could be (on + not resolved), "
+        "otherwise not resolved. "
+        f"Over {len(models)} models: on the line: {named(ON)}; off it: {named(OFF)}; not "
+        f"resolved: {named(NOT_RESOLVED)}. R² per shift, then r (95% interval): "
+        + ", ".join(f"{r['shift']} {r['R²']:.3f}, {r['r (95% interval)']}" for _, r in fits.iterrows())
         + ". Miller et al. likewise found most shifts on a line and some off it; which "
           "generator changes fall where is our finding.")
     return report.Analysis(
@@ -135,7 +191,8 @@ def analyze(results: report.Results) -> report.Analysis:
         verdict=verdict,
         published={"probit ID–OOD fit across models (Miller et al. 2021)": (
             PUBLISHED["probit ID–OOD fit across models (Miller et al. 2021)"],
-            f"on the line (R² ≥ {ON_THE_LINE_R2}): {len(on)} of {len(fits)} shifts")})
+            f"{outcome}: on the line (R² ≥ {ON_THE_LINE_R2}, 95% interval) for "
+            f"{status.count(ON)} of {len(fits)} shifts, off for {status.count(OFF)}")})
 
 
 def _models(results: report.Results) -> pd.DataFrame:

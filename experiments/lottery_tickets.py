@@ -46,9 +46,11 @@ Measured (the full sweep: 5 seeds x (1 dense run + 4 arms x 12 rounds) = 245 tra
 24 min 58 s wall on 2 CPU cores shared with other jobs (load average 8-12); --quick: 2
 seeds, 500 steps, 4 min 7 s; report in docs/studies/lottery_tickets/report.md; mean ±
 95% CI over 5 seeds, Δ paired by seed). Dense: 0.655 ± 0.017 test accuracy (notebook
-63.5%). IMP rewound to the initialization reproduces the notebook's ticket curve: 0.742
-± 0.018 at 90% sparsity, 0.703 ± 0.021 at 95%, 0.684 ± 0.028 at 97%, 0.637 ± 0.034 at
-98%, 0.533 ± 0.033 at 99% (notebook 73.1, 70.1, 67.2, 62.15, 45.55%).
+63.5%). IMP rewound to the initialization matches the notebook's ticket curve from 90% to
+98% sparsity, not at 99%: 0.742 ± 0.018 at 90%, 0.703 ± 0.021 at 95%, 0.684 ± 0.028 at
+97%, 0.637 ± 0.034 at 98% — each interval holds the notebook's mean (73.1, 70.1, 67.2,
+62.15%) —, but 0.533 ± 0.033 at 99% against the notebook's 45.55% (44.5 / 46.6%): ours
+is 8 points higher, outside our interval.
 (1) Partly confirmed: tickets beat random pruning from 93% up — Δ 0.066 ± 0.034 at 93%,
 0.084 ± 0.021 at 95%, 0.180 ± 0.011 at 97%, 0.263 ± 0.037 at 98%, 0.312 ± 0.047 at 99% —
 but not resolved at 90% (0.019 ± 0.025). Our random pruning is much stronger than the

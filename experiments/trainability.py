@@ -41,7 +41,10 @@ error, 10-crop: plain-18 27.94%, plain-34 28.54% (deeper is worse: degradation),
 27.88%, ResNet-34 25.03%; both families have batch norm. Ioffe & Szegedy 2015 (ICML):
 BN-Inception matches Inception's 72.2% accuracy in 14x fewer steps and trains with sigmoids,
 where plain Inception does not. He et al. 2015 (ICCV, "Delving deep into rectifiers"): a
-30-layer ReLU net converges with their init and stalls with Xavier's. Wilson et al. 2017
+30-layer ReLU net converges with their init and stalls with Xavier's (Glorot & Bengio's
+variance 2 / (fan_in + fan_out); our naive N(0, 0.01²) is not Xavier: at width 64
+Xavier's standard deviation is 0.125, so part B tests He against the naive init, not
+against Xavier's). Wilson et al. 2017
 (NeurIPS): on CIFAR-10 (VGG), tuned SGD and heavy ball end at a test error about 2 points
 below tuned Adam's, though Adam lowers the training loss faster early on. Loshchilov &
 Hutter 2017 (ICLR, SGDR): cosine annealing (with warm restarts) matches or beats the step
@@ -607,7 +610,8 @@ def architecture_verdict(counts: dict[str, Count], effects: dict[str, pd.Series 
             f"He init: Δ log10 train loss with BN {effect_text(bn, log=True)}"),
         "ReLU net, He vs Xavier init at 30 layers (He et al. 2015)": (
             PUBLISHED["30-layer ReLU net: He init vs Xavier (He et al. 2015)"],
-            f"depth {d}, He vs N(0, 0.01²): {seeds(he)} vs {seeds(naive)} seeds train")}
+            f"not Xavier here — depth {d}, He vs the naive N(0, 0.01²): {seeds(he)} vs "
+            f"{seeds(naive)} seeds train")}
     return verdict, published
 
 

@@ -45,6 +45,11 @@ def get_config(name=None):
 
 
 def test_claim_real_and_ideal_worlds_agree_early(tmp_path):
+    """The CNN at step 300 (long before the real world's train error reaches 1%), 2 seeds:
+    real and ideal test error on the study's fixed fresh set differ by at most the study's
+    bar for a small gap, SMALL_GAP = 0.05 (the study takes the largest gap over the eval
+    steps before convergence; here one step). Measured when written: real 0.127, ideal
+    0.104 (gap 0.023; per seed 0.016, 0.031); 20 s. (Until issue 17 the bar was 0.06.)"""
     path = tmp_path / "db.py"
     path.write_text(STUDY.format(path=os.path.abspath("experiments/deep_bootstrap.py")))
     run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
@@ -54,4 +59,4 @@ def test_claim_real_and_ideal_worlds_agree_early(tmp_path):
         errors[world].append(dict((m, v) for _, m, v in r["rows"])["measure/test_error"])
     real, ideal = np.mean(errors["real"]), np.mean(errors["ideal"])
     assert 0.1 < real < 0.6  # still learning: far from the 6% the full recipe reaches
-    assert abs(real - ideal) < 0.06  # Nakkiran et al.: the worlds agree before convergence
+    assert abs(real - ideal) <= db.SMALL_GAP  # Nakkiran et al.: the worlds agree before convergence

@@ -1,9 +1,11 @@
-"""Skill vs difficulty: the bucket arithmetic by hand, and the claim, small: MLPs and
-CNNs agree on which examples are hard, and CNNs do better on the MLPs' easy ones."""
+"""Skill vs difficulty: the bucket arithmetic and the verdict rules by hand, and the claim,
+small: MLPs and CNNs agree on which examples are hard (at the study's bar), and CNNs do
+better on the MLPs' easy ones."""
 import importlib.util
 import os
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from jaxdl.study import run, store, sweep
@@ -23,6 +25,26 @@ def test_difficulty_buckets_by_hand():
                                [[1, 0.5, 0], [1, 0.5, 0]])
 
 
+def test_shared_difficulty_is_decided_on_the_interval_against_the_bar():
+    """Fisher's z, standard error sqrt(1.06 / (n - 3)): over 2000 examples 0.709 (the full
+    run) is 0.686-0.731, above 0.5; 0.40 is below; 0.52 over 100 examples straddles it."""
+    low, high = difficulty.spearman_interval(0.709, 2000)
+    assert (low, high) == pytest.approx((0.686, 0.731), abs=1e-3)
+    assert difficulty.agreement_outcome(0.709, 2000) == "confirmed"
+    assert difficulty.agreement_outcome(0.40, 2000) == "refuted"
+    assert difficulty.agreement_outcome(0.52, 100) == "not resolved"
+    assert difficulty.agreement_outcome(0.9, 3) == "not resolved"  # too few to say
+
+
+def test_every_bucket_must_rise_beyond_its_interval():
+    """Over 27 models: ρ 0.80 is 0.60-0.91; 0.2 straddles 0 (the old rule, every ρ > 0,
+    confirmed it), -0.6 falls."""
+    assert difficulty.rising_outcome([0.80, 0.94, 0.98, 0.99, 0.99], 27) == "confirmed"
+    assert difficulty.rising_outcome([0.80, 0.94, 0.2, 0.99, 0.99], 27) == "not resolved"
+    assert difficulty.rising_outcome([0.80, 0.94, -0.6, 0.99, 0.99], 27) == "refuted"
+    assert difficulty.rising_outcome([np.nan, 0.94, 0.98, 0.99, 0.99], 27) == "not resolved"
+
+
 STUDY = """
 import importlib.util
 from jaxdl import config as config_lib
@@ -30,9 +52,10 @@ from jaxdl.study import sweep
 spec = importlib.util.spec_from_file_location("difficulty", {path!r})
 difficulty = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(difficulty)
-SWEEP = sweep.concat(sweep.grid({{"model.name": ["mlp"], "model.width": [16, 128]}}),
-                     sweep.grid({{"model.name": ["cnn1d"], "model.channels": [(8, 8, 8), (25, 25, 25)]}}))
-SEEDS = (0,)
+SWEEP = sweep.concat(sweep.grid({{"model.name": ["mlp"], "model.width": [16, 32, 64, 128]}}),
+                     sweep.grid({{"model.name": ["cnn1d"],
+                                 "model.channels": [(4, 4, 4), (8, 8, 8), (16, 16, 16), (25, 25, 25)]}}))
+SEEDS = (0, 1)
 METRICS = ("measure/accuracy",)
 measure = difficulty.measure
 def get_config(name=None):
@@ -43,6 +66,15 @@ def get_config(name=None):
 
 
 def test_claim_difficulty_is_shared_across_families(tmp_path):
+    """Claim (1) by the study's rule at its bar: the interval of the families' Spearman over
+    2000 examples lies at or above 0.5. Eight models per family (4 sizes x 2 seeds, 300
+    steps): with two per family an example's difficulty takes 3 values and the Spearman
+    stays near 0.36 (measured; interval 0.32-0.40, which the study's rule would call
+    refuted). Measured when written: 0.594 (0.564-0.622); 95 s on 2 shared CPU cores.
+    Claim (2), accuracy rising with skill in every bucket, is tested in a weaker form: with
+    8 CNNs a bucket's interval of ρ clears 0 only for ρ > 0.72, so the test asks instead
+    that every CNN does better on the MLPs' easiest fifth than on their hardest by 0.1 —
+    the "easy examples first" half of it. (Until issue 17: 2 models per family, ρ > 0.3.)"""
     path = tmp_path / "zoo.py"
     path.write_text(STUDY.format(path=os.path.abspath("experiments/difficulty.py")))
     run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
@@ -53,6 +85,7 @@ def test_claim_difficulty_is_shared_across_families(tmp_path):
     family = arrays["model.name"].to_numpy()
     d_mlp = difficulty.family_difficulty(correct[family == "mlp"])
     d_cnn = difficulty.family_difficulty(correct[family == "cnn1d"])
-    assert stats.spearmanr(d_mlp, d_cnn).statistic > 0.3  # hard for MLPs -> hard for CNNs
+    rho = stats.spearmanr(d_mlp, d_cnn).statistic
+    assert difficulty.agreement_outcome(rho, len(d_mlp)) == "confirmed", rho  # hard for both
     per_bucket = difficulty.bucket_accuracy(correct[family == "cnn1d"], difficulty.bucket_of(d_mlp))
     assert (per_bucket[:, 0] > per_bucket[:, -1] + 0.1).all()  # every CNN: easy >> hard

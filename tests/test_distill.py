@@ -87,5 +87,7 @@ def test_claim_a_student_on_generated_inputs_beats_the_same_student_on_labels(tm
         *mlp, "objective.name=distill", f"objective.teacher={tmp_path / 'teacher'}",
         "objective.inputs=generated", "objective.num_inputs=10000"]), workdir=str(tmp_path / "distilled"))
     acc = lambda r: r["test"]["accuracy"]
-    assert acc(distilled) > acc(labels) + 0.05  # Hinton et al.: soft targets carry more
+    # More than the labelled set: the study finds the gain is the 10,000 fresh inputs', not
+    # the soft targets' (true labels on as many generated inputs do as well).
+    assert acc(distilled) > acc(labels) + 0.05
     assert acc(distilled) < acc(teacher)

@@ -1,5 +1,12 @@
-"""Claim of experiments/lottery_tickets.py, small: iterative magnitude pruning finds tickets
-that beat random pruning at >= 90% sparsity (Frankle & Carbin 2019; the MNIST-1D notebook)."""
+"""Claim (1) of experiments/lottery_tickets.py, small: iterative magnitude pruning finds
+tickets that beat random pruning at high sparsity (Frankle & Carbin 2019; the MNIST-1D
+notebook) — asserted at 98% only, not at every sparsity >= 90% as the study states it.
+
+Why less: the full study (5 seeds, 1500 steps, 12 rounds) resolves the claim only from 93%
+up (Δ 0.066 ± 0.034 at 93%, 0.263 ± 0.037 at 98%); at 90% its 5 seeds do not
+(0.019 ± 0.025: our random pruning is much stronger than the notebook's). One seed at the
+--quick length cannot decide a gap that 5 full seeds leave open, so this test asks only
+where the study's gap is large."""
 import importlib.util
 
 import jax

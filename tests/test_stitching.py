@@ -1,18 +1,25 @@
 """Model stitching: the top of B run from a replaced layer is B itself when nothing is
 replaced; a layer that a skip connection bypasses is refused; the least-squares init
-stitches B into itself exactly; and the claim, small: two seeds' CNNs stitch with a
-small penalty (at most 0.05: the full run's intervals at Conv_1 and Conv_2 reach 0.042
-and 0.049), a random-init bottom does not."""
+stitches B into itself exactly; and the claim, small, decided by the study's own rule
+(`_outcome`) at its bars: two seeds' CNNs stitch with a penalty near 0 (every layer's
+mean at most NEAR_ZERO = 0.03), a random-init bottom does not (every mean above LARGE =
+0.1). The test's networks train 1000 steps (the --quick length), where the study's
+--quick run stitches seeds at 0.008 or less; the full run's 6000-step networks reach
+0.033 ± 0.016 at Conv_2, "not resolved" at the same bar — a scale this test does not
+claim to resolve. Measured when written (2 seeds, Conv_1 / Conv_2): seeds 0.014 / -0.002,
+random 0.130 / 0.386; 79 s on 2 shared CPU cores. (Until issue 17 the test asked only
+|penalty| <= 0.05 and random > 0.08, looser than the study.)"""
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from jaxdl import data, models
 from jaxdl.probes import stitching
-from jaxdl.study import run, store, sweep
+from jaxdl.study import report, run, store, sweep
 
 
 def test_running_b_from_its_own_layer_output_is_b():
@@ -76,8 +83,12 @@ def test_claim_seeds_stitch_and_random_bottoms_do_not(tmp_path):
                                  stitch_steps=3000, steps=1000))
     run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
     values = [dict((m, v) for _, m, v in r["rows"]) for r in store.records([str(tmp_path / "sweep")])]
-    for layer in ("Conv_1", "Conv_2"):
-        seeds = np.mean([v[f"measure/seeds_{layer}"] for v in values])
-        random = np.mean([v[f"measure/random_{layer}"] for v in values])
-        assert abs(seeds) <= 0.05, layer  # Bansal et al.: another seed's bottom serves B's top
-        assert random > 0.08 and random > seeds + 0.08, layer  # a random bottom does not
+    st = sweep.load_module(os.path.abspath("experiments/stitching.py"))
+    rows = {kind: pd.DataFrame([dict(zip(("layer", "mean", "low", "high"), (layer, *report.mean_ci(
+                [v[f"measure/{kind}_{layer}"] for v in values])))) for layer in ("Conv_1", "Conv_2")])
+            for kind in ("seeds", "random")}
+    # Bansal et al.: another seed's bottom serves B's top; a random bottom does not.
+    assert st._outcome(rows["seeds"], st.NEAR_ZERO) == "confirmed", rows["seeds"]
+    assert (rows["seeds"]["mean"].abs() <= st.NEAR_ZERO).all(), rows["seeds"]
+    assert st._outcome(rows["random"], st.LARGE, above=True) == "confirmed", rows["random"]
+    assert (rows["random"]["mean"] > rows["seeds"]["mean"] + 0.08).all()

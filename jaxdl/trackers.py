@@ -81,5 +81,5 @@ def check_installed(section: ml_collections.ConfigDict) -> None:
         if importlib.util.find_spec(PACKAGES[name]) is None:
             raise ConfigError(
                 f"config.trackers.use: {name!r} needs the {PACKAGES[name]} package, which is "
-                f"not installed: pip install -e '.[{name}]' in a jaxdl checkout (or pip "
-                f"install {' '.join(repr(r) for r in REQUIREMENTS[name])})")
+                f"not installed: pip install {' '.join(repr(r) for r in REQUIREMENTS[name])} "
+                f"(in a checkout: pip install -e '.[{name}]')")

@@ -282,7 +282,7 @@ def test_a_tracker_whose_package_is_missing_is_refused_before_any_compute(tmp_pa
         jaxdl.train(tiny("mlflow,wandb"), str(tmp_path / "w"), progress=False)
     assert str(info.value) == (
         "config.trackers.use: 'wandb' needs the wandb package, which is not installed: "
-        "pip install -e '.[wandb]' in a jaxdl checkout (or pip install 'wandb>=0.31,<1')")
+        "pip install 'wandb>=0.31,<1' (in a checkout: pip install -e '.[wandb]')")
     assert not (tmp_path / "w").exists()
 
 
@@ -295,8 +295,8 @@ def test_cli_names_the_extra_in_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "jaxdl: error: config.trackers.use: 'mlflow' needs the mlflow package, which is not "
-        "installed: pip install -e '.[mlflow]' in a jaxdl checkout (or pip install "
-        "'mlflow-skinny>=3.18,<4' 'sqlalchemy>=2,<3' 'alembic>=1.13,<2')"]
+        "installed: pip install 'mlflow-skinny>=3.18,<4' 'sqlalchemy>=2,<3' 'alembic>=1.13,<2' "
+        "(in a checkout: pip install -e '.[mlflow]')"]
     assert not (tmp_path / "w").exists()
 
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -98,13 +99,26 @@ def key_of(item) -> str:
     return item.key or "/".join(item.nested_key)
 
 
+def finished_records(path: str, timeout: float = 60.0) -> list:
+    """The records of a run's .wandb file once W&B has written its `exit` record: W&B's
+    service writes the file in the background, and may still be at it when `finish`
+    returns (seen with two runs finishing together)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = list(wandb_records(path))
+        if any(r.WhichOneof("record_type") == "exit" for r in records):
+            return records
+        assert time.monotonic() < deadline, f"{path}: no exit record after {timeout} s"
+        time.sleep(0.2)
+
+
 def wandb_runs(directory) -> list[dict]:
     """Each offline run directory under `directory`, oldest first: its run id, name,
     project, config and scalars {(step, key): value}."""
     runs = []
     for path in sorted(glob.glob(os.path.join(directory, "offline-run-*", "run-*.wandb"))):
         run = {"scalars": {}, "config": {}}
-        for record in wandb_records(path):
+        for record in finished_records(path):
             kind = record.WhichOneof("record_type")
             if kind == "run":
                 run.update(id=record.run.run_id, name=record.run.display_name,
@@ -202,47 +216,55 @@ class Crash(Exception):
     pass
 
 
+def crash_in_chunk(monkeypatch, start: int) -> None:
+    """Make the run die (no save: kill -9) in the chunk that starts at step `start`, before
+    logging it."""
+    real = hooks.check_finite
+
+    def check(chunk_start, metrics, ok):
+        real(chunk_start, metrics, ok)
+        if chunk_start == start:
+            raise Crash(start)
+
+    monkeypatch.setattr(hooks, "check_finite", check)
+
+
 def test_a_resumed_run_continues_its_tracker_runs(offline_wandb, tmp_path, monkeypatch):
-    """Killed after logging step 15 with its newest checkpoint at 10: the resumed run logs
-    15 again to metrics.jsonl; MLflow (here its default store kind, SQLite) keeps one value
-    per step, W&B offline has the two attempts as two directories of one run id."""
+    """Three attempts of a 30-step run checkpointed every 10 steps: killed after logging
+    step 15 (MLflow only), then after step 25 (W&B added on resume), then to the end. MLflow
+    (here its default store kind, SQLite) keeps one run and one value per step; W&B offline
+    has one directory per attempt of one run id, the last holding the whole history."""
     pytest.importorskip("wandb")
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    config = tiny("mlflow, wandb", steps=30)
+    config = tiny("mlflow", steps=30)
     config.trackers.mlflow.tracking_uri = uri
     run_dir = tmp_path / "run"
-    real = hooks.check_finite
-
-    def crash(start, metrics, ok):  # dies in the chunk after step 15 (no save: kill -9)
-        real(start, metrics, ok)
-        if start == 15:
-            raise Crash()
-
-    with monkeypatch.context() as m:
-        m.setattr(hooks, "check_finite", crash)
-        with pytest.raises(Crash):
-            jaxdl.train(config, str(run_dir), progress=False)
-    first = json.load(open(run_dir / "trackers.json"))
     client = MlflowClient(uri)
-    assert client.get_run(first["mlflow"]["run_id"]).info.status == "FAILED"
-    assert max(step for step, _ in mlflow_scalars(client, first["mlflow"]["run_id"])) == 15
+    for use, crash_at, last_logged in (("mlflow", 15, 15), ("mlflow, wandb", 25, 25)):
+        config.trackers.use = use  # a free key: another tracker is no change to the run
+        with monkeypatch.context() as m:
+            crash_in_chunk(m, crash_at)
+            with pytest.raises(Crash):
+                jaxdl.train(config, str(run_dir), progress=False)
+        state = json.load(open(run_dir / "trackers.json"))
+        assert client.get_run(state["mlflow"]["run_id"]).info.status == "FAILED"
+        scalars = mlflow_scalars(client, state["mlflow"]["run_id"])
+        assert max(step for step, _ in scalars) == last_logged
+    [added] = wandb_runs(run_dir / "wandb")  # chosen on resume: the rows before it too
+    assert sorted({step for step, _ in added["scalars"]}) == [5, 10, 15, 20, 25]
 
     jaxdl.train(config, str(run_dir), progress=False)
-    assert json.load(open(run_dir / "trackers.json")) == first  # the same tracker runs
+    assert json.load(open(run_dir / "trackers.json")) == state  # the same tracker runs
     expected = jsonl_scalars(run_dir)
-    run = client.get_run(first["mlflow"]["run_id"])
+    run = client.get_run(state["mlflow"]["run_id"])
     assert run.info.status == "FINISHED"
     scalars = mlflow_scalars(client, run.info.run_id)  # asserts: no step logged twice
     assert {k: v for k, v in scalars.items() if k[1] not in MEASURED} == expected
     attempts = wandb_runs(run_dir / "wandb")
-    assert [a["id"] for a in attempts] == [first["wandb"]["id"]] * 2
-    assert min(step for step, _ in attempts[1]["scalars"]) == 15  # from the checkpoint on
-    logged = {**attempts[0]["scalars"], **attempts[1]["scalars"]}
-    assert {k: v for k, v in logged.items() if k[1] not in MEASURED} == expected
-    assert all(attempts[0]["scalars"][k] == v for k, v in attempts[1]["scalars"].items()
-               if k in attempts[0]["scalars"] and k[1] not in MEASURED)
+    assert [a["id"] for a in attempts] == [state["wandb"]["id"]] * 2
+    assert {k: v for k, v in attempts[-1]["scalars"].items() if k[1] not in MEASURED} == expected
 
 
 def test_how_a_run_ended_is_its_trackers_status():

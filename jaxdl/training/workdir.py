@@ -416,15 +416,26 @@ class MetricsLog:
 
     @staticmethod
     def _trackers(workdir: str, config: Any, name: str | None) -> list[writers_lib.Writer]:
-        """The config's trackers, continuing the runs trackers.json names; it is rewritten
-        with the runs they write to now."""
+        """The config's trackers, continuing the runs trackers.json names (rewritten with
+        the runs they write to now), handed the rows metrics.jsonl already holds (a resumed
+        run's, up to its step): each logs those it lacks — all of them for a tracker
+        chosen only now, a batch lost with a killed process — and skips the others."""
         path = os.path.join(workdir, TRACKERS)
         previous = read_json_object(path, "move it aside to start new tracker runs") \
             if os.path.exists(path) else {}
         name = name or os.path.basename(os.path.normpath(os.path.abspath(workdir)))
         opened = writers_lib.open_trackers(config.trackers, config.to_dict(), workdir, name,
                                            previous)
-        write_json_atomic(path, {**previous, **{w.name: w.state for w in opened}})
+        try:
+            write_json_atomic(path, {**previous, **{w.name: w.state for w in opened}})
+            for _, row in RunFiles(workdir).metrics_rows() or []:
+                values = {k: float(v) for k, v in row.items() if k not in ("step", "split")}
+                for writer in opened:
+                    writer.scalars(row["step"], str(row.get("split")), values)
+        except BaseException:
+            for writer in opened:
+                writer.close(writers_lib.FAILED)
+            raise
         return opened
 
     @_writer

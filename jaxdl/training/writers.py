@@ -15,11 +15,15 @@ config, MLflow's params (flattened: `model.name`, `optimizer.lr`) — and each s
 `<split>/<metric>` at its step, as TensorBoard does; the run is named by its workdir
 (`runs/cnn` -> `cnn`; a sweep's trial: its id), and ends as finished, failed or killed
 (interrupted, resumable). Its `state` (the W&B run id, the MLflow run id and store) is
-kept in the workdir's trackers.json, so a resumed run continues the same tracker run:
-the steps an earlier attempt already logged are not logged again (they hold the same
-values: a resumed run recomputes them bit for bit). W&B files go to `<workdir>/wandb/`
-($WANDB_DIR if set). In W&B's offline mode each attempt is its own offline directory of
-the one run id (`wandb sync` them in order).
+kept in the workdir's trackers.json, so a resumed run continues the same tracker run.
+On opening, a tracker is handed the rows metrics.jsonl already holds (`MetricsLog`):
+it logs those it lacks — all for a tracker chosen only when the run resumed — and,
+like the steps the resumed run recomputes, skips the steps it has (their values are the
+same: a resumed run recomputes them bit for bit): W&B those before the resumed run's
+`starting_step`, MLflow those up to each metric's last logged step. W&B files go to
+`<workdir>/wandb/` ($WANDB_DIR if set). In W&B's offline mode each attempt is an offline
+directory of the one run id, the last holding the whole history (but the measured
+values of the steps before it resumed): `wandb sync` it.
 """
 from __future__ import annotations
 

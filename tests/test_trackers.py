@@ -127,7 +127,8 @@ def wandb_runs(directory) -> list[dict]:
             elif kind == "config":
                 items = record.config.update
             elif kind == "history":
-                run["scalars"].update({(record.history.step.num, key_of(i)): json.loads(i.value_json)
+                step = record.history.step.num
+                run["scalars"].update({(step, key_of(i)): json.loads(i.value_json)
                                        for i in record.history.item
                                        if not key_of(i).startswith("_")})
                 continue

@@ -7,9 +7,10 @@ It validates the config (once), loads the data onto the device, builds the pure 
 after a declared intervention: `open_workdir`), then trains with `driver.run` and the
 hooks of training/hooks.py: a stop naming the step when the loss or the params become
 NaN/Inf (the last good checkpoint stays), `metrics.jsonl` + TensorBoard (+ the trackers
-of config.trackers: W&B, MLflow) every `log_every`-th step and at each evaluation, a tqdm bar, the user's own hooks, async
-orbax checkpoints, a save-and-exit on SIGTERM/SIGINT — and `result.json` last, from the
-evaluation of the last step (the final state is evaluated once).
+of config.trackers: W&B, MLflow) every `log_every`-th step and at each evaluation, a
+tqdm bar, the user's own hooks, async orbax checkpoints, a save-and-exit on
+SIGTERM/SIGINT — and `result.json` last, from the evaluation of the last step (the final
+state is evaluated once).
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from jaxdl import data as data_lib
 from jaxdl import gradients as gradients_lib
 from jaxdl import models as models_lib
 from jaxdl import objectives as objectives_lib
-from jaxdl import optim, schema, userfile
+from jaxdl import optim, schema, trackers, userfile
 from jaxdl.models import ssl
 from jaxdl.registry import require
 from jaxdl.schema import MAX_INT, ConfigError  # noqa: F401 - config's own, re-exported
@@ -59,6 +59,7 @@ def default() -> ml_collections.ConfigDict:
     c.execution = "auto"  # scan | loop | auto (the measured fastest for the backend)
     c.precision = "float32"  # float32 | bfloat16 (float32 params and loss, bfloat16 compute)
     c.histograms = False  # TensorBoard histograms of activations, gradients, params at each eval
+    c.trackers = trackers.defaults()  # W&B, MLflow besides metrics.jsonl + TensorBoard: none
     c.parallel = ml_collections.ConfigDict(dict(
         mode="jit",  # jit: one program over the mesh (NamedSharding); pmap: per-device program
         data=0,  # devices on the data axis; 0: all devices not on the fsdp axis
@@ -206,11 +207,11 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
                 or c.data.name == "mnist1d", "objective.inputs",
                 f"'generated' needs data.name 'mnist1d' (the generator), not {c.data.name!r}",
                 c.objective.get("inputs"))
-    with schema.rules("augment"):
-        ssl.check_augment(c.augment)
-    with schema.rules():
         require(not c.prune.mask or os.path.isfile(c.prune.mask), "prune.mask",
                 "no such file", c.prune.mask)
+    for section, check in (("augment", ssl.check_augment), ("trackers", trackers.check)):
+        with schema.rules(section):
+            check(c[section])
 
 
 def _check_run(c: ml_collections.ConfigDict) -> None:
@@ -218,7 +219,7 @@ def _check_run(c: ml_collections.ConfigDict) -> None:
     require(0 <= c.seed <= MAX_INT, "seed", f"must be in [0, {MAX_INT}] (a uint32 PRNG seed)",
             c.seed)
     require(0 < c.steps <= MAX_STEPS, "steps", f"must be in [1, {MAX_STEPS}]", c.steps)
-    for key in ("batch_size", "eval_batch_size"):
+    for key in ("batch_size", "eval_batch_size", "chunk_size"):
         require(c[key] > 0, key, "must be > 0", c[key])
     require(c.eval_train_examples >= 0, "eval_train_examples", "must be >= 0",
             c.eval_train_examples)
@@ -229,7 +230,6 @@ def _check_run(c: ml_collections.ConfigDict) -> None:
                 f"must be 0 or >= steps / {MAX_EVALUATIONS} = {-(-c.steps // MAX_EVALUATIONS)} "
                 f"(at most {MAX_EVALUATIONS} points per run)", c[key])
     require(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1", c.keep_checkpoints)
-    require(c.chunk_size > 0, "chunk_size", "must be > 0", c.chunk_size)
     for key, allowed in (("execution", EXECUTIONS), ("precision", PRECISIONS)):
         require(c[key] in allowed, key, f"must be one of {', '.join(allowed)}", c[key])
     par = c.parallel

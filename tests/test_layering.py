@@ -38,7 +38,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # methods) for their defaults and checks, and training loads it: between the two.
     # schema (structure checks, typed overrides) and userfile (a --config or study file
     # run) serve it; saved (a run's config as config.json holds it) builds on it.
-    ("jaxdl.config", "jaxdl.schema", "jaxdl.userfile", "jaxdl.saved"),
+    # trackers is config's section of the experiment trackers (W&B, MLflow).
+    ("jaxdl.config", "jaxdl.schema", "jaxdl.userfile", "jaxdl.saved", "jaxdl.trackers"),
     # pruning trains under masks and runs lottery-ticket rounds of training: a training
     # module that lives at the top of the package.
     ("jaxdl.training", "jaxdl.pruning"),
@@ -50,11 +51,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 
 # Top-level names that a function may import late: the optional extras of pyproject.toml
-# (optuna: studies' SEARCH; torch: the benchmarks); tensorflow, which jaxdl never
+# (optuna: studies' SEARCH; torch: the benchmarks; wandb and mlflow: the experiment
+# trackers' writers, training/writers.py); tensorflow, which jaxdl never
 # requires (tfds reads array_record files without it); and mnist1d, which only makes
 # arrays not yet in the disk cache: importing it imports matplotlib.pyplot (~1 s), which
 # every default run would pay (its whole process takes ~5 s, BENCHMARKS.md).
-OPTIONAL_HEAVY = frozenset({"optuna", "torch", "tensorflow", "mnist1d"})
+OPTIONAL_HEAVY = frozenset({"optuna", "torch", "tensorflow", "mnist1d", "wandb", "mlflow"})
 
 # The entry points import the heavy stack of a command when it runs, so that `jaxdl
 # train` (and `import jaxdl`) start without it: pandas, scipy and matplotlib cost ~1.3 s

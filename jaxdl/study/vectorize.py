@@ -67,6 +67,7 @@ from jaxdl.training import resume
 from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
+from jaxdl.training import writers
 
 __all__ = ["HYPERPARAMS", "VECTOR_KEYS", "COUPLED_DECAY", "group_key", "make_groups",
            "injectable_optimizer", "hyperparams", "GroupState", "Program", "build_program",
@@ -289,7 +290,7 @@ class _Group:
             try:
                 hooks_lib.check_finite(chunk.start, unstack(chunk.metrics, i), bool(ok[i]))
             except hooks_lib.TrainingDiverged as e:
-                self.logs.pop(i).close()
+                self.logs.pop(i).close(writers.FAILED)
                 self.store.commit_failed(self.trials[i], str(e), mode="vectorized",
                                          group=self.gid)
                 self.live.remove(i)
@@ -332,7 +333,7 @@ def _open_trial(store: Any, trial: Any, step: int, gid: str) -> workdir_lib.Metr
     files.write_config(trial.config)
     files.truncate_metrics(step, driver.every(trial.config.eval_every, trial.config.steps))
     files.record("resume" if step else "start", step, group=gid)
-    return workdir_lib.MetricsLog(workdir, purge_step=step)
+    return workdir_lib.MetricsLog(workdir, purge_step=step, config=trial.config)
 
 
 def _finish_trial(store: Any, trial: Any, final: dict, step: int, wall: float, execution: str,

@@ -5,7 +5,8 @@
 
 Every check that needs something built (the data's size and shape, the model traced on
 abstract values, the views on the inputs, the mask's tree) runs here, before anything
-is compiled, and fails with one ConfigError line like `config.validate`'s.
+is compiled, and fails with one ConfigError line like `config.validate`'s; so does a
+tracker chosen (config.trackers: W&B, MLflow) whose package is not installed.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from jaxdl import config as config_lib
 from jaxdl import data as data_lib
-from jaxdl import gradients, losses, models, objectives, optim, rng, schema
+from jaxdl import gradients, losses, models, objectives, optim, rng, schema, trackers
 from jaxdl.data import pipeline
 from jaxdl.models import precision, ssl
 from jaxdl.objectives import supervised
@@ -30,7 +31,7 @@ from jaxdl.training import parallel
 from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
 
-__all__ = ["Run", "build", "load_data", "check_against_data", "check_views", "build_component",
+__all__ = ["Run", "build", "untracked", "load_data", "check_against_data", "check_views", "build_component",
            "resolve_execution", "has_native_convolution", "enable_compilation_cache"]
 
 Init = Callable[[jax.Array], state_lib.TrainState]
@@ -74,6 +75,7 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     a sweep's trial configs), so it is not validated a second time."""
     if not validated:
         config_lib.validate(config)
+    trackers.check_installed(config.trackers)  # W&B, MLflow: the extra to install, now
     enable_compilation_cache()
     dataset = load_data(config)
     placement = make_placement(config)
@@ -96,6 +98,13 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
                                               placement, state_sharding),
         evaluate=objective.evaluate, execution=execution, mask=mask, objective=objective,
         gradient=gradient, train_step=train_step)
+
+
+def untracked(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """A copy of `config` with no tracker (`trackers.use=""`): what a run built only to be
+    read (`load_run`) or to restore a checkpoint needs, with or without the trackers'
+    packages."""
+    return config_lib.apply_overrides(config, ["trackers.use="])
 
 
 def load_data(config: ml_collections.ConfigDict) -> data_lib.Dataset:

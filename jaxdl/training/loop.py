@@ -6,10 +6,11 @@ It validates the config (once), loads the data onto the device, builds the pure 
 (`build`), opens the workdir (fresh, resumed from its newest checkpoint, or continued
 after a declared intervention: `open_workdir`), then trains with `driver.run` and the
 hooks of training/hooks.py: a stop naming the step when the loss or the params become
-NaN/Inf (the last good checkpoint stays), `metrics.jsonl` + TensorBoard every
-`log_every`-th step and at each evaluation, a tqdm bar, the user's own hooks, async
-orbax checkpoints, a save-and-exit on SIGTERM/SIGINT — and `result.json` last, from the
-evaluation of the last step (the final state is evaluated once).
+NaN/Inf (the last good checkpoint stays), `metrics.jsonl` + TensorBoard (+ the trackers
+of config.trackers: W&B, MLflow) every `log_every`-th step and at each evaluation, a
+tqdm bar, the user's own hooks, async orbax checkpoints, a save-and-exit on
+SIGTERM/SIGINT — and `result.json` last, from the evaluation of the last step (the final
+state is evaluated once).
 """
 from __future__ import annotations
 
@@ -36,11 +37,12 @@ from jaxdl.training import resume
 from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
+from jaxdl.training import writers
 # Moved to build.py, driver.py, hooks.py and evaluation.py; kept here for the callers of
 # `loop.X` (tests and bench replace `loop.build`: `train` looks it up here at each call).
 from jaxdl.training.build import (Run, build, build_component, check_views,  # noqa: F401
                                   enable_compilation_cache, has_native_convolution,
-                                  resolve_execution)
+                                  resolve_execution, untracked)
 from jaxdl.training.driver import chunks, every  # noqa: F401
 from jaxdl.training.evaluation import eval_sets, evaluate, stacked_batches, summarize  # noqa: F401
 from jaxdl.training.hooks import (Interrupted, StepLog, StopRequest,  # noqa: F401
@@ -126,7 +128,7 @@ def _abstract_for(run: Run, saved: dict) -> Any:
     as that checkpoint holds it (`as_saved`)."""
     if not resume.config_changes(saved, run.config.to_dict()):
         return as_saved(abstract_state(run), saved)
-    return as_saved(abstract_state(build(with_new_keys(saved))), saved)
+    return as_saved(abstract_state(build(untracked(with_new_keys(saved)))), saved)
 
 
 def as_saved(abstract: state_lib.TrainState, saved: dict) -> Any:
@@ -272,8 +274,10 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
     if first and parallel.is_primary():
         print(f"jaxdl: resuming {workdir} from step {first}", file=sys.stderr)
     with contextlib.ExitStack() as stack:
-        log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary())
-        stack.callback(log.close)
+        log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary(),
+                                     config=config)
+        # closed last; a tracker's run ends as finished, failed or killed (interrupted)
+        stack.push(lambda kind, error, tb: log.close(writers.end_status(error, (Interrupted,))))
         bar = stack.enter_context(tqdm.tqdm(
             total=config.steps, initial=first, desc="train", unit="step", dynamic_ncols=True,
             disable=not (progress and parallel.is_primary()), mininterval=0.5))

@@ -101,8 +101,9 @@ class OpenedRun:
 
     @functools.cached_property
     def built(self) -> loop.Run:
-        """The run's data, model and compiled functions (`jaxdl.build`), built once."""
-        return loop.build(self.config)
+        """The run's data, model and compiled functions (`jaxdl.build`), built once; its
+        trackers (W&B, MLflow) are not needed to read it."""
+        return loop.build(loop.untracked(self.config))
 
     def state(self, step: int | None = None) -> state_lib.TrainState:
         """The TrainState at checkpointed `step` (None: the newest that restores), on

@@ -17,16 +17,17 @@ from flax import traverse_util
 
 from jaxdl import config as config_lib
 from jaxdl import saved as saved_lib
+from jaxdl import trackers
 
 __all__ = ["FREE_KEYS", "ParamsMismatch", "flatten_config", "config_changes",
            "topology_change", "describe_changes", "shape_mismatches", "transplant"]
 
-# Keys that change how a run is executed or saved, not what it computes (the execution
-# strategy and the device layout change float rounding only): a run may resume under
-# other values, e.g. on another machine.
+# Keys that change how a run is executed, saved or watched, not what it computes (the
+# execution strategy and the device layout change float rounding only): a run may resume
+# under other values, e.g. on another machine, or with other trackers (W&B, MLflow).
 FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size",
                        "execution", "parallel.mode", "parallel.data", "parallel.fsdp",
-                       "histograms", "log_every", "log_grad_norm"})
+                       "histograms", "log_every", "log_grad_norm", *trackers.keys()})
 
 
 class ParamsMismatch(ValueError):

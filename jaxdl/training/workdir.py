@@ -1,4 +1,4 @@
-"""What a run writes into its workdir, and how (the only file I/O of training).
+"""What a run writes into its workdir, and how (with writers.py, the only file I/O of training).
 
     config.json     the validated config, first (rewritten only by a declared intervention)
     metrics.jsonl   one JSON object per line: {"step", "split", <metric>: value, ...}: the
@@ -6,6 +6,8 @@
                     metrics and learning rate (split train_step), and a user hook's
                     scalars (split: the hook's name)
     events.out.*    TensorBoard scalars, `<split>/<metric>`, and `train_step/steps_per_s`
+    trackers.json   with config.trackers (W&B, MLflow): the tracker runs a resume continues
+    wandb/          with W&B: its files (the offline runs: `wandb sync runs/x/wandb/offline-*`)
     checkpoints/    orbax checkpoints of the whole train state (checkpoint.py)
     history.jsonl   what happened to the run: start, resume, intervention, interrupted, finish
     result.json     final metrics, written last and atomically: present means done
@@ -26,11 +28,11 @@ import time
 from typing import Any, Callable, Iterable
 
 import numpy as np
-from tensorboardX import SummaryWriter
-
 from jaxdl import saved as saved_lib
+from jaxdl import trackers as trackers_lib
+from jaxdl.training import writers as writers_lib
 
-__all__ = ["RESULT", "CONFIG", "METRICS", "HISTORY", "LOCK", "SHARD_LOCK", "TMP_PREFIX",
+__all__ = ["RESULT", "CONFIG", "METRICS", "HISTORY", "TRACKERS", "LOCK", "SHARD_LOCK", "TMP_PREFIX",
            "TRAIN_STEP", "EVAL_SPLITS", "WorkdirError", "default_workdir", "prepare",
            "holds_run", "create", "Busy", "Lock", "write_json_atomic", "write_npz_atomic",
            "read_json_object", "RunFiles", "warn", "MetricsLog"]
@@ -39,6 +41,7 @@ RESULT = "result.json"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 HISTORY = "history.jsonl"
+TRACKERS = "trackers.json"  # the W&B / MLflow runs a resumed run continues (writers.py)
 LOCK = "jaxdl.lock"
 SHARD_LOCK = "jaxdl-shard-{}-of-{}.lock"  # a shard of a sweep: its own lock beside LOCK
 TMP_PREFIX = ".tmp-"  # atomic writers' temporary files: never a user's
@@ -266,7 +269,7 @@ class RunFiles:
     def check(self) -> None:
         """Refuse, in one line naming the file, a run directory whose files are of the
         wrong kind or damaged, before anything in it is written."""
-        for name in (CONFIG, RESULT, METRICS, HISTORY, LOCK):
+        for name in (CONFIG, RESULT, METRICS, HISTORY, TRACKERS, LOCK):
             path = self._path(name)
             if os.path.exists(path) and not os.path.isfile(path):
                 raise WorkdirError(f"{path} is a directory, not a file; move it out of the "
@@ -391,35 +394,82 @@ def warn(message: str) -> None:
 
 
 class MetricsLog:
-    """metrics.jsonl plus TensorBoard event files in one workdir (`write=False`: nothing)."""
+    """Where a run's scalars go (`write=False`: nowhere): metrics.jsonl and TensorBoard
+    event files in `workdir`, and, with `config`, the trackers `config.trackers` chooses
+    (W&B, MLflow), each a `writers.Writer`. The trackers' run ids are kept in trackers.json,
+    so that a resumed run continues the same tracker runs. Entered as a context, it closes
+    its writers on leaving, as finished, failed or killed (`writers.end_status`)."""
 
-    def __init__(self, workdir: str, purge_step: int = 0, write: bool = True):
-        self.write = write
+    def __init__(self, workdir: str, purge_step: int = 0, write: bool = True,
+                 config: Any = None, name: str | None = None):
+        self.write, self.writers = write, []
         if not write:
             return
-        self._jsonl = open(os.path.join(workdir, METRICS), "a")
-        # purge_step: TensorBoard drops events a killed earlier attempt logged after it
-        self._tb = SummaryWriter(logdir=workdir, flush_secs=30, purge_step=purge_step or None)
+        self.writers = [writers_lib.JsonlWriter(os.path.join(workdir, METRICS)),
+                        writers_lib.TensorBoardWriter(workdir, purge_step)]
+        if config is not None and trackers_lib.chosen(config.trackers):
+            try:
+                self.writers += self._trackers(workdir, config, name)
+            except BaseException:
+                self.close(writers_lib.FAILED)
+                raise
+
+    @staticmethod
+    def _trackers(workdir: str, config: Any, name: str | None) -> list[writers_lib.Writer]:
+        """The config's trackers, continuing the runs trackers.json names (rewritten with
+        the runs they write to now), handed the rows metrics.jsonl already holds (a resumed
+        run's, up to its step): each logs those it lacks — all of them for a tracker
+        chosen only now, a batch lost with a killed process — and skips the others."""
+        path = os.path.join(workdir, TRACKERS)
+        previous = read_json_object(path, "move it aside to start new tracker runs") \
+            if os.path.exists(path) else {}
+        name = name or os.path.basename(os.path.normpath(os.path.abspath(workdir)))
+        opened = writers_lib.open_trackers(config.trackers, config.to_dict(), workdir, name,
+                                           previous)
+        try:
+            write_json_atomic(path, {**previous, **{w.name: w.state for w in opened}})
+            for _, row in RunFiles(workdir).metrics_rows() or []:
+                values = {k: float(v) for k, v in row.items() if k not in ("step", "split")}
+                for writer in opened:
+                    writer.scalars(row["step"], str(row.get("split")), values)
+        except BaseException:
+            for writer in opened:
+                writer.close(writers_lib.FAILED)
+            raise
+        return opened
 
     @_writer
     def log(self, step: int, split: str, metrics: dict[str, float],
             measured: dict[str, float] | None = None) -> None:
-        """`metrics` to metrics.jsonl and TensorBoard; `measured` (wall-clock values such as
-        steps/s) to TensorBoard only, so that metrics.jsonl stays a function of the config
-        and the step: a resumed run rewrites it bit for bit."""
-        row = {"step": int(step), "split": split, **{k: float(v) for k, v in metrics.items()}}
-        self._jsonl.write(json.dumps(row) + "\n")
-        self._jsonl.flush()
-        for name, value in {**metrics, **(measured or {})}.items():
-            self._tb.add_scalar(f"{split}/{name}", float(value), int(step))
+        """`metrics` to every writer; `measured` (wall-clock values such as steps/s) to all
+        but metrics.jsonl, so that it stays a function of the config and the step: a
+        resumed run rewrites it bit for bit."""
+        values = {k: float(v) for k, v in metrics.items()}
+        every = {**values, **{k: float(v) for k, v in (measured or {}).items()}}
+        for writer in self.writers:
+            writer.scalars(int(step), split, every if writer.measured else values)
 
     @_writer
     def histograms(self, step: int, values: dict[str, Any]) -> None:
-        """TensorBoard histograms (tag -> array of values) at `step`."""
-        for tag, array in values.items():
-            self._tb.add_histogram(tag, array, int(step))
+        """Histograms (tag -> array of values) at `step`: TensorBoard's."""
+        for writer in self.writers:
+            writer.histograms(int(step), values)
 
     @_writer
-    def close(self) -> None:
-        self._jsonl.close()
-        self._tb.close()
+    def close(self, status: str = writers_lib.FINISHED) -> None:
+        """Close every writer (each, even if one fails); `status`: how the run ended."""
+        errors = []
+        for writer in self.writers:
+            try:
+                writer.close(status)
+            except Exception as e:  # noqa: BLE001 - raised below, once all are closed
+                errors.append(e)
+        self.writers = []
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> "MetricsLog":
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        self.close(writers_lib.end_status(error))

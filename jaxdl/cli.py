@@ -23,7 +23,7 @@ from jaxdl.training import workdir as workdir_lib
 from jaxdl.training.checkpoint import disk_full
 
 __all__ = ["DESCRIPTION", "TRAIN_HELP", "parser", "OVERFIT_HELP", "INSPECT_HELP", "BENCH_HELP",
-           "overfit", "inspect", "inspect_summary", "plot_curves", "bench", "run_config",
+           "add_option", "overfit", "inspect", "inspect_summary", "plot_curves", "bench", "run_config",
            "split_overrides", "main"]
 
 DESCRIPTION = """\
@@ -94,19 +94,19 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true",
                    help="when no checkpoint in --workdir can be restored, start from scratch "
                         "(the unusable checkpoints are moved aside, not deleted)")
-    t.add_argument("--init_from", metavar="RUN_DIR",
-                   help="warm start: params (not optimizer state) from the newest checkpoint "
-                        "of another run; shapes must match key by key")
+    add_option(t, "--init-from", metavar="RUN_DIR",
+               help="warm start: params (not optimizer state) from the newest checkpoint "
+                    "of another run; shapes must match key by key")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     hosts = t.add_argument_group(
         "multi-process runs (jax.distributed; automatic on TPU pod slices; see BUILD.md)")
     hosts.add_argument("--coordinator", metavar="HOST:PORT",
                        help="address of process 0; every process gets the same command "
                             "(env JAXDL_COORDINATOR)")
-    hosts.add_argument("--num_processes", type=int, metavar="N",
-                       help="number of processes (env JAXDL_NUM_PROCESSES)")
-    hosts.add_argument("--process_id", type=int, metavar="I",
-                       help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
+    add_option(hosts, "--num-processes", type=int, metavar="N",
+               help="number of processes (env JAXDL_NUM_PROCESSES)")
+    add_option(hosts, "--process-id", type=int, metavar="I",
+               help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
     study_cli.add_parsers(sub)
     o = sub.add_parser("overfit", help="can the model fit one small batch? (the first check)",
                        description=OVERFIT_HELP,
@@ -129,6 +129,18 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("bench_args", nargs=argparse.REMAINDER,
                    help="passed to `python -m bench` (try: jaxdl bench --help)")
     return p
+
+
+def add_option(parser: Any, flag: str, **kwargs: Any) -> argparse.Action:
+    """Add the kebab-case `flag` (the one spelling --help shows) and, when it has a dash,
+    its snake_case spelling of before (`--init_from`) as a hidden option of the same dest:
+    command lines and scripts written before the flags were renamed keep working."""
+    action = parser.add_argument(flag, **kwargs)
+    old = "--" + flag[2:].replace("-", "_")
+    if old != flag:
+        parser.add_argument(old, **{**kwargs, "dest": action.dest, "help": argparse.SUPPRESS,
+                                    "default": argparse.SUPPRESS})
+    return action
 
 
 OVERFIT_HELP = """Train the config's model on its first N training examples only and check that it

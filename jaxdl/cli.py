@@ -24,7 +24,7 @@ from jaxdl.training.checkpoint import disk_full
 
 __all__ = ["DESCRIPTION", "TRAIN_HELP", "parser", "OVERFIT_HELP", "INSPECT_HELP", "BENCH_HELP",
            "add_option", "overfit", "inspect", "inspect_summary", "plot_curves", "bench", "run_config",
-           "split_overrides", "main"]
+           "split_overrides", "TAKE_OVERRIDES", "main"]
 
 DESCRIPTION = """\
 jaxdl: reproducible JAX experiments on how deep learning works.
@@ -61,7 +61,8 @@ def _flatten(node: Any, prefix: str = "config") -> list[str]:
 
 
 def _train_epilog() -> str:
-    return ("config keys and their defaults (override any with --config.KEY=VALUE; "
+    return ("config keys and their defaults (override any with --config.KEY=VALUE or "
+            "--config.KEY VALUE; "
             "setting config.model.name or config.data.name resets that section to the "
             "new entry's defaults; models: mlp cnn1d cnn2d gru resnet vit; data: mnist1d "
             "sphere teacher digits tfds):\n" + "\n".join(_flatten(config_lib.default())))
@@ -267,9 +268,22 @@ def run_config(spec: str | None, workdir: str | None, overrides: Sequence[str]) 
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Separate `--config.KEY=VALUE` overrides from the other arguments."""
-    overrides = [a for a in argv if a.startswith("--config.")]
-    return [a for a in argv if not a.startswith("--config.")], overrides
+    """Separate the config overrides from the other arguments: `--config.KEY=VALUE`, or
+    `--config.KEY VALUE` (returned as `--config.KEY=VALUE`). An argument that starts with
+    `--` is the next option, never a value, so `--config.steps --workdir w` is a ConfigError
+    naming the key; `-0.1` is a value (which validation then judges, like `=-0.1`)."""
+    rest, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--config.") or "=" in arg:
+            (overrides if arg.startswith("--config.") else rest).append(arg)
+            i += 1
+            continue
+        if i + 1 == len(argv) or argv[i + 1].startswith("--"):
+            raise config_lib.ConfigError(f"{arg[2:]}: no value; give {arg}=VALUE or {arg} VALUE")
+        overrides.append(f"{arg}={argv[i + 1]}")
+        i += 2
+    return rest, overrides
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -349,11 +363,23 @@ def _workdir_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+# The commands that build configs; the others read files, and refuse an override.
+TAKE_OVERRIDES = ("train", "overfit", "sweep")
+
+
 def _main(argv: list[str]) -> int:
-    args_list, overrides = split_overrides(argv)
-    if args_list[:1] == ["bench"]:  # everything after `bench` belongs to python -m bench
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to python -m bench
         return bench(argv[1:])
+    try:
+        args_list, overrides = split_overrides(argv)
+    except config_lib.ConfigError as e:
+        print(f"jaxdl: error: {e}", file=sys.stderr)
+        return 2
     args = parser().parse_args(args_list)
+    if overrides and args.command not in TAKE_OVERRIDES:
+        print(f"jaxdl: error: {overrides[0]}: `jaxdl {args.command}` takes no config "
+              f"overrides (only {', '.join(TAKE_OVERRIDES)} do)", file=sys.stderr)
+        return 2
     if args.command in ("sweep", "report"):
         return study_cli.main(args, argv, overrides)
     if args.command == "overfit":

@@ -52,3 +52,57 @@ def test_old_spellings_parse_to_the_same_value(old):
     assert getattr(cli.parser().parse_args(["train", f"{old}={value}"]), dest) == \
         getattr(parsed_new, dest)
     assert getattr(cli.parser().parse_args(["train"]), dest) is None  # the default, once
+
+
+# ---------------------------------------------------------------- --config.KEY VALUE
+
+SPACED = ["--config.steps", "5", "--config.model.name", "mlp", "--config.optimizer.lr", "3e-3",
+          "--config.model.width", "64"]
+JOINED = ["--config.steps=5", "--config.model.name=mlp", "--config.optimizer.lr=3e-3",
+          "--config.model.width=64"]
+
+
+def test_a_space_and_an_equals_sign_give_the_same_config():
+    rest, overrides = cli.split_overrides(["train", *SPACED, "--workdir", "w"])
+    assert rest == ["train", "--workdir", "w"] and overrides == JOINED
+    mixed = ["train", *SPACED[:4], "--no-progress", *JOINED[2:]]
+    assert cli.split_overrides(mixed) == (["train", "--no-progress"], JOINED)
+    spaced = cli.run_config(None, None, cli.split_overrides(SPACED)[1])
+    assert spaced.to_dict() == cli.run_config(None, None, JOINED).to_dict()
+    assert (spaced.steps, spaced.model.name, spaced.optimizer.lr) == (5, "mlp", 3e-3)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("optimizer.lr", "-0.1", "config.optimizer.lr: must be a finite number > 0, got -0.1"),
+    ("steps", "-5", "config.steps: must be in [1, 2147483647], got -5")])
+def test_a_negative_number_is_a_value_that_validation_judges(tmp_path, capsys, key, value,
+                                                             message):
+    """`-0.1` does not start with `--`: it is the value, refused (or taken) as with `=`."""
+    assert cli.split_overrides([f"--config.{key}", value]) == ([], [f"--config.{key}={value}"])
+    errors = []
+    for form in ([f"--config.{key}", value], [f"--config.{key}={value}"]):
+        assert cli.main(["train", *form, "--workdir", str(tmp_path / "w")]) == 2
+        errors.append(capsys.readouterr().err.strip().splitlines())
+    assert errors[0] == errors[1] == [f"jaxdl: error: {message}"]
+    assert not (tmp_path / "w").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("argv", [["--config.steps"], ["--config.steps", "--workdir", "W"],
+                                  ["--config.steps", "--config.seed=1"]])
+def test_an_override_without_a_value_is_one_line_naming_the_key(tmp_path, capsys, argv):
+    argv = [a.replace("W", str(tmp_path / "w")) for a in argv]
+    assert cli.main(["train", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jaxdl: error: config.steps: no value; give --config.steps=VALUE or "
+                   "--config.steps VALUE"]
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("command", [["inspect", "D"], ["report", "D"]])
+def test_commands_that_read_files_refuse_an_override(tmp_path, capsys, command):
+    directory = str(tmp_path / "d")
+    assert cli.main([*(directory if a == "D" else a for a in command), "--config.steps", "5"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"jaxdl: error: --config.steps=5: `jaxdl {command[0]}` takes no config overrides "
+        f"(only train, overfit, sweep do)"]
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@
 
     jaxdl sweep experiments/quickstart_sweep.py            # every trial, then report.md
     jaxdl sweep experiments/quickstart_sweep.py --shard 0/4 --workdir /shared/qs
+    jaxdl sweep experiments/quickstart_sweep.py --config.steps=100  # a variant: runs/quickstart_sweep-steps=100
     jaxdl report runs/quickstart_sweep                     # report.md again; shards merged
     jaxdl report runs/quickstart_sweep --study experiments/quickstart_sweep.py  # + analyze()
 
@@ -40,7 +41,13 @@ that defines measure(ctx) has it run on every finished trial once all have
 trained (probes on the final state; see jaxdl/study/measure.py). When the sweep
 ends, DIR/report.md is written with the study's analysis (`jaxdl report DIR
 --study STUDY.py` writes it again). A damaged DIR/study.json or record.json is
-refused before anything runs; nothing in DIR is overwritten to repair it."""
+refused before anything runs; nothing in DIR is overwritten to repair it.
+
+A variant of the study: --config.KEY=VALUE (or --config.KEY VALUE) overrides its base
+config for every trial, e.g. fewer steps (--config.steps=100), after --quick's own.
+The variant has its own fingerprint and default directory (runs/<study>-steps=100),
+and DIR/study.json records its overrides: re-running with the same ones continues it,
+other ones are refused. Axes and the seed are set per trial, so not overridable."""
 
 REPORT_HELP = """\
 Write report.md and its plots for one or more sweep directories (shards of one
@@ -59,8 +66,9 @@ def add_parsers(subparsers: Any) -> None:
     s.add_argument("study", metavar="STUDY.py", help="the study file, e.g. "
                    "experiments/quickstart_sweep.py")
     s.add_argument("--workdir", metavar="DIR",
-                   help="the sweep directory (default: runs/<study>, or runs/<study>-quick "
-                        "with --quick); re-running on it continues the sweep")
+                   help="the sweep directory (default: runs/<study>, runs/<study>-quick with "
+                        "--quick, runs/<study>-KEY=VALUE,... with --config overrides); "
+                        "re-running on it continues the sweep")
     s.add_argument("--quick", action="store_true",
                    help="the study's QUICK variant: fewer steps and seeds, a smoke test")
     s.add_argument("--shard", metavar="i/N",
@@ -95,27 +103,28 @@ def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str]
     # runs, so that `jaxdl train` starts without it (tests/test_layering.py).
     from jaxdl.study import measure, report, store
     try:
-        if overrides:
-            raise sweep.StudyError(f"{overrides[0]}: a sweep's configs come from its study file "
-                                   f"(edit its get_config, or use --quick)")
         if args.command == "report":
             print_report(report.write_report(args.dirs, args.out, study=args.study))
             if args.study is None:
                 print_hint(args.dirs)
             return 0
-        return sweep_command(args, argv)
+        return sweep_command(args, argv, overrides)
     except (sweep.StudyError, config_lib.ConfigError, store.StoreError,
             workdir_lib.WorkdirError, measure.MeasureError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
 
 
-def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def sweep_command(args: argparse.Namespace, argv: Sequence[str],
+                  overrides: Sequence[str] = ()) -> int:
+    """`jaxdl sweep`: the study (a variant with --quick and --config overrides) in its
+    directory; everything is checked before the first trial trains."""
     from jaxdl.study import report, run, search, store  # late: see main
-    workdir = args.workdir or sweep.default_workdir(args.study, args.quick)
+    # Loaded first: a variant's default directory is named by the values its overrides set.
+    study = sweep.load_study(args.study, quick=args.quick, config_overrides=overrides)
+    workdir = args.workdir or sweep.default_workdir(args.study, args.quick, study.overrides)
     if os.path.lexists(os.path.join(workdir, store.STUDY)):
         store.check_directory(workdir)  # damaged study.json or record: refused, nothing run
-    study = sweep.load_study(args.study, quick=args.quick)
     if args.shard:
         sweep.parse_shard(args.shard)  # a bad spec fails before anything is written
     try:

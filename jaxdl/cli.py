@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -18,12 +19,14 @@ from jaxdl import config as config_lib
 from jaxdl import saved as saved_lib
 from jaxdl.probes import overfit as overfit_lib
 from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
+from jaxdl.study import sweep as sweep_lib
 from jaxdl.training import loop, parallel, resume
 from jaxdl.training import workdir as workdir_lib
 from jaxdl.training.checkpoint import disk_full
 
 __all__ = ["DESCRIPTION", "TRAIN_HELP", "parser", "OVERFIT_HELP", "INSPECT_HELP", "BENCH_HELP",
-           "add_option", "overfit", "inspect", "inspect_summary", "plot_curves", "bench", "run_config",
+           "add_option", "overfit", "inspect", "show_run", "is_run", "report_run",
+           "inspect_summary", "plot_curves", "bench", "run_config",
            "split_overrides", "TAKE_OVERRIDES", "main"]
 
 DESCRIPTION = """\
@@ -169,7 +172,8 @@ records. From Python: jaxdl.load_run(DIR).
     curves: cnn-curves.png
 
 An interrupted run says `steps: 2300 of 6000, interrupted at step 2300` instead.
-Exit 0, or 2 with one line when DIR holds no readable run."""
+Exit 0, or 2 with one line when DIR holds no readable run. `jaxdl report DIR` on a
+run does the same (its --out: a directory for the PNG)."""
 
 
 BENCH_HELP = """Run the benchmarks of a source checkout (bench/ beside jaxdl/): `python -m bench`
@@ -195,20 +199,49 @@ def overfit(args: argparse.Namespace, overrides: Sequence[str]) -> int:
 
 def inspect(args: argparse.Namespace) -> int:
     """`jaxdl inspect DIR`: the summary on stdout, the curves into --out."""
+    return show_run(args.dir, args.out)
+
+
+def show_run(directory: str, out: str | None = None, out_dir: str | None = None) -> int:
+    """`jaxdl inspect DIR` and `jaxdl report RUN_DIR`: the run's summary on stdout, its
+    curves into the file `out` (default: <out_dir or .>/<run's name>-curves.png), never
+    into the run directory."""
     from jaxdl.training import opened  # late: pandas (~0.3 s), which `jaxdl train` never needs
     try:
-        run = opened.load_run(args.dir)
+        if os.path.isfile(os.path.join(directory, sweep_lib.STUDY_JSON)):
+            raise workdir_lib.WorkdirError(f"{directory}: a sweep directory (it holds "
+                                           f"{sweep_lib.STUDY_JSON}), not a run; its report: "
+                                           f"jaxdl report {shlex.quote(directory)}")
+        run = opened.load_run(directory)
         lines = inspect_summary(run)
-        out = args.out or f"{run.name}-curves.png"
-        if _inside(out, args.dir):
+        out = out or os.path.join(out_dir or "", f"{run.name}-curves.png")
+        if _inside(out, directory):
             raise workdir_lib.WorkdirError(f"--out {out}: inside the run directory, which "
                                            f"inspect never writes into; choose another file")
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
         plot_curves(run.metrics, out, title=run.directory)
     except (config_lib.ConfigError, workdir_lib.WorkdirError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
     print("\n".join([*lines, f"curves: {out}"]))
     return 0
+
+
+def is_run(directory: str) -> bool:
+    """Whether `directory` holds a run of `jaxdl train` (its config.json) rather than a sweep."""
+    return os.path.isfile(os.path.join(directory, workdir_lib.CONFIG))
+
+
+def report_run(args: argparse.Namespace) -> int:
+    """`jaxdl report RUN_DIR` on one run (no sweep): what `jaxdl inspect` does, with the
+    curves into --out (a directory, as for a sweep's report) or the current directory."""
+    (directory,) = args.dirs
+    if args.study is not None:
+        print(f"jaxdl: error: --study {args.study}: {directory} is a single run, not a sweep "
+              f"directory; a study's analyze() reports sweeps", file=sys.stderr)
+        return 2
+    return show_run(directory, out_dir=args.out)
 
 
 def inspect_summary(run: Any) -> list[str]:
@@ -380,6 +413,13 @@ def _main(argv: list[str]) -> int:
         print(f"jaxdl: error: {overrides[0]}: `jaxdl {args.command}` takes no config "
               f"overrides (only {', '.join(TAKE_OVERRIDES)} do)", file=sys.stderr)
         return 2
+    if args.command == "report" and any(is_run(d) for d in args.dirs):
+        if len(args.dirs) > 1:
+            run = next(d for d in args.dirs if is_run(d))
+            print(f"jaxdl: error: {run}: a single run of jaxdl train, not a sweep directory; "
+                  f"report it alone (jaxdl report {shlex.quote(run)})", file=sys.stderr)
+            return 2
+        return report_run(args)
     if args.command in ("sweep", "report"):
         return study_cli.main(args, argv, overrides)
     if args.command == "overfit":

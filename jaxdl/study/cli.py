@@ -4,6 +4,7 @@
     jaxdl sweep experiments/quickstart_sweep.py --shard 0/4 --workdir /shared/qs
     jaxdl sweep experiments/quickstart_sweep.py --config.steps=100  # a variant: runs/quickstart_sweep-steps=100
     jaxdl report runs/quickstart_sweep                     # report.md again; shards merged
+    jaxdl report runs/lr3e-3                               # one run: as `jaxdl inspect runs/lr3e-3`
     jaxdl report runs/quickstart_sweep --study experiments/quickstart_sweep.py  # + analyze()
 
 A study file is Python that is executed: only the one the user names on the command
@@ -55,7 +56,11 @@ sweep are merged): per metric, mean ± 95% CI over seeds at each axis point, lin
 plots with CI bands, the published values it checks, and the failed and missing
 trials. The directories are read as data only: no code in them is run. The
 study's own tables, plots and verdict (its analyze()) come only with --study FILE,
-a study file you name and trust (it is executed)."""
+a study file you name and trust (it is executed).
+
+On one run directory of `jaxdl train` (config.json, metrics.jsonl) it does what
+`jaxdl inspect` does: the run's summary, and its learning curves in a PNG (in --out,
+or the current directory; never in the run directory)."""
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -88,10 +93,14 @@ def add_parsers(subparsers: Any) -> None:
                         "change to it; the replaced records are kept in DIR/remeasured/)")
     s.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r = subparsers.add_parser("report", help="write report.md for sweep directories",
-                              description=REPORT_HELP, formatter_class=raw)
-    r.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directories (shards merged)")
-    r.add_argument("--out", metavar="DIR", help="where report.md goes (default: the first DIR)")
+    r = subparsers.add_parser("report", help="write report.md for sweep directories (or a "
+                              "run's summary and curves)", description=REPORT_HELP,
+                              formatter_class=raw)
+    r.add_argument("dirs", nargs="+", metavar="DIR",
+                   help="sweep directories (shards merged), or one run directory")
+    r.add_argument("--out", metavar="DIR",
+                   help="where report.md goes (default: the first DIR); for a run, where its "
+                        "curves go (default: the current directory)")
     r.add_argument("--study", metavar="FILE",
                    help="run this study file's analyze() for the verdict, tables and plots "
                         "(Python that is executed: only a file you trust)")

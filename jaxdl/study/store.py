@@ -54,7 +54,7 @@ __all__ = ["STUDY", "STUDY_COPY", "RECORD", "ARRAYS", "StoreError", "Store", "me
            "describe", "title_and_claim", "read_study", "read_record", "check_directory",
            "records", "axis_values", "frame", "variant_difference", "same_base"]
 
-STUDY = "study.json"
+STUDY = sweep.STUDY_JSON
 STUDY_COPY = "study.py"
 RECORD = "record.json"
 ARRAYS = "measures.npz"  # arrays a study's measure() returned, per trial

@@ -49,7 +49,7 @@ import numpy as np
 from jaxdl import config as config_lib
 from jaxdl import schema, userfile
 
-__all__ = ["SPLITS", "METRIC_NAMES", "StudyError", "axis", "grid", "product", "zipped",
+__all__ = ["STUDY_JSON", "SPLITS", "METRIC_NAMES", "StudyError", "axis", "grid", "product", "zipped",
            "concat", "Distribution", "log_uniform", "uniform", "int_uniform", "choice",
            "random", "check_space", "Trial", "trial_id", "trial_config", "overrides",
            "make_trials", "shard", "parse_shard", "short_name", "Study", "load_module",
@@ -57,6 +57,9 @@ __all__ = ["SPLITS", "METRIC_NAMES", "StudyError", "axis", "grid", "product", "z
 
 Point = dict[str, Any]
 Sweep = list[Point]
+# A sweep directory's description (store.py writes it): here, so that the `jaxdl` command
+# tells a sweep directory from a run without importing the store's stack (pandas).
+STUDY_JSON = "study.json"
 SPLITS = ("train", "test")
 # knn and online_probe: self-supervised runs (the latter with objective.online_probe)
 METRIC_NAMES = ("loss", "accuracy", "f1_macro", "knn_accuracy", "online_probe_accuracy",

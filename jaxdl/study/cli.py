@@ -133,7 +133,8 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str],
     study = sweep.load_study(args.study, quick=args.quick, config_overrides=overrides)
     workdir = args.workdir or sweep.default_workdir(args.study, args.quick, study.overrides)
     if os.path.lexists(os.path.join(workdir, store.STUDY)):
-        store.check_directory(workdir)  # damaged study.json or record: refused, nothing run
+        saved = store.check_directory(workdir)  # damaged study.json or record: refused
+        store.check_variant(workdir, saved, study)  # before the lock: nothing is touched
     if args.shard:
         sweep.parse_shard(args.shard)  # a bad spec fails before anything is written
     try:

@@ -52,7 +52,8 @@ from jaxdl.training import workdir as workdir_lib
 
 __all__ = ["STUDY", "STUDY_COPY", "RECORD", "ARRAYS", "StoreError", "Store", "metric_rows",
            "describe", "title_and_claim", "read_study", "read_record", "check_directory",
-           "records", "axis_values", "frame", "variant_difference", "same_base"]
+           "records", "axis_values", "frame", "check_variant", "variant_difference",
+           "same_base"]
 
 STUDY = sweep.STUDY_JSON
 STUDY_COPY = "study.py"
@@ -103,13 +104,8 @@ class Store:
             raise StoreError(f"sweep directory {self.root} is a file; choose another --workdir")
         if os.path.lexists(path):
             saved = check_directory(self.root)  # a damaged study.json or record: refused
-            current = {"fingerprint": study.fingerprint(), "base": study.base.to_dict(),
-                       "overrides": study.overrides}
-            difference = variant_difference(saved, current)
-            if difference:
-                raise StoreError(f"sweep directory {self.root} holds a sweep {difference}; "
-                                 f"give the same --config overrides to continue it, or "
-                                 f"choose another --workdir")
+            check_variant(self.root, saved, study)
+            current = {"fingerprint": study.fingerprint(), "base": study.base.to_dict()}
             if not same_base(saved, current):
                 changes = resume.config_changes(saved.get("base") or {}, current["base"])
                 raise StoreError(
@@ -409,6 +405,15 @@ def frame(recs: Iterable[dict], axes: Sequence[str]) -> pd.DataFrame:
                  for step, metric, value in r["rows"]]
     columns = ["trial", *axes, "seed", "status", "step", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def check_variant(root: str, saved: dict, study: sweep.Study) -> None:
+    """Refuse the sweep directory `root` (its study.json: `saved`) when it was swept with
+    other --config overrides than `study`'s, naming the first key that differs."""
+    difference = variant_difference(saved, {"overrides": study.overrides})
+    if difference:
+        raise StoreError(f"sweep directory {root} holds a sweep {difference}; give the same "
+                         f"--config overrides to continue it, or choose another --workdir")
 
 
 def variant_difference(saved: dict, other: dict) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -18,13 +19,15 @@ from jaxdl import config as config_lib
 from jaxdl import saved as saved_lib
 from jaxdl.probes import overfit as overfit_lib
 from jaxdl.study import cli as study_cli  # `jaxdl sweep | report`
+from jaxdl.study import sweep as sweep_lib
 from jaxdl.training import loop, parallel, resume
 from jaxdl.training import workdir as workdir_lib
 from jaxdl.training.checkpoint import disk_full
 
 __all__ = ["DESCRIPTION", "TRAIN_HELP", "parser", "OVERFIT_HELP", "INSPECT_HELP", "BENCH_HELP",
-           "overfit", "inspect", "inspect_summary", "plot_curves", "bench", "run_config",
-           "split_overrides", "main"]
+           "add_option", "overfit", "inspect", "show_run", "is_run", "report_run",
+           "inspect_summary", "plot_curves", "bench", "run_config",
+           "split_overrides", "TAKE_OVERRIDES", "main"]
 
 DESCRIPTION = """\
 jaxdl: reproducible JAX experiments on how deep learning works.
@@ -61,7 +64,8 @@ def _flatten(node: Any, prefix: str = "config") -> list[str]:
 
 
 def _train_epilog() -> str:
-    return ("config keys and their defaults (override any with --config.KEY=VALUE; "
+    return ("config keys and their defaults (override any with --config.KEY=VALUE or "
+            "--config.KEY VALUE; "
             "setting config.model.name or config.data.name resets that section to the "
             "new entry's defaults; models: mlp cnn1d cnn2d gru resnet vit; data: mnist1d "
             "sphere teacher digits tfds):\n" + "\n".join(_flatten(config_lib.default())))
@@ -94,19 +98,19 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true",
                    help="when no checkpoint in --workdir can be restored, start from scratch "
                         "(the unusable checkpoints are moved aside, not deleted)")
-    t.add_argument("--init_from", metavar="RUN_DIR",
-                   help="warm start: params (not optimizer state) from the newest checkpoint "
-                        "of another run; shapes must match key by key")
+    add_option(t, "--init-from", metavar="RUN_DIR",
+               help="warm start: params (not optimizer state) from the newest checkpoint "
+                    "of another run; shapes must match key by key")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     hosts = t.add_argument_group(
         "multi-process runs (jax.distributed; automatic on TPU pod slices; see BUILD.md)")
     hosts.add_argument("--coordinator", metavar="HOST:PORT",
                        help="address of process 0; every process gets the same command "
                             "(env JAXDL_COORDINATOR)")
-    hosts.add_argument("--num_processes", type=int, metavar="N",
-                       help="number of processes (env JAXDL_NUM_PROCESSES)")
-    hosts.add_argument("--process_id", type=int, metavar="I",
-                       help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
+    add_option(hosts, "--num-processes", type=int, metavar="N",
+               help="number of processes (env JAXDL_NUM_PROCESSES)")
+    add_option(hosts, "--process-id", type=int, metavar="I",
+               help="this process, 0..N-1 (env JAXDL_PROCESS_ID)")
     study_cli.add_parsers(sub)
     o = sub.add_parser("overfit", help="can the model fit one small batch? (the first check)",
                        description=OVERFIT_HELP,
@@ -129,6 +133,18 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("bench_args", nargs=argparse.REMAINDER,
                    help="passed to `python -m bench` (try: jaxdl bench --help)")
     return p
+
+
+def add_option(parser: Any, flag: str, **kwargs: Any) -> argparse.Action:
+    """Add the kebab-case `flag` (the one spelling --help shows) and, when it has a dash,
+    its snake_case spelling of before (`--init_from`) as a hidden option of the same dest:
+    command lines and scripts written before the flags were renamed keep working."""
+    action = parser.add_argument(flag, **kwargs)
+    old = "--" + flag[2:].replace("-", "_")
+    if old != flag:
+        parser.add_argument(old, **{**kwargs, "dest": action.dest, "help": argparse.SUPPRESS,
+                                    "default": argparse.SUPPRESS})
+    return action
 
 
 OVERFIT_HELP = """Train the config's model on its first N training examples only and check that it
@@ -156,7 +172,8 @@ records. From Python: jaxdl.load_run(DIR).
     curves: cnn-curves.png
 
 An interrupted run says `steps: 2300 of 6000, interrupted at step 2300` instead.
-Exit 0, or 2 with one line when DIR holds no readable run."""
+Exit 0, or 2 with one line when DIR holds no readable run. `jaxdl report DIR` on a
+run does the same (its --out: a directory for the PNG)."""
 
 
 BENCH_HELP = """Run the benchmarks of a source checkout (bench/ beside jaxdl/): `python -m bench`
@@ -182,20 +199,49 @@ def overfit(args: argparse.Namespace, overrides: Sequence[str]) -> int:
 
 def inspect(args: argparse.Namespace) -> int:
     """`jaxdl inspect DIR`: the summary on stdout, the curves into --out."""
+    return show_run(args.dir, args.out)
+
+
+def show_run(directory: str, out: str | None = None, out_dir: str | None = None) -> int:
+    """`jaxdl inspect DIR` and `jaxdl report RUN_DIR`: the run's summary on stdout, its
+    curves into the file `out` (default: <out_dir or .>/<run's name>-curves.png), never
+    into the run directory."""
     from jaxdl.training import opened  # late: pandas (~0.3 s), which `jaxdl train` never needs
     try:
-        run = opened.load_run(args.dir)
+        if os.path.isfile(os.path.join(directory, sweep_lib.STUDY_JSON)):
+            raise workdir_lib.WorkdirError(f"{directory}: a sweep directory (it holds "
+                                           f"{sweep_lib.STUDY_JSON}), not a run; its report: "
+                                           f"jaxdl report {shlex.quote(directory)}")
+        run = opened.load_run(directory)
         lines = inspect_summary(run)
-        out = args.out or f"{run.name}-curves.png"
-        if _inside(out, args.dir):
+        out = out or os.path.join(out_dir or "", f"{run.name}-curves.png")
+        if _inside(out, directory):
             raise workdir_lib.WorkdirError(f"--out {out}: inside the run directory, which "
                                            f"inspect never writes into; choose another file")
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
         plot_curves(run.metrics, out, title=run.directory)
     except (config_lib.ConfigError, workdir_lib.WorkdirError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
     print("\n".join([*lines, f"curves: {out}"]))
     return 0
+
+
+def is_run(directory: str) -> bool:
+    """Whether `directory` holds a run of `jaxdl train` (its config.json) rather than a sweep."""
+    return os.path.isfile(os.path.join(directory, workdir_lib.CONFIG))
+
+
+def report_run(args: argparse.Namespace) -> int:
+    """`jaxdl report RUN_DIR` on one run (no sweep): what `jaxdl inspect` does, with the
+    curves into --out (a directory, as for a sweep's report) or the current directory."""
+    (directory,) = args.dirs
+    if args.study is not None:
+        print(f"jaxdl: error: --study {args.study}: {directory} is a single run, not a sweep "
+              f"directory; a study's analyze() reports sweeps", file=sys.stderr)
+        return 2
+    return show_run(directory, out_dir=args.out)
 
 
 def inspect_summary(run: Any) -> list[str]:
@@ -255,9 +301,22 @@ def run_config(spec: str | None, workdir: str | None, overrides: Sequence[str]) 
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Separate `--config.KEY=VALUE` overrides from the other arguments."""
-    overrides = [a for a in argv if a.startswith("--config.")]
-    return [a for a in argv if not a.startswith("--config.")], overrides
+    """Separate the config overrides from the other arguments: `--config.KEY=VALUE`, or
+    `--config.KEY VALUE` (returned as `--config.KEY=VALUE`). An argument that starts with
+    `--` is the next option, never a value, so `--config.steps --workdir w` is a ConfigError
+    naming the key; `-0.1` is a value (which validation then judges, like `=-0.1`)."""
+    rest, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--config.") or "=" in arg:
+            (overrides if arg.startswith("--config.") else rest).append(arg)
+            i += 1
+            continue
+        if i + 1 == len(argv) or argv[i + 1].startswith("--"):
+            raise config_lib.ConfigError(f"{arg[2:]}: no value; give {arg}=VALUE or {arg} VALUE")
+        overrides.append(f"{arg}={argv[i + 1]}")
+        i += 2
+    return rest, overrides
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,11 +396,30 @@ def _workdir_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+# The commands that build configs; the others read files, and refuse an override.
+TAKE_OVERRIDES = ("train", "overfit", "sweep")
+
+
 def _main(argv: list[str]) -> int:
-    args_list, overrides = split_overrides(argv)
-    if args_list[:1] == ["bench"]:  # everything after `bench` belongs to python -m bench
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to python -m bench
         return bench(argv[1:])
+    try:
+        args_list, overrides = split_overrides(argv)
+    except config_lib.ConfigError as e:
+        print(f"jaxdl: error: {e}", file=sys.stderr)
+        return 2
     args = parser().parse_args(args_list)
+    if overrides and args.command not in TAKE_OVERRIDES:
+        print(f"jaxdl: error: {overrides[0]}: `jaxdl {args.command}` takes no config "
+              f"overrides (only {', '.join(TAKE_OVERRIDES)} do)", file=sys.stderr)
+        return 2
+    if args.command == "report" and any(is_run(d) for d in args.dirs):
+        if len(args.dirs) > 1:
+            run = next(d for d in args.dirs if is_run(d))
+            print(f"jaxdl: error: {run}: a single run of jaxdl train, not a sweep directory; "
+                  f"report it alone (jaxdl report {shlex.quote(run)})", file=sys.stderr)
+            return 2
+        return report_run(args)
     if args.command in ("sweep", "report"):
         return study_cli.main(args, argv, overrides)
     if args.command == "overfit":

@@ -187,6 +187,45 @@ def test_inspect_of_a_missing_or_non_run_dir_is_one_line(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_report_on_a_run_does_what_inspect_does(run_dir, tmp_path, monkeypatch, capsys):
+    """`jaxdl report RUN_DIR` (no study.json: a run, not a sweep): inspect's summary and
+    curves, the PNG outside the run directory; the run directory is only read."""
+    from jaxdl import cli
+    before = snapshot(run_dir)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    assert cli.main(["inspect", run_dir, "--out", str(tmp_path / "a" / "run-curves.png")]) == 0
+    inspected = capsys.readouterr().out.splitlines()
+    assert cli.main(["report", run_dir]) == 0
+    reported = capsys.readouterr().out.splitlines()
+    assert reported[:-1] == inspected[:-1] and reported[-1] == "curves: run-curves.png"
+    assert (tmp_path / "run-curves.png").read_bytes() == \
+        (tmp_path / "a" / "run-curves.png").read_bytes()
+    assert cli.main(["report", run_dir, "--out", "plots/run"]) == 0  # --out: a directory
+    assert capsys.readouterr().out.splitlines()[-1] == "curves: plots/run/run-curves.png"
+    assert (tmp_path / "plots" / "run" / "run-curves.png").is_file()
+    assert cli.main(["report", run_dir, "--out", run_dir]) == 2  # never into the run
+    assert "inside the run directory" in capsys.readouterr().err
+    assert snapshot(run_dir) == before
+
+
+def test_report_on_a_run_refuses_what_only_sweeps_take(run_dir, tmp_path, monkeypatch, capsys):
+    from jaxdl import cli
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "study.json").write_text("{}")
+    for argv, message in (
+            (["report", run_dir, "--study", "s.py"], f"--study s.py: {run_dir} is a single run"),
+            (["report", "sweep", run_dir], f"{run_dir}: a single run of jaxdl train, not a sweep "
+                                           f"directory; report it alone"),
+            (["inspect", "sweep"], "sweep: a sweep directory (it holds study.json), not a run; "
+                                   "its report: jaxdl report sweep")):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert sorted(os.listdir(tmp_path)) == ["sweep"]  # nothing written
+
+
 def test_inspect_help_explains():
     out = subprocess.run([sys.executable, "-m", "jaxdl.cli", "inspect", "--help"],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": REPO})

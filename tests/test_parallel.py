@@ -94,7 +94,7 @@ def processes(workdir, port, logs):
     """Two processes of one run; output to files (a full pipe would block a process)."""
     return [subprocess.Popen(
         [sys.executable, "-m", "jaxdl.cli", "train", *ARGS, "--workdir", str(workdir),
-         "--coordinator", f"localhost:{port}", "--num_processes", "2", "--process_id", str(i)],
+         "--coordinator", f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
         stdout=open(logs / f"out{i}-{port}.log", "w"), stderr=subprocess.STDOUT)
         for i in range(2)]
 

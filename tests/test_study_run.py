@@ -222,6 +222,56 @@ def test_the_sweep_command_prints_the_report_path_and_the_studys_verdict(tmp_pat
     assert capsys.readouterr().out.splitlines()[-3:] == out[-3:]
 
 
+def snapshot(root):
+    """{path: bytes} of every file under `root`."""
+    return {os.path.join(d, n): open(os.path.join(d, n), "rb").read()
+            for d, _, names in os.walk(root) for n in names}
+
+
+def test_a_variant_sweeps_into_its_own_directory_and_is_never_mixed(tmp_path, capsys,
+                                                                     monkeypatch):
+    """`jaxdl sweep FILE --config.steps 10`: every trial's base has 10 steps, in
+    runs/s-steps=10 (never the plain study's runs/s), recorded in study.json; the same
+    command continues it, other overrides on its directory are refused naming the key."""
+    from jaxdl import cli
+    path = write_study(tmp_path / "s.py", lrs=(1e-2,), seeds=(0,), steps=20, eval_every=10)
+    monkeypatch.chdir(tmp_path)
+    command = ["sweep", path, "--config.steps", "10", "--config.eval_every=5", "--no-progress"]
+    assert cli.main(command) == 0
+    variant = os.path.join("runs", "s-eval_every=5,steps=10")
+    assert os.listdir("runs") == ["s-eval_every=5,steps=10"]
+    info = store.read_study(variant)
+    assert info["overrides"] == {"steps": 10, "eval_every": 5} and info["base"]["steps"] == 10
+    assert info["fingerprint"] == sweep.load_study(
+        path, config_overrides=["--config.steps=10", "--config.eval_every=5"]).fingerprint()
+    (trial,) = info["trials"]
+    saved = json.load(open(os.path.join(variant, "trials", trial["trial"], "config.json")))
+    assert saved["steps"] == 10 and saved["eval_every"] == 5
+    assert max(r[0] for r in store.records([variant])[0]["rows"]) == 10
+    assert "# Study: s (--config.eval_every=5; --config.steps=10)" in open(
+        os.path.join(variant, report.REPORT)).read()
+    capsys.readouterr()
+    assert cli.main(command) == 0  # the same variant: continued, nothing runs again
+    assert "(0 run now" in capsys.readouterr().out
+    before = snapshot(variant)
+    for other, message in (
+            (["--config.steps=12", "--config.eval_every=5"],
+             "with --config.steps=10, not with --config.steps=12"),
+            (["--config.steps=10"], "with --config.eval_every=5, not without --config.eval_every"),
+            ([], "with --config.eval_every=5, not without --config.eval_every")):
+        assert cli.main(["sweep", path, *other, "--workdir", variant, "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0] and variant in err[0], err
+    assert snapshot(variant) == before  # nothing already written was touched
+    assert cli.main(["report", variant, "--study", path]) == 0  # the study, as the variant
+    assert cli.main(["sweep", path, "--no-progress", "--no-report"]) == 0  # the plain study
+    assert sorted(os.listdir("runs")) == ["s", "s-eval_every=5,steps=10"]
+    assert store.read_study(os.path.join("runs", "s"))["overrides"] == {}
+    capsys.readouterr()
+    assert cli.main(["report", variant, os.path.join("runs", "s")]) == 2  # never merged
+    assert "holds another variant" in capsys.readouterr().err
+
+
 def test_results_select_keeps_one_arm_and_derives_an_axis():
     def record(trial, point, seed, value, status=store.DONE):
         return {"trial": trial, "point": point, "seed": seed, "status": status,

@@ -120,6 +120,49 @@ def test_quickstart_study_loads_with_and_without_quick():
     assert full.fingerprint() != quick.fingerprint()
 
 
+def test_config_overrides_make_a_variant_like_quick():
+    path = "experiments/quickstart_sweep.py"
+    full = sweep.load_study(path)
+    short = sweep.load_study(path, config_overrides=["--config.steps=100",
+                                                     "--config.model.channels=(8, 8, 8)"])
+    assert short.base.steps == 100 and all(t.config.steps == 100 for t in short.trials)
+    assert short.overrides == {"steps": 100, "model.channels": (8, 8, 8)}
+    assert [t.id for t in short.trials] == [t.id for t in full.trials]  # same points and seeds
+    assert full.overrides == {} and short.fingerprint() != full.fingerprint()
+    # an override that repeats the base's value is still a variant of its own
+    same = sweep.load_study(path, config_overrides=[f"--config.steps={full.base.steps}"])
+    assert same.base.to_dict() == full.base.to_dict() and same.fingerprint() != full.fingerprint()
+    both = sweep.load_study(path, quick=True, config_overrides=["--config.steps=50"])
+    assert both.base.steps == 50 and len(both.trials) == 12  # after QUICK's own overrides
+    assert sweep.default_workdir(path, False, full.overrides) == "runs/quickstart_sweep"
+    assert sweep.default_workdir(path, True, {"steps": 50}) == "runs/quickstart_sweep-quick-steps=50"
+    assert sweep.default_workdir(path, False, {"steps": 100, "optimizer.b1": 0.8}) == \
+        "runs/quickstart_sweep-optimizer.b1=0.8,steps=100"  # keys sorted: flag order is not a name
+    odd = sweep.default_workdir(path, False, {"model.channels": (8, 8, 8)})
+    assert odd.startswith("runs/quickstart_sweep-config-") and len(odd) == 41  # a hash: no spaces
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.optimizer.lr=0.1", "--config.optimizer.lr: an axis of the study"),
+    ("--config.seed=3", "--config.seed: a sweep's seeds come from its SEEDS"),
+    ("--config.steps=-1", "config.steps: must be in"),
+    ("--config.nope=1", "config.nope: unknown key")])
+def test_an_override_the_trials_would_undo_or_a_bad_one_is_refused(override, message):
+    with pytest.raises((sweep.StudyError, config_lib.ConfigError), match=message):
+        sweep.load_study("experiments/quickstart_sweep.py", config_overrides=[override])
+
+
+def test_an_override_inside_a_section_whose_name_is_an_axis_is_refused(tmp_path):
+    path = tmp_path / "s.py"
+    path.write_text("from jaxdl import config as config_lib\nfrom jaxdl.study import sweep\n"
+                    "SWEEP = sweep.axis('model.name', ['mlp', 'cnn1d'])\nSEEDS = [0]\n"
+                    "METRICS = ('test/accuracy',)\n"
+                    "def get_config(name=None):\n    return config_lib.default()\n")
+    with pytest.raises(sweep.StudyError, match="model.name is an axis of the study"):
+        sweep.load_study(str(path), config_overrides=["--config.model.dropout=0.1"])
+    assert sweep.load_study(str(path), config_overrides=["--config.steps=7"]).base.steps == 7
+
+
 def test_trials_that_differ_only_in_values_share_a_group():
     base = config_lib.default()
     points = sweep.concat(

@@ -2,7 +2,9 @@
 
     jaxdl sweep experiments/quickstart_sweep.py            # every trial, then report.md
     jaxdl sweep experiments/quickstart_sweep.py --shard 0/4 --workdir /shared/qs
+    jaxdl sweep experiments/quickstart_sweep.py --config.steps=100  # a variant: runs/quickstart_sweep-steps=100
     jaxdl report runs/quickstart_sweep                     # report.md again; shards merged
+    jaxdl report runs/lr3e-3                               # one run: as `jaxdl inspect runs/lr3e-3`
     jaxdl report runs/quickstart_sweep --study experiments/quickstart_sweep.py  # + analyze()
 
 A study file is Python that is executed: only the one the user names on the command
@@ -40,7 +42,13 @@ that defines measure(ctx) has it run on every finished trial once all have
 trained (probes on the final state; see jaxdl/study/measure.py). When the sweep
 ends, DIR/report.md is written with the study's analysis (`jaxdl report DIR
 --study STUDY.py` writes it again). A damaged DIR/study.json or record.json is
-refused before anything runs; nothing in DIR is overwritten to repair it."""
+refused before anything runs; nothing in DIR is overwritten to repair it.
+
+A variant of the study: --config.KEY=VALUE (or --config.KEY VALUE) overrides its base
+config for every trial, e.g. fewer steps (--config.steps=100), after --quick's own.
+The variant has its own fingerprint and default directory (runs/<study>-steps=100),
+and DIR/study.json records its overrides: re-running with the same ones continues it,
+other ones are refused. Axes and the seed are set per trial, so not overridable."""
 
 REPORT_HELP = """\
 Write report.md and its plots for one or more sweep directories (shards of one
@@ -48,7 +56,11 @@ sweep are merged): per metric, mean ± 95% CI over seeds at each axis point, lin
 plots with CI bands, the published values it checks, and the failed and missing
 trials. The directories are read as data only: no code in them is run. The
 study's own tables, plots and verdict (its analyze()) come only with --study FILE,
-a study file you name and trust (it is executed)."""
+a study file you name and trust (it is executed).
+
+On one run directory of `jaxdl train` (config.json, metrics.jsonl) it does what
+`jaxdl inspect` does: the run's summary, and its learning curves in a PNG (in --out,
+or the current directory; never in the run directory)."""
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -59,8 +71,9 @@ def add_parsers(subparsers: Any) -> None:
     s.add_argument("study", metavar="STUDY.py", help="the study file, e.g. "
                    "experiments/quickstart_sweep.py")
     s.add_argument("--workdir", metavar="DIR",
-                   help="the sweep directory (default: runs/<study>, or runs/<study>-quick "
-                        "with --quick); re-running on it continues the sweep")
+                   help="the sweep directory (default: runs/<study>, runs/<study>-quick with "
+                        "--quick, runs/<study>-KEY=VALUE,... with --config overrides); "
+                        "re-running on it continues the sweep")
     s.add_argument("--quick", action="store_true",
                    help="the study's QUICK variant: fewer steps and seeds, a smoke test")
     s.add_argument("--shard", metavar="i/N",
@@ -80,10 +93,14 @@ def add_parsers(subparsers: Any) -> None:
                         "change to it; the replaced records are kept in DIR/remeasured/)")
     s.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r = subparsers.add_parser("report", help="write report.md for sweep directories",
-                              description=REPORT_HELP, formatter_class=raw)
-    r.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directories (shards merged)")
-    r.add_argument("--out", metavar="DIR", help="where report.md goes (default: the first DIR)")
+    r = subparsers.add_parser("report", help="write report.md for sweep directories (or a "
+                              "run's summary and curves)", description=REPORT_HELP,
+                              formatter_class=raw)
+    r.add_argument("dirs", nargs="+", metavar="DIR",
+                   help="sweep directories (shards merged), or one run directory")
+    r.add_argument("--out", metavar="DIR",
+                   help="where report.md goes (default: the first DIR); for a run, where its "
+                        "curves go (default: the current directory)")
     r.add_argument("--study", metavar="FILE",
                    help="run this study file's analyze() for the verdict, tables and plots "
                         "(Python that is executed: only a file you trust)")
@@ -95,27 +112,29 @@ def main(args: argparse.Namespace, argv: Sequence[str], overrides: Sequence[str]
     # runs, so that `jaxdl train` starts without it (tests/test_layering.py).
     from jaxdl.study import measure, report, store
     try:
-        if overrides:
-            raise sweep.StudyError(f"{overrides[0]}: a sweep's configs come from its study file "
-                                   f"(edit its get_config, or use --quick)")
         if args.command == "report":
             print_report(report.write_report(args.dirs, args.out, study=args.study))
             if args.study is None:
                 print_hint(args.dirs)
             return 0
-        return sweep_command(args, argv)
+        return sweep_command(args, argv, overrides)
     except (sweep.StudyError, config_lib.ConfigError, store.StoreError,
             workdir_lib.WorkdirError, measure.MeasureError) as e:
         print(f"jaxdl: error: {e}", file=sys.stderr)
         return 2
 
 
-def sweep_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def sweep_command(args: argparse.Namespace, argv: Sequence[str],
+                  overrides: Sequence[str] = ()) -> int:
+    """`jaxdl sweep`: the study (a variant with --quick and --config overrides) in its
+    directory; everything is checked before the first trial trains."""
     from jaxdl.study import report, run, search, store  # late: see main
-    workdir = args.workdir or sweep.default_workdir(args.study, args.quick)
+    # Loaded first: a variant's default directory is named by the values its overrides set.
+    study = sweep.load_study(args.study, quick=args.quick, config_overrides=overrides)
+    workdir = args.workdir or sweep.default_workdir(args.study, args.quick, study.overrides)
     if os.path.lexists(os.path.join(workdir, store.STUDY)):
-        store.check_directory(workdir)  # damaged study.json or record: refused, nothing run
-    study = sweep.load_study(args.study, quick=args.quick)
+        saved = store.check_directory(workdir)  # damaged study.json or record: refused
+        store.check_variant(workdir, saved, study)  # before the lock: nothing is touched
     if args.shard:
         sweep.parse_shard(args.shard)  # a bad spec fails before anything is written
     try:

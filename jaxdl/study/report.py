@@ -44,7 +44,8 @@ from jaxdl.study import sweep
 __all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE", "mean_ci",
            "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
            "markdown", "metric_table", "line_plot", "scatter_fit", "load_results", "default_plot",
-           "write_report", "read_notes", "changed_sources", "read_verdict", "not_run_note"]
+           "write_report", "read_notes", "changed_sources", "read_verdict", "variant_label",
+           "not_run_note"]
 
 REPORT = "report.md"
 LEVEL = 0.95
@@ -295,6 +296,10 @@ def load_results(roots: Sequence[str]) -> tuple[dict, Results, list[dict]]:
     directories, which must be shards of one sweep (same study, same base config)."""
     infos = [store_lib.read_study(r) for r in roots]
     for root, info in zip(roots[1:], infos[1:]):
+        difference = store_lib.variant_difference(infos[0], info)
+        if difference:  # variants of one study are separate sweeps, never merged
+            raise store_lib.StoreError(f"{root} holds another variant than {roots[0]} (a sweep "
+                                       f"{difference}); cannot merge them")
         if not store_lib.same_base(infos[0], info):
             raise store_lib.StoreError(f"{root} holds another sweep than {roots[0]} "
                                        f"(base config differs); cannot merge them")
@@ -353,7 +358,7 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
     else:  # the records alone: no component is imported, no code from the directory runs
         doc, analysis, analysis_error = info.get("doc") or "", None, None
     os.makedirs(out, exist_ok=True)
-    lines = [f"# Study: {info['name']}{' (quick)' if info.get('quick') else ''}", ""]
+    lines = [f"# Study: {info['name']}{variant_label(info)}", ""]
     if doc:
         lines += [doc, ""]
     lines += [f"Trials: {n_done} done, {len(results.failed)} failed, {len(missing)} missing "
@@ -444,6 +449,14 @@ def read_verdict(path: str) -> str:
     return match.group(1).strip() if match else ""
 
 
+def variant_label(info: dict) -> str:
+    """' (quick; --config.steps=100)': which variant of its study a sweep description is
+    ('' for the plain study)."""
+    parts = ["quick"] if info.get("quick") else []
+    parts += [f"--config.{o}" for o in sweep.overrides(info.get("overrides") or {})]
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def not_run_note(info: dict) -> str:
     """The report's line for a study whose analyze() was not run (no --study)."""
     return (f"{NOT_RUN} the study's analyze() (its verdict, tables and plots) runs only from "
@@ -462,7 +475,8 @@ def _analyze(path: str, info: dict, results: Results
     (the same base config), or its analysis would judge another sweep's numbers. The
     notes say which of its components' sources changed since the sweep ran."""
     try:
-        study = sweep.load_study(path, quick=bool(info.get("quick")))
+        study = sweep.load_study(path, quick=bool(info.get("quick")),
+                                 config_overrides=sweep.overrides(info.get("overrides") or {}))
     except (sweep.StudyError, OSError) as e:
         return "", None, str(e), []
     if not store_lib.same_base(info, {"fingerprint": study.fingerprint(),

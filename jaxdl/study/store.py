@@ -52,9 +52,10 @@ from jaxdl.training import workdir as workdir_lib
 
 __all__ = ["STUDY", "STUDY_COPY", "RECORD", "ARRAYS", "StoreError", "Store", "metric_rows",
            "describe", "title_and_claim", "read_study", "read_record", "check_directory",
-           "records", "axis_values", "frame", "same_base"]
+           "records", "axis_values", "frame", "check_variant", "variant_difference",
+           "same_base"]
 
-STUDY = "study.json"
+STUDY = sweep.STUDY_JSON
 STUDY_COPY = "study.py"
 RECORD = "record.json"
 ARRAYS = "measures.npz"  # arrays a study's measure() returned, per trial
@@ -103,6 +104,7 @@ class Store:
             raise StoreError(f"sweep directory {self.root} is a file; choose another --workdir")
         if os.path.lexists(path):
             saved = check_directory(self.root)  # a damaged study.json or record: refused
+            check_variant(self.root, saved, study)
             current = {"fingerprint": study.fingerprint(), "base": study.base.to_dict()}
             if not same_base(saved, current):
                 changes = resume.config_changes(saved.get("base") or {}, current["base"])
@@ -176,6 +178,8 @@ def describe(study: sweep.Study) -> dict:
     study file's source without running it a second time)."""
     doc, analysis = _source_facts(study.path)
     return {"study": study.path, "name": study.name, "quick": study.quick,
+            # a variant's --config overrides ({key: value}): its directory holds only it
+            "overrides": study.overrides,
             "fingerprint": study.fingerprint(), "base": study.base.to_dict(),
             "axes": list(study.axes), "metrics": list(study.metrics),
             "published": study.published, "doc": doc, "analysis": analysis,
@@ -342,6 +346,7 @@ def _study_problem(data: Any) -> str | None:
         if not all(isinstance(v, str) for v in data[key]):
             return f"its {key} are not all texts"
     for key, kind in (("published", dict), ("base", dict), ("quick", bool), ("study", str),
+                      ("overrides", dict),
                       ("fingerprint", str), ("doc", str), ("analysis", bool)):
         if data.get(key) is not None and not isinstance(data[key], kind):
             return f"its {key} is {_json_kind(data[key])}"
@@ -400,6 +405,38 @@ def frame(recs: Iterable[dict], axes: Sequence[str]) -> pd.DataFrame:
                  for step, metric, value in r["rows"]]
     columns = ["trial", *axes, "seed", "status", "step", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def check_variant(root: str, saved: dict, study: sweep.Study) -> None:
+    """Refuse the sweep directory `root` (its study.json: `saved`) when it was swept with
+    other --config overrides than `study`'s, naming the first key that differs."""
+    difference = variant_difference(saved, {"overrides": study.overrides})
+    if difference:
+        raise StoreError(f"sweep directory {root} holds a sweep {difference}; give the same "
+                         f"--config overrides to continue it, or choose another --workdir")
+
+
+def variant_difference(saved: dict, other: dict) -> str | None:
+    """How the --config overrides of two sweep descriptions (study.json) differ, naming
+    the first key that differs ('with --config.steps=100, not --config.steps=200'); None
+    when they agree (no overrides: a directory from before variants existed, or a plain
+    study). Values are compared as JSON holds them (0.1 and 1e-1 agree)."""
+    theirs, ours = (json.loads(json.dumps(d.get("overrides") or {}, default=list))
+                    for d in (saved, other))
+    for key in sorted(theirs.keys() | ours.keys()):
+        if theirs.get(key, _UNSET) != ours.get(key, _UNSET):
+            return f"{_given(key, theirs)}, not {_given(key, ours)}"
+    return None
+
+
+_UNSET = object()
+
+
+def _given(key: str, overrides: dict) -> str:
+    if key not in overrides:
+        return f"without --config.{key}"
+    value = overrides[key]
+    return f"with --config.{key}={value if isinstance(value, str) else repr(value)}"
 
 
 def same_base(saved: dict, other: dict) -> bool:

@@ -26,6 +26,10 @@ A *study* is a Python file (see experiments/quickstart_sweep.py) defining
     QUICK                                 {"overrides": {...}, "seeds": ..., "sweep": [...]} for
                                           --quick (optional; "sweep": a smaller SWEEP)
 
+`jaxdl sweep FILE --config.KEY=VALUE` makes a variant the same way: the overrides apply
+to the base config (after QUICK's), and the variant has its own fingerprint and default
+sweep directory (runs/<study>-KEY=VALUE).
+
 and a docstring with its command, its claim and the published result it checks.
 """
 from __future__ import annotations
@@ -43,16 +47,19 @@ import ml_collections
 import numpy as np
 
 from jaxdl import config as config_lib
-from jaxdl import userfile
+from jaxdl import schema, userfile
 
-__all__ = ["SPLITS", "METRIC_NAMES", "StudyError", "axis", "grid", "product", "zipped",
+__all__ = ["STUDY_JSON", "SPLITS", "METRIC_NAMES", "StudyError", "axis", "grid", "product", "zipped",
            "concat", "Distribution", "log_uniform", "uniform", "int_uniform", "choice",
            "random", "check_space", "Trial", "trial_id", "trial_config", "overrides",
            "make_trials", "shard", "parse_shard", "short_name", "Study", "load_module",
-           "load_study", "default_workdir"]
+           "load_study", "variant_suffix", "default_workdir"]
 
 Point = dict[str, Any]
 Sweep = list[Point]
+# A sweep directory's description (store.py writes it): here, so that the `jaxdl` command
+# tells a sweep directory from a run without importing the store's stack (pandas).
+STUDY_JSON = "study.json"
 SPLITS = ("train", "test")
 # knn and online_probe: self-supervised runs (the latter with objective.online_probe)
 METRIC_NAMES = ("loss", "accuracy", "f1_macro", "knn_accuracy", "online_probe_accuracy",
@@ -278,12 +285,17 @@ class Study:
     metrics: tuple[str, ...]
     published: dict[str, Any]
     quick: bool
+    # A variant's `--config.KEY=VALUE` overrides of the base, as {key: the value set}
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     module: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def fingerprint(self) -> str:
         """What a sweep directory must agree on: the study's base config (trials are
-        added or dropped freely: a trial's id fixes its config given the base)."""
+        added or dropped freely: a trial's id fixes its config given the base) and, for a
+        variant, its overrides: its own even where an override repeats the base's value."""
         text = json.dumps(self.base.to_dict(), sort_keys=True, default=list)
+        if self.overrides:  # only then: a plain study's fingerprint is the one it always had
+            text += json.dumps(self.overrides, sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -327,9 +339,11 @@ def _points(value: Any, what: str, path: str) -> Sweep:
     return points
 
 
-def load_study(path: str, quick: bool = False) -> Study:
+def load_study(path: str, quick: bool = False, config_overrides: Sequence[str] = ()) -> Study:
     """The study in `path`, every trial config validated; StudyError/ConfigError name the
-    file and the key. Nothing is computed."""
+    file and the key. Nothing is computed. `config_overrides` (`--config.KEY=VALUE`, as
+    `jaxdl sweep FILE --config.steps=100` gives them) make a variant: they apply to the
+    base config, after the QUICK variant's own, like those."""
     module = load_module(path)
     for name in ("get_config", "SEEDS", "METRICS"):
         if not hasattr(module, name):
@@ -350,6 +364,10 @@ def load_study(path: str, quick: bool = False) -> Study:
                              f"{{'overrides': {{...}}, 'seeds': ..., 'sweep': [...] (optional)}}")
         base = config_lib.apply_overrides(base, overrides(spec.get("overrides", {})))
         seeds = _seeds(spec.get("seeds", seeds), "QUICK['seeds']", path)
+    if config_overrides:
+        base = config_lib.apply_overrides(base, config_overrides)
+        config_lib.validate(base)  # a bad value named by its key, not by the first trial
+    variant = {key: _value(base, key) for key, _ in map(schema.split_override, config_overrides)}
     search = getattr(module, "SEARCH", None)
     if search is not None:
         if not isinstance(getattr(search, "space", None), dict):
@@ -359,10 +377,12 @@ def load_study(path: str, quick: bool = False) -> Study:
         if not seeds:
             raise StudyError(f"study {path}: SEEDS is empty")
         trials = []
+        _check_variant(variant, tuple(search.space))
     else:
         quick_points = spec.get("sweep") if quick else None
         points = _points(quick_points, "QUICK['sweep']", path) if quick_points else \
             _points(module.SWEEP, "SWEEP", path)
+        _check_variant(variant, tuple(dict.fromkeys(k for p in points for k in p)))
         trials = make_trials(base, points, seeds)
     metrics = tuple(_iterable(module.METRICS, "METRICS", path))
     for metric in metrics:
@@ -387,11 +407,51 @@ def load_study(path: str, quick: bool = False) -> Study:
     stem = os.path.splitext(os.path.basename(path))[0]
     return Study(path=os.path.abspath(path), name=stem, base=base, axes=axes,
                  trials=tuple(trials), seeds=seeds, search=search, metrics=metrics,
-                 published=dict(published), quick=quick, module=module)
+                 published=dict(published), quick=quick, overrides=variant, module=module)
 
 
-def default_workdir(study_path: str, quick: bool) -> str:
-    """runs/<study>[-quick]: the same for every run of the same command, so re-running
-    continues the sweep."""
+def _value(config: ml_collections.ConfigDict, key: str) -> Any:
+    """The value at dotted `key` of `config` (one that apply_overrides just set)."""
+    for part in key.split("."):
+        config = config[part]
+    return _plain(config)
+
+
+def _check_variant(variant: Point, axes: Sequence[str]) -> None:
+    """Refuse an override that the trials would silently undo: the seed (SEEDS sets it),
+    an axis (each trial sets its own value), or a key of a section whose name is an axis
+    (setting the name resets the section)."""
+    for key in variant:
+        section = key.split(".")[0]
+        if key == "seed":
+            raise StudyError("--config.seed: a sweep's seeds come from its SEEDS (each trial "
+                             "sets its own); override the base config's other keys")
+        if key in axes:
+            raise StudyError(f"--config.{key}: an axis of the study (each trial sets its own "
+                             f"value); a variant overrides the base config's other keys")
+        if f"{section}.name" in axes and key != f"{section}.name":
+            raise StudyError(f"--config.{key}: {section}.name is an axis of the study, and "
+                             f"each trial's {section}.name resets the {section} section")
+
+
+def variant_suffix(variant: Point) -> str:
+    """'-steps=100,optimizer.lr=0.1' (keys sorted): what a variant adds to the name of its
+    default sweep directory; '-config-<hash>' when that would be long or hold characters
+    that do not belong in a file name. '' for no overrides."""
+    if not variant:
+        return ""
+    text = ",".join(f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in sorted(variant.items()))
+    if len(text) <= 80 and all(c in _NAME_CHARS for c in text):
+        return "-" + text
+    digest = json.dumps(variant, sort_keys=True, default=list)
+    return "-config-" + hashlib.sha256(digest.encode()).hexdigest()[:12]
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._=,+-")
+
+
+def default_workdir(study_path: str, quick: bool, variant: Point | None = None) -> str:
+    """runs/<study>[-quick][-<overrides>]: the same for every run of the same command, so
+    re-running continues the sweep, and a variant never shares the plain study's directory."""
     stem = os.path.splitext(os.path.basename(study_path))[0]
-    return os.path.join("runs", stem + ("-quick" if quick else ""))
+    return os.path.join("runs", stem + ("-quick" if quick else "") + variant_suffix(variant or {}))

@@ -184,14 +184,14 @@ def warm_start(run: Run, state: Any, source: str) -> Any:
     """`state` with params (and model state) from `source`'s newest checkpoint."""
     source_checkpoints = f"{source.rstrip('/')}/checkpoints"
     if not os.path.isdir(source_checkpoints):
-        raise workdir_lib.WorkdirError(f"--init_from {source}: no checkpoints directory there")
+        raise workdir_lib.WorkdirError(f"--init-from {source}: no checkpoints directory there")
     latest = checkpoint_lib.read_latest(source)
     if latest is None:
-        raise workdir_lib.WorkdirError(f"--init_from {source}: no complete checkpoint there")
+        raise workdir_lib.WorkdirError(f"--init-from {source}: no complete checkpoint there")
     saved = latest[0]
     problems = resume.shape_mismatches(saved["params"], state.params, allow_missing=False)
     if problems:
-        raise resume.ParamsMismatch(f"--init_from {source}: params do not match: "
+        raise resume.ParamsMismatch(f"--init-from {source}: params do not match: "
                                     + "; ".join(problems))
     params, _, _ = resume.transplant(saved["params"], state.params)
     if run.mask is not None:  # e.g. a lottery ticket: the rewound weights, pruned

@@ -51,7 +51,7 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
     if not (coordinator or on_tpu_pod):
         return False
     if coordinator and (num_processes is None or process_id is None):
-        raise ValueError("--coordinator needs --num_processes and --process_id "
+        raise ValueError("--coordinator needs --num-processes and --process-id "
                          f"(or {ENV_NUM_PROCESSES} and {ENV_PROCESS_ID})")
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if coordinator:

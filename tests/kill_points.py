@@ -58,6 +58,7 @@ def mask(relative: str) -> str:
     relative = re.sub(r"\.tmp-[A-Za-z0-9_]+", ".tmp-X", relative)  # mkstemp's random part
     relative = re.sub(r"(tfevents\.\d+)\..*", r"\1.HOST", relative)  # TensorBoard's host name
     relative = re.sub(r"^(trials|groups)/[0-9a-f]+", r"\1/ID", relative)  # a trial's hash
+    relative = re.sub(r"\.partial-[0-9a-f]+", ".partial-ID", relative)  # ... in a TensorBoard export
     relative = re.sub(r"\d+", "N", relative)
     return re.sub(r"[a-z0-9]{8}(?=\.(json|jsonl|npz)$)", "X", relative)
 

@@ -204,6 +204,11 @@ SWEEP_POINTS = [
     "os.mkdir:trials/ID",
     "os.rename:trials/ID/.tmp-X.json -> trials/ID/result.json",
     "os.rename:trials/ID/.tmp-X.json -> trials/ID/record.json",
+    # the done trials as TensorBoard runs (study/tensorboard.py), after every trial
+    "os.mkdir:tensorboard",
+    "os.mkdir:tensorboard/.partial-ID",
+    "open:tensorboard/.partial-ID/events.out.tfevents.N.HOST",
+    "os.rename:tensorboard/.partial-ID -> tensorboard/lr=N.N seed=N",
 ]
 TRIAL_POINTS = [p.replace(":", ":trials/ID/", 1).replace("-> ", "-> trials/ID/")
                 for p in CREATION_WINDOW[1:]]
@@ -218,7 +223,7 @@ def test_the_listed_sweep_points_are_all_of_them(reference_sweep):
 @pytest.mark.parametrize("point", [
     *slow_unless_default(SWEEP_POINTS),
     *(pytest.param(p, marks=pytest.mark.slow) for p in TRIAL_POINTS),
-    pytest.param(SWEEP_POINTS[-1] + "#2", marks=pytest.mark.slow)])  # the second trial's
+    pytest.param(SWEEP_POINTS[9] + "#2", marks=pytest.mark.slow)])  # the second trial's record
 def test_sweep_killed_at_each_file_creation_point_completes_as_uninterrupted(
         reference_sweep, point, tmp_path):
     """A kill before each file a sweep creates leaves a sweep that the same command
@@ -232,6 +237,8 @@ def test_sweep_killed_at_each_file_creation_point_completes_as_uninterrupted(
     assert cli.main(sweep_argv(study, workdir)) == 0, point
     assert records(workdir) == records(reference)
     assert {status for status, _ in records(workdir).values()} == {"done"}
+    # Every trial's TensorBoard run, none half-written (a partial export is redone).
+    assert sorted(os.listdir(workdir / "tensorboard")) == sorted(os.listdir(reference / "tensorboard"))
 
 
 # ---------------------------------------------------------------- one writer

@@ -160,9 +160,29 @@ def render_profile(results: dict) -> str:
         f"µs per step). Top ops, µs per step: {top}.", ""])
 
 
+def render_versus(results: dict) -> str:
+    from bench import versus
+    s = results["sections"]["versus"]
+    d = s["data"]
+    return section(
+        results, "versus", "7. A change's cost: old and new code in paired rounds",
+        f"Old: `{d['old']}`; new: `{d['new']}`. The jaxdl rows of section 1, measured for each "
+        f"checkout with its own code in {s['repeats']} paired rounds (old and new back to back, "
+        "alternating which goes first). The verdict is on the median over rounds of the "
+        "per-round ratio new ÷ old, with a 95% bootstrap interval of that median "
+        "(`bench/versus.py`): *no loss* when it is ≥ 0.95 for steps/s, ≤ 1.05 for wall time. "
+        "An interval wider than ±5% means the machine's noise, not the code, sets the limit "
+        "of what these rounds can resolve.", versus.markdown(d["figures"]), "",
+        *[f"- {recipe.upper()}: the compiled 100-step train chunk is "
+          f"{'**the same XLA program**' if same else '**a different XLA program**'} in both "
+          "(optimized HLO without metadata, `versus.same_program`)"
+          + (": steps/s can differ only by the host work between chunks." if same else ".")
+          for recipe, same in d.get("same_program", {}).items()])
+
+
 RENDER = {"targets": render_targets, "strategies": render_strategies,
           "checkpoint": render_checkpoint, "sweep": render_sweep, "resnet": render_resnet,
-          "profile": render_profile}
+          "profile": render_profile, "versus": render_versus}
 
 
 def machine_table(m: dict) -> str:

@@ -1,6 +1,6 @@
 """Is a change of jaxdl slower? Two checkouts measured side by side, in paired rounds.
 
-    python -m bench.versus OLD_CHECKOUT [NEW_CHECKOUT] [--repeats 9] [--json FILE]
+    python -m bench.versus OLD_CHECKOUT [NEW_CHECKOUT] [--repeats 9]
 
 e.g. `git worktree add --detach ../old c1cee8d; python -m bench.versus ../old .` (about 2 min a
 round on 2 cores). Each checkout is measured with its own code (a fresh process whose working
@@ -27,6 +27,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 
@@ -87,6 +88,37 @@ def measure(checkouts: dict[str, str], repeats: int, log, warmup: int = 200, win
     return figures
 
 
+# Runs in each checkout with its own jaxdl: the optimized HLO of the 100-step train chunk,
+# without metadata (source lines and names of Python frames, which any edit moves).
+HLO = """
+import hashlib, re, sys
+from bench import execution
+from jaxdl import rng
+from jaxdl.training import loop
+config = execution.recipe_config(sys.argv[1])
+run = loop.build(config)
+state = run.init(rng.root_key(config.seed))
+text = run.train_chunk.lower(state, run.device_data(), 100).compile().as_text()
+body = text[text.index("\\n%", text.index("\\nStackFrames")) if "StackFrames" in text else 0:]
+body = re.sub(r", metadata=\\{[^}]*\\}", "", body)
+print(hashlib.sha256(body.encode()).hexdigest())
+"""
+
+
+def same_program(checkouts: dict[str, str], recipe: str) -> bool:
+    """Whether both checkouts compile the recipe's train chunk to the same XLA program (then
+    their steps/s can differ only by the host work between chunks)."""
+    digests = set()
+    for checkout in checkouts.values():
+        env = common.env_with({**checkout_env(checkout), "JAXDL_COMPILATION_CACHE": ""})
+        out = subprocess.run([common.PYTHON, "-c", HLO, recipe], cwd=checkout, env=env,
+                             capture_output=True, text=True, timeout=600)
+        if out.returncode:
+            raise RuntimeError(f"{checkout}: {out.stderr[-2000:]}")
+        digests.add(out.stdout.split()[-1])
+    return len(digests) == 1
+
+
 def median_interval(values: list[float], draws: int = 10_000, seed: int = 0) -> tuple[float, float]:
     """95% percentile-bootstrap interval of the median (a fixed seed: the same numbers give
     the same interval)."""
@@ -124,7 +156,10 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=9, help="paired rounds (default 9)")
     p.add_argument("--steps", type=int, default=6000, help="steps of the wall-time runs")
     p.add_argument("--window", type=int, default=1000, help="timed steps of a steps/s figure")
-    p.add_argument("--json", default=os.path.join(common.ROOT, "runs", "bench", "versus.json"))
+    p.add_argument("--results", default=os.path.join(common.ROOT, "runs", "bench", "results.json"),
+                   help="raw results of `python -m bench`, to which this run is saved as section "
+                        "`versus` (BENCHMARKS.md section 7: `python -m bench --report-only`)")
+    p.add_argument("--old-name", help="how the report names the old code (default: its commit)")
     args = p.parse_args(argv)
     checkouts = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
     for side, path in checkouts.items():
@@ -132,18 +167,43 @@ def main(argv=None) -> int:
             p.error(f"{side} checkout {path}: no bench/execution.py (not a jaxdl checkout)")
     log = lambda msg: print(f"[versus {time.strftime('%H:%M:%S')} load {common.load_average()}] {msg}",
                             flush=True)
-    t0 = time.perf_counter()
-    results = {"command": "python -m bench.versus " + " ".join(argv or []),
-               "started": time.strftime("%Y-%m-%d %H:%M"), "machine": common.machine(),
-               "checkouts": checkouts, "repeats": args.repeats}
-    results["figures"] = measure(checkouts, args.repeats, log, window=args.window, steps=args.steps)
-    results["load_average_end"] = common.load_average()
-    results["minutes"] = (time.perf_counter() - t0) / 60
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(results, f, indent=1)
-    print(markdown(results["figures"]))
+    t0, load_start = time.perf_counter(), common.load_average()
+    started = time.strftime("%Y-%m-%d %H:%M")
+    programs = {recipe: same_program(checkouts, recipe) for recipe in RECIPES}
+    figures = measure(checkouts, args.repeats, log, window=args.window, steps=args.steps)
+    data = {"figures": figures, "same_program": programs, **{side: args.old_name if side == "old" and args.old_name
+                                   else commit_of(path) for side, path in checkouts.items()}}
+    save_section(args.results, {
+        "data": data, "command": "python -m bench.versus " + " ".join(argv or []),
+        "repeats": args.repeats, "quick": False, "started": started,
+        "minutes": (time.perf_counter() - t0) / 60, "load_start": load_start,
+        "load_end": common.load_average(), "source": common.source_version()})
+    print(markdown(figures))
     return 0
+
+
+def commit_of(checkout: str) -> str:
+    """'commit abc1234' of a git checkout (with '+ changes' when jaxdl/ or bench/ differ)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", checkout, *args], capture_output=True, text=True).stdout
+    dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "jaxdl", "bench") else ""
+    return f"commit {git('rev-parse', '--short', 'HEAD').strip() or 'n/a'}{dirty}"
+
+
+def save_section(path: str, section: dict) -> None:
+    """Into `python -m bench`'s raw results as section `versus`, atomically; the machine
+    is recorded as that file's other sections' (another machine's results are replaced)."""
+    results = json.load(open(path)) if os.path.exists(path) else {}
+    machine = common.machine()
+    if results.get("machine", {}).get("cpu") not in (None, machine["cpu"]):
+        results = {}
+    results.setdefault("sections", {})["versus"] = section
+    results.setdefault("format", 2)
+    results["machine"] = results.get("machine") or machine
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,13 @@ def test_versus_decides_on_the_median_of_paired_ratios():
     assert rows["CNN wall s, warm caches"].endswith("| slower by > 5% |")  # median 1.08
     assert versus.verdict("MLP steps/s", [0.94, 0.94, 0.96]) == "slower by > 5%"
     assert versus.verdict("MLP wall s, warm caches", [1.04, 1.06, 1.05]) == "no loss"
+
+
+def test_versus_section_renders_from_the_raw_results():
+    figures = {"CNN steps/s": {"old": [1000.0, 1000.0], "new": [900.0, 880.0]}}
+    results = {"machine": {"cpu": "Test CPU", "cores": 2, "os": "Linux", "versions": {}},
+               "sections": {"versus": section({"figures": figures, "old": "commit a", "new": "commit b",
+                                               "same_program": {"cnn": False}})}}
+    text = report.markdown(results)
+    assert "## 7. A change's cost" in text and "| slower by > 5% |" in text
+    assert "**a different XLA program**" in text and "Old: `commit a`; new: `commit b`" in text

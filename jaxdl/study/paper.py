@@ -98,13 +98,15 @@ def _raster(figure: Figure) -> np.ndarray:
 def summary_page(title: str, verdict: str, figures: Sequence[tuple[str, Figure]]) -> Figure:
     """One A4 page: the title, the verdict's first lines, and every figure in a grid (as
     pictures: a study's own figures cannot be re-drawn on another page's axes)."""
-    page = Figure(figsize=_PAGE, dpi=100, layout="constrained")
     text = "\n".join(textwrap.fill(p.replace("**", ""), 110) for p in verdict.split("\n") if p)
     text = "\n".join(text.splitlines()[:12])
-    page.suptitle(f"{title}\n\n{text}" if text else title, fontsize=7, ha="left", x=0.02,
-                  multialignment="left")
     n = max(1, len(figures))
     cols = 1 if n == 1 else 2
+    # As tall as the panels (about 0.7 of their width) and the text need, at most A4.
+    height = 0.6 + 0.12 * (text.count("\n") + 3) + math.ceil(n / cols) * 0.72 * _PAGE[0] / cols
+    page = Figure(figsize=(_PAGE[0], min(_PAGE[1], height)), dpi=100, layout="constrained")
+    page.suptitle(f"{title}\n\n{text}" if text else title, fontsize=7, ha="left", x=0.02,
+                  multialignment="left")
     axes = np.atleast_1d(page.subplots(math.ceil(n / cols), cols)).ravel()
     for ax, (name, figure) in zip(axes, figures):
         ax.imshow(_raster(figure), interpolation="antialiased")

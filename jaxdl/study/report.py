@@ -29,6 +29,7 @@ import dataclasses
 import math
 import os
 import re
+import textwrap
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -52,6 +53,7 @@ LEVEL = 0.95
 MAX_LINE_POINTS = 12  # an axis with more distinct values (a search) is plotted as a scatter
 MAX_LINES = 8  # a default plot with more lines than this is left to the study's analyze()
 LEGEND_INSIDE = 5  # a legend with more entries goes beside the axes
+LEGEND_WRAP = 40  # characters per line of a legend beside the axes
 NOT_RUN = "Analysis not run:"  # the report's line when the study's analyze() did not run
 NOTE = "Note: "  # a report's one-line notes (a component's source changed), printed too
 
@@ -236,16 +238,25 @@ def line_plot(summary: pd.DataFrame, x: str, hue: Sequence[str] = (), ylabel: st
 def _label(hue: Sequence[str], key: Sequence[Any]) -> str:
     """'lr=0.01, noise=0.1' for a line; an axis a trial does not have (NaN: another arm's
     axis) is left out, not printed as `=nan`."""
-    return ", ".join(f"{sweep.short_name(h)}={v}" for h, v in zip(hue, key) if not pd.isna(v))
+    def value(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)  # 0.996678, not 0.9966777408637874
+    return ", ".join(f"{sweep.short_name(h)}={value(v)}" for h, v in zip(hue, key)
+                     if not pd.isna(v))
 
 
 def _legend(ax: Any) -> None:
-    """Inside the axes while it is small; beside them, still inside the figure (constrained
-    layout makes room for it), when it has more than LEGEND_INSIDE entries."""
-    if len(ax.get_legend_handles_labels()[1]) <= LEGEND_INSIDE:
+    """Inside the axes while it is small; beside them when it has more than LEGEND_INSIDE
+    entries, its labels wrapped and the figure widened for it, so that it stays inside the
+    figure and the axes keep their size."""
+    handles, labels = ax.get_legend_handles_labels()
+    if len(labels) <= LEGEND_INSIDE:
         ax.legend(fontsize=8)
-    else:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+        return
+    labels = [textwrap.fill(label, LEGEND_WRAP) for label in labels]
+    width, height = ax.figure.get_size_inches()
+    ax.figure.set_size_inches(width + LEGEND_WRAP * 0.07, height)  # ~0.07 in per character at 7 pt
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1),
+              borderaxespad=0)
 
 
 def scatter_fit(df: pd.DataFrame, x: str, y: str = "value", xlabel: str = "", ylabel: str = "",

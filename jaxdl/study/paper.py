@@ -100,16 +100,22 @@ def summary_page(title: str, verdict: str, figures: Sequence[tuple[str, Figure]]
     pictures: a study's own figures cannot be re-drawn on another page's axes)."""
     text = "\n".join(textwrap.fill(p.replace("**", ""), 110) for p in verdict.split("\n") if p)
     text = "\n".join(text.splitlines()[:12])
-    n = max(1, len(figures))
+    pictures = [(name, _raster(figure)) for name, figure in figures]
+    n = max(1, len(pictures))
     cols = 1 if n == 1 else 2
-    # As tall as the panels (about 0.7 of their width) and the text need, at most A4.
-    height = 0.6 + 0.12 * (text.count("\n") + 3) + math.ceil(n / cols) * 0.72 * _PAGE[0] / cols
+    # Each row as tall as its tallest picture at the column width (plus its title), the
+    # page as tall as its rows and text, at most A4.
+    rows = [pictures[i:i + cols] for i in range(0, n, cols)] or [[]]
+    heights = [0.3 + _PAGE[0] / cols * max((p.shape[0] / p.shape[1] for _, p in row), default=0.7)
+               for row in rows]
+    height = 0.6 + 0.12 * (text.count("\n") + 3) + sum(heights)
     page = Figure(figsize=(_PAGE[0], min(_PAGE[1], height)), dpi=100, layout="constrained")
     page.suptitle(f"{title}\n\n{text}" if text else title, fontsize=7, ha="left", x=0.02,
                   multialignment="left")
-    axes = np.atleast_1d(page.subplots(math.ceil(n / cols), cols)).ravel()
-    for ax, (name, figure) in zip(axes, figures):
-        ax.imshow(_raster(figure), interpolation="antialiased")
+    axes = np.atleast_1d(page.subplots(len(rows), cols, squeeze=False,
+                                       gridspec_kw={"height_ratios": heights})).ravel()
+    for ax, (name, picture) in zip(axes, pictures):
+        ax.imshow(picture, interpolation="antialiased")
         ax.set_title(textwrap.shorten(name, 70), fontsize=7)
     for ax in axes:
         ax.set_axis_off()

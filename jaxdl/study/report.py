@@ -334,11 +334,15 @@ def default_plot(results: Results, metric: str) -> Figure | None:
     axes with CI bands for a grid, every trial with a fit for a search's scattered points."""
     summary = results.summary(metric)
     varying = [a for a in results.axes if summary[a].nunique(dropna=False) > 1]
-    numeric = [a for a in varying if pd.api.types.is_numeric_dtype(summary[a])]
+    # An x that some arms lack (NaN) would drop those arms from the plot without a word.
+    numeric = [a for a in varying
+               if pd.api.types.is_numeric_dtype(summary[a]) and summary[a].notna().all()]
     if summary.empty or not numeric:
         return None
     x = numeric[0]
-    hue = [a for a in varying if a != x]
+    # An axis that x determines (train_split with num_samples) would only split the lines.
+    hue = [a for a in varying if a != x and
+           (summary.groupby(x, dropna=False)[a].nunique(dropna=False) > 1).any()]
     if hue and len(summary.groupby(hue, dropna=False)) > MAX_LINES:
         return None  # unreadable; the study's own analyze() plots what matters
     if summary[x].nunique() > MAX_LINE_POINTS:

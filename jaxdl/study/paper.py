@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from jaxdl.study import sweep
+
 __all__ = ["FORMATS", "TABLES", "file_stem", "save_figure", "save_table",
            "parse_markdown_table", "wide", "summary_page"]
 
@@ -84,7 +86,7 @@ def wide(table: pd.DataFrame, index: str, columns: str, value: str) -> pd.DataFr
     """`table` (one row per (index, columns) pair) with `columns`' values as columns of
     `value` cells: a study with two axes read as a grid, not as a list of 32 rows."""
     grid = table.pivot(index=index, columns=columns, values=value)
-    grid.columns = [f"{columns.rsplit('.', 1)[-1]}={c}" for c in grid.columns]
+    grid.columns = [f"{sweep.short_name(columns)}={c}" for c in grid.columns]
     return grid.reset_index()
 
 

@@ -35,7 +35,7 @@ EXECUTIONS = ("auto", "scan", "loop")
 PRECISIONS = ("float32", "bfloat16")  # models/precision.MixedPrecision
 PARALLEL_MODES = ("jit", "pmap")
 # The named sections: their keys besides `name` are the options of the registered entry.
-NAMED_SECTIONS = {"data": data_lib.defaults, "model": models_lib.defaults,
+NAMED_SECTIONS = {"data": data_lib.section_defaults, "model": models_lib.defaults,
                   "objective": objectives_lib.defaults, "gradient": gradients_lib.defaults}
 CHECKS = {"objective": objectives_lib.check, "gradient": gradients_lib.check}  # option rules
 
@@ -209,7 +209,7 @@ def _check_values(c: ml_collections.ConfigDict) -> None:
                 c.objective.get("inputs"))
         require(not c.prune.mask or os.path.isfile(c.prune.mask), "prune.mask",
                 "no such file", c.prune.mask)
-    for section, check in (("augment", ssl.check_augment), ("trackers", trackers.check)):
+    for section, check in (("augment", ssl.check_augment), ("trackers", trackers.check), ("data", data_lib.check_input)):
         with schema.rules(section):
             check(c[section])
 

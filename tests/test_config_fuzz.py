@@ -36,6 +36,7 @@ def _is_number(value) -> bool:
 
 # Keys (of the default config, or "<section>.<key>" of a named entry) where 0 is allowed.
 ZERO_OK = {
+    "data.workers", "data.device_budget_mb",  # read in the main process; always stream
     "seed", "eval_every", "eval_train_examples", "checkpoint_every", "log_every", "parallel.data",
     "optimizer.momentum", "optimizer.b1", "optimizer.b2", "optimizer.eps",
     "optimizer.weight_decay", "optimizer.clip_norm", "optimizer.schedule.warmup_steps",
@@ -66,7 +67,7 @@ def _value_cases():
                 for m in models_lib.REGISTRY.builtins() for k, v in models_lib.defaults(m).items()]
     entries += [((f"data.name={d}",), f"data.{k}", v)
                 for d in ("mnist1d", "sphere", "teacher", "digits")
-                for k, v in data_lib.defaults(d).items()]
+                for k, v in data_lib.section_defaults(d).items()]
     for prefix, key, default in entries:
         if _is_number(default):
             bad = ["nan", "inf", "-inf", "-1", "abc", ""]

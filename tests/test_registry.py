@@ -123,7 +123,8 @@ def test_user_model_options_are_checked_by_its_own_check():
 def test_user_data_source_trains_and_its_options_are_the_config_section(tmp_path):
     config = small(["--config.data.name=test_moons", "--config.data.noise=0.2",
                     "--config.model.name=mlp"])
-    assert config.data.to_dict() == {"name": "test_moons", "n": 400, "noise": 0.2, "seed": 0}
+    assert config.data.to_dict() == {"name": "test_moons", "n": 400, "noise": 0.2, "seed": 0,
+                                     **jaxdl.data.INPUT_OPTIONS}  # and where the batches come from
     result = jaxdl.train(config, str(tmp_path / "run"), progress=False)
     assert result["step"] == 20 and result["test"]["accuracy"] > 0.5
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -133,7 +134,7 @@ def test_user_data_source_trains_and_its_options_are_the_config_section(tmp_path
 
 
 def test_user_data_source_options_are_validated():
-    with pytest.raises(C.ConfigError, match=r"^config.data.nosie: unknown key; allowed: n, "):
+    with pytest.raises(C.ConfigError, match=r"^config.data.nosie: unknown key; allowed: device_budget_mb, n, name, noise, "):
         C.load(None, ["--config.data.name=test_moons", "--config.data.nosie=0.2"])
     with pytest.raises(C.ConfigError, match=r"^config.data.noise: expected float, got 'x'"):
         C.load(None, ["--config.data.name=test_moons", "--config.data.noise=x"])

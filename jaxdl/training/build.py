@@ -10,9 +10,10 @@ tracker chosen (config.trackers: W&B, MLflow) whose package is not installed.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jax
 import ml_collections
@@ -21,7 +22,7 @@ import numpy as np
 from jaxdl import config as config_lib
 from jaxdl import data as data_lib
 from jaxdl import gradients, losses, models, objectives, optim, rng, schema, trackers
-from jaxdl.data import pipeline
+from jaxdl.data import pipeline, stream
 from jaxdl.models import precision, ssl
 from jaxdl.objectives import supervised
 from jaxdl.registry import require
@@ -31,7 +32,7 @@ from jaxdl.training import parallel
 from jaxdl.training import state as state_lib
 from jaxdl.training import step as step_lib
 
-__all__ = ["Run", "build", "untracked", "load_data", "check_against_data", "check_views", "build_component",
+__all__ = ["Run", "build", "input_placement", "untracked", "load_data", "check_against_data", "check_views", "build_component",
            "resolve_execution", "has_native_convolution", "enable_compilation_cache"]
 
 Init = Callable[[jax.Array], state_lib.TrainState]
@@ -54,6 +55,26 @@ class Run:
     objective: Any = None  # objectives.Objective: the loss, its network, evaluation, extra state
     gradient: Any = None  # the gradient method's grad_fn (jaxdl.gradients)
     train_step: Any = None  # the pure train_step(state, batch) the chunk runs
+    input_placement: str = "device"  # config.data.placement resolved: 'device' | 'stream'
+    streamed_chunk: Callable | None = None  # chunk(state, (xs, ys), n): given batches
+
+    @contextlib.contextmanager
+    def feed(self) -> Iterator[Callable[[Any, int], tuple[Any, Any]]]:
+        """advance(state, n) -> (state, metrics): the run's next n steps with their training
+        batches — drawn on the device, or streamed from the host (`input_placement`); the
+        same batches either way. The stream's readers stop when the block ends."""
+        if self.input_placement == "device":
+            data = self.device_data()
+            yield lambda state, length: self.train_chunk(state, data, length)
+            return
+        c = self.config
+        feed = stream.Stream(self.dataset.x_train, self.dataset.y_train, c.batch_size,
+                             self.placement.eval_batches(), c.data.workers, c.data.prefetch)
+        try:
+            yield lambda state, length: self.streamed_chunk(
+                state, feed.batches(state.key, int(state.step), length), length)
+        finally:
+            feed.close()
 
     def device_data(self) -> pipeline.DeviceData:
         """The training arrays, replicated on every device of the run."""
@@ -91,13 +112,28 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     train_step = step_lib.make_train_step(objective, gradient, optimizer, setup.axis_name,
                                           grad_norm=config.log_grad_norm)
     execution = choose_execution(config, model, shapes, setup.sample_x)
+    streamed = input_placement(config, dataset) == "stream"
     return Run(
         config=config, dataset=dataset, model=model, optimizer=optimizer, placement=placement,
         state_sharding=state_sharding, init=jax.jit(init, out_shardings=state_sharding),
         train_chunk=step_lib.make_train_chunk(train_step, config.batch_size, execution,
                                               placement, state_sharding),
         evaluate=objective.evaluate, execution=execution, mask=mask, objective=objective,
-        gradient=gradient, train_step=train_step)
+        gradient=gradient, train_step=train_step,
+        input_placement="stream" if streamed else "device",
+        streamed_chunk=step_lib.make_streamed_chunk(train_step, execution, placement,
+                                                    state_sharding) if streamed else None)
+
+
+def input_placement(config: ml_collections.ConfigDict, dataset: data_lib.Dataset) -> str:
+    """config.data.placement resolved: 'auto' keeps a training set of at most
+    device_budget_mb on the device (faster for what fits: no host work per step) and
+    streams a larger one."""
+    placement = config.data.placement
+    if placement == "auto":
+        size = stream.nbytes(dataset.x_train, dataset.y_train)
+        placement = "device" if size <= config.data.device_budget_mb * 2 ** 20 else "stream"
+    return placement
 
 
 def untracked(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -110,7 +146,7 @@ def untracked(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def load_data(config: ml_collections.ConfigDict) -> data_lib.Dataset:
     """config.data's dataset (for distillation with the teacher's logits as targets),
     checked against the run; what the source raises becomes one ConfigError line."""
-    options = config_lib.options(config.data)
+    options = data_lib.source_options(config_lib.options(config.data))
     try:
         dataset = data_lib.load(config.data.name, **options)
     except (ValueError, TypeError, OSError, ArithmeticError) as e:  # OSError: tfds not prepared

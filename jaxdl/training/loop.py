@@ -270,7 +270,7 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
          ) -> dict[str, Any]:
     """Train `state` to the last step through the driver, then write result.json."""
     config, files = run.config, workdir_lib.RunFiles(workdir, write=parallel.is_primary())
-    data, first, t0 = run.device_data(), int(state.step), time.perf_counter()
+    first, t0 = int(state.step), time.perf_counter()
     if first and parallel.is_primary():
         print(f"jaxdl: resuming {workdir} from step {first}", file=sys.stderr)
     with contextlib.ExitStack() as stack:
@@ -290,8 +290,8 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
                                       every(config.checkpoint_every, config.steps)),
                  hooks_lib.StopOnSignal(stop, checkpoints, config, workdir,
                                         lambda step: files.record("interrupted", step))]
-        state = driver.run(state, lambda s, n: run.train_chunk(s, data, n), hooks,
-                           end=config.steps, chunk_size=config.chunk_size)
+        advance = stack.enter_context(run.feed())  # batches on the device, or streamed
+        state = driver.run(state, advance, hooks, end=config.steps, chunk_size=config.chunk_size)
     final = evaluation.final(state)
     result = {
         "step": int(state.step),

@@ -17,6 +17,7 @@ from flax import traverse_util
 
 from jaxdl import config as config_lib
 from jaxdl import saved as saved_lib
+from jaxdl import data as data_lib
 from jaxdl import trackers
 
 __all__ = ["FREE_KEYS", "ParamsMismatch", "flatten_config", "config_changes",
@@ -27,7 +28,9 @@ __all__ = ["FREE_KEYS", "ParamsMismatch", "flatten_config", "config_changes",
 # under other values, e.g. on another machine, or with other trackers (W&B, MLflow).
 FREE_KEYS = frozenset({"chunk_size", "checkpoint_every", "keep_checkpoints", "eval_batch_size",
                        "execution", "parallel.mode", "parallel.data", "parallel.fsdp",
-                       "histograms", "log_every", "log_grad_norm", *trackers.keys()})
+                       "histograms", "log_every", "log_grad_norm", *trackers.keys(),
+                       # where the batches are read: the same examples at every step
+                       *(f"data.{key}" for key in data_lib.INPUT_OPTIONS)})
 
 
 class ParamsMismatch(ValueError):

@@ -28,7 +28,8 @@ from jaxdl.objectives import Objective, StepKeys
 from jaxdl.training import parallel
 from jaxdl.training.state import TrainState
 
-__all__ = ["make_train_step", "make_one_step", "make_train_chunk", "params_finite"]
+__all__ = ["make_train_step", "make_one_step", "make_train_chunk", "make_streamed_chunk",
+           "params_finite"]
 
 Batch = tuple[jax.Array, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -149,6 +150,39 @@ def make_train_chunk(train_step: TrainStep, batch_size: int, execution: str,
             history.append(metrics)
             if sync_every and (i + 1) % sync_every == 0:
                 jax.block_until_ready(state.step)
+        return state, jax.tree.map(lambda *xs: jnp.stack(xs), *history)
+
+    return loop_chunk
+
+
+def make_streamed_chunk(train_step: TrainStep, execution: str, placement: Any = None,
+                        state_sharding: Any = None):
+    """chunk(state, (xs, ys), length) -> (state, metrics): like `make_train_chunk`'s, with
+    the `length` batches given (stacked on axis 0: `jaxdl.data.stream`) instead of drawn
+    on the device — the same batches, so the same steps."""
+    def one_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        if placement is not None and placement.num_devices > 1:
+            batch = jax.lax.with_sharding_constraint(batch, placement.batch)
+        return train_step(state, batch)
+
+    if placement is not None and placement.mode == "pmap":  # each device its slice
+        one_step = jax.shard_map(train_step, mesh=placement.mesh,
+                                 in_specs=(P(), P(parallel.BATCH_AXES)), out_specs=(P(), P()))
+    out_shardings = None if placement is None else (state_sharding, placement.replicated)
+    if execution == "scan":
+        @functools.partial(jax.jit, static_argnames="length", donate_argnums=0,
+                           out_shardings=out_shardings)
+        def scan_chunk(state, batches, length: int):
+            return jax.lax.scan(one_step, state, batches, length=length)
+        return scan_chunk
+
+    step = jax.jit(one_step, donate_argnums=0, out_shardings=out_shardings)
+
+    def loop_chunk(state, batches, length: int):
+        history = []
+        for i in range(length):
+            state, metrics = step(state, jax.tree.map(lambda a: a[i], batches))
+            history.append(metrics)
         return state, jax.tree.map(lambda *xs: jnp.stack(xs), *history)
 
     return loop_chunk

@@ -20,13 +20,14 @@ import os
 from typing import Any
 
 import numpy as np
+import PIL.Image
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import file_adapters
 
 from jaxdl.data import Dataset
 from jaxdl.data import _util
 
-__all__ = ["load", "clear_cache"]
+__all__ = ["load", "Records", "clear_cache"]
 
 # Decoded (uint8 images, int32 labels) per (variant dir, split, limit), kept
 # across calls because decoding a split takes seconds (PIL, ~0.2 ms/image).
@@ -42,6 +43,8 @@ def load(
         test_split: str = "test",
         max_train: int = 0,
         max_test: int = 0,
+        image_size: int = 0,
+        max_in_memory_mb: int = 4096,
 ) -> Dataset:
     """The tfds image dataset `dataset` as x float32 (n, H, W, C) in [0, 1] and y int32.
 
@@ -52,7 +55,13 @@ def load(
     ~/tensorflow_datasets). train_split / test_split: tfds split strings,
     slices allowed ("train[:90%]", "train[90%:]"). max_train / max_test: keep
     only the first that many examples of the split, in the prepared files'
-    fixed order (0 = all). num_classes comes from the ClassLabel feature.
+    fixed order (0 = all). image_size: > 0 resizes every image so that its
+    shorter side is image_size, then crops its centre to image_size x image_size
+    (needed for images that vary in size, the ImageNet shape; 0 = keep the
+    fixed shape). max_in_memory_mb: a split that would take more than this
+    decoded (float32) is not decoded up front but read from its files on
+    demand (`Records`: what config.data.placement=stream reads batch by batch;
+    0 = always). num_classes comes from the ClassLabel feature.
     Raises FileNotFoundError (one line) when the dataset is not prepared in
     data_dir in a format readable without tensorflow.
     """
@@ -62,14 +71,107 @@ def load(
     test_split = _util.text("test_split", test_split)
     max_train = _util.nonnegative_int("max_train", max_train)
     max_test = _util.nonnegative_int("max_test", max_test)
+    image_size = _util.nonnegative_int("image_size", image_size)
+    max_in_memory_mb = _util.nonnegative_int("max_in_memory_mb", max_in_memory_mb)
 
     builder = _builder(dataset, data_dir)
-    image_key, label_key = _supervised_keys(builder, dataset)
-    x_train, y_train = _split(builder, train_split, max_train, (image_key, label_key), "train_split")
-    x_test, y_test = _split(builder, test_split, max_test, (image_key, label_key), "test_split")
-    return Dataset(x_train=_to_unit_float(x_train), y_train=y_train.copy(),
-                   x_test=_to_unit_float(x_test), y_test=y_test.copy(),
+    image_key, label_key = _supervised_keys(builder, dataset, image_size)
+    splits = []
+    for split, limit, option in ((train_split, max_train, "train_split"),
+                                 (test_split, max_test, "test_split")):
+        reader = _Reader(_open(builder, split, option), image_key, label_key,
+                         builder.info.features[image_key], image_size, limit)
+        if nbytes(reader.shape, np.float32) > max_in_memory_mb * 2 ** 20:
+            splits.append((Records(reader, "image"), Records(reader, "label")))
+        else:  # decoded once per process; the caller gets its own float copy
+            images, labels = _split(builder, split, limit, reader)
+            splits.append((_to_unit_float(images), labels.copy()))
+    (x_train, y_train), (x_test, y_test) = splits
+    return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
                    num_classes=int(builder.info.features[label_key].num_classes), name=dataset)
+
+
+def nbytes(shape: tuple[int, ...], dtype: Any) -> int:
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
+class _Reader:
+    """Examples of one split read from its files when asked for (and resized).
+    Pickled to grain's workers with its source (which reopens its files there)."""
+
+    def __init__(self, source: Any, image_key: str, label_key: str, feature: Any,
+                 image_size: int, limit: int):
+        self.source, self.keys, self.feature = source, (image_key, label_key), feature
+        self.image_size = image_size
+        n = min(limit, len(source)) if limit else len(source)
+        side = (image_size, image_size) if image_size else feature.shape[:2]
+        self.shape = (n, *side, feature.shape[-1])
+        self.pixel_dtype = np.dtype(feature.np_dtype)
+        self._last: tuple[bytes, np.ndarray, np.ndarray] | None = None
+
+    def read(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(integer images, int32 labels) of the examples at `index`. The last read is kept:
+        a batch's labels, asked for after its images, are not read again."""
+        index = np.asarray(index, dtype=np.int64)
+        if self._last is None or self._last[0] != index.tobytes():
+            if index.size and (index.min() < 0 or index.max() >= self.shape[0]):
+                raise IndexError(f"index out of range for {self.shape[0]} examples")
+            images = np.empty((len(index), *self.shape[1:]), self.pixel_dtype)
+            labels = np.empty(len(index), np.int32)
+            for start in range(0, len(index), _CHUNK):
+                part = [int(i) for i in index[start:start + _CHUNK]]
+                for i, example in enumerate(self.source.__getitems__(part), start):
+                    images[i] = self._image(example[self.keys[0]])
+                    labels[i] = example[self.keys[1]]
+            self._last = (index.tobytes(), images, labels)
+        return self._last[1], self._last[2]
+
+    def _image(self, image: np.ndarray) -> np.ndarray:
+        """A decoded image (tfds decodes a record whole: with PIL, or OpenCV if present)."""
+        return _resize_and_crop(image, self.image_size) if self.image_size else image
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_last": None}
+
+
+class Records:
+    """The images or labels of a split as an array-like read from its files on demand:
+    `len`, `shape`, `dtype` and `x[index]` (rows decoded then; images as float32 in
+    [0, 1], like a decoded split's), and `np.asarray(x)` decodes every row. What a
+    streamed run reads batch by batch (`jaxdl.data.stream`)."""
+
+    def __init__(self, reader: _Reader, field: str):
+        self.reader, self.field = reader, field
+        self.shape = reader.shape if field == "image" else reader.shape[:1]
+        self.dtype = np.dtype(np.float32 if field == "image" else np.int32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        index = np.arange(len(self))[rows]
+        images, labels = self.reader.read(np.atleast_1d(index))
+        values = _to_unit_float(images) if self.field == "image" else labels
+        values = values if np.ndim(index) else values[0]
+        return values[(slice(None), *rest)] if rest and np.ndim(index) else values[rest]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        values = self[:]
+        return values if dtype is None else values.astype(dtype)
+
+
+def _resize_and_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """`image` (H, W, C) with its shorter side resized to `size` (bilinear), then its
+    centre `size` x `size`: the usual evaluation view of an ImageNet-shaped image."""
+    h, w = image.shape[:2]
+    scale = size / min(h, w)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))  # PIL: (width, height)
+    channels = image.shape[-1]
+    pil = PIL.Image.fromarray(image[..., 0] if channels == 1 else image)
+    resized = np.asarray(pil.resize(new, PIL.Image.BILINEAR)).reshape(new[1], new[0], channels)
+    top, left = (new[1] - size) // 2, (new[0] - size) // 2
+    return resized[top:top + size, left:left + size]
 
 
 def clear_cache() -> None:
@@ -85,7 +187,7 @@ def _builder(dataset: str, data_dir: str) -> Any:
         raise ValueError(f"dataset {dataset!r}: {_first_line(err)}") from None
 
 
-def _supervised_keys(builder: Any, dataset: str) -> tuple[str, str]:
+def _supervised_keys(builder: Any, dataset: str, image_size: int = 0) -> tuple[str, str]:
     """The (image, label) feature names, checked to be a fixed-shape Image and a ClassLabel."""
     features = builder.info.features
     keys = builder.info.supervised_keys or ("image", "label")
@@ -95,18 +197,22 @@ def _supervised_keys(builder: Any, dataset: str) -> tuple[str, str]:
     if not (isinstance(image, tfds.features.Image) and isinstance(label, tfds.features.ClassLabel)):
         raise ValueError(f"dataset {dataset!r} is not an image classification dataset "
                          f"({keys[0]}: {type(image).__name__}, {keys[1]}: {type(label).__name__})")
-    if None in image.shape or not np.issubdtype(image.np_dtype, np.integer):
+    if not np.issubdtype(image.np_dtype, np.integer) or image.shape[-1] is None:
         raise ValueError(f"dataset {dataset!r}: images of shape {image.shape} and dtype {np.dtype(image.np_dtype)} "
-                         "are not supported (need a fixed shape and integer pixels)")
+                         "are not supported (need integer pixels and a known number of channels)")
+    if None in image.shape and not image_size:
+        raise ValueError(f"image_size 0: the images of {dataset!r} vary in size ({image.shape}); "
+                         "set image_size (e.g. 224) to resize them")
     return keys
 
 
-def _split(builder: Any, split: str, limit: int, keys: tuple[str, str], option: str
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _split(builder: Any, split: str, limit: int, reader: _Reader) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of `split`, decoded once per process and shared read-only."""
-    cache_key = (os.fspath(builder.data_dir), split, limit)
+    cache_key = (os.fspath(builder.data_dir), split, limit, reader.image_size)
     if cache_key not in _CACHE:
-        _CACHE[cache_key] = _decode(_open(builder, split, option), limit, keys, builder.info.features)
+        images, labels = reader.read(np.arange(reader.shape[0]))
+        images.flags.writeable = labels.flags.writeable = False
+        _CACHE[cache_key] = images, labels
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     _CACHE.move_to_end(cache_key)
@@ -137,20 +243,6 @@ def _explain(builder: Any, split: str, option: str, err: Exception) -> Exception
     if isinstance(err, (KeyError, ValueError)):  # an unknown or malformed split
         return ValueError(f"{option} {split!r} of {builder.info.full_name}: {_first_line(err)}")
     return err
-
-
-def _decode(source: Any, limit: int, keys: tuple[str, str], features: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The first `limit` (0 = all) examples of `source` as stacked, read-only arrays."""
-    image_key, label_key = keys
-    n = min(limit, len(source)) if limit else len(source)
-    images = np.empty((n, *features[image_key].shape), dtype=features[image_key].np_dtype)
-    labels = np.empty((n,), dtype=np.int32)
-    for start in range(0, n, _CHUNK):
-        # __getitems__ reads a chunk at once: ~3x faster than one record at a time.
-        for i, example in enumerate(source.__getitems__(list(range(start, min(start + _CHUNK, n)))), start):
-            images[i], labels[i] = example[image_key], example[label_key]
-    images.flags.writeable = labels.flags.writeable = False
-    return images, labels
 
 
 def _to_unit_float(images: np.ndarray) -> np.ndarray:

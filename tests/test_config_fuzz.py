@@ -37,6 +37,7 @@ def _is_number(value) -> bool:
 # Keys (of the default config, or "<section>.<key>" of a named entry) where 0 is allowed.
 ZERO_OK = {
     "data.workers", "data.device_budget_mb",  # read in the main process; always stream
+    "augment.padding", "augment.flip",  # no padding, no mirror
     "seed", "eval_every", "eval_train_examples", "checkpoint_every", "log_every", "parallel.data",
     "optimizer.momentum", "optimizer.b1", "optimizer.b2", "optimizer.eps",
     "optimizer.weight_decay", "optimizer.clip_norm", "optimizer.schedule.warmup_steps",

@@ -62,7 +62,8 @@ def test_defaults_list_each_sources_options() -> None:
             "teacher": {"n", "d", "teacher_width", "teacher_depth", "num_classes", "outputs", "noise", "test_size",
                         "seed"},
             "digits": {"test_fraction", "seed"},
-            "tfds": {"dataset", "data_dir", "train_split", "test_split", "max_train", "max_test"},
+            "tfds": {"dataset", "data_dir", "train_split", "test_split", "max_train", "max_test",
+                     "image_size", "max_in_memory_mb"},
     }
     assert set(data.SOURCES.builtins()) == set(expected)
     for name, keys in expected.items():

@@ -151,3 +151,26 @@ def test_two_processes_stream_their_halves_and_match_the_device_path(tmp_path):
     one, two = (json.load(open(d / "result.json")) for d in (tmp_path / "single", workdir))
     assert abs(one["test"]["loss"] - two["test"]["loss"]) < 1e-4 * abs(one["test"]["loss"])
     assert one["test"]["accuracy"] == two["test"]["accuracy"]
+
+
+@pytest.mark.parametrize("preset", ["crop_flip", "resized_crop_flip"])
+@pytest.mark.parametrize("processes", [1, 2, 4])
+def test_host_views_of_each_process_part_are_the_device_views(preset, processes):
+    """The image presets on the host (a process's part of a batch, `ssl.HostViews`) give
+    the views the device path computes for the whole batch, keys from step_key."""
+    from jaxdl.models import ssl
+    a = config_lib.default().augment
+    a.name = preset
+    views = ssl.views_of(a)
+    images = np.random.default_rng(0).random((8, 6, 6, 3), np.float32)
+    step = 17
+    whole = ssl.augmentation(views)(rng.step_key(ROOT, rng.AUGMENT, step), jnp.asarray(images))
+    size = 8 // processes
+    parts = [ssl.HostViews(views)(np.asarray(ROOT), step, images[p * size:(p + 1) * size],
+                                  p * size) for p in range(processes)]
+    got = np.concatenate([np.asarray(p) for p in parts])
+    if preset == "crop_flip":  # moves pixels only: exact
+        np.testing.assert_array_equal(got, np.asarray(whole))
+    else:  # bilinear resampling, compiled for another batch size: float32 rounding (1 ulp)
+        np.testing.assert_allclose(got, np.asarray(whole), rtol=0, atol=2 ** -22)
+    assert not np.array_equal(np.asarray(whole), images)  # the views do change the images

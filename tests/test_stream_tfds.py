@@ -101,13 +101,15 @@ def small_config(data_dir: str, dataset: str, **extra):
 
 @pytest.mark.parametrize("dataset, options", [
     ("jaxdl_fixed_images", {}),
-    ("jaxdl_varied_images", {"data.image_size": 8}),
+    ("jaxdl_fixed_images", {"augment.name": "crop_flip", "augment.padding": 2}),
+    ("jaxdl_varied_images", {"data.image_size": 8, "augment.name": "resized_crop_flip"}),
 ])
 def test_a_dataset_over_the_memory_budget_is_streamed_and_trains(data_dir, dataset, options,
                                                                  tmp_path, monkeypatch):
     """Budgets below the dataset's size (0 MB): the split stays on disk, `auto` streams it,
     nothing puts the training set on the device, and the run trains to the same params
-    as the device path on the same examples."""
+    as the device path on the same examples — with the image augmentation computed on
+    the host (grain's worker) rather than on the device."""
     streamed = build_lib.build(small_config(data_dir, dataset, **options, **{
         "data.max_in_memory_mb": 0, "data.device_budget_mb": 0, "data.workers": 1}))
     assert streamed.input_placement == "stream"
@@ -120,4 +122,7 @@ def test_a_dataset_over_the_memory_budget_is_streamed_and_trains(data_dir, datas
     on_device = build_lib.build(small_config(data_dir, dataset, **options,
                                              **{"data.placement": "device"}))
     reference = jaxdl.train(on_device, str(tmp_path / "device"), progress=False)
-    assert reference["test"]["loss"] == result["test"]["loss"]
+    if options.get("augment.name") == "resized_crop_flip":  # resampling: 1-ulp views
+        assert abs(reference["test"]["loss"] - result["test"]["loss"]) < 1e-5
+    else:  # the same examples and views, bit for bit
+        assert reference["test"]["loss"] == result["test"]["loss"]

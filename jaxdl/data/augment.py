@@ -39,7 +39,7 @@ __all__ = ["LUMA", "example_keys", "resample", "crop_positions", "circular_shift
            "amplitude_scale", "slope_offset", "gaussian_noise", "crop_and_resize",
            "random_crop", "random_resized_crop", "horizontal_flip", "luma", "color_jitter",
            "random_grayscale", "gaussian_kernel", "gaussian_blur", "compose", "random_apply",
-           "two_views", "simclr_image"]
+           "two_views", "simclr_image", "per_example"]
 
 Array = jax.Array
 Augment = Callable[[Array, Array], Array]
@@ -298,6 +298,17 @@ def gaussian_blur(key: Array, x: Array, sigma: tuple[float, float] = (0.1, 2.0),
 
 
 # --- combinators ------------------------------------------------------------------
+
+def per_example(aug: Augment, first: int = 0) -> Augment:
+    """`aug` applied to each example on its own, example j of the batch with key
+    fold_in(key, first + j): a view depends only on the key and the example's position in
+    the global batch, so a process holding positions first, first + 1, ... of it computes
+    exactly their views (the host augmentation of `jaxdl.data.stream`)."""
+    def each(key: Array, x: Array) -> Array:
+        keys = jax.vmap(functools.partial(jax.random.fold_in, key))(first + jnp.arange(x.shape[0]))
+        return jax.vmap(lambda k, xi: aug(k, xi[None])[0])(keys, x)
+    return each
+
 
 def compose(*augs: Augment) -> Augment:
     """Apply augs in order; the i-th draws from fold_in(key, i)."""

@@ -78,13 +78,21 @@ class ReadStep:
     data_key: np.ndarray
     batch_size: int
     shard: tuple[int, int] = (0, 1)  # (this process, processes)
+    # augment(root_key, step, x, first): views of the examples at positions first, ...
+    # of the batch at `step` (models.ssl.HostViews), or None
+    augment: Any = None
+    root_key: np.ndarray | None = None
     _order: EpochOrder | None = dataclasses.field(default=None, repr=False)
 
     def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         if self._order is None:
             self._order = EpochOrder(self.data_key, len(self.x), self.batch_size)
         index = self._order.indices(int(step), self.shard)
-        return np.asarray(self.x[index]), np.asarray(self.y[index])
+        x = np.asarray(self.x[index])
+        if self.augment is not None:
+            first = self.shard[0] * (self.batch_size // self.shard[1])
+            x = np.asarray(self.augment(self.root_key, int(step), x, first))
+        return x, np.asarray(self.y[index])
 
     def __getstate__(self) -> dict:  # a worker computes its own epochs
         return {**self.__dict__, "_order": None}
@@ -100,8 +108,8 @@ class Stream:
     """The training batches of a run, read on the host, `length` steps at a time."""
 
     def __init__(self, x: Any, y: Any, batch_size: int, sharding: jax.sharding.NamedSharding,
-                 workers: int = 0, prefetch: int = 128):
-        self.x, self.y, self.batch_size = x, y, batch_size
+                 workers: int = 0, prefetch: int = 128, augment: Any = None):
+        self.x, self.y, self.batch_size, self.augment = x, y, batch_size, augment
         self.sharding, self.workers, self.prefetch = sharding, workers, prefetch
         self.shard = (jax.process_index(), jax.process_count())
         if batch_size % self.shard[1]:
@@ -112,20 +120,21 @@ class Stream:
     def batches(self, root_key: Any, step: int, length: int) -> tuple[jax.Array, jax.Array]:
         """The stacked global batches (x, y) of steps step, ..., step + length - 1 of the run
         with root key `root_key` (a replicated array or host key data)."""
-        data_key = np.asarray(rng.purpose_key(jax.device_get(_local(root_key)),
-                                              rng.DATA_ORDER))
+        root_key = np.asarray(jax.device_get(_local(root_key)))
+        data_key = np.asarray(rng.purpose_key(root_key, rng.DATA_ORDER))
         if self._at != (data_key.tobytes(), step):
-            self._open(data_key, step)
+            self._open(root_key, data_key, step)
         parts = [next(self._iterator) for _ in range(length)]
         self._at = (data_key.tobytes(), step + length)
         xs, ys = (np.stack([part[i] for part in parts]) for i in (0, 1))
         return (jax.make_array_from_process_local_data(self.sharding, xs),
                 jax.make_array_from_process_local_data(self.sharding, ys))
 
-    def _open(self, data_key: np.ndarray, step: int) -> None:
+    def _open(self, root_key: np.ndarray, data_key: np.ndarray, step: int) -> None:
         """A grain pipeline over the steps from `step` on (an earlier one is closed)."""
         self.close()
-        read = ReadStep(self.x, self.y, data_key, self.batch_size, self.shard)
+        read = ReadStep(self.x, self.y, data_key, self.batch_size, self.shard, self.augment,
+                        root_key)
         steps = grain.MapDataset.range(step, _LAST_STEP).map(read)
         if self.workers:
             _absl_flags_ready()

@@ -41,15 +41,16 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxdl import losses
+from jaxdl import losses, rng
 from jaxdl.data import augment as augment_lib
 from jaxdl.models import layers
 from jaxdl.registry import require
 
-__all__ = ["AUGMENTS", "Views", "Method", "views_of", "augment_defaults", "check_augment",
+__all__ = ["AUGMENTS", "IMAGE_AUGMENTS", "HostViews", "Views", "Method", "views_of", "augment_defaults", "check_augment",
            "augmentation", "segment_masks", "head_name", "MLPHead", "SSLNet"]
 
-AUGMENTS = ("none", "mnist1d")  # config.augment.name: the presets of `augmentation`
+AUGMENTS = ("none", "mnist1d", "crop_flip", "resized_crop_flip")  # config.augment.name: presets
+IMAGE_AUGMENTS = ("crop_flip", "resized_crop_flip")  # per example: on the host when streamed
 
 @dataclasses.dataclass(frozen=True)
 class Views:
@@ -61,6 +62,28 @@ class Views:
     max_slope: float = 0.0
     max_offset: float = 0.0
     noise_std: float = 0.0
+    padding: int = 4
+    flip: float = 0.5
+    min_area: float = 0.08
+
+
+@dataclasses.dataclass(frozen=True)
+class HostViews:
+    """The image presets' views computed on the host (grain's workers, `jaxdl.data.stream`)
+    for a process's part of a batch: `views(root_key, step, x, first)` = what the device
+    path computes for the examples at positions first, first + 1, ... of the global batch
+    at `step` (keys from step_key(root, AUGMENT, step), as on the device)."""
+    views: Views
+
+    def __call__(self, root_key: Any, step: int, x: Any, first: int) -> Any:
+        with jax.default_device(jax.local_devices(backend="cpu")[0]):
+            return _host_views(self.views, first, root_key, step, x)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _host_views(views: Views, first: int, root_key: jax.Array, step: jax.Array,
+                x: jax.Array) -> jax.Array:
+    return augmentation(views, first)(rng.step_key(root_key, rng.AUGMENT, step), x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +123,13 @@ def augment_defaults() -> ml_collections.ConfigDict:
         max_slope=1.0,  # trend rising by U[-max_slope, max_slope] over the signal
         max_offset=0.2,  # offset U[-max_offset, max_offset]
         noise_std=0.2,  # i.i.d. Gaussian noise
+        # images (B, H, W, C): crop_flip = zero-pad `padding` pixels, crop the original size
+        # at a random offset, mirror with probability `flip` (the CIFAR recipe);
+        # resized_crop_flip = a crop of area U[min_area, 1] and aspect in [3/4, 4/3]
+        # resized to the image size, then the mirror (the ImageNet recipe)
+        padding=4,
+        flip=0.5,
+        min_area=0.08,
     ))
 
 
@@ -109,6 +139,9 @@ def check_augment(a: Any) -> None:
     require(a.max_shift >= 0, "max_shift", "must be >= 0", a.max_shift)
     require(0 < a.min_scale <= 1, "min_scale", "must be in (0, 1]", a.min_scale)
     require(0 <= a.amplitude < 1, "amplitude", "must be in [0, 1)", a.amplitude)
+    require(a.padding >= 0, "padding", "must be >= 0", a.padding)
+    require(0 <= a.flip <= 1, "flip", "must be in [0, 1]", a.flip)
+    require(0 < a.min_area <= 1, "min_area", "must be in (0, 1]", a.min_area)
     for name in ("max_slope", "max_offset", "noise_std"):
         require(math.isfinite(a[name]) and a[name] >= 0, name, "must be a finite number >= 0",
                 a[name])
@@ -117,11 +150,19 @@ def check_augment(a: Any) -> None:
 # ---------------------------------------------------------------- views
 
 
-def augmentation(views: Views) -> augment_lib.Augment:
+def augmentation(views: Views, first: int = 0) -> augment_lib.Augment:
     """aug(key, x) -> x' of `views` (the identity for 'none'): the `mnist1d` preset
-    composes, in this order, each enabled nuisance of the MNIST-1D generator."""
+    composes, in this order, each enabled nuisance of the MNIST-1D generator; the image
+    presets are per example (`augment_lib.per_example`: example j of x is the one at
+    position first + j of its batch)."""
     if views.name == "none":
         return lambda key, x: layers.as_float(x)
+    if views.name in IMAGE_AUGMENTS:
+        crop = (functools.partial(augment_lib.random_crop, padding=views.padding)
+                if views.name == "crop_flip" else
+                functools.partial(augment_lib.random_resized_crop, scale=(views.min_area, 1.0)))
+        flip = functools.partial(augment_lib.horizontal_flip, p=views.flip)
+        return augment_lib.per_example(augment_lib.compose(crop, flip), first)
     parts = []
     if views.max_shift > 0:
         parts.append(functools.partial(augment_lib.circular_shift, max_shift=views.max_shift))

@@ -69,7 +69,8 @@ class Run:
             return
         c = self.config
         feed = stream.Stream(self.dataset.x_train, self.dataset.y_train, c.batch_size,
-                             self.placement.eval_batches(), c.data.workers, c.data.prefetch)
+                             self.placement.eval_batches(), c.data.workers, c.data.prefetch,
+                             host_views(c))
         try:
             yield lambda state, length: self.streamed_chunk(
                 state, feed.batches(state.key, int(state.step), length), length)
@@ -100,7 +101,10 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     enable_compilation_cache()
     dataset = load_data(config)
     placement = make_placement(config)
+    streamed = input_placement(config, dataset) == "stream"
     setup = make_setup(config, dataset, placement)
+    if host_views(config) is not None and streamed:  # the views come with the batches
+        setup = dataclasses.replace(setup, augment=None)
     optimizer = optim.make_optimizer(config.optimizer, config.steps)
     objective = build_component("objective", objectives.build, config, setup)
     gradient = build_component("gradient", gradients.build, config, setup)
@@ -112,7 +116,6 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
     train_step = step_lib.make_train_step(objective, gradient, optimizer, setup.axis_name,
                                           grad_norm=config.log_grad_norm)
     execution = choose_execution(config, model, shapes, setup.sample_x)
-    streamed = input_placement(config, dataset) == "stream"
     return Run(
         config=config, dataset=dataset, model=model, optimizer=optimizer, placement=placement,
         state_sharding=state_sharding, init=jax.jit(init, out_shardings=state_sharding),
@@ -123,6 +126,15 @@ def build(config: ml_collections.ConfigDict, *, validated: bool = False) -> Run:
         input_placement="stream" if streamed else "device",
         streamed_chunk=step_lib.make_streamed_chunk(train_step, execution, placement,
                                                     state_sharding) if streamed else None)
+
+
+def host_views(config: ml_collections.ConfigDict) -> ssl.HostViews | None:
+    """The supervised objective's image augmentation (config.augment's image presets),
+    computed with the batches on the host when they are streamed; else None (the device
+    computes the views, as it does for every other preset and objective)."""
+    if config.objective.name == "supervised" and config.augment.name in ssl.IMAGE_AUGMENTS:
+        return ssl.HostViews(ssl.views_of(config.augment))
+    return None
 
 
 def input_placement(config: ml_collections.ConfigDict, dataset: data_lib.Dataset) -> str:

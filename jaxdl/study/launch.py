@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from typing import Any, Callable, Sequence
 
 import submitit
@@ -183,17 +184,50 @@ def submit(executor: submitit.Executor, task: Callable[[str], Any], shards: Sequ
     return jobs
 
 
-def wait(jobs: Sequence[Any], shards: Sequence[int]) -> list[str]:
-    """Wait for every job; one line per shard that failed or was cancelled."""
+def wait(jobs: Sequence[Any], shards: Sequence[int], poll_s: float = 2.0) -> list[str]:
+    """Wait for every job to end; one line per shard whose job failed or was cancelled.
+
+    Not `job.result()` alone: for a SLURM job that ended without a result (cancelled,
+    killed) submitit asks `sacct`, which a cluster without accounting storage cannot
+    answer; `squeue` (what is still queued or running) can."""
+    running = dict(zip(shards, jobs))
     failures = []
-    for job, i in zip(jobs, shards):
-        try:
-            job.result()
-        except Exception as e:  # noqa: BLE001 - a shard's failure is reported, not raised
-            lines = [line for line in str(e).splitlines() if line.strip()]
-            failures.append(f"shard {i} (job {job.job_id}) did not finish: "
-                            f"{lines[-1] if lines else type(e).__name__}")
+    while running:
+        queued = _queued(running.values())
+        for i, job in list(running.items()):
+            if job.paths.result_pickle.exists():
+                failures += _failure(i, job)
+            elif not (job.done() if isinstance(job, submitit.LocalJob) else job.job_id in queued):
+                failures.append(f"shard {i} (job {job.job_id}) ended without a result "
+                                f"(cancelled or killed); its log: {job.paths.stderr}")
+            else:
+                continue
+            del running[i]
+        if running:
+            time.sleep(poll_s)
     return failures
+
+
+def _failure(shard: int, job: Any) -> list[str]:
+    try:
+        job.result()
+    except Exception as e:  # noqa: BLE001 - a shard's failure is reported, not raised
+        lines = [line for line in str(e).splitlines() if line.strip()]
+        return [f"shard {shard} (job {job.job_id}) failed: "
+                f"{lines[-1] if lines else type(e).__name__}"]
+    return []
+
+
+def _queued(jobs: Any) -> set[str]:
+    """The ids (`123_4`) of the SLURM array tasks of `jobs` still pending or running."""
+    arrays = sorted({j.job_id.split("_")[0] for j in jobs if isinstance(j, submitit.SlurmJob)})
+    if not arrays:
+        return set()
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(arrays)],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode and "Invalid job id" not in out.stderr:  # the controller: not sure
+        return {j.job_id for j in jobs}  # ask again at the next poll
+    return set(out.stdout.split())
 
 
 def launch(spec: Launch, study: sweep.Study, workdir: str, task: Callable[[str], Any], *,
@@ -220,6 +254,11 @@ def launch(spec: Launch, study: sweep.Study, workdir: str, task: Callable[[str],
             failures = wait(jobs, todo)
         except KeyboardInterrupt:
             return _interrupted(spec, jobs, workdir)
+        # A shard stopped by SIGTERM (scancel) saves its trial and exits 0: the store says.
+        left = shards_with_work(study, workdir, spec.shards, retry_failed=False,
+                                remeasure=False)
+        failures += [f"shard {i}: trials left to do (stopped before the end)" for i in left
+                     if not any(line.startswith(f"shard {i} ") for line in failures)]
     else:
         failures = []
         print(f"sweep {study.name}: every shard of {spec.shards} is complete; nothing submitted")

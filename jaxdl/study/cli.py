@@ -21,7 +21,7 @@ import functools
 import os
 import shlex
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from jaxdl import config as config_lib
 from jaxdl.study import sweep
@@ -29,7 +29,7 @@ from jaxdl.training import parallel
 from jaxdl.training import workdir as workdir_lib
 
 __all__ = ["SWEEP_HELP", "REPORT_HELP", "add_parsers", "main", "sweep_command", "print_report",
-           "print_hint", "resume_command", "run_shard"]
+           "print_hint", "resume_command", "run_task", "shard_argv", "run_shard"]
 
 SWEEP_HELP = """\
 Run every trial of a study and write its report.
@@ -184,8 +184,8 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str],
         saved = store.check_directory(workdir)  # damaged study.json or record: refused
         store.check_variant(workdir, saved, study)  # before the lock: nothing is touched
     if spec is not None:
-        task = functools.partial(run_shard, tuple(shard_argv(args, workdir)), tuple(overrides))
-        return launch.launch(spec, study, workdir, task, retry_failed=args.retry_failed,
+        return launch.launch(spec, study, workdir, run_task(args, workdir, overrides),
+                             retry_failed=args.retry_failed,
                              remeasure=args.remeasure, write_report=not args.no_report)
     try:
         if study.search is not None:
@@ -213,6 +213,12 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str],
     if not args.no_report:
         print_report(report.write_report([workdir], study=study.path))
     return 0
+
+
+def run_task(args: argparse.Namespace, workdir: str, overrides: Sequence[str]
+             ) -> Callable[[str], str]:
+    """What each task of a launch runs, given its shard "i/N": a picklable `run_shard`."""
+    return functools.partial(run_shard, tuple(shard_argv(args, workdir)), tuple(overrides))
 
 
 def shard_argv(args: argparse.Namespace, workdir: str) -> list[str]:

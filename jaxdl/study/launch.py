@@ -195,9 +195,10 @@ def wait(jobs: Sequence[Any], shards: Sequence[int], poll_s: float = 2.0) -> lis
     while running:
         queued = _queued(running.values())
         for i, job in list(running.items()):
+            local = isinstance(job, submitit.LocalJob)
             if job.paths.result_pickle.exists():
                 failures += _failure(i, job)
-            elif not (job.done() if isinstance(job, submitit.LocalJob) else job.job_id in queued):
+            elif job.done() if local else job.job_id not in queued:
                 failures.append(f"shard {i} (job {job.job_id}) ended without a result "
                                 f"(cancelled or killed); its log: {job.paths.stderr}")
             else:

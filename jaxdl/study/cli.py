@@ -167,8 +167,11 @@ def sweep_command(args: argparse.Namespace, argv: Sequence[str],
                   overrides: Sequence[str] = ()) -> int:
     """`jaxdl sweep`: the study (a variant with --quick and --config overrides) in its
     directory; everything is checked before the first trial trains."""
-    from jaxdl.study import launch, report, run, search, store  # late: see main
-    spec = launch.check_flags(args)  # a bad flag fails before anything is written
+    from jaxdl.study import report, run, search, store  # late: see main
+    spec = None
+    if args.launcher or args.shards is not None or args.slurm or args.no_wait:
+        from jaxdl.study import launch  # late: submitit too, only when a launcher is asked for
+        spec = launch.check_flags(args)  # a bad flag fails before anything is written
     if args.shard:
         sweep.parse_shard(args.shard)
     if spec is None:  # this process trains: join a multi-process job first (before any JAX work)

@@ -66,8 +66,8 @@ COMMAND_IMPORTS: frozenset[tuple[str, str]] = frozenset({
     ("jaxdl/__init__.py", "jaxdl.training.opened"),  # load_run: pandas
     ("jaxdl/cli.py", "jaxdl.training.opened"),  # inspect: pandas
     ("jaxdl/cli.py", "matplotlib.figure"),  # inspect: the curves
-    *(("jaxdl/study/cli.py", f"jaxdl.study.{m}")  # sweep, report: pandas, scipy, matplotlib
-      for m in ("measure", "report", "run", "search", "store")),
+    *(("jaxdl/study/cli.py", f"jaxdl.study.{m}")  # sweep, report: pandas, scipy, matplotlib, submitit
+      for m in ("launch", "measure", "report", "run", "search", "store")),
 })
 
 # The files that the objectives/driver rewrite of issue 15 is replacing now.

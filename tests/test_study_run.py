@@ -2,6 +2,8 @@
 sweeps, vectorized results within the stated tolerance of one-by-one results."""
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -342,3 +344,48 @@ def test_one_by_one_trials_are_validated_and_built_once_and_equal_jaxdl_train(
     params = [jax.device_get(checkpoint.read_latest(str(d))[0]["params"])
               for d in (sweep_dir, tmp_path / "alone")]
     jax.tree.map(np.testing.assert_array_equal, *params)
+
+
+SPREAD = """
+import json, sys, jax
+from jaxdl.study import run, store, sweep, vectorize
+from jaxdl.training import loop
+study = sweep.load_study(sys.argv[1])
+configs = [t.config for t in study.trials]
+program = vectorize.build_program(loop.build(configs[0]))
+state = vectorize.group_placement(len(configs)).state(vectorize.initial_state(program, configs))
+leaf = jax.tree.leaves(state.trials.params)[0]
+run.run_study(study, sys.argv[2], vectorize_mode="yes", max_group=len(configs), progress=False)
+print("RESULT " + json.dumps({
+    "devices": jax.local_device_count(),
+    "shards": sorted((s.device.id, s.index[0].start or 0) for s in leaf.addressable_shards),
+    "step": sorted(d.id for d in state.step.devices())}))
+"""
+
+
+def test_a_vectorized_group_is_split_over_the_local_devices_with_the_one_device_results(
+        tmp_path):
+    """Issue 16, point 7: on a machine with 4 devices, the 4 trials of a group train on 4
+    devices (one each), to the results of the same group on one device within the stated
+    tolerance (every trial computes what it computed on one device)."""
+    path = write_study(tmp_path / "s.py", lrs=(1e-3, 1e-2), seeds=(0, 1), steps=20,
+                       eval_every=10)
+    results = {}
+    for devices in (1, 4):
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        out = subprocess.run([sys.executable, "-c", SPREAD, path, str(tmp_path / str(devices))],
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        results[devices] = json.loads(out.stdout.split("RESULT ")[1])
+    assert results[4]["devices"] == 4
+    assert results[4]["shards"] == [[0, 0], [1, 1], [2, 2], [3, 3]]  # trial i on device i
+    assert results[4]["step"] == [0, 1, 2, 3]  # the step: replicated
+    assert results[1]["shards"] == [[0, 0]]
+    frames = {d: sweep_frame([str(tmp_path / str(d))]).set_index(["trial", "step", "metric"])
+              for d in (1, 4)}
+    assert frames[1].index.equals(frames[4].index)
+    assert {r["mode"] for r in store.records([str(tmp_path / "4")])} == {"vectorized"}
+    diff = (frames[1]["value"] - frames[4]["value"]).abs()
+    metric = diff.index.get_level_values("metric")
+    assert diff[metric.str.endswith("accuracy")].max() <= ACCURACY_TOL
+    assert diff[metric.str.endswith("loss")].max() <= LOSS_TOL

@@ -13,6 +13,13 @@ finished but was not committed are committed from their directory; the rest trai
 checkpoint. A trial that fails (divergence, any error) is committed as failed with
 its error and the sweep goes on; SIGTERM/SIGINT save the running trial or group and
 stop the sweep (`SweepInterrupted`), to be resumed by the same command.
+
+Multi-process trials (`jax.distributed` started by `jaxdl sweep`): every process trains
+each trial one by one — the trial's mesh spans the devices of every process, as in
+`jaxdl train` — and process 0 alone locks the directory and writes the store; which
+trials still need training is decided by process 0 and broadcast, so all processes
+train the same ones in the same order. A shard with nothing left to do exits before
+building (loading data, tracing) anything.
 """
 from __future__ import annotations
 
@@ -25,14 +32,16 @@ import traceback
 from typing import Any, Iterator, Sequence
 
 import jax
+import numpy as np
 import tqdm
+from jax.experimental import multihost_utils
 
 from jaxdl import config as config_lib
 from jaxdl.study import measure as measure_lib
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep, tensorboard, vectorize
 from jaxdl.study.programs import program_for
-from jaxdl.training import loop, resume
+from jaxdl.training import loop, parallel, resume
 from jaxdl.training import workdir as workdir_lib
 
 __all__ = ["VECTORIZE", "SweepInterrupted", "resolve_vectorize", "Summary", "run_study",
@@ -88,13 +97,19 @@ def run_study(study: sweep.Study, workdir: str, *, vectorize_mode: str = "auto",
     measure_fn = measure_lib.load_measure(study)
     if max_group < 1:
         raise sweep.StudyError(f"--max-group {max_group}: must be >= 1")
+    if jax.process_count() > 1:
+        vectorized = _check_multi_process(study, vectorize_mode, measure_fn)
     trials = sweep.shard(study.trials, shard)
     masked = next((t for t in trials if t.config.prune.mask), None) if vectorized else None
     if masked is not None:  # vectorize.py builds its own optimizer, without the mask
         raise sweep.StudyError(f"trial {masked.label}: config.prune.mask is not supported by "
                                f"vectorized trials; run with --vectorize no")
     groups = vectorize.make_groups(trials, max_group if vectorized else 1)
-    runs = _build_runs(groups)  # every shape traced and every option checked, before training
+    idle = _nothing_to_do(store_lib.Store(workdir), trials, measure_fn,
+                          retry_failed=retry_failed, remeasure=remeasure)
+    # every shape traced and every option checked, before training (nothing to train: a
+    # shard of a re-submitted launch whose trials are all committed exits at once)
+    runs = {} if idle else _build_runs(groups)
     with locked(workdir, shard):
         return _run_study(study, workdir, trials, groups, runs, vectorized, measure_fn,
                           retry_failed=retry_failed, remeasure=remeasure, progress=progress)
@@ -105,8 +120,12 @@ def locked(workdir: str, shard: str | None) -> Iterator[None]:
     """One writer per sweep directory, or per shard of it: a whole sweep holds the
     directory's lock exclusively, a shard holds it shared (shards run side by side on one
     directory) and its own shard lock exclusively. A second process gets `Busy`, naming
-    the holder, before it writes anything."""
+    the holder, before it writes anything. In a multi-process job, process 0 is the
+    writer and holds the locks; the others write nothing."""
     store_lib.Store(workdir).check_location()
+    if not parallel.is_primary():
+        yield
+        return
     os.makedirs(workdir, exist_ok=True)
     what = "sweep directory"
     with contextlib.ExitStack() as stack:
@@ -121,14 +140,9 @@ def locked(workdir: str, shard: str | None) -> Iterator[None]:
 def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorized: bool,
                measure_fn, *, retry_failed: bool, remeasure: bool, progress: bool) -> Summary:
     store = store_lib.Store(workdir)
-    store.open(study)  # refuses a directory of another sweep; nothing written before this
-    if retry_failed:
-        for trial in trials:
-            if (store.record(trial.id) or {}).get("status") == store_lib.FAILED:
-                _uncommit(store, trial)
-    for trial in trials:  # finished before a kill, not yet committed: commit, no compute
-        if store.record(trial.id) is None and not store.pending(trial):
-            store.commit_done(trial, mode=_mode_of(store, trial))
+    if parallel.is_primary():
+        _prepare(store, study, trials, retry_failed)
+    todo = _agreed_pending(store, trials)  # process 0's view, shared by every process
     committed = sum(store.record(t.id) is not None for t in trials)
     ran, previous = 0, None  # previous: the last one-by-one trial's run (its seeds reuse it)
     t0 = time.perf_counter()
@@ -138,7 +152,7 @@ def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorize
     try:
         with loop.StopRequest() as stop:  # between trials, a signal stops the sweep cleanly
             for group in groups:
-                if not any(store.pending(t) for t in group):
+                if not any(t.id in todo for t in group):
                     continue
                 if stop.requested:
                     raise loop.Interrupted(0, workdir)
@@ -156,16 +170,65 @@ def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorize
         raise SweepInterrupted(workdir) from None
     finally:
         bar.close()
+    parallel.sync("jaxdl: the sweep's trials are committed")  # then every process reads them
     measured = 0
-    if measure_fn is not None:
+    if measure_fn is not None:  # one process only (_check_multi_process)
         measured = measure_lib.measure_trials(measure_fn, trials, store, runs,
                                               remeasure=remeasure, progress=progress)
-    tensorboard.export(trials, store)  # done trials as named TensorBoard runs with hparams
+    if parallel.is_primary():
+        tensorboard.export(trials, store)  # done trials as named TensorBoard runs with hparams
     statuses = [(store.record(t.id) or {}).get("status") for t in trials]
     return Summary(workdir=workdir, trials=len(trials), done=statuses.count(store_lib.DONE),
                    failed=statuses.count(store_lib.FAILED), ran=ran,
                    wall_time_s=time.perf_counter() - t0, vectorized=vectorized,
                    measured=measured)
+
+
+def _check_multi_process(study: sweep.Study, vectorize_mode: str, measure_fn: Any) -> bool:
+    """Whether a multi-process sweep vectorizes: never. Its trials train one by one over
+    the devices of every process; a vmapped group and a study's probes run in one."""
+    if vectorize_mode == "yes":
+        raise sweep.StudyError("--vectorize yes: a multi-process sweep trains its trials one "
+                               "by one over every process's devices; drop --vectorize yes")
+    if measure_fn is not None:
+        raise sweep.StudyError(f"study {study.path}: its measure() runs in one process; run "
+                               f"this sweep without jax.distributed (--coordinator)")
+    return False
+
+
+def _nothing_to_do(store: store_lib.Store, trials: Sequence[sweep.Trial], measure_fn: Any, *,
+                   retry_failed: bool, remeasure: bool) -> bool:
+    """Every trial committed or finished, and measured where the study measures: read
+    from the store only (a directory that does not exist yet has everything to do)."""
+    if retry_failed or remeasure or any(store.pending(t) for t in trials):
+        return False
+    return measure_fn is None or all(
+        (store.record(t.id) or {}).get("measured") for t in trials
+        if (store.record(t.id) or {}).get("status") == store_lib.DONE)
+
+
+def _prepare(store: store_lib.Store, study: sweep.Study, trials: Sequence[sweep.Trial],
+             retry_failed: bool) -> None:
+    """The writer's first steps: open the store, move failed records aside to retry them,
+    commit trials that finished before a kill but were not committed (no compute)."""
+    store.open(study)  # refuses a directory of another sweep; nothing written before this
+    if retry_failed:
+        for trial in trials:
+            if (store.record(trial.id) or {}).get("status") == store_lib.FAILED:
+                _uncommit(store, trial)
+    for trial in trials:
+        if store.record(trial.id) is None and not store.pending(trial):
+            store.commit_done(trial, mode=_mode_of(store, trial))
+
+
+def _agreed_pending(store: store_lib.Store, trials: Sequence[sweep.Trial]) -> set[str]:
+    """The ids of the trials that still need training, as process 0 sees them: every
+    process of a multi-process sweep trains the same trials (one process: its own view)."""
+    pending = np.array([store.pending(t) for t in trials], dtype=np.int32)
+    if jax.process_count() > 1:
+        parallel.sync("jaxdl: the sweep directory is ready")  # after process 0's _prepare
+        pending = np.asarray(multihost_utils.broadcast_one_to_all(pending))
+    return {t.id for t, flag in zip(trials, pending) if flag}
 
 
 # Built runs by group key, kept for the life of the process: a search's successive
@@ -208,12 +271,14 @@ def _without_seed(config: Any) -> dict:
 def _train_one(trial: sweep.Trial, store: store_lib.Store, run: loop.Run) -> None:
     """`jaxdl.train(run, trials/<id>)` with the trial's built run: resumes the trial's own
     checkpoints; a failure is committed with its error and does not stop the sweep."""
+    commit = parallel.is_primary()  # every process trains, process 0 writes the record
     try:
         loop.train(run, store.trial_dir(trial.id), progress=False)
     except loop.Interrupted:
         raise
     except loop.TrainingDiverged as e:
-        store.commit_failed(trial, str(e), mode="single")
+        if commit:
+            store.commit_failed(trial, str(e), mode="single")
     except (workdir_lib.WorkdirError, OSError):
         # The infrastructure, not the trial: damaged or busy files, a full disk. The trial
         # stays pending (never a permanent failure) and the sweep stops on this one line.
@@ -221,9 +286,11 @@ def _train_one(trial: sweep.Trial, store: store_lib.Store, run: loop.Run) -> Non
     except Exception as e:  # any error of one trial: recorded, the sweep goes on
         lines = traceback.format_exception_only(type(e), e)
         print(f"jaxdl: trial {trial.label} failed: {lines[-1].strip()}", file=sys.stderr)
-        store.commit_failed(trial, "".join(lines).strip(), mode="single")
+        if commit:
+            store.commit_failed(trial, "".join(lines).strip(), mode="single")
     else:
-        store.commit_done(trial, mode="single")
+        if commit:
+            store.commit_done(trial, mode="single")
 
 
 def _mode_of(store: store_lib.Store, trial: sweep.Trial) -> str:

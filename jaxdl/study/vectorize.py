@@ -29,6 +29,16 @@ faithful sample of the same distribution, and the study's means, intervals and
 verdicts agree. A group is itself deterministic: resumed from its checkpoint it
 ends with the same bits as never stopping.
 
+Devices: a group's trials are split over the local devices along the trial axis (a
+`NamedSharding` of the stacked state on a one-axis mesh `trials`; the data and eval
+sets replicated), so on a machine with several GPUs one vmapped program keeps every GPU
+busy; the trials are independent, so XLA partitions the program with no communication.
+Why not group g on device g % n: groups train one after another, so that would leave
+n - 1 devices idle. A group of K trials uses the largest count of local devices that
+divides K (jax splits an axis only evenly): --max-group a multiple of the device count
+uses them all. Each trial computes what it computed on one device, so the results are
+the one-device results to float rounding (tests/test_study_run.py).
+
 Driver: a group trains through the core's one loop (training/driver.py) with the
 core's hooks for evaluation, checkpoints and signals, and its own per-trial hooks for
 the NaN stop and the step log; the final state is evaluated once (the last eval point's).
@@ -57,6 +67,8 @@ import ml_collections
 import numpy as np
 import optax
 
+from jax.sharding import NamedSharding, PartitionSpec as P
+
 from jaxdl import optim, rng
 from jaxdl.data import pipeline
 from jaxdl.training import checkpoint as checkpoint_lib
@@ -71,7 +83,8 @@ from jaxdl.training import writers
 
 __all__ = ["HYPERPARAMS", "VECTOR_KEYS", "COUPLED_DECAY", "group_key", "make_groups",
            "injectable_optimizer", "hyperparams", "GroupState", "Program", "build_program",
-           "initial_state", "abstract_state", "unstack", "group_id", "train_group"]
+           "initial_state", "group_devices", "GroupPlacement", "group_placement", "abstract_state",
+           "unstack", "group_id", "train_group"]
 
 # Keys whose values a group's trials may differ in. The optimizer's are injected
 # hyperparameters; `seed` is the root key in each trial's state.
@@ -201,11 +214,39 @@ def initial_state(program: Program, configs: Sequence[ml_collections.ConfigDict]
     return program.init(keys, hyperparams(configs))
 
 
+def group_devices(k: int) -> list[jax.Device]:
+    """The local devices a group of `k` trials is split over: as many as divide `k`."""
+    local = jax.local_devices()
+    return local[:max(d for d in range(1, min(k, len(local)) + 1) if k % d == 0)]
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupPlacement:
+    """Where a group's arrays live: its stacked trials split over `trials`, the rest
+    (the step, the data, the eval sets) replicated."""
+    split: NamedSharding
+    replicated: NamedSharding
+
+    def state(self, state: GroupState) -> GroupState:
+        return GroupState(step=jax.device_put(state.step, self.replicated),
+                          trials=jax.device_put(state.trials, self.split))
+
+
+def group_placement(k: int) -> GroupPlacement:
+    mesh = jax.sharding.Mesh(np.array(group_devices(k)), ("trials",))
+    return GroupPlacement(NamedSharding(mesh, P("trials")), NamedSharding(mesh, P()))
+
+
 def abstract_state(program: Program, configs: Sequence[ml_collections.ConfigDict]) -> Any:
     """Shapes, dtypes and placement of a group's state, for restoring into."""
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    placement = group_placement(len(configs))
     shapes = jax.eval_shape(lambda: initial_state(program, configs))
-    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
+
+    def like(sharding: NamedSharding) -> Callable[[Any], jax.ShapeDtypeStruct]:
+        return lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding)
+
+    return GroupState(step=like(placement.replicated)(shapes.step),
+                      trials=jax.tree.map(like(placement.split), shapes.trials))
 
 
 def unstack(tree: Any, i: int) -> Any:
@@ -237,12 +278,13 @@ def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: A
     checkpoints = checkpoint_lib.Checkpoints(f"{group_dir}/checkpoints", config.keep_checkpoints)
     group = _Group(trials, store, gid)
     try:
+        placement = group_placement(len(trials))  # its trials split over the local devices
         latest = checkpoints.restore_latest(lambda saved: abstract_state(program, configs))
-        state = latest[0] if latest else initial_state(program, configs)
+        state = latest[0] if latest else placement.state(initial_state(program, configs))
         group.open(int(state.step))
-        # A group runs on one device (the default): its data and eval sets are placed there.
-        data = pipeline.to_device(run.dataset)
-        sets = evaluation.eval_sets(dataclasses.replace(run, placement=None))
+        data = jax.device_put(pipeline.to_device(run.dataset), placement.replicated)
+        sets = jax.device_put(evaluation.eval_sets(dataclasses.replace(run, placement=None)),
+                              placement.replicated)
         t0 = time.perf_counter()
         progress(len(group.live) * int(state.step) / config.steps)  # done before a resume
         evaluate = hooks_lib.Evaluate(lambda s: _evaluate(program, s, sets),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import time
 from typing import Any
 
 import grain
@@ -116,10 +117,12 @@ class Stream:
             raise ValueError(f"batch_size {batch_size} does not divide over "
                              f"{self.shard[1]} processes")
         self._iterator, self._at = None, None  # (key bytes, next step) the iterator is at
+        self.waited_s = 0.0  # host time spent in `batches`: reading, stacking, placing
 
     def batches(self, root_key: Any, step: int, length: int) -> tuple[jax.Array, jax.Array]:
         """The stacked global batches (x, y) of steps step, ..., step + length - 1 of the run
         with root key `root_key` (a replicated array or host key data)."""
+        began = time.perf_counter()
         root_key = np.asarray(jax.device_get(_local(root_key)))
         data_key = np.asarray(rng.purpose_key(root_key, rng.DATA_ORDER))
         if self._at != (data_key.tobytes(), step):
@@ -127,8 +130,10 @@ class Stream:
         parts = [next(self._iterator) for _ in range(length)]
         self._at = (data_key.tobytes(), step + length)
         xs, ys = (np.stack([part[i] for part in parts]) for i in (0, 1))
-        return (jax.make_array_from_process_local_data(self.sharding, xs),
-                jax.make_array_from_process_local_data(self.sharding, ys))
+        batches = (jax.make_array_from_process_local_data(self.sharding, xs),
+                   jax.make_array_from_process_local_data(self.sharding, ys))
+        self.waited_s += time.perf_counter() - began
+        return batches
 
     def _open(self, root_key: np.ndarray, data_key: np.ndarray, step: int) -> None:
         """A grain pipeline over the steps from `step` on (an earlier one is closed)."""

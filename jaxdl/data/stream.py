@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import mmap
 import time
 from typing import Any
 
@@ -95,8 +96,37 @@ class ReadStep:
             x = np.asarray(self.augment(self.root_key, int(step), x, first))
         return x, np.asarray(self.y[index])
 
-    def __getstate__(self) -> dict:  # a worker computes its own epochs
-        return {**self.__dict__, "_order": None}
+    def __getstate__(self) -> dict:  # a worker computes its own epochs, maps its own files
+        return {**self.__dict__, "_order": None, "x": _portable(self.x), "y": _portable(self.y)}
+
+
+@dataclasses.dataclass
+class _Mapped:
+    """A memory-mapped array as a worker receives it: its file, mapped again there (a
+    np.memmap would be pickled as a copy of all its bytes)."""
+    filename: str
+    offset: int
+    shape: tuple[int, ...]
+    dtype: Any
+    order: str
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        if "_array" not in self.__dict__:
+            self._array = np.memmap(self.filename, self.dtype, "r", self.offset, self.shape,
+                                    self.order)
+        return self._array[index]
+
+
+def _portable(array: Any) -> Any:
+    """A whole memory-mapped file (`np.load(path, mmap_mode="r")`) travels as its file name;
+    anything else as itself (a slice of a memmap, whose `offset` is its parent's, too)."""
+    if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename:
+        order = "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
+        return _Mapped(array.filename, array.offset, array.shape, array.dtype, order)
+    return array
 
 
 def _cpu_only(worker_index: int, worker_count: int) -> None:

@@ -63,8 +63,8 @@ def wait_all(procs, tmp_path, name, timeout=240):
 # enough to be split): the probe needs the other process's half, so a probe that process
 # 0 runs alone fails ("collective mismatch") or hangs. With a replicated state it
 # happened to need no collective.
-TRAIN = [sys.executable, "-m", "jaxdl.cli", "train", "--config.steps=10",
-         "--config.eval_every=5", "--config.checkpoint_every=10", "--config.chunk_size=5",
+TRAIN = [sys.executable, "-m", "jaxdl.cli", "train", "--config.steps=4",
+         "--config.eval_every=2", "--config.checkpoint_every=4", "--config.chunk_size=2",
          "--config.histograms=True", "--config.parallel.fsdp=2", "--config.model.name=mlp",
          "--config.model.width=512", "--no-progress"]
 
@@ -81,7 +81,7 @@ def test_histograms_of_two_processes_equal_one_process_on_two_devices(tmp_path):
              tmp_path, "two")
     assert reference.wait(timeout=240) == 0, (tmp_path / "one.log").read_text()[-2000:]
     two, one = histograms(tmp_path / "two"), histograms(tmp_path / "one")
-    assert {step for step, _ in two} == {5, 10}
+    assert {step for step, _ in two} == {2, 4}
     assert {"activations/Dense_0", "gradients/Dense_1/kernel", "params/Dense_1/kernel"} <= {
         tag for _, tag in two}
     assert two.keys() == one.keys()
@@ -91,6 +91,23 @@ def test_histograms_of_two_processes_equal_one_process_on_two_devices(tmp_path):
     assert (tmp_path / "two" / "metrics.jsonl").read_text() == \
         (tmp_path / "one" / "metrics.jsonl").read_text()
     assert not list((tmp_path / "two").glob("events.out.*.1"))  # process 1 writes nothing
+
+
+def test_the_probe_runs_per_device_in_pmap_mode_as_the_train_step_does():
+    """parallel.mode=pmap: the objective averages over the device axis, which exists only
+    in the per-device program; on one device its probe equals jit mode's."""
+    from jaxdl import config as config_lib
+    from jaxdl.training import histograms, loop
+    probes = {}
+    for mode in ("jit", "pmap"):
+        c = config_lib.default()
+        c.model = config_lib.named_section("model", "mlp")
+        c.parallel.mode, c.parallel.data = mode, 1
+        run = loop.build(c)
+        probes[mode] = histograms.make_probe(run)(run.init(jax.random.PRNGKey(0)))
+    assert probes["pmap"].keys() == probes["jit"].keys()
+    for tag, values in probes["jit"].items():
+        np.testing.assert_array_equal(probes["pmap"][tag], values, err_msg=tag)
 
 
 # ---------------------------------------------------------------- evaluation across hosts
@@ -206,14 +223,13 @@ def test_stacked_batches_without_placement_pad_with_example_zero_masked():
 
 # ---------------------------------------------------------------- cluster auto-detection
 
-CLUSTER_VARIABLES = (*parallel.SLURM_VARIABLES, *parallel.OMPI_VARIABLES,
-                     "TPU_WORKER_HOSTNAMES", parallel.ENV_COORDINATOR,
-                     parallel.ENV_NUM_PROCESSES, parallel.ENV_PROCESS_ID)
 SLURM = {"SLURM_JOB_ID": "4242", "SLURM_STEP_NODELIST": "node[001-002]", "SLURM_NTASKS": "2",
-         "SLURM_PROCID": "1", "SLURM_LOCALID": "0"}
+         "SLURM_PROCID": "1", "SLURM_LOCALID": "0"}  # what jax/_src/clusters/slurm_cluster.py reads
 OMPI = {"OMPI_MCA_orte_hnp_uri": "1531576320.0;tcp://10.96.0.1:34911",
         "OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_RANK": "3",
-        "OMPI_COMM_WORLD_LOCAL_RANK": "1"}
+        "OMPI_COMM_WORLD_LOCAL_RANK": "1"}  # and ompi_cluster.py
+CLUSTER_VARIABLES = (*SLURM, *OMPI, "TPU_WORKER_HOSTNAMES", "JAXDL_COORDINATOR",
+                     "JAXDL_NUM_PROCESSES", "JAXDL_PROCESS_ID")
 
 
 @pytest.fixture
@@ -236,8 +252,8 @@ def initialize(monkeypatch):
                                          ({"TPU_WORKER_HOSTNAMES": "t0,t1"}, "tpu")])
 def test_a_multi_process_cluster_job_initializes_with_no_arguments(initialize, env, cluster):
     started, calls = initialize(env)
-    assert parallel.cluster_environment() == cluster
     assert started and calls == [((), {})]  # jax's own detection fills in the job
+    assert parallel.cluster_environment() == cluster
 
 
 @pytest.mark.parametrize("env", [
@@ -249,15 +265,15 @@ def test_a_multi_process_cluster_job_initializes_with_no_arguments(initialize, e
     {}])
 def test_a_job_of_one_process_does_not_initialize(initialize, env):
     started, calls = initialize(env)
-    assert parallel.cluster_environment() is None
     assert not started and calls == []
+    assert parallel.cluster_environment() is None
 
 
 def test_an_explicit_coordinator_wins_over_the_cluster(initialize):
     started, calls = initialize(SLURM, "host0:1234", 2, 0)
     assert started and calls == [(("host0:1234", 2, 0), {})]
     with pytest.raises(ValueError, match="--coordinator needs --num-processes"):
-        initialize({parallel.ENV_COORDINATOR: "host0:1234"})
+        initialize({"JAXDL_COORDINATOR": "host0:1234"})
 
 
 SLURM_PORTS = (65535 - 2 ** 12 + 1, 65535)  # jax's SlurmCluster: port = job id % 4096 + 61440

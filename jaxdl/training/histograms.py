@@ -25,12 +25,12 @@ reads the whole of every histogram.
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 import flax
 import jax
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
 from jaxdl import objectives
 from jaxdl.training import parallel
@@ -53,7 +53,6 @@ def make_probe(run: Any) -> Callable[[Any], dict[str, np.ndarray]]:
     x = parallel.place(run.dataset.x_train[:PROBE_EXAMPLES], replicated)
     y = parallel.place(run.dataset.y_train[:PROBE_EXAMPLES], replicated)
 
-    @functools.partial(jax.jit, out_shardings=replicated)
     def probe(state, x, y):
         variables = {"params": state.params, **state.model_state}
         _, captured = run.model.apply(variables, x, train=False,
@@ -64,5 +63,10 @@ def make_probe(run: Any) -> Callable[[Any], dict[str, np.ndarray]]:
         return {**_named(captured["intermediates"], "activations"),
                 **_named(grads, "gradients"), **_named(state.params, "params")}
 
+    if run.placement.mode == "pmap":  # the objective averages over the device axis, so it
+        # runs per device (as the train step does); every device probes the whole batch
+        probe = jax.shard_map(probe, mesh=run.placement.mesh, in_specs=(P(), P(), P()),
+                              out_specs=P())
+    compiled = jax.jit(probe, out_shardings=replicated)
     return lambda state: {tag: np.asarray(v).ravel() for tag, v in
-                          jax.device_get(probe(state, x, y)).items()}
+                          jax.device_get(compiled(state, x, y)).items()}

@@ -248,11 +248,15 @@ def initialize(monkeypatch):
     return start
 
 
-@pytest.mark.parametrize("env,cluster", [(SLURM, "slurm"), (OMPI, "openmpi"),
-                                         ({"TPU_WORKER_HOSTNAMES": "t0,t1"}, "tpu")])
-def test_a_multi_process_cluster_job_initializes_with_no_arguments(initialize, env, cluster):
+@pytest.mark.parametrize("env,cluster,method", [
+    (SLURM, "slurm", "slurm"), (OMPI, "openmpi", "ompi"),
+    ({**SLURM, "SLURM_NTASKS": "1", **OMPI}, "openmpi", "ompi"),  # mpirun in a 1-task srun
+    ({"TPU_WORKER_HOSTNAMES": "t0,t1"}, "tpu", None)])
+def test_a_multi_process_cluster_job_initializes_with_no_job_arguments(initialize, env, cluster,
+                                                                      method):
+    """No coordinator, count or id: jax's own detection of that cluster fills them in."""
     started, calls = initialize(env)
-    assert started and calls == [((), {})]  # jax's own detection fills in the job
+    assert started and calls == [((), {"cluster_detection_method": method})]
     assert parallel.cluster_environment() == cluster
 
 

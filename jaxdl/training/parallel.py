@@ -33,7 +33,7 @@ from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 __all__ = ["BATCH_AXES", "FSDP_MIN_SIZE", "ENV_COORDINATOR", "ENV_NUM_PROCESSES",
            "ENV_PROCESS_ID", "initialize_distributed", "is_primary", "sync", "any_process",
            "Placement", "make_placement", "place", "place_local", "process_block",
-           "cluster_environment"]
+           "cluster_environment", "SLURM_VARIABLES", "OMPI_VARIABLES"]
 
 BATCH_AXES = ("data", "fsdp")  # a global batch is split over every device
 FSDP_MIN_SIZE = 2 ** 14  # smaller leaves stay replicated: splitting them costs more than it saves
@@ -57,32 +57,38 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
     if coordinator and (num_processes is None or process_id is None):
         raise ValueError("--coordinator needs --num-processes and --process-id "
                          f"(or {ENV_NUM_PROCESSES} and {ENV_PROCESS_ID})")
-    if not (coordinator or cluster_environment()):
+    cluster = None if coordinator else cluster_environment()
+    if not (coordinator or cluster):
         return False
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if coordinator:  # explicit flags win over whatever the cluster says
         jax.distributed.initialize(coordinator, num_processes, process_id)
-    else:  # jax's own cluster detection reads the same variables as cluster_environment
-        jax.distributed.initialize()
+    else:  # jax's own detection fills in the coordinator, the count and this process's id;
+        # named, so that it reads the cluster found here (an `mpirun` in a one-task `srun`
+        # step looks like both); on TPU, jax chooses among its TPU environments
+        jax.distributed.initialize(cluster_detection_method=JAX_CLUSTERS.get(cluster))
     return True
 
 
-# The variables jax's cluster detection (jax/_src/clusters) requires to be set, each
-# with the one that counts the processes: a job of one task must not wait for others.
+# What jax's cluster detection (jax/_src/clusters) reads. The job must also count more
+# than one task: a job of one task stays out of jax.distributed (which would start a
+# coordinator service on a port derived from the job id for nothing).
 SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID",
                    "SLURM_LOCALID")
 OMPI_VARIABLES = ("OMPI_MCA_orte_hnp_uri", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
                   "OMPI_COMM_WORLD_LOCAL_RANK")
+JAX_CLUSTERS = {"slurm": "slurm", "openmpi": "ompi"}  # cluster_environment -> jax's name
 
 
 def cluster_environment(env: Mapping[str, str] | None = None) -> str | None:
     """'slurm', 'openmpi' or 'tpu' when the environment describes a job of several
-    processes that `jax.distributed.initialize()` can join with no arguments, else None.
+    processes that `jax.distributed.initialize` can join with no coordinator, count or
+    id given, else None.
 
-    SLURM: an `srun` step of SLURM_NTASKS > 1 tasks (a batch script outside `srun`
-    lacks SLURM_STEP_NODELIST, so it stays one process). OpenMPI: `mpirun`/`mpiexec`
-    of OMPI_COMM_WORLD_SIZE > 1 (jax reads the launcher's address from
-    OMPI_MCA_orte_hnp_uri, which only Open MPI 4's ORTE launcher sets).
+    SLURM: an `srun` step of SLURM_NTASKS > 1 tasks (a batch script outside `srun` has
+    no SLURM_STEP_NODELIST, so jax would not detect it: it stays one process). OpenMPI:
+    `mpirun`/`mpiexec` of OMPI_COMM_WORLD_SIZE > 1 (jax reads the launcher's address from
+    OMPI_MCA_orte_hnp_uri, which those launchers set). TPU: a pod slice of several workers.
     """
     env = os.environ if env is None else env
     if all(v in env for v in SLURM_VARIABLES) and _count(env["SLURM_NTASKS"]) > 1:

@@ -32,12 +32,13 @@ from test_parallel import ROUNDING, free_port  # tests/test_parallel.py
 TWO_DEVICES = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
 
-def two_processes(command, tmp_path, name, env=None, extra_args=True):
-    """Start `command` (an argv) as processes 0 and 1 of one job; output to files."""
+def two_processes(command, tmp_path, name, env=None, coordinator_flags=True):
+    """Start `command` (an argv) as processes 0 and 1 of one job, told so by jaxdl's
+    coordinator flags (or else by each one's `env`); output to files."""
     port = free_port()
     return [subprocess.Popen(
         [*command, *(["--coordinator", f"localhost:{port}", "--num-processes", "2",
-                      "--process-id", str(i)] if extra_args else [])],
+                      "--process-id", str(i)] if coordinator_flags else [])],
         env=env[i] if env else None, stdout=open(tmp_path / f"{name}{i}.log", "w"),
         stderr=subprocess.STDOUT) for i in range(2)]
 
@@ -313,7 +314,7 @@ def test_two_processes_of_a_fake_slurm_step_join_with_no_coordinator(tmp_path):
             "SLURM_NTASKS": "2", "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i)}
            for i in range(2)]
     logs = wait_all(two_processes([sys.executable, "-c", JOIN_SCRIPT], tmp_path, "slurm",
-                                  env=env, extra_args=False), tmp_path, "slurm", timeout=120)
+                                  env=env, coordinator_flags=False), tmp_path, "slurm", timeout=120)
     assert [result(log) for log in logs] == [
         {"started": True, "processes": 2, "index": i, "devices": 2, "any": True}
         for i in range(2)]

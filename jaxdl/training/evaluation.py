@@ -18,29 +18,40 @@ import numpy as np
 from jaxdl import losses
 from jaxdl.training import parallel
 
-__all__ = ["eval_sets", "evaluate", "stacked_batches", "summarize"]
+__all__ = ["eval_layout", "eval_sets", "evaluate", "stacked_batches", "summarize"]
 
 Results = dict[str, tuple[dict[str, float], dict[str, list[float]]]]
 
 
+def eval_layout(n: int, batch_size: int, num_devices: int = 1
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, mask), each (nb, bs): rows[b, j] is the example at position j of batch b.
+    The last batch is padded with example 0, masked out (mask 0), so every example counts
+    exactly once; bs is a multiple of `num_devices` so that each batch splits over them."""
+    batch_size = min(batch_size, n)
+    batch_size = -(-batch_size // num_devices) * num_devices
+    nb = -(-n // batch_size)
+    positions = np.arange(nb * batch_size)
+    rows = np.where(positions < n, positions, 0).reshape(nb, batch_size)
+    mask = (positions < n).astype(np.float32).reshape(nb, batch_size)
+    return rows, mask
+
+
 def stacked_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
                     placement: parallel.Placement | None = None):
-    """(xs, ys, masks) of shape (nb, bs, ...): the last batch padded, padding masked out;
-    with a placement, bs is a multiple of the device count and each batch is split."""
-    n = len(x)
-    batch_size = min(batch_size, n)
-    if placement is not None:
-        batch_size = -(-batch_size // placement.num_devices) * placement.num_devices
-    nb = -(-n // batch_size)
-    pad = nb * batch_size - n
-    mask = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
-    x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
-    y = np.concatenate([y, np.repeat(y[:1], pad, axis=0)])
-    shape = lambda a: a.reshape(nb, batch_size, *a.shape[1:])
+    """(xs, ys, masks) of shape (nb, bs, ...) laid out by `eval_layout`. With a placement
+    each batch is split over its devices, and each process reads and places only the
+    examples its own devices hold (`parallel.process_block`): 1/P of the set per host."""
+    num_devices = placement.num_devices if placement is not None else 1
+    rows, mask = eval_layout(len(x), batch_size, num_devices)
     if placement is None:
-        return jnp.asarray(shape(x)), jnp.asarray(shape(y)), jnp.asarray(shape(mask))
+        return jnp.asarray(x[rows]), jnp.asarray(y[rows]), jnp.asarray(mask)
     sharding = placement.eval_batches()
-    return tuple(parallel.place(shape(a), sharding) for a in (x, y, mask))
+    block = parallel.process_block(sharding.addressable_devices_indices_map(rows.shape).values(),
+                                   rows.shape, axis=1)
+    local = rows[:, block]  # the same global arrays as one host would build, in parts
+    return tuple(parallel.place_local(part, sharding, rows.shape + part.shape[2:])
+                 for part in (x[local], y[local], mask[:, block]))
 
 
 def eval_sets(run: Any) -> dict[str, tuple]:

@@ -320,8 +320,10 @@ def _evaluation_hook(run: Run, log: workdir_lib.MetricsLog) -> hooks_lib.Evaluat
 
 
 def _histogram_hooks(run: Run, log: workdir_lib.MetricsLog) -> list[driver.ChunkHook]:
-    """`config.histograms`: activation, gradient and param histograms at each eval point."""
-    if not (run.config.histograms and parallel.is_primary()):
+    """`config.histograms`: activation, gradient and param histograms at each eval point.
+    Every process computes them (the probe is jitted on global arrays); `log` writes
+    them on process 0 only."""
+    if not run.config.histograms:
         return []
     probe = histograms.make_probe(run)
     return [driver.OnChunk(lambda chunk: log.histograms(chunk.step, probe(chunk.state)),

@@ -9,16 +9,21 @@ over all devices, and XLA inserts the gradient all-reduce. `parallel.mode =
 averaged over devices (its gradient w.r.t. replicated params is then already
 the all-reduced mean).
 
-Multi-host: `initialize_distributed` starts JAX's own runtime
-(`jax.distributed`); every process holds the whole (small) dataset on the host,
-and each device receives only its slice of each global batch, so results do
-not depend on the process count.
+Multi-host: `initialize_distributed` starts JAX's own runtime (`jax.distributed`)
+from an explicit coordinator, or with no arguments where the cluster describes the job
+(a multi-task SLURM step, an OpenMPI `mpirun`, a TPU pod slice). Every process runs
+every jitted computation on global arrays, in the same order (a program that one
+process runs alone waits for, or mismatches, the others' collectives); only process 0
+writes logs. Each device receives only its slice of each global batch, so results do
+not depend on the process count. The training set is still held whole by every process
+(`Run.device_data` replicates it); evaluation batches are not: each process builds only
+the part its own devices hold (`process_block`, `place_local`).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import jax
 import numpy as np
@@ -27,7 +32,8 @@ from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 __all__ = ["BATCH_AXES", "FSDP_MIN_SIZE", "ENV_COORDINATOR", "ENV_NUM_PROCESSES",
            "ENV_PROCESS_ID", "initialize_distributed", "is_primary", "sync", "any_process",
-           "Placement", "make_placement", "place"]
+           "Placement", "make_placement", "place", "place_local", "process_block",
+           "cluster_environment", "SLURM_VARIABLES", "OMPI_VARIABLES"]
 
 BATCH_AXES = ("data", "fsdp")  # a global batch is split over every device
 FSDP_MIN_SIZE = 2 ** 14  # smaller leaves stay replicated: splitting them costs more than it saves
@@ -39,7 +45,8 @@ ENV_PROCESS_ID = "JAXDL_PROCESS_ID"
 
 def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
                            process_id: int | None = None) -> bool:
-    """Join a multi-process run when asked to (flags or JAXDL_* env), or on a TPU pod.
+    """Join a multi-process run when asked to (flags or JAXDL_* env), or when the cluster
+    describes one (`cluster_environment`: SLURM, OpenMPI, a TPU pod slice).
 
     Returns whether `jax.distributed` was initialized. Must run before any JAX
     computation. On CPU the collectives go through gloo.
@@ -47,18 +54,58 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
     coordinator = coordinator or os.environ.get(ENV_COORDINATOR)
     num_processes = num_processes or _int_env(ENV_NUM_PROCESSES)
     process_id = process_id if process_id is not None else _int_env(ENV_PROCESS_ID)
-    on_tpu_pod = "," in os.environ.get("TPU_WORKER_HOSTNAMES", "")
-    if not (coordinator or on_tpu_pod):
-        return False
     if coordinator and (num_processes is None or process_id is None):
         raise ValueError("--coordinator needs --num-processes and --process-id "
                          f"(or {ENV_NUM_PROCESSES} and {ENV_PROCESS_ID})")
+    cluster = None if coordinator else cluster_environment()
+    if not (coordinator or cluster):
+        return False
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    if coordinator:
+    if coordinator:  # explicit flags win over whatever the cluster says
         jax.distributed.initialize(coordinator, num_processes, process_id)
-    else:  # TPU pod slice: jax reads the topology from the TPU metadata
-        jax.distributed.initialize()
+    else:  # jax's own detection fills in the coordinator, the count and this process's id;
+        # named, so that it reads the cluster found here (an `mpirun` in a one-task `srun`
+        # step looks like both); on TPU, jax chooses among its TPU environments
+        jax.distributed.initialize(cluster_detection_method=JAX_CLUSTERS.get(cluster))
     return True
+
+
+# What jax's cluster detection (jax/_src/clusters) reads. The job must also count more
+# than one task: a job of one task stays out of jax.distributed (which would start a
+# coordinator service on a port derived from the job id for nothing).
+SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID",
+                   "SLURM_LOCALID")
+OMPI_VARIABLES = ("OMPI_MCA_orte_hnp_uri", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
+                  "OMPI_COMM_WORLD_LOCAL_RANK")
+JAX_CLUSTERS = {"slurm": "slurm", "openmpi": "ompi"}  # cluster_environment -> jax's name
+
+
+def cluster_environment(env: Mapping[str, str] | None = None) -> str | None:
+    """'slurm', 'openmpi' or 'tpu' when the environment describes a job of several
+    processes that `jax.distributed.initialize` can join with no coordinator, count or
+    id given, else None.
+
+    SLURM: an `srun` step of SLURM_NTASKS > 1 tasks (a batch script outside `srun` has
+    no SLURM_STEP_NODELIST, so jax would not detect it: it stays one process). OpenMPI:
+    `mpirun`/`mpiexec` of OMPI_COMM_WORLD_SIZE > 1 (jax reads the launcher's address from
+    OMPI_MCA_orte_hnp_uri, which those launchers set). TPU: a pod slice of several workers.
+    """
+    env = os.environ if env is None else env
+    if all(v in env for v in SLURM_VARIABLES) and _count(env["SLURM_NTASKS"]) > 1:
+        return "slurm"
+    if all(v in env for v in OMPI_VARIABLES) and _count(env["OMPI_COMM_WORLD_SIZE"]) > 1:
+        return "openmpi"
+    if "," in env.get("TPU_WORKER_HOSTNAMES", ""):  # jax reads the TPU metadata
+        return "tpu"
+    return None
+
+
+def _count(value: str) -> int:
+    """A task count from the environment; 1 (no multi-process start) if unreadable."""
+    try:
+        return int(value)
+    except ValueError:
+        return 1
 
 
 def _int_env(name: str) -> int | None:
@@ -156,3 +203,25 @@ def place(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
     receives only its own slice."""
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+def process_block(indices: Iterable[tuple[slice, ...]], shape: tuple[int, ...],
+                  axis: int) -> slice:
+    """The contiguous block along `axis` that a process's devices hold, given their
+    `indices` into a global array of `shape` (`sharding.addressable_devices_indices_map`'s
+    values): what that process must supply to `place_local`."""
+    spans = {index[axis].indices(shape[axis])[:2] for index in indices}
+    if not spans:  # none of this process's devices is in the mesh
+        return slice(0, 0)
+    start, stop = min(a for a, _ in spans), max(b for _, b in spans)
+    if sum(b - a for a, b in spans) != stop - start:
+        raise ValueError(f"this process's devices hold no contiguous block of axis {axis}: "
+                         f"{sorted(spans)}")
+    return slice(start, stop)
+
+
+def place_local(local: np.ndarray, sharding: NamedSharding,
+                global_shape: tuple[int, ...]) -> jax.Array:
+    """A global array of `global_shape` from this process's part of it only (its
+    `process_block`): no host holds the whole array."""
+    return jax.make_array_from_process_local_data(sharding, np.asarray(local), global_shape)

@@ -103,7 +103,8 @@ def parser() -> argparse.ArgumentParser:
                     "of another run; shapes must match key by key")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     hosts = t.add_argument_group(
-        "multi-process runs (jax.distributed; automatic on TPU pod slices; see BUILD.md)")
+        "multi-process runs (jax.distributed; automatic on TPU pod slices and in "
+        "SLURM/OpenMPI jobs of several tasks; see BUILD.md)")
     hosts.add_argument("--coordinator", metavar="HOST:PORT",
                        help="address of process 0; every process gets the same command "
                             "(env JAXDL_COORDINATOR)")

@@ -170,11 +170,22 @@ def test_own_loop(tmp_path):
         "step 100", "step 200", "step 300"]
 
 
+# ---------------------------------------------------------------- streaming
+
+
+def test_streaming(tmp_path):
+    code, out, err = python(guide("streaming.py"), str(tmp_path / "run"), cwd=tmp_path)
+    assert code == 0, err[-3000:]  # its assert: the streamed run's loss is the device path's
+    assert "streamed: 60 steps, the same test loss as the device path: " in out
+    saved = json.load(open(tmp_path / "run" / "stream" / "config.json"))
+    assert saved["data"]["placement"] == "stream" and saved["data"]["workers"] == 2
+
+
 # ---------------------------------------------------------------- the pages
 
 PAGES = {"own_objective.md": ("focal_loss.py", "own_objective.py"),
          "own_study.md": ("gated_mlp.py", "own_study.py"),
-         "own_loop.md": ("own_loop.py",)}
+         "own_loop.md": ("own_loop.py",), "streaming.md": ("streaming.py",)}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))

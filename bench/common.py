@@ -59,6 +59,23 @@ def source_version() -> dict[str, str]:
             "dirty": git("status", "--porcelain", "--", "jaxdl", "bench")}
 
 
+def save_section(path: str, name: str, section: dict) -> None:
+    """Into `python -m bench`'s raw results (runs/bench/results.json) as section `name`,
+    atomically, for `python -m bench --report-only`; the machine is recorded as that file's
+    other sections' (another machine's results are replaced)."""
+    results = json.load(open(path)) if os.path.exists(path) else {}
+    here = machine()
+    if results.get("machine", {}).get("cpu") not in (None, here["cpu"]):
+        results = {}
+    results.setdefault("sections", {})[name] = section
+    results.setdefault("format", 2)
+    results["machine"] = results.get("machine") or here
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
 def env_with(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # whatever PYTHONPATH the caller set first, then this repository

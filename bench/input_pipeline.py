@@ -1,11 +1,12 @@
 """The streaming input pipeline (`jaxdl.data.stream`) against the on-device path.
 
-    python -m bench.input_pipeline            # ~6 min on 2 CPU cores; BENCHMARKS.md section 8
-    python -m bench.input_pipeline --quick    # smoke run (< 2 min): fewer steps and images
+    python -m bench.input_pipeline            # ~8 min on 2 CPU cores; BENCHMARKS.md section 8
+    python -m bench.input_pipeline --quick    # smoke run (< 3 min): fewer steps and images
+    python -m bench --report-only             # BENCHMARKS.md again, section 8 included
 
 Three measurements, each in a fresh worker process (its own grain workers, its own peak
-memory), printed as the markdown of BENCHMARKS.md's "input pipeline" section and saved
-to runs/bench/input_pipeline.json:
+memory), printed as the markdown of BENCHMARKS.md's section 8 and saved into
+runs/bench/results.json as section `input_pipeline`:
 
 1. **images/s of the stream** for `Stream.batches` alone (no training), batch 128:
    CIFAR-shaped uint8 images (32x32x3, in memory) with `crop_flip`, and images of
@@ -38,7 +39,7 @@ import time
 
 import numpy as np
 
-OUT = "runs/bench/input_pipeline.json"
+RESULTS = "runs/bench/results.json"
 
 
 def _cpu_name() -> str:
@@ -238,7 +239,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and images (smoke run)")
     args = parser.parse_args(argv)
+    from bench import common
     steps = 20 if args.quick else 100
+    t0, load_start = time.perf_counter(), common.load_average()
     results = {"machine": f"{_cpu_name()}, {os.cpu_count()} cores",
                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": []}
     with tempfile.TemporaryDirectory() as data_dir:
@@ -260,9 +263,11 @@ def main(argv=None) -> None:
         results["memory"] = [_in_worker("peak_memory", data_dir, name, 100 if args.quick else 300)
                              for name in ("bench_memory_images", "bench_memory_images_twice")]
         print(results["memory"], flush=True)
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
-        json.dump(results, f, indent=1)
+    common.save_section(RESULTS, "input_pipeline", {
+        "data": results, "command": "python -m bench.input_pipeline" + (" --quick" if args.quick else ""),
+        "repeats": 1, "quick": args.quick, "started": time.strftime("%Y-%m-%d %H:%M"),
+        "minutes": (time.perf_counter() - t0) / 60, "load_start": load_start,
+        "load_end": common.load_average(), "source": common.source_version()})
     print(render(results))
 
 
@@ -270,8 +275,7 @@ def render(results: dict) -> str:
     """The markdown of BENCHMARKS.md's input pipeline section."""
     names = {"cifar": "CIFAR-shaped 32x32x3 uint8, crop_flip",
              "varied": "48-96 px PNG (ArrayRecord), resized to 64, resized_crop_flip"}
-    lines = [f"Machine: {results['machine']}; {results['started']}.", "",
-             "| images | path | grain workers | images/s | images/s per worker core |",
+    lines = ["| images | path | grain workers | images/s | images/s per worker core |",
              "|---|---|---|---|---|"]
     for r in results["rows"]:
         per_core = (f"{r['images_per_s'] / r['workers']:,.0f}" if r["workers"] else "–")

@@ -180,9 +180,23 @@ def render_versus(results: dict) -> str:
           for recipe, same in d.get("same_program", {}).items()])
 
 
+def render_input_pipeline(results: dict) -> str:
+    from bench import input_pipeline
+    return section(
+        results, "input_pipeline", "8. The input pipeline: streamed against on the device",
+        "Batches of 128 read by `jaxdl.data.stream` (grain) on the host, with the image "
+        "augmentation there, against the on-device path drawing the same batches and views "
+        "in one jitted scan; a streamed ResNet's time waiting for input; peak host memory "
+        "streaming datasets several times the memory budget (`bench/input_pipeline.py` "
+        "says how each is measured). On this 2-core machine the grain workers share the "
+        "cores with the main process and the device (XLA:CPU), so more workers can be slower.",
+        input_pipeline.render(results["sections"]["input_pipeline"]["data"]))
+
+
 RENDER = {"targets": render_targets, "strategies": render_strategies,
           "checkpoint": render_checkpoint, "sweep": render_sweep, "resnet": render_resnet,
-          "profile": render_profile, "versus": render_versus}
+          "profile": render_profile, "versus": render_versus,
+          "input_pipeline": render_input_pipeline}
 
 
 def machine_table(m: dict) -> str:

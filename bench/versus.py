@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     figures = measure(checkouts, args.repeats, log, window=args.window, steps=args.steps)
     data = {"figures": figures, "same_program": programs, **{side: args.old_name if side == "old" and args.old_name
                                    else commit_of(path) for side, path in checkouts.items()}}
-    save_section(args.results, {
+    common.save_section(args.results, "versus", {
         "data": data, "command": "python -m bench.versus " + " ".join(argv or []),
         "repeats": args.repeats, "quick": False, "started": started,
         "minutes": (time.perf_counter() - t0) / 60, "load_start": load_start,
@@ -188,22 +188,6 @@ def commit_of(checkout: str) -> str:
         return subprocess.run(["git", "-C", checkout, *args], capture_output=True, text=True).stdout
     dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "jaxdl", "bench") else ""
     return f"commit {git('rev-parse', '--short', 'HEAD').strip() or 'n/a'}{dirty}"
-
-
-def save_section(path: str, section: dict) -> None:
-    """Into `python -m bench`'s raw results as section `versus`, atomically; the machine
-    is recorded as that file's other sections' (another machine's results are replaced)."""
-    results = json.load(open(path)) if os.path.exists(path) else {}
-    machine = common.machine()
-    if results.get("machine", {}).get("cpu") not in (None, machine["cpu"]):
-        results = {}
-    results.setdefault("sections", {})["versus"] = section
-    results.setdefault("format", 2)
-    results["machine"] = results.get("machine") or machine
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

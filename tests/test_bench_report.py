@@ -91,3 +91,23 @@ def test_versus_section_renders_from_the_raw_results():
     text = report.markdown(results)
     assert "## 7. A change's cost" in text and "| slower by > 5% |" in text
     assert "**a different XLA program**" in text and "Old: `commit a`; new: `commit b`" in text
+
+
+def test_input_pipeline_section_renders_from_the_raw_results():
+    """Section 8 from its raw numbers: per-core rates divide by the workers, and the memory
+    line states how far doubling the data moved the peak."""
+    rows = [{"kind": "cifar", "path": "stream", "images_per_s": 4000.0, "workers": 2},
+            {"kind": "cifar", "path": "device", "images_per_s": 9000.0, "workers": None}]
+    memory = [{"placement": "stream", "dataset_mb": 147.0, "budget_mb": 32, "before_mb": 400.0,
+               "peak_mb": 900.0, "growth_mb": 500.0, "steps": 300},
+              {"placement": "stream", "dataset_mb": 294.0, "budget_mb": 32, "before_mb": 400.0,
+               "peak_mb": 910.0, "growth_mb": 510.0, "steps": 300}]
+    data = {"machine": "Test CPU, 2 cores", "started": "now", "rows": rows, "memory": memory,
+            "resnet": {"wait_fraction": 0.012, "wall_s": 30.0, "steps": 40, "step_s": 0.75}}
+    results = {"machine": {"cpu": "Test CPU", "cores": 2, "os": "Linux", "versions": {}},
+               "sections": {"input_pipeline": section(data)}}
+    text = report.markdown(results)
+    assert "## 8. The input pipeline" in text
+    assert "| stream | 2 | 4,000 | 2,000 |" in text and "| device | – | 9,000 | – |" in text
+    assert "1.20% of 30.0 s waiting for input" in text
+    assert "(4.6x the budget)" in text and "moved the peak by +10 MB" in text

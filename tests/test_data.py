@@ -63,7 +63,7 @@ def test_defaults_list_each_sources_options() -> None:
                         "seed"},
             "digits": {"test_fraction", "seed"},
             "tfds": {"dataset", "data_dir", "train_split", "test_split", "max_train", "max_test",
-                     "image_size", "max_in_memory_mb"},
+                     "image_size", "max_in_memory_mb", "mean", "std"},
     }
     assert set(data.SOURCES.builtins()) == set(expected)
     for name, keys in expected.items():

@@ -126,3 +126,18 @@ def test_a_dataset_over_the_memory_budget_is_streamed_and_trains(data_dir, datas
         assert abs(reference["test"]["loss"] - result["test"]["loss"]) < 1e-5
     else:  # the same examples and views, bit for bit
         assert reference["test"]["loss"] == result["test"]["loss"]
+
+
+def test_per_channel_normalisation_applies_to_train_and_test_alike(data_dir):
+    mean, std = (0.5, 0.25, 0.125), (0.5, 0.25, 2.0)
+    plain = data.load("tfds", dataset="jaxdl_fixed_images", data_dir=data_dir)
+    for budget in (4096, 0):  # decoded, and read on demand
+        ds = data.load("tfds", dataset="jaxdl_fixed_images", data_dir=data_dir, mean=mean,
+                       std=std, max_in_memory_mb=budget)
+        for got, want in ((ds.x_train, plain.x_train), (ds.x_test, plain.x_test)):
+            np.testing.assert_allclose(np.asarray(got), (want - np.float32(mean)) / np.float32(std),
+                                       rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^std must be a number in \(0, inf\]"):
+        data.load("tfds", dataset="jaxdl_fixed_images", data_dir=data_dir, std=(0.0,))
+    with pytest.raises(ValueError, match=r"^mean \(0.5, 0.5\): one value, or one per channel"):
+        data.load("tfds", dataset="jaxdl_fixed_images", data_dir=data_dir, mean=(0.5, 0.5))

@@ -45,6 +45,8 @@ def load(
         max_test: int = 0,
         image_size: int = 0,
         max_in_memory_mb: int = 4096,
+        mean: tuple[float, ...] = (0.0,),
+        std: tuple[float, ...] = (1.0,),
 ) -> Dataset:
     """The tfds image dataset `dataset` as x float32 (n, H, W, C) in [0, 1] and y int32.
 
@@ -61,7 +63,11 @@ def load(
     fixed shape). max_in_memory_mb: a split that would take more than this
     decoded (float32) is not decoded up front but read from its files on
     demand (`Records`: what config.data.placement=stream reads batch by batch;
-    0 = always). num_classes comes from the ClassLabel feature.
+    0 = always). mean, std: per-channel normalisation of the [0, 1] pixels,
+    x = (x - mean) / std, for training and test images alike (one value for every
+    channel, or one per channel; e.g. CIFAR-10's (0.4914, 0.4822, 0.4465) and
+    (0.2470, 0.2435, 0.2616); the defaults change nothing). num_classes comes from
+    the ClassLabel feature.
     Raises FileNotFoundError (one line) when the dataset is not prepared in
     data_dir in a format readable without tensorflow.
     """
@@ -73,19 +79,26 @@ def load(
     max_test = _util.nonnegative_int("max_test", max_test)
     image_size = _util.nonnegative_int("image_size", image_size)
     max_in_memory_mb = _util.nonnegative_int("max_in_memory_mb", max_in_memory_mb)
+    mean, std = _channels("mean", mean), _channels("std", std, positive=True)
 
     builder = _builder(dataset, data_dir)
     image_key, label_key = _supervised_keys(builder, dataset, image_size)
+    channels = builder.info.features[image_key].shape[-1]
+    for name, values in (("mean", mean), ("std", std)):
+        if len(values) not in (1, channels):
+            raise ValueError(f"{name} {values!r}: one value, or one per channel of the "
+                             f"{channels}-channel images of {dataset!r}")
+    normalize = None if mean == (0.0,) and std == (1.0,) else (mean, std)
     splits = []
     for split, limit, option in ((train_split, max_train, "train_split"),
                                  (test_split, max_test, "test_split")):
         reader = _Reader(_open(builder, split, option), image_key, label_key,
-                         builder.info.features[image_key], image_size, limit)
+                         builder.info.features[image_key], image_size, limit, normalize)
         if nbytes(reader.shape, np.float32) > max_in_memory_mb * 2 ** 20:
             splits.append((Records(reader, "image"), Records(reader, "label")))
         else:  # decoded once per process; the caller gets its own float copy
             images, labels = _split(builder, split, limit, reader)
-            splits.append((_to_unit_float(images), labels.copy()))
+            splits.append((_to_input(images, normalize), labels.copy()))
     (x_train, y_train), (x_test, y_test) = splits
     return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
                    num_classes=int(builder.info.features[label_key].num_classes), name=dataset)
@@ -100,9 +113,9 @@ class _Reader:
     Pickled to grain's workers with its source (which reopens its files there)."""
 
     def __init__(self, source: Any, image_key: str, label_key: str, feature: Any,
-                 image_size: int, limit: int):
+                 image_size: int, limit: int, normalize: tuple | None = None):
         self.source, self.keys, self.feature = source, (image_key, label_key), feature
-        self.image_size = image_size
+        self.image_size, self.normalize = image_size, normalize
         n = min(limit, len(source)) if limit else len(source)
         side = (image_size, image_size) if image_size else feature.shape[:2]
         self.shape = (n, *side, feature.shape[-1])
@@ -150,11 +163,11 @@ class Records:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
-        index = np.arange(len(self))[rows]
-        images, labels = self.reader.read(np.atleast_1d(index))
-        values = _to_unit_float(images) if self.field == "image" else labels
-        values = values if np.ndim(index) else values[0]
-        return values[(slice(None), *rest)] if rest and np.ndim(index) else values[rest]
+        index = np.arange(len(self))[rows]  # any numpy row index: int, slice, array (n-d)
+        images, labels = self.reader.read(np.ravel(index))
+        values = _to_input(images, self.reader.normalize) if self.field == "image" else labels
+        values = values.reshape(*np.shape(index), *values.shape[1:])
+        return values[(slice(None),) * np.ndim(index) + tuple(rest)]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         values = self[:]
@@ -245,9 +258,23 @@ def _explain(builder: Any, split: str, option: str, err: Exception) -> Exception
     return err
 
 
-def _to_unit_float(images: np.ndarray) -> np.ndarray:
-    """Integer pixels as float32 in [0, 1] (a new array: callers may modify it)."""
-    return images.astype(np.float32) / np.float32(np.iinfo(images.dtype).max)
+def _to_input(images: np.ndarray, normalize: tuple | None) -> np.ndarray:
+    """Integer pixels as float32 in [0, 1], then (x - mean) / std per channel if asked (a
+    new array: callers may modify it)."""
+    x = images.astype(np.float32) / np.float32(np.iinfo(images.dtype).max)
+    if normalize is not None:
+        mean, std = (np.asarray(v, np.float32) for v in normalize)
+        x = (x - mean) / std
+    return x
+
+
+def _channels(name: str, values: Any, positive: bool = False) -> tuple[float, ...]:
+    """A per-channel value: a non-empty sequence of finite numbers (> 0 if `positive`)."""
+    if not isinstance(values, (tuple, list)) or not values:
+        raise ValueError(f"{name} must be a non-empty tuple of numbers, one per channel, "
+                         f"got {values!r}")
+    low = 0.0 if positive else -np.inf
+    return tuple(_util.number(name, v, low, low_open=positive) for v in values)
 
 
 def _first_line(err: Exception) -> str:

@@ -7,7 +7,7 @@
 
 For a training set that should not (or cannot) sit on every device: `config.data.placement
 = stream` (or `auto` above `device_budget_mb`). The order is the device path's: epoch e's
-permutation is `pipeline.permutation(fold_in(data_key, e), n)`, computed on the host CPU
+permutation is `jaxdl.data.pipeline.permutation` of `fold_in(data_key, e)`, computed on the host CPU
 (integer ops: the same bits on every backend), and the batch at step s is the s-th slice
 of it. Each process reads only its own part of every global batch (process p of P:
 positions [p·B/P, (p+1)·B/P) of it) from a random-access source — numpy arrays, or

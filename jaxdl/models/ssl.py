@@ -153,7 +153,7 @@ def check_augment(a: Any) -> None:
 def augmentation(views: Views, first: int = 0) -> augment_lib.Augment:
     """aug(key, x) -> x' of `views` (the identity for 'none'): the `mnist1d` preset
     composes, in this order, each enabled nuisance of the MNIST-1D generator; the image
-    presets are per example (`augment_lib.per_example`: example j of x is the one at
+    presets are per example (`jaxdl.data.augment.per_example`: example j of x is the one at
     position first + j of its batch)."""
     if views.name == "none":
         return lambda key, x: layers.as_float(x)

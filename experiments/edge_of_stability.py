@@ -191,7 +191,8 @@ def per_lr_table(results: report.Results) -> pd.DataFrame:
     final = {n: results.final(f"measure/{n}") for n in names}
     failed = results.failed
     rows = []
-    for lr in sorted(final["ratio_at_edge"]["optimizer.lr"].unique()):
+    lrs = set(final["ratio_at_edge"]["optimizer.lr"]) | set(failed.get("optimizer.lr", []))
+    for lr in sorted(lrs):  # an η whose every seed diverged has a row too
         at = {n: f[f["optimizer.lr"] == lr]["value"].to_numpy() for n, f in final.items()}
         diverged = int((failed["optimizer.lr"] == lr).sum()) if len(failed) else 0
         outcome, ci = verdict_of(at["ratio_at_edge"], at["crossed"], diverged)

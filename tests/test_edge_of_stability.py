@@ -2,7 +2,7 @@
 rule by hand, then the claim itself on the study's --quick variant at the study's own
 band — and, once, that the test fails when the effect is removed.
 
-    PYTHONPATH=. python -m pytest -q tests/test_edge_of_stability.py   # 3 passed, ~60 s on 2 CPU cores
+    PYTHONPATH=. python -m pytest -q tests/test_edge_of_stability.py   # 4 passed, ~60 s on 2 CPU cores
 
 `test_claim_sharpness_hovers_at_two_over_eta`: the --quick variant (η = 0.75 and 1.5,
 3 seeds, 1000 full-batch GD steps on 1000 MNIST-1D examples, λ_max every 50 steps) must
@@ -48,6 +48,27 @@ def test_verdict_rule_by_hand():
     assert eos.verdict_of(inside * 0.5, np.zeros(5), 0)[0] == eos.REFUTED  # well below
     assert eos.verdict_of(inside * 1.5, crossed, 0)[0] == eos.REFUTED  # well above
     assert eos.verdict_of(np.array([0.7, 1.1, 0.9, 1.2, 0.8]), crossed, 0)[0] == eos.NOT_RESOLVED
+
+
+def fake_results(ratios: dict, failed_lrs: tuple = ()) -> report.Results:
+    """Results with measure/<name> rows per (η, seed): r from `ratios`, every seed crossed;
+    every seed of `failed_lrs` failed (diverged)."""
+    import pandas as pd
+    names = ("ratio_at_edge", "crossed", "crossing_step", "initial_ratio", "final_ratio",
+             "loss_at_crossing", "final_loss", "rises_after_crossing")
+    rows = [{"trial": f"{lr}-{seed}", "optimizer.lr": lr, "seed": seed, "status": "done",
+             "step": 100, "metric": f"measure/{n}", "value": r if n.endswith("ratio_at_edge")
+             else 1.0} for lr, rs in ratios.items() for seed, r in enumerate(rs) for n in names]
+    failed = pd.DataFrame([{"trial": f"{lr}-{s}", "optimizer.lr": lr, "seed": s,
+                            "error": "loss became NaN/Inf at step 21"} for lr in failed_lrs
+                           for s in range(3)], columns=["trial", "optimizer.lr", "seed", "error"])
+    return report.Results(pd.DataFrame(rows), ["optimizer.lr"], eos.METRICS, {}, failed)
+
+
+def test_the_table_has_a_row_per_eta_and_divergence_refutes():
+    table = eos.per_lr_table(fake_results({0.75: [0.99, 1.01, 1.0]}, failed_lrs=(2.0,)))
+    assert dict(zip(table["η"], table["verdict"])) == {0.75: eos.CONFIRMED, 2.0: eos.REFUTED}
+    assert table.set_index("η").loc[2.0, "diverged"] == 3
 
 
 CONTROL = """

@@ -49,7 +49,9 @@ def test_each_process_reads_its_part_of_the_device_paths_batch(processes):
         np.testing.assert_array_equal(np.concatenate([y for _, y in parts]), y_dev)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+# workers=2 spawns two grain processes (~20 s): slow; the default run has workers in
+# tests/test_guides.py::test_streaming (2 workers, equal to the device path)
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_stream_opened_mid_epoch_gives_what_one_from_the_start_gives(workers):
     """No iterator state: resuming at step 13 needs only 13; grain worker processes
     (which compute the epochs themselves) change nothing."""
@@ -131,6 +133,7 @@ ARGS = ["--config.steps=60", "--config.eval_every=0", "--config.checkpoint_every
         "--config.chunk_size=20", "--config.batch_size=50", "--no-progress"]
 
 
+@pytest.mark.slow  # ~30 s; the default run checks each process's part in-process (above)
 def test_two_processes_stream_their_halves_and_match_the_device_path(tmp_path):
     """Two processes (one CPU device each), each reading half of every batch from the
     host, against one process with two devices drawing the batches on the device: same

@@ -198,7 +198,7 @@ def analyze(results: report.Results) -> report.Analysis:
 
 def _plot(table: pd.DataFrame):
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(5.5, 3.6), dpi=120, layout="constrained")
+    fig = Figure(figsize=(7.0, 3.6), dpi=120, layout="constrained")
     ax = fig.subplots()
     students = table[table.student.isin(list(STUDENT_MODELS))]
     width = 0.16
@@ -211,6 +211,6 @@ def _plot(table: pd.DataFrame):
     ax.axhline(teacher, color="k", linestyle="--", linewidth=1, label="teacher")
     ax.set_xticks(range(len(STUDENT_MODELS)), list(STUDENT_MODELS))
     ax.set(ylabel="test accuracy", ylim=(0.4, 1.0))
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: no bar hidden
     ax.grid(alpha=0.3, axis="y")
     return fig

@@ -14,6 +14,7 @@
 """
 import json
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -110,7 +111,10 @@ def test_a_cancelled_shard_is_finished_by_submitting_again_and_nothing_is_overwr
     store.Store(root).open(study)
     jobs = launch.submit(launch.make_executor(spec, str(tmp_path / "logs"), study), task,
                          range(4), 4)
-    jobs[1].cancel()  # SIGINT to shard 1 (jax alone takes seconds to import): it never ends
+    # SIGTERM to shard 1, as scancel sends (jax alone takes seconds to import: it never
+    # ends). Not submitit's cancel(): its SIGINT is ignored by a process started from a
+    # pytest-xdist worker, which ignores SIGINT, a disposition children inherit.
+    jobs[1]._process.send_signal(signal.SIGTERM)
     failures = launch.wait(jobs, range(4))
     assert [f.split(" ")[:2] for f in failures] == [["shard", "1"]], failures
     cancelled = sweep.shard(study.trials, "1/4")[0].id

@@ -344,7 +344,9 @@ def curves_plot(results: report.Results) -> Figure:
         test = curves["test_curve"].set_index("trial").loc[r["trial"], "value"]
         ax.plot(r["value"], train, color=f"C{i}", lw=1, label=f"fraction {r[NOISE]:g}")
         ax.plot(r["value"], test, color=f"C{i}", lw=1, ls="--")
-    ax.axhline(CHANCE, color="k", ls=":", lw=1)
+    ax.axhline(CHANCE, color="k", ls=":", lw=1, label="chance")
+    ax.plot([], [], color="grey", lw=1, label="train (its labels)")
+    ax.plot([], [], color="grey", lw=1, ls="--", label="test (true labels)")
     ax.set(xlabel="step", ylabel="accuracy", ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))

@@ -59,7 +59,20 @@ overfit grows with the label corruption level, by "a small constant factor" at f
 corruption; the test error rises steadily with the corruption level to 90% (chance) at
 full corruption.
 
-Measured: not yet (the full run's numbers go here and in docs/studies/memorization/).
+Measured (the full sweep: 30 trials = 6 fractions x 5 seeds, 420 s wall on 2 CPU cores
+shared with other jobs; report in docs/studies/memorization/report.md; mean ± 95% CI over
+seeds). 1: confirmed — every one of the 30 trials reaches train accuracy 1.0 (the paper's
+100%, on the whole training set) and stays there to step 3000. 2: confirmed — steps to fit
+795 ± 14 with the true labels, 1010, 1065, 1095, 1130 and 1100 ± 22 at fractions 0.2 to
+1.0; fully random minus true labels 305 ± 26 steps, a ratio of 1.38 (1.35–1.42), "a small
+constant factor" as in the paper; per-seed ρ(fraction, steps to fit) 0.835 ± 0.206. Unlike
+the paper's steady rise, almost all of the growth is between fractions 0 and 0.2 (215 ± 35
+steps); between adjacent fractions from 0.2 on the paired differences (55, 30, 35, −30
+steps) all have CIs containing 0: here the time to fit saturates once a fifth of the labels
+is random. 3: confirmed — test accuracy 0.668 ± 0.017 with the true labels (the published
+MNIST-1D MLP's ~68%), then 0.535, 0.424, 0.313, 0.215 and 0.102 ± 0.008 at fraction 1.0:
+chance; it falls nearly linearly in the fraction (ρ = −1 for every seed) while every
+trial's train accuracy is 1.0.
 --quick (1000 training examples — the generator's 2000 at split 0.5, so the test set is
 still 1000 — fractions 0 and 1.0, 5 seeds, 400 steps, evaluated every 10): see
 tests/test_memorization.py. Five seeds, not three, because the seeds share one label draw:
@@ -221,7 +234,7 @@ def per_fraction_table(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for fraction, g in table.groupby("fraction"):
         rows.append({"fraction randomised": fraction, "seeds": len(g),
-                     "fitted (train acc 1.0)": int((g["max_train_accuracy"] >= FIT).sum()),
+                     "seeds fitted": int((g["max_train_accuracy"] >= FIT).sum()),
                      "steps to fit": report.ci_text(*_ci(g["steps_to_fit"].to_numpy()), 0),
                      "final train accuracy": report.ci_text(
                          *_ci(g["final_train_accuracy"].to_numpy()), 4),
@@ -257,6 +270,16 @@ def _interval_text(ci: tuple[float, float, float], digits: int) -> str:
     return report.ci_text(mean, low, high, digits)
 
 
+def adjacent_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Steps to fit, each fraction minus the one before, paired by seed (not part of the
+    verdict: where along the fractions the time grows)."""
+    wide = table.pivot_table(index="seed", columns="fraction", values="steps_to_fit")
+    fractions = list(wide.columns)
+    return pd.DataFrame([{"from → to": f"{a:g} → {b:g}", "more steps to fit": report.ci_text(
+        *_ci((wide[b] - wide[a]).dropna().to_numpy()), 0)}
+        for a, b in zip(fractions, fractions[1:])])
+
+
 def verdict_text(outcomes: dict[str, str], effects: pd.DataFrame) -> str:
     """The verdict paragraph: the rules, then the outcomes with their numbers."""
     value = dict(zip(effects["quantity"], effects["mean ± 95% CI"]))
@@ -289,7 +312,8 @@ def analyze(results: report.Results) -> report.Analysis:
             f"{value[effects['quantity'][4]]} ({outcomes['test']})"]
     return report.Analysis(
         tables={"Per fraction randomised (mean ± 95% CI over seeds)": per_fraction_table(table),
-                "The verdicts' numbers": effects},
+                "The verdicts' numbers": effects,
+                "Steps to fit between adjacent fractions (paired by seed)": adjacent_table(table)},
         plots={"Time to fit against the fraction randomised": time_plot(table),
                "Final train and test accuracy against the fraction randomised":
                    accuracy_plot(table),

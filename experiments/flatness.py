@@ -119,8 +119,9 @@ PUBLISHED = {
     "SAM − plain (Foret et al. 2021, Table 1, Fig. 1)":
         "λ_max 24.3 → 9.7 (ResNet, CIFAR-10); test error lower (3.5% → 2.7%, WRN-28-10)",
 }
-QUICK_TRAIN, QUICK_EPOCHS = 1000, 30
-QUICK = {"overrides": {"data.num_samples": 2 * QUICK_TRAIN, "data.train_split": 0.5},
+QUICK_TRAIN, QUICK_EPOCHS = 2000, 40
+QUICK = {"overrides": {"data.num_samples": QUICK_TRAIN + 1000,
+                       "data.train_split": QUICK_TRAIN / (QUICK_TRAIN + 1000)},
          "seeds": range(5),
          "sweep": arms((SMALL, LARGE, SAM), QUICK_TRAIN, QUICK_EPOCHS)}
 

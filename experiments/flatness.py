@@ -64,6 +64,7 @@ import jax
 import ml_collections
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from jaxdl import config as config_lib
@@ -313,8 +314,10 @@ def scatter_plot(table: pd.DataFrame) -> Figure:
                    label=f"{arm} ({len(g)} seeds)")
         ax.scatter(g["sharpness"].mean(), g["test_accuracy"].mean(), s=90, marker="X",
                    color=colour, edgecolor="k", linewidth=0.6)
-    ax.set(xscale="log", xlabel="λ_max of the training loss (final state)",
+    ax.set(xscale="log", xlabel="λ_max of the training loss (final state), log scale",
            ylabel="test accuracy")
+    ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return fig

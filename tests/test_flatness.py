@@ -76,6 +76,8 @@ def test_verdicts_pair_by_seed():
 
 CONTROL = """
 import importlib.util
+from jaxdl import config as config_lib
+from jaxdl.study import sweep
 spec = importlib.util.spec_from_file_location("flatness", {path!r})
 flat = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(flat)
@@ -84,10 +86,7 @@ SEEDS = flat.QUICK["seeds"]
 METRICS = flat.METRICS
 measure = flat.measure
 def get_config(name=None):
-    c = flat.get_config()
-    for key, value in flat.QUICK["overrides"].items():
-        c[key] = value
-    return c
+    return config_lib.apply_overrides(flat.get_config(), sweep.overrides(flat.QUICK["overrides"]))
 """
 
 

@@ -11,7 +11,7 @@ accuracy than small-batch training. (2) Foret, Kleiner, Mobahi & Neyshabur,
 training at a matched budget.
 
     jaxdl sweep experiments/flatness.py           # 5 arms x 10 seeds
-    jaxdl sweep experiments/flatness.py --quick   # 3 arms x 5 seeds, ~40 s
+    jaxdl sweep experiments/flatness.py --quick   # 3 arms x 5 seeds, ~45 s (~60 s with its report)
 
 Setting. MNIST-1D's published split (4000 training, 1000 test examples), a ReLU MLP
 40-256-256-10 (78,858 parameters), cross-entropy, plain SGD (no momentum, no weight decay)

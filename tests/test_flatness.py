@@ -3,7 +3,7 @@ study's verdict rule by hand, then both claims' sharpness parts on the study's -
 variant at the study's own rule — and, once, that the test fails when the effect is
 removed.
 
-    PYTHONPATH=. python -m pytest -q tests/test_flatness.py   # 4 passed, ~105 s on 2 CPU cores (shared)
+    PYTHONPATH=. python -m pytest -q tests/test_flatness.py   # 4 passed, 45-105 s on 2 CPU cores (by load)
 
 `test_claims_on_the_quick_variant`: the --quick variant (ReLU MLP 40-256-256-10, plain
 SGD, 2000 MNIST-1D training and 1000 test examples, 40 epochs per arm; B = 32 at η = 0.1,

@@ -110,3 +110,12 @@ def test_markdown_tables_of_an_analysis_become_frames():
     frame = paper.parse_markdown_table(text)
     assert list(frame.columns) == ["claim", "ours"] and frame.iloc[0, 0] == "a | b"
     assert paper.parse_markdown_table("no table here") is None
+
+
+def test_a_long_verdict_on_the_summary_page_says_where_the_rest_is():
+    from jaxdl.study import paper
+    long = "\n".join(f"Claim {i}: " + "a measured difference of 0.1 ± 0.02 " * 6 for i in range(9))
+    lines = paper.verdict_lines(long).splitlines()
+    assert len(lines) == paper.SUMMARY_LINES
+    assert lines[-1].endswith("… (the rest in report.md)") and len(lines[-1]) <= 110
+    assert paper.verdict_lines("Claim: confirmed.") == "Claim: confirmed."  # short: whole

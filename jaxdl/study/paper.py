@@ -97,11 +97,24 @@ def _raster(figure: Figure) -> np.ndarray:
     return matplotlib.image.imread(buffer)
 
 
+SUMMARY_LINES = 12  # of the verdict, at 110 characters, above a summary page's figures
+
+
+def verdict_lines(verdict: str, lines: int = SUMMARY_LINES, width: int = 110) -> str:
+    """The verdict wrapped at `width`, its first `lines` lines; a cut one says where the
+    rest is (never a sentence silently cut off)."""
+    wrapped = "\n".join(textwrap.fill(p.replace("**", ""), width)
+                        for p in verdict.split("\n") if p).splitlines()
+    if len(wrapped) <= lines:
+        return "\n".join(wrapped)
+    last = textwrap.shorten(wrapped[lines - 1], width - 30, placeholder="")
+    return "\n".join(wrapped[:lines - 1] + [last + " … (the rest in report.md)"])
+
+
 def summary_page(title: str, verdict: str, figures: Sequence[tuple[str, Figure]]) -> Figure:
     """One A4 page: the title, the verdict's first lines, and every figure in a grid (as
     pictures: a study's own figures cannot be re-drawn on another page's axes)."""
-    text = "\n".join(textwrap.fill(p.replace("**", ""), 110) for p in verdict.split("\n") if p)
-    text = "\n".join(text.splitlines()[:12])
+    text = verdict_lines(verdict)
     pictures = [(name, _raster(figure)) for name, figure in figures]
     n = max(1, len(pictures))
     cols = 1 if n == 1 else 2

@@ -100,6 +100,11 @@ def verdicts(study: sweep.Study, workdir: str) -> dict[float, str]:
 def test_claim_sharpness_hovers_at_two_over_eta(tmp_path):
     quick = verdicts(sweep.load_study(PATH, quick=True), str(tmp_path / "quick"))
     assert quick == {lr: eos.CONFIRMED for lr in (0.75, 1.5)}  # Cohen et al.: λ_max ≈ 2/η
+
+
+@pytest.mark.slow  # ~15 s more; the default run keeps the claim itself (above)
+def test_without_the_effect_the_rule_does_not_confirm(tmp_path):
+    """The control of the module docstring: η = 0.1, where 2/η is never reached."""
     path = tmp_path / "control.py"
     path.write_text(CONTROL.format(path=os.path.abspath(PATH)))
     control = verdicts(sweep.load_study(str(path)), str(tmp_path / "control"))

@@ -75,6 +75,7 @@ def histograms(workdir):
             if v.HasField("histo")}
 
 
+@pytest.mark.slow  # two processes under gloo (~15 s); the parts are tested in-process
 def test_histograms_of_two_processes_equal_one_process_on_two_devices(tmp_path):
     reference = subprocess.Popen([*TRAIN, "--workdir", str(tmp_path / "one")], env=TWO_DEVICES,
                                  stdout=open(tmp_path / "one.log", "w"), stderr=subprocess.STDOUT)
@@ -157,6 +158,7 @@ def result(log):
     return json.loads(log.split("RESULT ")[1].splitlines()[0])
 
 
+@pytest.mark.slow  # two processes under gloo (~15 s); the parts are tested in-process
 def test_two_process_eval_reads_each_example_on_one_host_and_matches_one_process(tmp_path):
     reference = subprocess.run([sys.executable, "-c", EVAL_SCRIPT], env=TWO_DEVICES,
                                capture_output=True, text=True, timeout=300)

@@ -100,7 +100,7 @@ def small_config(data_dir: str, dataset: str, **extra):
 
 
 @pytest.mark.parametrize("dataset, options", [
-    ("jaxdl_fixed_images", {}),
+    pytest.param("jaxdl_fixed_images", {}, marks=pytest.mark.slow),  # the next one with views
     ("jaxdl_fixed_images", {"augment.name": "crop_flip", "augment.padding": 2}),
     ("jaxdl_varied_images", {"data.image_size": 8, "augment.name": "resized_crop_flip"}),
 ])

@@ -363,6 +363,7 @@ print("RESULT " + json.dumps({
 """
 
 
+@pytest.mark.slow  # a 4-device subprocess (~13 s)
 def test_a_vectorized_group_is_split_over_the_local_devices_with_the_one_device_results(
         tmp_path):
     """Issue 16, point 7: on a machine with 4 devices, the 4 trials of a group train on 4

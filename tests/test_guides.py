@@ -93,6 +93,7 @@ def verdict(out):
     return [line for line in out.splitlines() if line.startswith("verdict: ")]
 
 
+@pytest.mark.slow  # ~27 s (a sweep and its report); the page is checked to show its files
 def test_own_study(tmp_path):
     """One sweep (6 short trials), then the reports: one test, so that parallel workers
     do not each run the sweep."""

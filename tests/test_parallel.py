@@ -110,6 +110,7 @@ def assert_rows_close(a, b):
         assert abs(x["accuracy"] - y["accuracy"]) <= SEED_NOISE_ACCURACY, (x, y)
 
 
+@pytest.mark.slow  # ~30 s; the SIGTERM test below runs two processes in the default run
 def test_two_processes_match_one_within_seed_noise_and_resume_after_both_are_killed(tmp_path):
     single = subprocess.run([sys.executable, "-m", "jaxdl.cli", "train", *ARGS, "--workdir",
                              str(tmp_path / "single")], capture_output=True, text=True,

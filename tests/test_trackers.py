@@ -103,13 +103,17 @@ def finished_records(path: str, timeout: float = 60.0) -> list:
     """The records of a run's .wandb file once W&B has written its `exit` record: W&B's
     service writes the file in the background, and may still be at it when `finish`
     returns (seen with two runs finishing together)."""
-    deadline = time.monotonic() + timeout
+    deadline, size = time.monotonic() + timeout, -1
     while True:
         records = list(wandb_records(path))
-        if any(r.WhichOneof("record_type") == "exit" for r in records):
+        # and the file no longer growing: a run read at once, under load, once lacked its
+        # last history row (W&B's service writes in the background)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) and \
+                os.path.getsize(path) == size:
             return records
         assert time.monotonic() < deadline, f"{path}: no exit record after {timeout} s"
-        time.sleep(0.2)
+        size = os.path.getsize(path)
+        time.sleep(1.0)
 
 
 def wandb_runs(directory) -> list[dict]:

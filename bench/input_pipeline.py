@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -40,16 +39,6 @@ import time
 import numpy as np
 
 RESULTS = "runs/bench/results.json"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -160,7 +149,6 @@ def device_throughput(kind: str, steps: int) -> dict:
 
 def resnet_wait(steps: int) -> dict:
     """The fraction of a streamed ResNet run's wall time spent in `Stream.batches`."""
-    import jaxdl
     from jaxdl import config as config_lib
     from jaxdl import data, rng
     from jaxdl.data import stream
@@ -183,12 +171,11 @@ def resnet_wait(steps: int) -> dict:
                          augment=build_lib.host_views(c))
     state = run.init(rng.root_key(0))
     state, m = run.streamed_chunk(state, feed.batches(state.key, 0, 5), 5)  # compile
-    jaxdl_sync = lambda s: jax_block(s)  # noqa: E731
-    jaxdl_sync(state)
+    jax_block(state)
     feed.waited_s, began = 0.0, time.perf_counter()
     for _ in range(steps // 5):
         state, m = run.streamed_chunk(state, feed.batches(state.key, int(state.step), 5), 5)
-        jaxdl_sync(m)
+        jax_block(m)
     wall = time.perf_counter() - began
     feed.close()
     return {"wait_fraction": feed.waited_s / wall, "wall_s": wall, "steps": steps,
@@ -242,7 +229,7 @@ def main(argv=None) -> None:
     from bench import common
     steps = 20 if args.quick else 100
     t0, load_start = time.perf_counter(), common.load_average()
-    results = {"machine": f"{_cpu_name()}, {os.cpu_count()} cores",
+    results = {"machine": f"{common.cpu_model()}, {os.cpu_count()} cores",
                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": []}
     with tempfile.TemporaryDirectory() as data_dir:
         prepare(data_dir, "BenchVariedImages", 600 if args.quick else 3000, (None, None, 3),

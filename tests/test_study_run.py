@@ -224,6 +224,44 @@ def test_the_sweep_command_prints_the_report_path_and_the_studys_verdict(tmp_pat
     assert capsys.readouterr().out.splitlines()[-3:] == out[-3:]
 
 
+def test_status_of_reads_the_claims_verdicts():
+    assert report.status_of(["confirmed", "Confirmed"], matches_published=True) == "reproduced"
+    assert report.status_of(["confirmed"]) == "reproduced in direction"
+    assert report.status_of(["confirmed", "not resolved"]) == "partly reproduced"
+    assert report.status_of(["confirmed", "refuted"]) == "partly reproduced"
+    assert report.status_of(["not resolved", "refuted"]) == "refuted"
+    assert report.status_of(["not resolved"]) == "not reproduced"
+    with pytest.raises(ValueError):
+        report.status_of([])
+    with pytest.raises(sweep.StudyError, match="'done'"):
+        report.Analysis(status="done")
+
+
+def test_a_reports_status_is_written_beside_it_and_removed_with_it(tmp_path):
+    """The study's decided status heads the verdict and goes to status.json with the
+    published-vs-ours rows; a report written again without one leaves no stale file."""
+    path = write_study(tmp_path / "s.py", lrs=(1e-2,), seeds=(0,), steps=20, eval_every=10)
+    with open(path, "a") as f:
+        f.write("from jaxdl.study import report\n"
+                "PUBLISHED = {'accuracy': 0.5}\n"
+                "def analyze(results):\n"
+                "    acc = results.final('test/accuracy')['value'].mean()\n"
+                "    outcome = 'confirmed' if acc > 0.5 else 'refuted'\n"
+                "    return report.Analysis(verdict=f'accuracy {acc:.4f}', status=report.status_of(\n"
+                "        [outcome]), published={'accuracy': (0.5, f'{acc:.4f}')})\n")
+    root = str(tmp_path / "sweep")
+    run.run_study(sweep.load_study(path), root, progress=False)
+    text = open(report.write_report([root], study=path)).read()
+    status = report.read_status(root)
+    acc = float(status["published"][0][2])
+    expected = "reproduced in direction" if acc > 0.5 else "refuted"
+    assert status == {"study": "s", "quick": False, "status": expected,
+                      "published": [["accuracy", "0.5", f"{acc:.4f}"]]}
+    assert f"## Verdict\n\n**Status: {expected}**" in text
+    report.write_report([root])  # the records alone: no analysis, no status
+    assert report.read_status(root) is None
+
+
 def snapshot(root):
     """{path: bytes} of every file under `root`."""
     return {os.path.join(d, n): open(os.path.join(d, n), "rb").read()

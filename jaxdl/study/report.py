@@ -26,6 +26,7 @@ so an interrupted and resumed sweep gives the same report as an uninterrupted on
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -46,7 +47,7 @@ __all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE",
            "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
            "markdown", "metric_table", "line_plot", "scatter_fit", "load_results", "default_plot",
            "write_report", "read_notes", "changed_sources", "read_verdict", "variant_label",
-           "not_run_note"]
+           "not_run_note", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
 
 REPORT = "report.md"
 LEVEL = 0.95
@@ -56,6 +57,12 @@ LEGEND_INSIDE = 5  # a legend with more entries goes beside the axes
 LEGEND_WRAP = 40  # characters per line of a legend beside the axes
 NOT_RUN = "Analysis not run:"  # the report's line when the study's analyze() did not run
 NOTE = "Note: "  # a report's one-line notes (a component's source changed), printed too
+# What a study's code decides about its published result as a whole (issue 17: the README
+# lists one per study). Ordered from the strongest to the weakest support.
+STATUSES = ("reproduced", "reproduced in direction", "partly reproduced", "not reproduced",
+            "refuted")
+STATUS_FILE = "status.json"  # the status and the published-vs-ours rows, as data
+CONFIRMED, REFUTED = "confirmed", "refuted"
 
 
 # ---------------------------------------------------------------- statistics
@@ -160,6 +167,42 @@ class Analysis:
     plots: dict[str, Figure] = dataclasses.field(default_factory=dict)
     verdict: str = ""
     published: dict[str, tuple[Any, str]] = dataclasses.field(default_factory=dict)
+    status: str = ""  # one of STATUSES, decided by the study's code (status_of); "" = none
+
+    def __post_init__(self) -> None:
+        if self.status and self.status not in STATUSES:
+            raise sweep.StudyError(f"Analysis.status {self.status!r}: not one of "
+                                   f"{', '.join(STATUSES)}")
+
+
+def status_of(outcomes: Sequence[str], matches_published: bool = False) -> str:
+    """A study's status from its claims' outcomes ("confirmed", "refuted", anything else:
+    not resolved). Every claim confirmed: "reproduced" when the study's code also found
+    its numbers within the published ones' tolerance (`matches_published`), else
+    "reproduced in direction"; some confirmed: "partly reproduced"; none confirmed but
+    some refuted: "refuted"; none either way: "not reproduced".
+
+        status_of(["confirmed", "not resolved"])  # -> 'partly reproduced'
+    """
+    outcomes = [str(o).strip().lower() for o in outcomes]
+    if not outcomes:
+        raise ValueError("status_of: no outcomes")
+    confirmed = sum(o == CONFIRMED for o in outcomes)
+    if confirmed == len(outcomes):
+        return STATUSES[0] if matches_published else STATUSES[1]
+    if confirmed:
+        return STATUSES[2]
+    return STATUSES[4] if REFUTED in outcomes else STATUSES[3]
+
+
+def read_status(directory: str) -> dict[str, Any] | None:
+    """The status.json of a written report directory (None if it has none): {"study",
+    "quick", "status", "published": [[claim, published, ours], ...]}."""
+    path = os.path.join(directory, STATUS_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 # ---------------------------------------------------------------- formatting and plots
@@ -381,8 +424,12 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
     if study is None and info.get("analysis"):
         lines += [not_run_note(info), ""]
     lines += [line for note in notes for line in (NOTE + note, "")]
-    if analysis is not None and analysis.verdict:
-        lines += ["## Verdict", "", analysis.verdict, ""]
+    if analysis is not None and (analysis.verdict or analysis.status):
+        lines += ["## Verdict", ""]
+        if analysis.status:
+            lines += [f"**Status: {analysis.status}** (decided by the study's code from its "
+                      f"claims' verdicts below).", ""]
+        lines += [analysis.verdict, ""]
     if analysis_error:
         lines += ["## Verdict", "", f"analyze() could not run: {analysis_error}", ""]
     if analysis is not None and analysis.published:
@@ -424,12 +471,29 @@ def write_report(roots: Sequence[str], out: str | None = None, study: str | None
                   f"shards) to finish, then merge shards with `jaxdl report DIR DIR...`.", "",
                   markdown(pd.DataFrame([{"trial": t["trial"], **t["point"], "seed": t["seed"]}
                                          for t in missing[:50]])), ""]
+    _write_status(out, info, analysis)
     path = os.path.join(out, REPORT)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     os.replace(tmp, path)
     return path
+
+
+def _write_status(out: str, info: dict, analysis: Analysis | None) -> None:
+    """status.json beside the report when the analysis decided a status; a stale one from
+    an earlier report into `out` is removed (it would speak for numbers no longer there)."""
+    path = os.path.join(out, STATUS_FILE)
+    if analysis is None or not analysis.status:
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    data = {"study": info["name"], "quick": bool(info.get("quick")), "status": analysis.status,
+            "published": [[k, str(p), str(o)] for k, (p, o) in analysis.published.items()]}
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
 
 
 def read_notes(path: str) -> list[str]:

@@ -1,10 +1,11 @@
 """Sweep axes, trials, shards, study files and vectorized groups: no training here."""
 import math
 
+import pandas as pd
 import pytest
 
 from jaxdl import config as config_lib
-from jaxdl.study import sweep, vectorize
+from jaxdl.study import report, sweep, vectorize
 
 STUDY = """
 from jaxdl import config as config_lib
@@ -54,6 +55,19 @@ def test_random_search_is_deterministic_in_its_seed_and_follows_its_distribution
     assert all(0.8 <= p["optimizer.b1"] <= 0.95 for p in points)
     with pytest.raises(sweep.StudyError, match="needs 0 < low < high"):
         sweep.log_uniform(0.0, 1.0)
+
+
+def test_short_names_keep_keys_that_share_a_last_part_apart():
+    """Labels and table headers: 'model.name | objective.name', never 'name | name'."""
+    keys = ["model.name", "objective.name", "optimizer.lr", "seed"]
+    assert sweep.short_names(keys) == ["model.name", "objective.name", "lr", "seed"]
+    assert sweep.short_names(["a.b.c", "x.b.c", "c"]) == ["a.b.c", "x.b.c", "c"]
+    point = {"model.name": "mlp", "objective.name": "simclr"}
+    trial = sweep.Trial(id="t", point=point, seed=0, config=config_lib.default())
+    assert trial.label == "model.name=mlp objective.name=simclr seed=0"
+    header = report.markdown(pd.DataFrame({"model.name": ["mlp"], "augment.name": ["crop"],
+                                           "optimizer.lr": [0.1]})).splitlines()[0]
+    assert header == "| model.name | augment.name | lr |"
 
 
 def test_trial_ids_are_deterministic_and_distinct():

@@ -103,9 +103,9 @@ def test_run_names_keep_trials_apart():
     a = sweep.Trial(id="aaa", point={"model.width": 8, "data.width": 8}, seed=0, config=None)
     b = sweep.Trial(id="bbb", point={"model.width": 8, "data.width": 16}, seed=0, config=None)
     labels = [a.label, b.label]
-    assert tb_export.run_name(a, labels) == "width=8 width=8 seed=0"
+    assert tb_export.run_name(a, labels) == "model.width=8 data.width=8 seed=0"
     c = sweep.Trial(id="ccc", point={"model.width": 8, "data.width": 8}, seed=0, config=None)
-    assert tb_export.run_name(a, [a.label, c.label]) == "width=8 width=8 seed=0 (aaa)"
+    assert tb_export.run_name(a, [a.label, c.label]) == "model.width=8 data.width=8 seed=0 (aaa)"
     assert tb_export.hparams_of(b) == {"model.width": 8, "data.width": 16, "seed": 0}
     listed = sweep.Trial(id="d", point={"model.widths": [8, 16]}, seed=1, config=None)
     assert tb_export.hparams_of(listed)["model.widths"] == "[8, 16]"

@@ -229,8 +229,11 @@ def markdown(df: pd.DataFrame) -> str:
         if isinstance(v, float):
             return "–" if math.isnan(v) else f"{v:g}"
         return str(v).replace("|", "\\|").replace("\n", " ")
-    # A config key is shortened ('optimizer.lr' -> 'lr'); a wide table's 'noise=0.15' is not.
-    header = [str(c) if "=" in str(c) else sweep.short_name(str(c)) for c in df.columns]
+    # A config key is shortened ('optimizer.lr' -> 'lr', but 'model.name' and
+    # 'objective.name' stay apart); a wide table's 'noise=0.15' is not.
+    keys = [str(c) for c in df.columns if "=" not in str(c)]
+    short = dict(zip(keys, sweep.short_names(keys)))
+    header = [short.get(str(c), str(c)) for c in df.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
@@ -283,7 +286,7 @@ def _label(hue: Sequence[str], key: Sequence[Any]) -> str:
     axis) is left out, not printed as `=nan`."""
     def value(v: Any) -> str:
         return f"{v:g}" if isinstance(v, float) else str(v)  # 0.996678, not 0.9966777408637874
-    return ", ".join(f"{sweep.short_name(h)}={value(v)}" for h, v in zip(hue, key)
+    return ", ".join(f"{name}={value(v)}" for name, v in zip(sweep.short_names(hue), key)
                      if not pd.isna(v))
 
 

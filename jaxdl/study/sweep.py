@@ -52,7 +52,7 @@ from jaxdl import schema, userfile
 __all__ = ["STUDY_JSON", "SPLITS", "METRIC_NAMES", "StudyError", "axis", "grid", "product", "zipped",
            "concat", "Distribution", "log_uniform", "uniform", "int_uniform", "choice",
            "random", "check_space", "Trial", "trial_id", "trial_config", "overrides",
-           "make_trials", "shard", "parse_shard", "short_name", "Study", "load_module",
+           "make_trials", "shard", "parse_shard", "short_name", "short_names", "Study", "load_module",
            "load_study", "variant_suffix", "default_workdir"]
 
 Point = dict[str, Any]
@@ -194,7 +194,8 @@ class Trial:
 
     @property
     def label(self) -> str:
-        values = " ".join(f"{short_name(k)}={v}" for k, v in self.point.items())
+        values = " ".join(f"{name}={v}" for name, v in zip(short_names(self.point),
+                                                             self.point.values()))
         return f"{values} seed={self.seed}".strip()
 
 
@@ -266,6 +267,26 @@ def parse_shard(spec: str) -> tuple[int, int]:
 def short_name(key: str) -> str:
     """The last part of a dotted key ('optimizer.lr' -> 'lr'), for labels."""
     return key.rsplit(".", 1)[-1]
+
+
+def short_names(keys: Sequence[str]) -> list[str]:
+    """Each key's shortest dotted suffix that no other key in `keys` ends with, so labels
+    that share a last part stay apart: ['model.name', 'objective.name', 'optimizer.lr'] ->
+    ['model.name', 'objective.name', 'lr']."""
+    keys = [str(k) for k in keys]
+
+    def suffix(key: str, parts: int) -> str:
+        return ".".join(key.split(".")[-parts:])
+
+    out = []
+    for key in keys:
+        others = [k for k in keys if k != key]
+        parts = 1
+        while parts < key.count(".") + 1 and any(
+                k == suffix(key, parts) or k.endswith("." + suffix(key, parts)) for k in others):
+            parts += 1
+        out.append(suffix(key, parts))
+    return out
 
 
 # ---------------------------------------------------------------- the study file

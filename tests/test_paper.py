@@ -105,6 +105,19 @@ def test_no_nan_labels_and_legends_stay_in_the_figure():
     assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
 
 
+def test_an_arm_without_the_hue_axes_is_named_and_a_log_x_is_ticked_at_its_values():
+    """ssl_more_data's default plot: the plain arm lacks both mix axes (NaN), so its line
+    had no label and no legend entry; the x ticks of a log axis over 1.2 decades read
+    '3×10⁴4×10⁴'."""
+    summary = pd.DataFrame({"n": [5000, 17000, 65000, 5000], "mix": [np.nan] * 3 + [12000.0],
+                            "mean": 0.7, "low": 0.6, "high": 0.8})
+    fig = report.line_plot(summary, "n", hue=["mix"])
+    ax = fig.axes[0]
+    assert ax.get_legend_handles_labels()[1] == ["mix=12000", "without mix"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["5000", "17000", "65000"]
+    assert ax.get_xscale() == "log"
+
+
 def test_markdown_tables_of_an_analysis_become_frames():
     text = "| claim | ours |\n|---|---|\n| a \\| b | 0.5 ± 0.1 |\n| c | 0.7 |"
     frame = paper.parse_markdown_table(text)

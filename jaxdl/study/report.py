@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -271,7 +272,7 @@ def line_plot(summary: pd.DataFrame, x: str, hue: Sequence[str] = (), ylabel: st
         ax.fill_between(g[x], g["low"], g["high"], color=line.get_color(), alpha=0.2,
                         linewidth=0)
     if _is_log(list(summary[x])):
-        ax.set_xscale("log")
+        _log_x_at(ax, summary[x].unique())
     ax.set_xlabel(sweep.short_name(x))
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
@@ -281,13 +282,26 @@ def line_plot(summary: pd.DataFrame, x: str, hue: Sequence[str] = (), ylabel: st
     return fig
 
 
+def _log_x_at(ax: Any, values: Sequence[float]) -> None:
+    """A log x axis ticked at the swept values ('4000', '16000'), not at matplotlib's
+    minor ticks, whose labels ('3×10⁴4×10⁴') run into each other over a decade or two."""
+    ax.set_xscale("log")
+    values = sorted(float(v) for v in values)
+    if len(values) <= MAX_LINE_POINTS:
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _label(hue: Sequence[str], key: Sequence[Any]) -> str:
     """'lr=0.01, noise=0.1' for a line; an axis a trial does not have (NaN: another arm's
-    axis) is left out, not printed as `=nan`."""
+    axis) is left out, not printed as `=nan`; an arm that has none of them is 'without
+    lr, noise' (an unlabelled line would be missing from the legend)."""
     def value(v: Any) -> str:
         return f"{v:g}" if isinstance(v, float) else str(v)  # 0.996678, not 0.9966777408637874
-    return ", ".join(f"{name}={value(v)}" for name, v in zip(sweep.short_names(hue), key)
-                     if not pd.isna(v))
+    names = sweep.short_names(hue)
+    if hue and all(pd.isna(v) for v in key):
+        return "without " + ", ".join(names)
+    return ", ".join(f"{name}={value(v)}" for name, v in zip(names, key) if not pd.isna(v))
 
 
 def _legend(ax: Any) -> None:

@@ -37,7 +37,8 @@ It lags by 0.230 ± 0.038, is as low on the training split (0.50-0.56: not
 overfitting) and moves by up to 0.125 between evaluations (seed 0: 0.540, 0.415, 0.492
 at steps 2000-3000): a view of the trend during training, not a substitute for the
 offline probe. We did not test why (it trains on the views, at the run's lr, on
-features that keep moving).
+features that keep moving). The study with its report, SimCLR and BYOL: `jaxdl sweep
+experiments/online_probe.py` (docs/studies/online_probe/report.md).
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from equivalence import run_and_reference  # tests/equivalence.py
 from reference_objective import old_train_step  # tests/reference_objective.py
 from reference_step import OLD_LOSS  # tests/reference_step.py
 
-METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae")
+METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae", "dino")
 
 
 def short_default():
@@ -161,7 +161,7 @@ def test_each_method_trains_with_finite_loss_and_evaluates(method, data):
     for split in ("train", "test"):
         assert math.isfinite(scalars[split][0]["loss"])
         assert 0.0 <= scalars[split][0]["knn_accuracy"] <= 1.0
-    assert (state.target != {}) == (method == "byol")
+    assert (state.target != {}) == (method in ("byol", "dino"))  # the EMA target / teacher
 
 
 def test_representation_is_the_backbone_head_input():
@@ -275,7 +275,7 @@ def error_of(overrides):
 
 
 @pytest.mark.parametrize("overrides,names", [
-    (["objective.name=dino"], ["config.objective.name", "simclr"]),
+    (["objective.name=no_such_objective"], ["config.objective.name", "simclr"]),
     (["objective.name=simclr", "objective.temperature=0"], ["config.objective.temperature", "> 0"]),
     (["objective.name=byol", "objective.ema_base=1.0"], ["config.objective.ema_base", "[0, 1)"]),
     (["objective.name=simclr", "objective.projector=()"], ["config.objective.projector", "non-empty"]),

@@ -1,12 +1,13 @@
 """DINO (jaxdl/objectives/dino.py): its loss, centering and sharpening against numpy
 written out in the test; the center's update and the teacher's EMA in a train step; no
-gradient into the teacher; one-line option errors; exact resume; and, slow, a short run
-that learns (and collapses without centering) and vectorized trials equal to single runs.
+gradient into the teacher; one-line option errors; and, slow, a short run that learns (and
+collapses without centering) and vectorized trials equal to single runs. Exact resume
+(teacher and center included) and a few steps of training and evaluation are
+tests/test_ssl_training.py's, with the other methods.
 
     PYTHONPATH=. python -m pytest -q tests/test_dino.py            # the fast ones
     PYTHONPATH=. python -m pytest -q -m slow tests/test_dino.py    # the training runs
 """
-import json
 import math
 
 import jax
@@ -21,7 +22,7 @@ from jaxdl.models import ssl
 from jaxdl.objectives import StepKeys, byol
 from jaxdl.objectives import self_supervised as ssl_objective
 from jaxdl.study import sweep
-from jaxdl.training import checkpoint, hooks, loop
+from jaxdl.training import loop
 
 from equivalence import vectorized_and_single  # tests/equivalence.py
 
@@ -192,50 +193,6 @@ def test_defaults_and_registration():
         {"out_dim": 256, "student_temperature": 0.1, "teacher_temperature": 0.04,
          "center_momentum": 0.9, "ema_base": 0.996}
     assert "dino" in jaxdl.objectives.SELF_SUPERVISED
-
-
-# ---------------------------------------------------------------- resume
-
-
-class Crash(Exception):
-    pass
-
-
-def final_state(path):
-    ck = checkpoint.Checkpoints(f"{path}/checkpoints", read_only=True)
-    try:
-        state, _, step = ck.restore_latest(None)
-    finally:
-        ck.close()
-    return step, jax.device_get(state)
-
-
-def test_a_run_stopped_and_resumed_equals_the_uninterrupted_run_bit_for_bit(tmp_path,
-                                                                             monkeypatch):
-    """Teacher, center, params and every logged metric: the center rides in model_state."""
-    c = config()
-    jaxdl.train(c, str(tmp_path / "a"), progress=False)
-    real = hooks.check_finite
-
-    def check(start, metrics, ok):
-        real(start, metrics, ok)
-        if start + len(metrics["loss"]) > 25:
-            raise Crash()
-
-    with monkeypatch.context() as m:
-        m.setattr(hooks, "check_finite", check)
-        with pytest.raises(Crash):
-            jaxdl.train(c, str(tmp_path / "b"), progress=False)
-    jaxdl.train(c, str(tmp_path / "b"), progress=False)
-    assert (tmp_path / "a" / "metrics.jsonl").read_text() == \
-        (tmp_path / "b" / "metrics.jsonl").read_text()
-    (step_a, a), (step_b, b) = final_state(tmp_path / "a"), final_state(tmp_path / "b")
-    assert step_a == step_b == 40 and a["target"]
-    assert np.abs(a["model_state"][ssl.CENTER]["center"]).max() > 0
-    jax.tree.map(np.testing.assert_array_equal, a, b)
-    history = [json.loads(line)["event"]
-               for line in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
-    assert history == ["start", "resume", "finish"]
 
 
 # ---------------------------------------------------------------- training (slow)

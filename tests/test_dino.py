@@ -1,14 +1,20 @@
 """DINO (jaxdl/objectives/dino.py): its loss, centering and sharpening against numpy
 written out in the test; the center's update and the teacher's EMA in a train step; no
 gradient into the teacher; one-line option errors; and, slow, a short run that learns (and
-collapses without centering) and vectorized trials equal to single runs. Exact resume
+collapses without centering), vectorized trials equal to single runs, and the center of
+the global batch under a per-device program. Exact resume
 (teacher and center included) and a few steps of training and evaluation are
 tests/test_ssl_training.py's, with the other methods.
 
     PYTHONPATH=. python -m pytest -q tests/test_dino.py            # the fast ones
     PYTHONPATH=. python -m pytest -q -m slow tests/test_dino.py    # the training runs
 """
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -231,7 +237,7 @@ def train_and_measure(*overrides, steps=300):
     return before, after, np.asarray(metrics["loss"])
 
 
-@pytest.mark.slow  # ~40 s on 2 shared cores (two builds and 300 steps each)
+@pytest.mark.slow  # two builds and 300 steps each: 28 s on 2 busy shared cores
 def test_a_short_run_learns_and_without_centering_the_teacher_collapses():
     """300 steps on MNIST-1D. With centering the student's KL to the teacher falls, the
     teacher keeps using many prototypes, and the kNN accuracy of the representation beats
@@ -253,7 +259,7 @@ def test_a_short_run_learns_and_without_centering_the_teacher_collapses():
     assert np.mean(loss[-25:]) < 0.5 * np.mean(loss[:25])  # the collapse: a trivial match
 
 
-@pytest.mark.slow  # ~40 s on 2 shared cores: a vmapped program and two single ones
+@pytest.mark.slow  # a vmapped program and two single ones: 20-90 s on 2 busy shared cores
 def test_vectorized_trials_equal_single_runs():
     """Two seeds as one vmapped program train as one by one, per step, to float rounding
     (the project's tolerance for vmapped against single programs)."""
@@ -263,3 +269,51 @@ def test_vectorized_trials_equal_single_runs():
         np.testing.assert_allclose(metrics["loss"][i], reference["loss"], rtol=1e-5, atol=1e-6)
     centers = np.asarray(state.trials.model_state[ssl.CENTER]["center"])
     assert centers.shape == (2, 256) and not np.allclose(centers[0], centers[1])
+
+
+PER_DEVICE = textwrap.dedent("""
+    import json, jax, jax.numpy as jnp, numpy as np
+    from jaxdl import config as C, rng
+    from jaxdl.models import ssl
+    from jaxdl.objectives import byol
+    from jaxdl.training import loop, step as step_lib
+
+    c = C.load(None, ["objective.name=dino", "augment.name=mnist1d", "steps=10",
+                      "parallel.mode=pmap", "parallel.data=2"])
+    run = loop.build(c)
+    state = run.init(rng.root_key(0))
+    x = jnp.asarray(run.dataset.x_train[:100]); y = jnp.asarray(run.dataset.y_train[:100])
+    chunk = step_lib.make_streamed_chunk(run.train_step, "loop", run.placement,
+                                         run.state_sharding)
+    new, _ = chunk(jax.tree.map(jnp.copy, state), (x[None], y[None]), 1)
+    # each device's teacher on its half of the batch, with its own views (keys folded
+    # with the device index, as objectives.StepKeys does under a device axis)
+    means = []
+    for i in range(2):
+        view_key = jax.random.fold_in(rng.step_key(state.key, rng.AUGMENT, 0), i)
+        t = byol.target_outputs(run.model, state.target, x[50 * i:50 * (i + 1)], view_key,
+                                train=True)["prototypes"]
+        means.append(np.mean(np.asarray(t, np.float64), axis=0))
+    got = np.asarray(new.model_state[ssl.CENTER]["center"])
+    m = run.model.method.center_momentum
+    print("RESULT " + json.dumps({
+        "devices": jax.device_count(),
+        "global": float(np.max(np.abs(got - (1 - m) * np.mean(means, axis=0)))),
+        "device_0": float(np.max(np.abs(got - (1 - m) * means[0]))),
+        "scale": float(np.max(np.abs(got)))}))
+""")
+
+
+@pytest.mark.slow  # a fresh process with 2 simulated devices: 79 s on 2 busy shared cores
+def test_under_a_per_device_program_the_center_moves_by_the_global_batch_mean():
+    """pmap mode, 2 devices, one step: each device's criterion sees its half of the batch,
+    and the center is the EMA of the mean over both halves (the objective's mean over
+    devices of the model state), not of one device's half."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    out = subprocess.run([sys.executable, "-c", PER_DEVICE], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.split("RESULT ")[1])
+    assert result["devices"] == 2
+    assert result["global"] < 1e-5 * max(result["scale"], 1e-3), result
+    assert result["device_0"] > 100 * result["global"], result

@@ -26,10 +26,11 @@ unit sphere and scores it against `out_dim` prototypes, a bias-free Dense layer 
 columns are weight-normalised with the gain fixed at 1 (`prototypes`; DINO's
 norm_last_layer), and keeps the center of its teacher's outputs as a non-param variable
 `model_state["dino"]["center"]` (`CENTER`) that its criterion reads and writes, so
-checkpoints, resume, interventions and vmap carry it like batch-norm statistics. Probing the representation rather than the projection is
-the "guillotine" (Bordes et al. 2023): the projector specialises to the pretext
-task. The network also carries its `Method` (the method's numbers, the views), which
-its objective (`jaxdl.objectives.simclr`, ...) reads.
+checkpoints, resume, interventions and vmap carry it like batch-norm statistics.
+Probing the representation rather than the projection is the "guillotine" (Bordes et
+al. 2023): the projector specialises to the pretext task. The network also carries its
+`Method` (the method's numbers, the views), which its objective
+(`jaxdl.objectives.simclr`, ...) reads.
 
 The online probe (`objective.online_probe`) is one Dense layer `online_probe` on
 `stop_gradient(representation)`: its params are part of the network's (so checkpoints,
@@ -53,8 +54,9 @@ from jaxdl.data import augment as augment_lib
 from jaxdl.models import layers
 from jaxdl.registry import require
 
-__all__ = ["AUGMENTS", "IMAGE_AUGMENTS", "CENTER", "HostViews", "Views", "Method", "views_of", "augment_defaults", "check_augment",
-           "augmentation", "segment_masks", "head_name", "MLPHead", "prototypes", "SSLNet"]
+__all__ = ["AUGMENTS", "IMAGE_AUGMENTS", "CENTER", "HostViews", "Views", "Method", "views_of",
+           "augment_defaults", "check_augment", "augmentation", "segment_masks", "head_name",
+           "MLPHead", "prototypes", "SSLNet"]
 
 AUGMENTS = ("none", "mnist1d", "crop_flip", "resized_crop_flip")  # config.augment.name: presets
 IMAGE_AUGMENTS = ("crop_flip", "resized_crop_flip")  # per example: on the host when streamed

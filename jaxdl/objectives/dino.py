@@ -19,16 +19,22 @@ per-device program the objective's mean of the model state over devices makes it
 EMA of the global batch mean (the update is linear in the batch mean). The target's copy
 of the network carries an EMA of the center too; it is never read.
 
-Choices, for MNIST-1D: `out_dim` 256 prototypes, not the paper's 65536 (ImageNet, 1.3M
-images): 25 per class of MNIST-1D's 10, and more than the batch of 100, so a uniform
-use of the prototypes is reachable; the last layer stays 64 x 256. Two views, both
-"global": no multi-crop (the `mnist1d` views have no small crops). τ_t is constant
-(0.04, the paper's default; its optional warm-up to 0.07 is left out), as is τ_s = 0.1.
-The last layer is not frozen during the first epoch (the paper's `freeze_last_layer`).
-`center_momentum=1` keeps the center at 0: no centering, the paper's collapse ablation
-(fig. 7), accepted on purpose.
+Choices, for MNIST-1D: `out_dim` 256 prototypes, not the paper's 65536 (for ImageNet's
+1.3M images; 16 times MNIST-1D's 4000 training signals): still an over-clustering, ~25
+per class of 10, while the last layer (64 x 256 = 16k weights) stays smaller than the
+projector (24k). Two views, both "global": no multi-crop (the `mnist1d` views have no
+small crops). τ_t is constant (0.04, the paper's default; its optional linear warm-up to
+0.07 is left out), as is τ_s = 0.1. The loss halves the two pairs, as Algorithm 1 does
+(BYOL's here sums its two). The last layer is not frozen during the first epoch (the
+paper's `freeze_last_layer`). `center_momentum=1` keeps the center at 0: no centering,
+the paper's collapse ablation (fig. 7), accepted on purpose.
 
-    jaxdl train --config.objective.name=dino --config.augment.name=mnist1d
+    jaxdl train --config experiments/ssl_methods.py --config.objective.name=dino
+
+Measured (seed 0, 4000 steps, 68 s on 2 CPU cores shared with other jobs): loss 5.11 ->
+4.16 (it first rises to ~5.16 by step 300: centering raises the teacher's entropy),
+test leave-one-out 20-NN accuracy 0.355 at init -> 0.584; the same recipe and seed gave
+0.509 for byol and 0.660 for simclr. One seed, untuned: the study is ssl_methods'.
 """
 from __future__ import annotations
 

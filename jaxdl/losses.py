@@ -15,9 +15,9 @@ import optax
 
 __all__ = ["cross_entropy", "mse", "hinge", "distillation", "per_example_loss", "l1_penalty",
            "l2_penalty", "accuracy", "hard_labels", "confusion_matrix", "precision_recall_f1",
-           "nt_xent", "byol_loss", "ema_update", "byol_momentum", "vicreg_terms",
-           "vicreg_loss", "barlow_twins_loss", "masked_reconstruction_loss", "segment_mask",
-           "patch_mask"]
+           "unit", "nt_xent", "byol_loss", "ema_update", "byol_momentum", "dino_teacher_probs",
+           "dino_cross_entropy", "dino_loss", "dino_center", "vicreg_terms", "vicreg_loss",
+           "barlow_twins_loss", "masked_reconstruction_loss", "segment_mask", "patch_mask"]
 
 PerExampleLoss = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -124,7 +124,7 @@ def precision_recall_f1(confusion: Any) -> dict[str, jax.Array]:
 # z2[i] are the embeddings (N, D) of two views of example i. The losses and mask
 # makers are jitted (numbers traced, shapes static), so eager calls compile once.
 
-def _unit(z: jax.Array, eps: float = 1e-12) -> jax.Array:
+def unit(z: jax.Array, eps: float = 1e-12) -> jax.Array:
     """z / ||z|| row by row (rows of norm < eps are divided by eps instead)."""
     return z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), eps)
 
@@ -139,7 +139,7 @@ def nt_xent(z1: jax.Array, z2: jax.Array, temperature: float = 0.5) -> jax.Array
     Small T sharpens the softmax onto the hardest negatives.
     """
     n = z1.shape[0]
-    u = _unit(jnp.concatenate([z1, z2]))
+    u = unit(jnp.concatenate([z1, z2]))
     s = (u @ u.T) / temperature
     s = jnp.where(jnp.eye(2 * n, dtype=bool), -jnp.inf, s)
     positive = jnp.concatenate([jnp.arange(n, 2 * n), jnp.arange(n)])
@@ -156,7 +156,7 @@ def byol_loss(p: jax.Array, z_target: jax.Array) -> jax.Array:
     Symmetrise by adding the loss with the views swapped.
     """
     z = jax.lax.stop_gradient(z_target)
-    return jnp.mean(2.0 - 2.0 * jnp.sum(_unit(p) * _unit(z), axis=-1))
+    return jnp.mean(2.0 - 2.0 * jnp.sum(unit(p) * unit(z), axis=-1))
 
 
 def ema_update(target: Any, online: Any, tau: jax.Array | float) -> Any:
@@ -168,6 +168,41 @@ def byol_momentum(step: jax.Array | int, total_steps: int, base: float = 0.996) 
     """tau_k = 1 - (1 - base) (cos(pi k / K) + 1) / 2: base at step 0, rising to 1 at K."""
     k = jnp.asarray(step, jnp.float32)
     return 1.0 - (1.0 - base) * (jnp.cos(jnp.pi * k / total_steps) + 1.0) / 2.0
+
+
+def dino_teacher_probs(t: jax.Array, center: jax.Array, temperature: float) -> jax.Array:
+    """DINO's teacher distribution P_t = softmax((t - c) / tau_t) per row, without gradient.
+
+    Centering (subtracting c, an EMA of the teacher's batch-mean output: `dino_center`)
+    keeps one prototype from taking every example; sharpening (tau_t below the
+    student's tau_s) keeps the output from going uniform. Either alone collapses;
+    together they balance (Caron et al. 2021, sec. 3.1 and fig. 7)."""
+    return jax.nn.softmax(jax.lax.stop_gradient(t - center) / temperature, axis=-1)
+
+
+def dino_cross_entropy(p_teacher: jax.Array, s: jax.Array, temperature: float) -> jax.Array:
+    """mean_i H(P_t,i, P_s,i) = mean_i -sum_k P_t,ik log softmax(s_i / tau_s)_k."""
+    return jnp.mean(-jnp.sum(p_teacher * jax.nn.log_softmax(s / temperature, axis=-1), axis=-1))
+
+
+@jax.jit
+def dino_loss(s1: jax.Array, s2: jax.Array, t1: jax.Array, t2: jax.Array, center: jax.Array,
+              student_temperature: float = 0.1, teacher_temperature: float = 0.04) -> jax.Array:
+    """DINO (Caron et al. 2021, Algorithm 1): H(P_t1, P_s2) / 2 + H(P_t2, P_s1) / 2.
+
+    s1, s2 the student's and t1, t2 the teacher's outputs (N, K) on views 1 and 2; each
+    view's teacher distribution (centered, sharpened, no gradient: `dino_teacher_probs`)
+    is the target of the student's distribution on the *other* view."""
+    p1 = dino_teacher_probs(t1, center, teacher_temperature)
+    p2 = dino_teacher_probs(t2, center, teacher_temperature)
+    return (dino_cross_entropy(p1, s2, student_temperature)
+            + dino_cross_entropy(p2, s1, student_temperature)) / 2.0
+
+
+def dino_center(center: jax.Array, t: jax.Array, momentum: float = 0.9) -> jax.Array:
+    """c <- m c + (1 - m) mean_i t_i: the EMA of the teacher's batch-mean output (t: the
+    teacher's outputs on every view of the batch, stacked (2N, K))."""
+    return ema_update(center, jnp.mean(jax.lax.stop_gradient(t), axis=0), momentum)
 
 
 def _off_diagonal(m: jax.Array) -> jax.Array:

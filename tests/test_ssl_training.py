@@ -20,7 +20,7 @@ from equivalence import run_and_reference  # tests/equivalence.py
 from reference_objective import old_train_step  # tests/reference_objective.py
 from reference_step import OLD_LOSS  # tests/reference_step.py
 
-METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae")
+METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae", "dino")
 
 
 def short_default():
@@ -161,7 +161,7 @@ def test_each_method_trains_with_finite_loss_and_evaluates(method, data):
     for split in ("train", "test"):
         assert math.isfinite(scalars[split][0]["loss"])
         assert 0.0 <= scalars[split][0]["knn_accuracy"] <= 1.0
-    assert (state.target != {}) == (method == "byol")
+    assert (state.target != {}) == (method in ("byol", "dino"))  # the EMA target / teacher
 
 
 def test_representation_is_the_backbone_head_input():
@@ -235,7 +235,7 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("method", ["byol"])
+@pytest.mark.parametrize("method", ["byol", "dino"])  # with an EMA target (dino: and a center)
 def test_ssl_run_resumes_bit_identically_after_a_crash(method, tmp_path, monkeypatch):
     config = ssl_config(method)
     jaxdl.train(config, str(tmp_path / "a"), progress=False)
@@ -255,6 +255,8 @@ def test_ssl_run_resumes_bit_identically_after_a_crash(method, tmp_path, monkeyp
         (tmp_path / "b" / "metrics.jsonl").read_text()
     (step_a, a), (step_b, b) = final_state(tmp_path / "a"), final_state(tmp_path / "b")
     assert step_a == step_b == 40 and a["target"]
+    if method == "dino":  # the center, carried in the model state, has moved
+        assert np.abs(a["model_state"][ssl.CENTER]["center"]).max() > 0
     jax.tree.map(np.testing.assert_array_equal, a, b)
     history = [json.loads(line)["event"]
                for line in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
@@ -275,7 +277,7 @@ def error_of(overrides):
 
 
 @pytest.mark.parametrize("overrides,names", [
-    (["objective.name=dino"], ["config.objective.name", "simclr"]),
+    (["objective.name=no_such_objective"], ["config.objective.name", "simclr"]),
     (["objective.name=simclr", "objective.temperature=0"], ["config.objective.temperature", "> 0"]),
     (["objective.name=byol", "objective.ema_base=1.0"], ["config.objective.ema_base", "[0, 1)"]),
     (["objective.name=simclr", "objective.projector=()"], ["config.objective.projector", "non-empty"]),

@@ -5,6 +5,8 @@
     out["representation"]   # (B, 125) for the MNIST-1D CNN: what probes read
     out["projection"]       # (B, 64): what the criterion sees (mae: the reconstruction)
     out["prediction"]       # byol only: the online predictor's output
+    out["prototypes"]       # dino only: (B, out_dim) cosines of the unit projection with
+                            # out_dim unit prototypes (the student's and teacher's logits)
     out["online_probe"]     # objective.online_probe only: (B, classes) logits of a linear
                             # classifier on stop_gradient(representation)
 
@@ -19,10 +21,16 @@ MLP the last hidden layer; for a linear model (MLP depth 0) the input itself.
 
 The projector (and mae's decoder) is Dense-BN-ReLU per hidden width, then Dense,
 as in SimCLR/BYOL; byol adds a predictor Dense-BN-ReLU-Dense back to the
-projection's width. Probing the representation rather than the projection is
-the "guillotine" (Bordes et al. 2023): the projector specialises to the pretext
-task. The network also carries its `Method` (the method's numbers, the views), which
-its objective (`jaxdl.objectives.simclr`, ...) reads.
+projection's width; dino (Caron et al. 2021) puts the projection (its bottleneck) on the
+unit sphere and scores it against `out_dim` prototypes, a bias-free Dense layer whose
+columns are weight-normalised with the gain fixed at 1 (`prototypes`; DINO's
+norm_last_layer), and keeps the center of its teacher's outputs as a non-param variable
+`model_state["dino"]["center"]` (`CENTER`) that its criterion reads and writes, so
+checkpoints, resume, interventions and vmap carry it like batch-norm statistics.
+Probing the representation rather than the projection is the "guillotine" (Bordes et
+al. 2023): the projector specialises to the pretext task. The network also carries its
+`Method` (the method's numbers, the views), which its objective
+(`jaxdl.objectives.simclr`, ...) reads.
 
 The online probe (`objective.online_probe`) is one Dense layer `online_probe` on
 `stop_gradient(representation)`: its params are part of the network's (so checkpoints,
@@ -46,11 +54,13 @@ from jaxdl.data import augment as augment_lib
 from jaxdl.models import layers
 from jaxdl.registry import require
 
-__all__ = ["AUGMENTS", "IMAGE_AUGMENTS", "HostViews", "Views", "Method", "views_of", "augment_defaults", "check_augment",
-           "augmentation", "segment_masks", "head_name", "MLPHead", "SSLNet"]
+__all__ = ["AUGMENTS", "IMAGE_AUGMENTS", "CENTER", "HostViews", "Views", "Method", "views_of",
+           "augment_defaults", "check_augment", "augmentation", "segment_masks", "head_name",
+           "MLPHead", "prototypes", "SSLNet"]
 
 AUGMENTS = ("none", "mnist1d", "crop_flip", "resized_crop_flip")  # config.augment.name: presets
 IMAGE_AUGMENTS = ("crop_flip", "resized_crop_flip")  # per example: on the host when streamed
+CENTER = "dino"  # model_state[CENTER]["center"]: dino's center of the teacher's outputs
 
 @dataclasses.dataclass(frozen=True)
 class Views:
@@ -89,7 +99,7 @@ def _host_views(views: Views, first: int, root_key: jax.Array, step: jax.Array,
 @dataclasses.dataclass(frozen=True)
 class Method:
     """A self-supervised method's numbers (its objective's options, `jaxdl.objectives`) and
-    the run's length, which sets byol's momentum schedule."""
+    the run's length, which sets byol's and dino's momentum schedule."""
     name: str
     steps: int
     temperature: float = 0.5
@@ -100,6 +110,10 @@ class Method:
     lambd: float = 5e-3
     mask_segments: int = 2
     mask_length: int = 8
+    out_dim: int = 256
+    student_temperature: float = 0.1
+    teacher_temperature: float = 0.04
+    center_momentum: float = 0.9
     views: Views = Views()
 
 
@@ -221,10 +235,17 @@ class MLPHead(nn.Module):
         return layers.dense(self.widths[-1], "lecun", 1.0)(h)
 
 
+def prototypes(count: int, name: str = "prototypes") -> nn.Module:
+    """DINO's last layer: Dense(count) without bias, each kernel column divided by its norm
+    (weight norm, gain fixed at 1): on a unit input the outputs are cosines in [-1, 1]."""
+    return nn.WeightNorm(layers.dense(count, "lecun", 1.0, use_bias=False, name=name),
+                         use_scale=False)
+
+
 class SSLNet(nn.Module):
-    """backbone (head cut off) -> projector [-> predictor]; returns a dict of
-    representation, projection and (byol) prediction. mae: the projection is the
-    reconstruction, shaped like the input."""
+    """backbone (head cut off) -> projector [-> predictor | prototypes]; returns a dict of
+    representation, projection, (byol) prediction and (dino) prototypes. mae: the
+    projection is the reconstruction, shaped like the input."""
     backbone: nn.Module
     head: str  # the backbone's layer skipped (`head_name`)
     projector: tuple[int, ...]
@@ -234,8 +255,9 @@ class SSLNet(nn.Module):
 
     @property
     def ema_target(self) -> bool:
-        """Whether the train state keeps an EMA target of this network (byol)."""
-        return self.method.name == "byol"
+        """Whether the train state keeps an EMA target of this network (byol; dino's
+        teacher)."""
+        return self.method.name in ("byol", "dino")
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
@@ -253,6 +275,9 @@ class SSLNet(nn.Module):
         if self.method.name == "byol":
             out["prediction"] = MLPHead((self.predictor, widths[-1]), name="predictor")(
                 z, train=train)
+        if self.method.name == "dino":
+            out["prototypes"] = prototypes(self.method.out_dim)(losses.unit(z))
+            self.variable(CENTER, "center", jnp.zeros, (self.method.out_dim,), jnp.float32)
         return out
 
     def _representation(self, x: jax.Array, train: bool) -> jax.Array:

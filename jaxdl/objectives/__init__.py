@@ -7,9 +7,10 @@ recorded in config.json like any built-in option. The loss has one signature for
 
     loss(params, model_state, extra, batch, keys) -> (loss, (metrics, model_state))
 
-`extra` is state the objective keeps beside the params (BYOL's EMA target; `{}` for
-most), `batch` is `(x, y)`, and `keys(purpose)` is the key of `purpose` (`jaxdl.rng`) at
-this step and device — a pure function of the trial's root key and the step. Your own:
+`extra` is state the objective keeps beside the params (BYOL's EMA target, DINO's
+teacher; `{}` for most), `batch` is `(x, y)`, and `keys(purpose)` is the key of `purpose`
+(`jaxdl.rng`) at this step and device — a pure function of the trial's root key and the
+step. Your own:
 
     @jaxdl.objectives.register("focal")
     def focal(setup, gamma: float = 2.0):           # --config.objective.gamma=1.0
@@ -43,9 +44,9 @@ Metrics = dict[str, jax.Array]
 
 REGISTRY = Registry("objective", {name: f"jaxdl.objectives.{name}:{name}" for name in
                                   ("supervised", "simclr", "byol", "vicreg", "barlow_twins",
-                                   "mae", "distill")})
+                                   "mae", "distill", "dino")})
 register = REGISTRY.register
-SELF_SUPERVISED = ("simclr", "byol", "vicreg", "barlow_twins", "mae")  # built-ins without labels
+SELF_SUPERVISED = ("simclr", "byol", "vicreg", "barlow_twins", "mae", "dino")  # without labels
 
 
 @jax.tree_util.register_dataclass

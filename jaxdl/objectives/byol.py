@@ -21,7 +21,7 @@ from jaxdl import losses, models
 from jaxdl.objectives import Objective, Setup, require
 from jaxdl.objectives import self_supervised as ssl_objective
 
-__all__ = ["byol", "check", "criterion", "initial_target"]
+__all__ = ["byol", "check", "criterion", "initial_target", "target_update", "target_outputs"]
 
 
 def byol(setup: Setup, projector: tuple = (128, 64), predictor: int = 128,
@@ -30,14 +30,20 @@ def byol(setup: Setup, projector: tuple = (128, 64), predictor: int = 128,
     """BYOL with a predictor Dense(predictor)-BN-ReLU-Dense and target momentum `ema_base`."""
     net = ssl_objective.network(setup, "byol", projector, online_probe, predictor=predictor,
                                 ema_base=ema_base)
-    steps = setup.steps
+    return ssl_objective.objective(setup, net, criterion, l1=l1, l2=l2,
+                                   init_extra=initial_target,
+                                   update_extra=target_update(setup.steps, ema_base))
 
+
+def target_update(steps: int, ema_base: float):
+    """update_extra(target, params, model_state, step) of an EMA target (BYOL's, DINO's
+    teacher): target <- τ_k target + (1 - τ_k) online, τ_k = byol_momentum(k, steps,
+    ema_base), k the step just taken."""
     def update_target(target, params, model_state, step):
         tau = losses.byol_momentum(step, steps, ema_base)
         return losses.ema_update(target, {"params": params, "model_state": model_state}, tau)
 
-    return ssl_objective.objective(setup, net, criterion, l1=l1, l2=l2,
-                                   init_extra=initial_target, update_extra=update_target)
+    return update_target
 
 
 def initial_target(params, model_state):
@@ -45,11 +51,18 @@ def initial_target(params, model_state):
     return jax.tree.map(jnp.copy, {"params": params, "model_state": model_state})
 
 
+def target_outputs(net, target, x, view_key, *, train, key=None) -> dict:
+    """The target network's outputs on both views of x, stacked [view 1; view 2] (its
+    batch-norm statistics move only by the EMA, so its updated state is dropped)."""
+    both = ssl_objective.two_views(net, x, view_key)
+    return models.apply(net, target["params"], target["model_state"], both, train=train,
+                        key=key)[0]
+
+
 def criterion(net, params, model_state, target, x, view_key, *, train, key=None):
     out, model_state = ssl_objective.forward_two_views(net, params, model_state, x, view_key,
                                                        train=train, key=key)
-    both = ssl_objective.two_views(net, x, view_key)
-    t, _ = models.apply(net, target["params"], target["model_state"], both, train=train, key=key)
+    t = target_outputs(net, target, x, view_key, train=train, key=key)
     n = x.shape[0]
     t, p = jax.lax.stop_gradient(t["projection"]), out["prediction"]
     return losses.byol_loss(p[:n], t[n:]) + losses.byol_loss(p[n:], t[:n]), model_state, out

@@ -1,6 +1,6 @@
 """What the self-supervised objectives (simclr.py, byol.py, vicreg.py, barlow_twins.py,
-mae.py) share: the network, the loss around a method's criterion, the online probe, and
-the evaluation a run logs.
+mae.py, dino.py) share: the network, the loss around a method's criterion, the online
+probe, and the evaluation a run logs.
 
 The network is config.model's backbone with its classification head cut off, then a
 projector (`jaxdl.models.ssl.SSLNet`). A method file gives its criterion,

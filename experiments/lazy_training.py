@@ -1,0 +1,518 @@
+"""Lazy versus feature learning: the output scale α and the width decide how far the
+weights and the neural tangent kernel move in training, and lazy training generalizes
+worse.
+
+Claims (Chizat, Oyallon & Bach, "On lazy training in differentiable programming",
+NeurIPS 2019): a model h_α = α·(f(w) − f(w0)), centred on its initial function and
+trained on the loss L(h_α)/α², stays close to its linearization around w0 as α grows —
+it trains "lazily", as a kernel method with the tangent kernel at init. (1) As α grows
+the relative weight change ‖w − w0‖/‖w0‖ falls (their bound: O(1/α)) and the empirical
+NTK stops moving (its kernel distance from init, Fort et al. 2020, falls to 0). (2) In
+the NTK parameterization (weights scaled by 1/√fan_in) the width acts as a scale too
+(Chizat et al. §2: width m is an implicit α ∝ √m; Jacot et al. 2018; Lee et al. 2019):
+at a fixed α a wider network is lazier, its kernel moving less. (3) Lazy training
+generalizes worse where features matter: the lazy model's test accuracy is below the
+feature-learning one's (their Fig. 3 and Table 1: VGG and ResNet CNNs on CIFAR-10).
+
+    jaxdl sweep experiments/lazy_training.py           # 4 α x 3 widths x 5 seeds
+    jaxdl sweep experiments/lazy_training.py --quick   # 2 α x 2 widths x 5 seeds, ~60 s
+
+Setting. MNIST-1D's published split (4000 training, 1000 test examples). f is a ReLU MLP
+with one hidden layer of width m (40-m-10) in the NTK parameterization: each layer is
+√(g/fan_in)·(h W) + b with W ~ N(0, 1), b = 0 at init (g = 2 for the hidden layer, He's
+gain; 1 for the readout). The model is `lazy_mlp`, registered by this file:
+h_α(x) = α·(f(x; w) − f(x; w0)). Centring: w0 is stored beside the params (the model's
+`reference` collection, carried by the train state and checkpoints, never trained) and
+f(x; w0) is subtracted with a stop-gradient — Chizat et al.'s own CNN code keeps such a
+frozen copy. The symmetric-init trick (two halves with opposite readouts) would also
+start h at 0, but changes the architecture and halves its independent random features;
+storing w0 keeps the network and its init exactly those of f, for one extra forward
+pass per step. Loss: the squared loss against one-hot targets (mean over the 10
+outputs), as in Chizat et al.'s CNN runs. Optimizer: plain SGD (no momentum, no weight
+decay, constant rate), batch 100, 4000 steps (100 epochs), on L(h_α)/α² at rate η =
+ETA = 3, which is plain SGD on L(h_α) at rate η/α² step for step — so the sweep sets
+`optimizer.lr` = η/α² and the objective stays jaxdl's supervised one. With that scaling
+the function-space dynamics start the same at every α: dh/dt = −η K_f ∇_h L, K_f the
+NTK of f at w0 (independent of α), so any difference between the arms comes from how
+far the kernel moves, not from a different step size in function space. η = 3 is the
+largest of {1, 3, 10} stable at every α and width here (η = 10 diverged at α = 100);
+more steps than 4000 did not fit the 2-core budget. Axes: α ∈ {0.1, 1, 10, 100} ×
+m ∈ {64, 256, 1024} × 5 seeds (init and batch order). Why α starts at 0.1, not 1: the
+parameter that decides the regime of this network is α√m (the width's implicit scale,
+claim 2), so at m ≥ 64 the NTK-parameterized net at α = 1 is already α√m ≥ 8, near its
+kernel (pilot: kernel distance ~1e-4); the feature-learning reference of claim 3 is the
+smallest α of the grid, 0.1 (α√m from 0.8 to 3.2). Chizat et al.'s α = 1 is a
+standard-parameterized CNN, which at that scale learns features.
+
+Measurement (`measure`, at the final state): on a fixed probe set, the first PROBE = 256
+training examples, the empirical NTK of f at w0 and at the final w — the trace over the
+10 outputs of J Jᵀ (jaxdl/probes/ntk.py says why the trace) — and their kernel distance
+1 − ⟨K0, K1⟩_F/(‖K0‖_F ‖K1‖_F); the relative weight change ‖w − w0‖/‖w0‖ over all
+params; the training loss and accuracy (all 4000) and test accuracy, evaluated every
+EVAL_EVERY = 100 steps (the curves are kept for claim 3's matched-loss comparison).
+
+The verdicts, decided by code (`verdicts`), stated before the numbers. "CI" is the 95%
+Student-t interval over seeds; ρ is Spearman's correlation computed per seed.
+1. Lazier with α: for each width, the per-seed least-squares slope of log ‖w − w0‖/‖w0‖
+   on log α, and the per-seed ρ(α, kernel distance). Confirmed at a width when the
+   slope's CI lies below 0 and ρ's CI below 0; refuted when the slope's CI lies at or
+   above 0 or ρ's at or above 0; otherwise not resolved. The claim is confirmed when
+   confirmed at every width, refuted when refuted at any. (That the slope is near −1,
+   Chizat et al.'s O(1/α), is reported, not a verdict.)
+2. Lazier with width: for each α, the per-seed ρ(width, kernel distance) across the
+   widths. Confirmed when its CI lies below 0 at every α; refuted when at some α it lies
+   at or above 0; otherwise not resolved.
+3. Lazy generalizes worse: for each width, paired by seed, Δ = test accuracy at the
+   largest α minus at the smallest α, (a) at the end of training and (b) at a matched
+   training loss: per seed and width, L* is the largest final training loss among the α
+   arms (the worst fit, which every arm reaches), and each arm's test accuracy is read at
+   its first evaluation with training loss ≤ L*. Confirmed at a width when both Δ's CIs
+   lie below 0; refuted when either lies above 0; otherwise not resolved. The claim is
+   confirmed when confirmed at every width, refuted when refuted at any. The final
+   training losses are reported beside it: the lazy arms fit more slowly, and (b) is
+   there so that "worse" cannot be just "less fitted".
+What would refute Chizat et al. here: weights or kernel that move as much (or more) at
+large α; a kernel that moves more in a wider net; a lazy model that tests as well as or
+better than the feature-learning one at the same training loss.
+
+Published results it checks: Chizat et al. 2019 — Thm. 2.2–2.4: the distance of the
+scaled model's weights from init is O(1/α) and the lazy and linearized paths stay close;
+Fig. 2 (two-layer ReLU nets, teacher-student, gradient descent): the test loss rises as
+the scale of the init grows into the lazy regime; Fig. 3 and Table 1 (VGG-11, ResNet-18
+on CIFAR-10, SGD): test accuracy falls as α grows, the lazy models markedly below α = 1
+while fitting the training set. Fort et al. 2020 (Fig. 4) and Lee et al. 2019: the NTK
+moves less in wider networks.
+
+Measured (the full sweep): to be filled from the full run.
+--quick (widths 32 and 128, α 0.1 and 100, 1000 steps evaluated every 50, 5 seeds):
+see tests/test_lazy_training.py.
+"""
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import ml_collections
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+# No `from __future__ import annotations`: the study file is executed without an entry in
+# sys.modules, where dataclasses (a flax module is one) cannot resolve string annotations.
+from jaxdl import config as config_lib
+from jaxdl import models
+from jaxdl.probes import ntk
+from jaxdl.study import report, sweep
+
+ETA, STEPS, BATCH, EVAL_EVERY = 3.0, 4000, 100, 100
+ALPHAS = (0.1, 1.0, 10.0, 100.0)
+WIDTHS = (64, 256, 1024)
+PROBE = 256  # training examples on which the NTK is measured (the first ones: fixed)
+CONFIRMED, REFUTED, NOT_RESOLVED = "confirmed", "refuted", "not resolved"
+ALPHA, WIDTH, LR = "model.alpha", "model.width", "optimizer.lr"
+
+
+def points(alphas: tuple[float, ...], widths: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Every (α, width), the learning rate η/α² beside α (SGD on L/α² at rate η)."""
+    scaled = sweep.zipped(sweep.axis(ALPHA, alphas),
+                          sweep.axis(LR, [ETA / a ** 2 for a in alphas]))
+    return sweep.product(scaled, sweep.axis(WIDTH, widths))
+
+
+SWEEP = points(ALPHAS, WIDTHS)
+SEEDS = range(5)
+METRICS = ("test/accuracy", "train/loss")
+PUBLISHED = {
+    "weights move less as α grows (Chizat et al. 2019, Thm. 2.2: ‖w − w0‖ = O(1/α))":
+        "‖w − w0‖ ∝ 1/α: slope −1 in log-log",
+    "the NTK stops moving as α grows (lazy = linearized, Thm. 2.3-2.4)":
+        "kernel distance → 0",
+    "wider nets (NTK scaling) are lazier (Chizat et al. §2; Fort et al. 2020, Fig. 4)":
+        "kernel distance falls with width",
+    "lazy training generalizes worse (Chizat et al. Fig. 2-3, Table 1)":
+        "test accuracy falls as α grows (CNNs on CIFAR-10: markedly)",
+}
+QUICK_STEPS = 1000
+QUICK = {"overrides": {"steps": QUICK_STEPS, "eval_every": 50,
+                       "checkpoint_every": QUICK_STEPS},
+         "seeds": range(5),
+         "sweep": points((0.1, 100.0), (32, 128))}
+
+
+# ---------------------------------------------------------------- the model
+
+
+@models.register("lazy_mlp")
+class LazyMLP(nn.Module):
+    """h_α(x) = α·(f(x; w) − f(x; w0)), f a ReLU MLP in the NTK parameterization
+    (`ntk_mlp`); w0 is kept in the `reference` collection and never trained."""
+    num_outputs: int
+    alpha: float = 1.0
+    width: int = 256
+    depth: int = 1
+
+    @staticmethod
+    def check(options: dict, input_shape: tuple[int, ...] | None = None) -> None:
+        if not options["alpha"] > 0:
+            raise models.OptionError("alpha", "must be > 0", options["alpha"])
+        for key in ("width", "depth"):
+            if options[key] < 1:
+                raise models.OptionError(key, "must be >= 1", options[key])
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+        x = x.reshape(x.shape[0], -1)
+        sizes = [x.shape[-1], *[self.width] * self.depth, self.num_outputs]
+        params = {}
+        for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+            params[f"w{i}"] = self.param(f"w{i}", nn.initializers.normal(1.0), (fan_in, fan_out))
+            params[f"b{i}"] = self.param(f"b{i}", nn.initializers.zeros, (fan_out,))
+        w0 = self.variable("reference", "params", lambda: dict(params))  # made once, at init
+        initial = ntk_mlp(jax.lax.stop_gradient(w0.value), x, self.depth)
+        return self.alpha * (ntk_mlp(params, x, self.depth) - initial)
+
+
+def ntk_mlp(params: dict[str, jax.Array], x: jax.Array, depth: int) -> jax.Array:
+    """The ReLU MLP in the NTK parameterization: layer i is √(g/fan_in)·(h W_i) + b_i,
+    g = 2 for hidden layers (He's gain, so activations keep their scale), 1 for the
+    readout."""
+    h = x
+    for i in range(depth + 1):
+        gain = 2.0 if i < depth else 1.0
+        h = h @ params[f"w{i}"] * math.sqrt(gain / h.shape[-1]) + params[f"b{i}"]
+        h = nn.relu(h) if i < depth else h
+    return h
+
+
+def get_config(name: str | None = None) -> ml_collections.ConfigDict:
+    """`lazy_mlp` (α = 1, width 256) on MNIST-1D's 4000/1000 split, squared loss, plain
+    SGD at η = ETA, batch 100, STEPS steps; train (all 4000) and test evaluated every
+    EVAL_EVERY steps, one checkpoint at the end."""
+    c = config_lib.default()
+    c.data.num_samples, c.data.train_split = 5000, 0.8
+    c.model = config_lib.named_section("model", "lazy_mlp")
+    c.objective.loss = "mse"
+    c.optimizer.name, c.optimizer.lr, c.optimizer.momentum = "sgd", ETA, 0.0
+    c.steps, c.batch_size = STEPS, BATCH
+    c.eval_every, c.checkpoint_every, c.log_every = EVAL_EVERY, STEPS, 0
+    return c
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def measure(ctx) -> dict[str, Any]:
+    """The relative weight change and the NTK's kernel distance from init (on the
+    probe set), and the logged train/test curves."""
+    state = ctx.state
+    w0 = state.model_state["reference"]["params"]
+    fn, probe = ntk.outputs_of(ctx.run.model), ctx.run.dataset.x_train[:PROBE]
+    k0 = ntk.ntk_gram(fn, w0, state.model_state, probe)
+    k1 = ntk.ntk_gram(fn, state.params, state.model_state, probe)
+    train, test = ctx.history("train/loss"), ctx.history("test/accuracy")
+    steps = np.array(sorted(train))
+    return {"weight_change": ntk.relative_change(state.params, w0),
+            "kernel_distance": ntk.kernel_distance(k0, k1),
+            "kernel_growth": float(np.linalg.norm(k1) / np.linalg.norm(k0)),
+            "eval_steps": steps, "train_loss_curve": np.array([train[s] for s in steps]),
+            "test_accuracy_curve": np.array([test[s] for s in steps])}
+
+
+# ---------------------------------------------------------------- the verdicts
+
+
+def trial_table(results: report.Results) -> pd.DataFrame:
+    """One row per done trial: α, width, seed, its measured numbers and its curves."""
+    names = {"weight_change": "measure/weight_change",
+             "kernel_distance": "measure/kernel_distance",
+             "kernel_growth": "measure/kernel_growth", "train_loss": "train/loss",
+             "train_accuracy": "train/accuracy", "test_accuracy": "test/accuracy"}
+    done = results.final("measure/kernel_distance").set_index("trial")
+    table = done[[ALPHA, WIDTH, "seed"]].rename(columns={ALPHA: "alpha", WIDTH: "width"})
+    for column, metric in names.items():
+        table[column] = results.final(metric).set_index("trial")["value"]
+    for name in ("eval_steps", "train_loss_curve", "test_accuracy_curve"):
+        table[name] = results.arrays(name).set_index("trial")["value"]
+    table["width"] = table["width"].astype(int)
+    return table.reset_index(drop=True).sort_values(["width", "alpha", "seed"],
+                                                    ignore_index=True)
+
+
+def _ci(values: Any) -> tuple[float, float, float]:
+    values = np.asarray(values, dtype=float)
+    return report.mean_ci(values[np.isfinite(values)])
+
+
+def per_seed(table: pd.DataFrame, fn: Any) -> np.ndarray:
+    """fn(one seed's rows) for every seed, as an array."""
+    return np.array([fn(g) for _, g in table.groupby("seed")], dtype=float)
+
+
+def log_slope(g: pd.DataFrame, x: str, y: str) -> float:
+    """Least-squares slope of log y on log x (NaN with fewer than two distinct x)."""
+    if g[x].nunique() < 2:
+        return np.nan
+    return float(stats.linregress(np.log10(g[x]), np.log10(g[y])).slope)
+
+
+def spearman(g: pd.DataFrame, x: str, y: str) -> float:
+    """Spearman's ρ of y with x (NaN where either is constant)."""
+    if g[x].nunique() < 2 or g[y].nunique() < 2:
+        return np.nan
+    return float(stats.spearmanr(g[x], g[y])[0])
+
+
+def sign_outcome(ci: tuple[float, float, float]) -> str:
+    """For a quantity claimed < 0: confirmed when its CI lies below 0, refuted when at or
+    above 0, otherwise (or undefined) not resolved."""
+    _, low, high = ci
+    if high < 0:
+        return CONFIRMED
+    return REFUTED if low >= 0 else NOT_RESOLVED
+
+
+def combine(outcomes: list[str]) -> str:
+    """Confirmed if every part is, refuted if any is, otherwise not resolved."""
+    if outcomes and all(o == CONFIRMED for o in outcomes):
+        return CONFIRMED
+    return REFUTED if REFUTED in outcomes else NOT_RESOLVED
+
+
+def alpha_effects(table: pd.DataFrame) -> dict[int, dict[str, tuple]]:
+    """Per width: CIs over seeds of the weight-change slope, ρ(α, kernel distance) and the
+    kernel-distance slope (claim 1)."""
+    out = {}
+    for width, g in table.groupby("width"):
+        out[int(width)] = {
+            "slope": _ci(per_seed(g, lambda s: log_slope(s, "alpha", "weight_change"))),
+            "rho": _ci(per_seed(g, lambda s: spearman(s, "alpha", "kernel_distance"))),
+            "kernel_slope": _ci(per_seed(g, lambda s: log_slope(s, "alpha",
+                                                               "kernel_distance")))}
+    return out
+
+
+def width_effects(table: pd.DataFrame) -> dict[float, tuple]:
+    """Per α: the CI over seeds of ρ(width, kernel distance) (claim 2)."""
+    return {float(a): _ci(per_seed(g, lambda s: spearman(s, "width", "kernel_distance")))
+            for a, g in table.groupby("alpha")}
+
+
+def matched_accuracy(table: pd.DataFrame) -> pd.Series:
+    """Each trial's test accuracy at its first evaluation with training loss ≤ L*, L* the
+    largest final training loss among the α arms of its seed and width (claim 3b)."""
+    target = table.groupby(["seed", "width"])["train_loss"].transform("max")
+
+    def first_at(row: pd.Series, loss: float) -> float:
+        hits = np.flatnonzero(np.asarray(row["train_loss_curve"]) <= loss + 1e-12)
+        return float(np.asarray(row["test_accuracy_curve"])[hits[0]]) if hits.size else np.nan
+    return pd.Series([first_at(r, t) for (_, r), t in zip(table.iterrows(), target)],
+                     index=table.index)
+
+
+def accuracy_effects(table: pd.DataFrame) -> dict[int, dict[str, np.ndarray]]:
+    """Per width, paired by seed: test accuracy at the largest α minus at the smallest, at
+    the end ("end") and at the matched training loss ("matched") (claim 3)."""
+    table = table.assign(matched_accuracy=matched_accuracy(table))
+    lo, hi = table["alpha"].min(), table["alpha"].max()
+    out = {}
+    for width, g in table.groupby("width"):
+        wide = {c: g.pivot_table(index="seed", columns="alpha", values=c)
+                for c in ("test_accuracy", "matched_accuracy")}
+        out[int(width)] = {k: (wide[c][hi] - wide[c][lo]).dropna().to_numpy()
+                           for k, c in (("end", "test_accuracy"),
+                                        ("matched", "matched_accuracy"))}
+    return out
+
+
+def verdicts(table: pd.DataFrame) -> dict[str, str]:
+    """The three claims' outcomes: {"alpha", "width", "generalization"} (docstring)."""
+    alpha = [combine([sign_outcome(e["slope"]), sign_outcome(e["rho"])])
+             for e in alpha_effects(table).values()]
+    width = [sign_outcome(ci) for ci in width_effects(table).values()]
+    accuracy = [combine([sign_outcome(_ci(d)) for d in e.values()])
+                for e in accuracy_effects(table).values()]
+    return {"alpha": combine(alpha), "width": combine(width),
+            "generalization": combine(accuracy)}
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def _text(ci: tuple[float, float, float], digits: int = 3) -> str:
+    return report.ci_text(*ci, digits)
+
+
+def _geometric(values: Any) -> str:
+    """Geometric mean with its 95% CI (a Student-t interval of log10 values)."""
+    mean, low, high = _ci(np.log10(np.asarray(values, dtype=float)))
+    if not np.isfinite(low):
+        return f"{10 ** mean:.3g}"
+    return f"{10 ** mean:.3g} ({10 ** low:.3g}–{10 ** high:.3g})"
+
+
+def per_point_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (width, α): what moved and how it fit and generalized."""
+    rows = []
+    for (width, alpha), g in table.groupby(["width", "alpha"]):
+        rows.append({"width": int(width), "α": alpha, "seeds": len(g),
+                     "‖w − w0‖/‖w0‖": _geometric(g["weight_change"]),
+                     "kernel distance": _geometric(g["kernel_distance"]),
+                     "‖K‖/‖K0‖": _text(_ci(g["kernel_growth"])),
+                     "final train loss": _text(_ci(g["train_loss"]), 4),
+                     "train accuracy": _text(_ci(g["train_accuracy"])),
+                     "test accuracy": _text(_ci(g["test_accuracy"]))})
+    return pd.DataFrame(rows)
+
+
+def effects_table(table: pd.DataFrame, outcomes: dict[str, str]) -> pd.DataFrame:
+    """The numbers the verdicts rest on, one row per width or α."""
+    rows = []
+    for width, e in alpha_effects(table).items():
+        rows.append({"claim": "1 (α)", "at": f"width {width}",
+                     "quantity": "slope of log ‖w − w0‖/‖w0‖ on log α", "mean ± 95% CI":
+                         _text(e["slope"]), "outcome": sign_outcome(e["slope"])})
+        rows.append({"claim": "1 (α)", "at": f"width {width}",
+                     "quantity": "ρ(α, kernel distance)", "mean ± 95% CI": _text(e["rho"]),
+                     "outcome": sign_outcome(e["rho"])})
+        rows.append({"claim": "1 (α), reported", "at": f"width {width}",
+                     "quantity": "slope of log kernel distance on log α",
+                     "mean ± 95% CI": _text(e["kernel_slope"]), "outcome": "–"})
+    for alpha, ci in width_effects(table).items():
+        rows.append({"claim": "2 (width)", "at": f"α = {alpha:g}",
+                     "quantity": "ρ(width, kernel distance)", "mean ± 95% CI": _text(ci),
+                     "outcome": sign_outcome(ci)})
+    lo, hi = table["alpha"].min(), table["alpha"].max()
+    for width, e in accuracy_effects(table).items():
+        for kind, label in (("end", "end of training"), ("matched", "matched train loss")):
+            rows.append({"claim": "3 (test accuracy)", "at": f"width {width}",
+                         "quantity": f"Δ test accuracy, α {hi:g} − α {lo:g}, {label}",
+                         "mean ± 95% CI": _text(_ci(e[kind])),
+                         "outcome": sign_outcome(_ci(e[kind]))})
+    return pd.DataFrame(rows)
+
+
+def verdict_text(outcomes: dict[str, str]) -> str:
+    """The rules, then the outcomes (the numbers: the verdicts' table below)."""
+    return (f"**1. Training gets lazier as α grows: {outcomes['alpha']}.** Rule, per width: "
+            f"the per-seed slope of log ‖w − w0‖/‖w0‖ on log α and the per-seed Spearman "
+            f"ρ(α, kernel distance) both with 95% CIs below 0; refuted if either CI is at "
+            f"or above 0; confirmed when so at every width.\n\n"
+            f"**2. Wider is lazier at fixed α: {outcomes['width']}.** Rule: at every α the "
+            f"per-seed ρ(width, kernel distance) has its CI below 0; refuted if at some α "
+            f"it is at or above 0.\n\n"
+            f"**3. Lazy training generalizes worse: {outcomes['generalization']}.** Rule, "
+            f"per width and paired by seed: test accuracy at the largest α minus at the "
+            f"smallest has its CI below 0 both at the end of training and at a matched "
+            f"training loss (each arm read at its first evaluation with training loss ≤ "
+            f"the worst arm's final loss); refuted if either CI is above 0; confirmed when "
+            f"so at every width. The numbers are in the verdicts' table.")
+
+
+def analyze(results: report.Results) -> report.Analysis:
+    table = trial_table(results)
+    outcomes = verdicts(table)
+    effects = effects_table(table, outcomes)
+    return report.Analysis(
+        tables={"Per width and α (geometric means for the log-scale quantities; mean ± "
+                "95% CI otherwise)": per_point_table(table),
+                "The verdicts' numbers": effects},
+        plots={"How far the weights and the NTK move, against α": movement_plot(table),
+               "Kernel distance against width, per α": width_plot(table),
+               "Test accuracy and final training loss against α": accuracy_plot(table)},
+        verdict=verdict_text(outcomes),
+        published=published_rows(table, outcomes),
+        status=report.status_of(list(outcomes.values())))
+
+
+def published_rows(table: pd.DataFrame, outcomes: dict[str, str]) -> dict[str, tuple]:
+    """Published value and ours (with its CI and outcome) per published claim."""
+    alpha, width = alpha_effects(table), width_effects(table)
+    accuracy = accuracy_effects(table)
+    slopes = "; ".join(f"m={m}: {_text(e['slope'], 2)}" for m, e in alpha.items())
+    rhos = "; ".join(f"m={m}: {_text(e['rho'], 2)}" for m, e in alpha.items())
+    widths = "; ".join(f"α={a:g}: {_text(ci, 2)}" for a, ci in width.items())
+    drops = "; ".join(f"m={m}: {_text(_ci(e['end']))} (matched loss "
+                      f"{_text(_ci(e['matched']))})" for m, e in accuracy.items())
+    ours = [f"slope {slopes} ({outcomes['alpha']})",
+            f"ρ(α, kernel distance) {rhos} ({outcomes['alpha']})",
+            f"ρ(width, kernel distance) {widths} ({outcomes['width']})",
+            f"Δ test accuracy, largest − smallest α: {drops} ({outcomes['generalization']})"]
+    return {k: (v, o) for (k, v), o in zip(PUBLISHED.items(), ours)}
+
+
+# ---------------------------------------------------------------- plots
+
+
+def _log_summary(table: pd.DataFrame, by: list[str], column: str) -> pd.DataFrame:
+    """Per group of `by`: the geometric mean of `column` and its 95% CI (from log10)."""
+    rows = []
+    for key, g in table.groupby(by):
+        mean, low, high = _ci(np.log10(g[column].to_numpy(float)))
+        rows.append({**dict(zip(by, np.atleast_1d(key))), "mean": 10 ** mean,
+                     "low": 10 ** low, "high": 10 ** high})
+    return pd.DataFrame(rows)
+
+
+def _band(ax: Any, s: pd.DataFrame, x: str, label: str, color: str, **line: Any) -> None:
+    ax.plot(s[x], s["mean"], marker="o", color=color, label=label, **line)
+    ax.fill_between(s[x], s["low"], s["high"], color=color, alpha=0.2, linewidth=0)
+
+
+def movement_plot(table: pd.DataFrame) -> Figure:
+    """Relative weight change and kernel distance against α (log-log), one line per width
+    with its 95% CI band; a dashed slope −1 (Chizat et al.'s O(1/α)) on the first."""
+    fig = Figure(figsize=(9.5, 3.8), dpi=120, layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, column, ylabel in ((axes[0], "weight_change", "‖w − w0‖ / ‖w0‖"),
+                               (axes[1], "kernel_distance", "kernel distance of the NTK")):
+        for i, (width, g) in enumerate(table.groupby("width")):
+            _band(ax, _log_summary(g, ["alpha"], column), "alpha", f"width {width}", f"C{i}")
+        ax.set(xscale="log", yscale="log", xlabel="α (output scale)", ylabel=ylabel)
+        ax.grid(alpha=0.3, which="both")
+    s = _log_summary(table, ["alpha"], "weight_change")
+    anchor = s["mean"].iloc[0] * s["alpha"].iloc[0]
+    axes[0].plot(s["alpha"], anchor / s["alpha"], color="k", ls="--", lw=1, label="∝ 1/α")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def width_plot(table: pd.DataFrame) -> Figure:
+    """Kernel distance against width (log-log), one line per α with its 95% CI band."""
+    fig = Figure(figsize=(5.5, 3.8), dpi=120, layout="constrained")
+    ax = fig.subplots()
+    for i, (alpha, g) in enumerate(table.groupby("alpha")):
+        _band(ax, _log_summary(g, ["width"], "kernel_distance"), "width", f"α = {alpha:g}",
+              f"C{i}")
+    ax.set(xscale="log", yscale="log", xlabel="width (hidden units)",
+           ylabel="kernel distance of the NTK")
+    ax.set_xticks(sorted(table["width"].unique()), [str(w) for w in
+                                                    sorted(table["width"].unique())])
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def accuracy_plot(table: pd.DataFrame) -> Figure:
+    """Test accuracy (end of training: solid; at the matched training loss: dashed) and
+    the final training loss against α, one colour per width, 95% CI bands."""
+    table = table.assign(matched_accuracy=matched_accuracy(table))
+    fig = Figure(figsize=(9.5, 3.8), dpi=120, layout="constrained")
+    axes = fig.subplots(1, 2)
+    for i, (width, g) in enumerate(table.groupby("width")):
+        for column, ls, label in (("test_accuracy", "-", f"width {width}"),
+                                  ("matched_accuracy", "--", None)):
+            _band(axes[0], report.summarize(g, ["alpha"], column), "alpha", label, f"C{i}",
+                  ls=ls)
+        _band(axes[1], report.summarize(g, ["alpha"], "train_loss"), "alpha",
+              f"width {width}", f"C{i}")
+    axes[0].plot([], [], color="grey", label="end of training")
+    axes[0].plot([], [], color="grey", ls="--", label="at matched train loss")
+    axes[0].set(xscale="log", xlabel="α (output scale)", ylabel="test accuracy")
+    axes[1].set(xscale="log", xlabel="α (output scale)",
+                ylabel="final training loss (squared)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig

@@ -41,7 +41,7 @@ from jaxdl.probes import ntk
 from jaxdl.study import report, run, sweep
 
 PATH = "experiments/lazy_training.py"
-lazy = sweep.load_module(PATH)  # the sweep's own module name: one registration of lazy_mlp
+lazy = sweep.load_module(PATH)  # imports experiments/lazy_mlp.py beside it: the model
 
 
 def test_the_model_starts_at_zero_and_scales_its_tangent_kernel_by_alpha_squared():
@@ -58,11 +58,11 @@ def test_the_model_starts_at_zero_and_scales_its_tangent_kernel_by_alpha_squared
         grams.append(np.asarray(ntk.ntk_gram(ntk.outputs_of(model), params, state, x)))
         moved = jax.tree.map(lambda w: w + 0.1, params)
         h = model.apply({"params": moved, **state}, x, train=False)
-        f = lazy.ntk_mlp(moved, x, 1) - lazy.ntk_mlp(params, x, 1)
+        f = lazy.lazy_mlp.ntk_mlp(moved, x, 1) - lazy.lazy_mlp.ntk_mlp(params, x, 1)
         np.testing.assert_allclose(h, alpha * f, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(grams[1], 100 * grams[0], rtol=1e-4)
     with pytest.raises(models.OptionError, match="alpha"):
-        lazy.LazyMLP.check({"alpha": 0.0, "width": 4, "depth": 1})
+        lazy.lazy_mlp.LazyMLP.check({"alpha": 0.0, "width": 4, "depth": 1})
 
 
 def test_accuracy_at_loss_interpolates_the_first_crossing():

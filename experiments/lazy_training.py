@@ -10,15 +10,14 @@ the relative weight change ‖w − w0‖/‖w0‖ falls (their bound: O(1/α)) 
 NTK stops moving (its kernel distance from init, Fort et al. 2020, falls to 0). (2) In
 the NTK parameterization (weights scaled by 1/√fan_in) the width acts as a scale too
 (Chizat et al.: the 1/√m scaling of a width-m net is an implicit α ∝ √m; Jacot et al.
-2018; Lee et al. 2019):
-at a fixed α a wider network is lazier, its kernel moving less. (3) Lazy training
-generalizes worse where features matter: the lazy model's test accuracy is below the
-feature-learning one's (their Fig. 3 and Table 1: VGG and ResNet CNNs on CIFAR-10).
-The measure of how far the NTK moves is the kernel distance of Fort et al. ("Deep
-learning versus kernel learning", NeurIPS 2020).
+2018; Lee et al. 2019): at a fixed α a wider network is lazier, its kernel moving less.
+(3) Lazy training generalizes worse where features matter: the lazy model's test
+accuracy is below the feature-learning one's (their Fig. 3 and Table 1: VGG and ResNet
+CNNs on CIFAR-10). The measure of how far the NTK moves is the kernel distance of Fort
+et al. ("Deep learning versus kernel learning", NeurIPS 2020).
 
-    jaxdl sweep experiments/lazy_training.py           # 4 α x 3 widths x 5 seeds
-    jaxdl sweep experiments/lazy_training.py --quick   # 2 α x 2 widths x 5 seeds, ~60 s
+    jaxdl sweep experiments/lazy_training.py           # 4 α x 3 widths x 5 seeds, ~10 min
+    jaxdl sweep experiments/lazy_training.py --quick   # 2 α x 2 widths x 5 seeds, 25 s of CPU
 
 Setting. MNIST-1D's published split (4000 training, 1000 test examples). f is a ReLU MLP
 with one hidden layer of width m (40-m-10) in the NTK parameterization: each layer is
@@ -129,8 +128,11 @@ change and kernel distance as geometric means).
 Against the papers: every direction is theirs, and the weight change's slope is the
 O(1/α) of their theory to within 3%; their test-accuracy numbers are for CNNs on
 CIFAR-10, which this MLP on MNIST-1D does not check (status: reproduced in direction).
---quick (widths 32 and 128, α 0.1 and 100, 2000 steps evaluated every 100, 5 seeds):
-all three claims confirmed, see tests/test_lazy_training.py.
+--quick (widths 32 and 128, α 0.1 and 100, 2000 steps evaluated every 100, 5 seeds;
+24 s of CPU, 75 s wall on the shared 2 cores): all three claims confirmed — weight-change
+slopes −1.012 ± 0.004 and −1.028 ± 0.001, ρ = −1 throughout, Δ test accuracy −0.188 ±
+0.034 and −0.166 ± 0.020 at the end, −0.052 ± 0.011 and −0.056 ± 0.014 at the matched
+training loss; tests/test_lazy_training.py asserts them and their controls.
 """
 from __future__ import annotations
 
@@ -376,7 +378,7 @@ def per_point_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def effects_table(table: pd.DataFrame, outcomes: dict[str, str]) -> pd.DataFrame:
+def effects_table(table: pd.DataFrame) -> pd.DataFrame:
     """The numbers the verdicts rest on, one row per width or α."""
     rows = []
     for width, e in alpha_effects(table).items():
@@ -425,9 +427,12 @@ def verdict_text(outcomes: dict[str, str]) -> str:
 
 
 def analyze(results: report.Results) -> report.Analysis:
+    """Tables, plots, the verdicts and the status. `matches_published` stays False: the
+    published accuracies are CNNs' on CIFAR-10, which no number here is checked against
+    (the weight-change slope's −1 is reported beside the theory, not judged)."""
     table = trial_table(results)
     outcomes = verdicts(table)
-    effects = effects_table(table, outcomes)
+    effects = effects_table(table)
     return report.Analysis(
         tables={"Per width and α (geometric means for the log-scale quantities; mean ± "
                 "95% CI otherwise)": per_point_table(table),

@@ -53,8 +53,9 @@ to 3.2). Chizat et al.'s α = 1 is a standard-parameterized CNN, which at that s
 learns features.
 
 Measurement (`measure`, at the final state): on a fixed probe set, the first PROBE = 256
-training examples, the empirical NTK of f at w0 and at the final w — the trace over the
-10 outputs of J Jᵀ (jaxdl/probes/ntk.py says why the trace) — and their kernel distance
+training examples, the empirical NTK at w0 and at the final w — the trace over the 10
+outputs of J Jᵀ (jaxdl/probes/ntk.py says why the trace), taken of h_α, whose NTK is α²
+that of f, which the distance does not see — and their kernel distance
 1 − ⟨K0, K1⟩_F/(‖K0‖_F ‖K1‖_F); the relative weight change ‖w − w0‖/‖w0‖ over all
 params; the training loss and accuracy (all 4000) and test accuracy, evaluated every
 EVAL_EVERY = 100 steps (the curves are kept for claim 3's matched-loss comparison).

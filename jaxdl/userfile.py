@@ -27,11 +27,16 @@ def exec_file(path: str, module_name: str, label: str, error: type[Exception]) -
         sys.path.insert(0, directory)
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(module_spec)
+    # In sys.modules while it runs, as an import would put it: a dataclass (a flax model
+    # defined in the file) looks its module up there, and fails without it.
+    sys.modules[module_name] = module
     try:
         module_spec.loader.exec_module(module)
     except SyntaxError as e:
+        sys.modules.pop(module_name, None)
         raise error(f"{label}: {path}:{e.lineno}: syntax error: {e.msg}") from None
     except Exception as e:  # noqa: BLE001 - any error of user code, reported in one line
+        sys.modules.pop(module_name, None)
         raise error(f"{label}: {_where(e, path)}: {_one_line(e)}") from None
     return module
 

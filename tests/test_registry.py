@@ -265,6 +265,36 @@ def test_a_study_file_imports_a_module_beside_it(tmp_path):
     assert module.SWEEP == [4, 8]
 
 
+def test_a_config_file_may_define_and_register_its_own_flax_model(tmp_path):
+    """A flax module is a dataclass, which looks its module up in sys.modules: a config or
+    study file executed outside an import used to fail ('NoneType' has no '__dict__')."""
+    (tmp_path / "own.py").write_text(textwrap.dedent("""
+        from __future__ import annotations
+        import flax.linen as nn
+        from jaxdl import config as config_lib, models
+
+        @models.register("test_file_mlp", replace=True)
+        class FileMLP(nn.Module):
+            num_outputs: int
+            width: int = 8
+
+            @nn.compact
+            def __call__(self, x, *, train: bool = False):
+                h = nn.relu(nn.Dense(self.width)(x.reshape(x.shape[0], -1)))
+                return nn.Dense(self.num_outputs)(h)
+
+        def get_config(name=None):
+            c = config_lib.default()
+            c.model = config_lib.named_section("model", "test_file_mlp")
+            c.steps, c.eval_every, c.checkpoint_every = 4, 4, 4
+            return c
+        """))
+    config = C.load(str(tmp_path / "own.py"), ["model.width=6"])
+    assert (config.model.name, config.model.width) == ("test_file_mlp", 6)
+    result = jaxdl.train(config, str(tmp_path / "run"))
+    assert np.isfinite(result["test"]["loss"])
+
+
 # ---------------------------------------------------------------- the guide
 
 

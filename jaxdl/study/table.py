@@ -21,9 +21,10 @@ import pandas as pd
 
 from jaxdl.study import report
 
-__all__ = ["BEGIN", "END", "TableError", "studies_table", "replace_block", "write_readme", "main"]
+__all__ = ["BEGIN", "END", "COLUMNS", "TableError", "studies_table", "replace_block", "write_readme", "main"]
 
-BEGIN, END = "<!-- studies:begin -->", "<!-- studies:end -->"
+BEGIN = "<!-- studies:begin -->"  # README's table lies between BEGIN and END
+END = "<!-- studies:end -->"
 COLUMNS = ("study", "published claim: value", "ours (mean ± 95% CI, outcome)", "status")
 
 

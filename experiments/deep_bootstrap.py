@@ -153,7 +153,7 @@ def gap_outcome(worst: pd.DataFrame, bar: float = SMALL_GAP) -> str:
     lies at or below `bar`, refuted when some model's lies above it, else not resolved."""
     if (worst["low"] > bar).any():
         return "refuted"
-    return "confirmed" if (worst["high"] <= bar).all() else "not resolved"
+    return "confirmed" if len(worst) and (worst["high"] <= bar).all() else "not resolved"
 
 
 def _worst_gap(curves: pd.DataFrame, gap_before: pd.DataFrame) -> pd.DataFrame:
@@ -161,18 +161,20 @@ def _worst_gap(curves: pd.DataFrame, gap_before: pd.DataFrame) -> pd.DataFrame:
     mean is positive) at the step of `gap_before`'s largest gap before convergence."""
     test = curves[curves["metric"] == "test/error"].pivot_table(
         index=["model", "seed", "step"], columns="world", values="value")
-    diff = (test["real"] - test["ideal"]).rename("value").reset_index()
+    diff = (test["real"] - test["ideal"]).rename("value").dropna().reset_index()
     rows = []
     for _, r in gap_before.iterrows():
         before = diff[(diff["model"] == r["model"])
                       & (diff["step"] <= r["real world converges at step"])]
         by_step = report.summarize(before, ["step"])
+        if by_step.empty:  # no seed ran in both worlds (a shard)
+            continue
         at = by_step.loc[by_step["mean"].abs().idxmax()]
         sign = 1.0 if at["mean"] >= 0 else -1.0
         low, high = sorted((sign * at["low"], sign * at["high"]))
         rows.append({"model": r["model"], "step": int(at["step"]), "mean": sign * at["mean"],
                      "low": low, "high": high, "n": int(at["n"])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "step", "mean", "low", "high", "n"])
 
 
 def _gaps(final: pd.DataFrame) -> pd.DataFrame:

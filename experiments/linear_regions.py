@@ -168,11 +168,14 @@ def measure(ctx: Any) -> dict[str, Any]:
 
 
 def linear_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Least squares y = intercept + slope x, with R² = 1 - SS_res / SS_tot."""
+    """Least squares y = intercept + slope x, with R² = 1 - SS_res / SS_tot and the
+    half-width of the slope's 95% t-interval (NaN for fewer than 3 points)."""
     from scipy import stats
     fit = stats.linregress(np.asarray(x, float), np.asarray(y, float))
+    n = len(np.asarray(x))
+    half = float(stats.t.ppf(0.5 + report.LEVEL / 2, n - 2) * fit.stderr) if n > 2 else math.nan
     return {"slope": float(fit.slope), "intercept": float(fit.intercept),
-            "r2": float(fit.rvalue ** 2)}
+            "r2": float(fit.rvalue ** 2), "slope_half": half}
 
 
 def neuron_fit(neurons: np.ndarray, counts: np.ndarray) -> dict[str, float]:
@@ -370,7 +373,8 @@ def analyze(results: report.Results) -> report.Analysis:
              "theta": float(results.final("measure/theta_init")["value"].mean()),
              "predicted": float(_at_he(_phases(results, "predicted")).query("phase == 'init'")
                                 ["value"].mean()),
-             "measured": float(he.query("phase == 'init'")["value"].mean())}
+             "measured": float(he.query("phase == 'init'")["value"].mean()),
+             "length": length_growth(results)}
     return report.Analysis(
         tables={"Regions against total neurons (every He trial, all depths)": neurons,
                 "Regions against depth at fixed neurons (linear vs exponential fit)": depths,
@@ -384,28 +388,56 @@ def analyze(results: report.Results) -> report.Analysis:
                          f"{min(DEPTHS)}-{max(DEPTHS)} layers"),
                "trajectory length through the layers by sigma_w": trajectory_plot(results)},
         verdict=verdict(facts),
-        published={k: (v, _ours(k, facts)) for k, v in PUBLISHED.items()})
+        published={k: (v, _ours(k, facts)) for k, v in PUBLISHED.items()},
+        # Hanin & Rolnick's constant is of other data and Raghu et al.'s a bound: the claims
+        # are checked, no published number matched.
+        status=report.status_of(list(outcomes(facts).values())))
+
+
+def length_growth(results: report.Results) -> tuple[float, float, float, str]:
+    """(mean, low, high) of the per-layer trajectory length factor at init at the largest
+    σ_w (depth 6), over seeds, and that σ_w's label."""
+    growth = _sigma_series(results.final("measure/growth_init"))
+    largest = growth["model.init_scale"].max()
+    at = growth.loc[np.isclose(growth["model.init_scale"], largest), "value"]
+    return (*report.mean_ci(at.to_numpy(float)), _sigma_label(largest))
+
+
+def outcomes(facts: dict) -> dict[str, str]:
+    """The claims' outcomes: Hanin & Rolnick's two by the verdict's rules (`verdict`), and
+    Raghu et al.'s exponential length at a large σ_w: confirmed when the 95% CI of the
+    per-layer length factor at the largest σ_w lies above 1, refuted when it lies below."""
+    f = facts["neuron_fits"]["init"]
+    init_depth = [d for (_, p), d in facts["depth_fits"].items() if p == "init"]
+    flat = all(d["max_over_min"] < 2 and d["factor_per_layer"] < 1.25 for d in init_depth)
+    _, low, high, _ = facts["length"]
+    return {"linear": "confirmed" if f["r2"] > 0.9 and 0.8 < f["exponent"] < 1.2 else "refuted",
+            "not exponential in depth": "confirmed" if flat else "refuted",
+            "length": "confirmed" if low > 1 else "refuted" if high < 1 else "not resolved"}
 
 
 def _ours(claim: str, facts: dict) -> str:
+    said = outcomes(facts)
     if claim.startswith("Hanin"):
         f = facts["neuron_fits"]["init"]
         worst = max(d["factor_per_layer"] for (_, p), d in facts["depth_fits"].items()
                     if p == "init")
-        return (f"{f['slope']:.3f} regions per neuron (R² {f['r2']:.3f}, breakpoints ∝ "
-                f"N^{f['exponent']:.2f}); at fixed neurons ≤ ×{worst:.2f} per layer of depth")
+        return (f"{f['slope']:.3f} ± {f['slope_half']:.3f} regions per neuron (R² "
+                f"{f['r2']:.3f}, breakpoints ∝ N^{f['exponent']:.2f}; {said['linear']}); at "
+                f"fixed neurons ≤ ×{worst:.2f} per layer of depth "
+                f"({said['not exponential in depth']})")
     growth = dict(zip(facts["sigmas"]["σ_w"], facts["sigmas"][SIGMA_COLUMNS["growth_init"]]))
-    return "length × per layer at init: " + "; ".join(f"σ_w {s}: {g}" for s, g in growth.items())
+    return ("length × per layer at init: " + "; ".join(f"σ_w {s}: {g}" for s, g in growth.items())
+            + f" (exponential at σ_w {facts['length'][3]}: {said['length']})")
 
 
 def verdict(facts: dict) -> str:
     """Confirmed / refuted, claim by claim, with the numbers."""
     f = facts["neuron_fits"]["init"]
-    linear = f["r2"] > 0.9 and 0.8 < f["exponent"] < 1.2
+    said = outcomes(facts)
     init_depth = {t: d for (t, p), d in facts["depth_fits"].items() if p == "init"}
-    flat = all(d["max_over_min"] < 2 and d["factor_per_layer"] < 1.25 for d in init_depth.values())
     lines = [
-        f"**Regions grow linearly with neurons at init: {'confirmed' if linear else 'refuted'}.** "
+        f"**Regions grow linearly with neurons at init: {said['linear']}.** "
         f"Over every He-init trial (depths {min(DEPTHS)}-{max(DEPTHS)}, "
         f"{min(WIDTHS_AT_DEPTH_2) * 2}-{max(WIDTHS_AT_DEPTH_2) * 2} neurons) the mean count along "
         f"the {PAIRS} segments rises {f['slope']:.3f} per neuron (R² = {f['r2']:.3f}); "
@@ -415,7 +447,7 @@ def verdict(facts: dict) -> str:
         f"{facts['predicted']:.2f} "
         f"regions against {facts['measured']:.2f} measured: Hanin & Rolnick's #neurons × "
         f"(angular) length.",
-        f"**Not exponential in depth at fixed neurons: {'confirmed' if flat else 'refuted'}.** "
+        f"**Not exponential in depth at fixed neurons: {said['not exponential in depth']}.** "
         + "; ".join(f"{t} neurons over {min(DEPTHS)}-{max(DEPTHS)} layers: largest / smallest "
                     f"mean count {d['max_over_min']:.2f}, an exponential fit gives "
                     f"×{d['factor_per_layer']:.3f} per layer (R² linear {d['r2_linear']:.2f}, "

@@ -50,6 +50,9 @@ byol, vicreg and barlow_twins (trained − init linear accuracy +0.267 ± 0.037,
 2, the guillotine, confirmed for all five (representation − projection +0.10 to
 +0.12); claim 3 not reached: SimCLR's representation probes at 0.745 ± 0.010 linear
 (0.763 ± 0.025 kNN) after 100 epochs, against the notebook's 82.1% after 200.
+The online probe (`--config.objective.online_probe=True`) on the same networks ends at
+0.514 ± 0.032 against the offline 0.745: it shows the trend during training, not the
+final value (measured in jaxdl/objectives/self_supervised.py's docstring).
 """
 from __future__ import annotations
 
@@ -68,6 +71,7 @@ from jaxdl.study import report, sweep
 
 METHOD = "objective.name"
 METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae")
+SIMCLR_BAR = 0.78  # claim 3: SimCLR "about 82%" (the notebook's 82.1%) when its mean is above
 SWEEP = sweep.axis(METHOD, METHODS)
 SEEDS = range(5)
 METRICS = ("measure/linear_representation", "measure/linear_projection",
@@ -163,7 +167,27 @@ def analyze(results: report.Results) -> report.Analysis:
                "online kNN accuracy during training (test split, leave-one-out)":
                    _curve_plot(results)},
         verdict=_verdict(trials, gains, guillotine),
-        published=_published(trials))
+        published=_published(trials),
+        # Claim 3 is the check of our number against the notebook's (82.1%, SIMCLR_BAR).
+        status=report.status_of([_claim(gains), _claim(guillotine), _reaches(trials)],
+                                matches_published=_reaches(trials) == "confirmed"))
+
+
+def _claim(effects: pd.DataFrame) -> str:
+    """A claim made for every method, as `_status` decides it per method: confirmed when
+    every method's paired interval is above 0, refuted when every one is below, else (some
+    methods one way, some not) not resolved."""
+    if len(effects) and (effects["low"] > 0).all():
+        return "confirmed"
+    return "refuted" if len(effects) and (effects["high"] < 0).all() else "not resolved"
+
+
+def _reaches(trials: pd.DataFrame) -> str:
+    """Claim 3, SimCLR near the notebook's 82.1% (mean ≥ 0.78, the verdict's bar): "not
+    reached" after half the notebook's epochs is not resolved, not a refutation."""
+    simclr = trials[trials["method"] == "simclr"]
+    reached = len(simclr) and simclr["linear_representation"].mean() >= SIMCLR_BAR
+    return "confirmed" if reached else "not resolved"
 
 
 def _trials(results: report.Results) -> pd.DataFrame:
@@ -263,7 +287,7 @@ def _verdict(trials: pd.DataFrame, gains: pd.DataFrame, guillotine: pd.DataFrame
         mean = float(simclr["linear_representation"].mean())
         parts.append(
             f"**Claim 3, SimCLR near the notebook's 82.1%: "
-            f"{'confirmed' if mean >= 0.78 else 'not reached'}.** Our SimCLR representation: "
+            f"{'confirmed' if mean >= SIMCLR_BAR else 'not reached'}.** Our SimCLR representation: "
             f"{_ci(simclr['linear_representation'])} linear, "
             f"{_ci(simclr['knn_representation'])} kNN after {_steps(trials)} steps "
             f"({_steps(trials) // 40} epochs of 40 batches; the notebook trained 200); its "
@@ -281,7 +305,10 @@ def _published(trials: pd.DataFrame) -> dict[str, tuple[str, str]]:
     simclr = trials[trials["method"] == "simclr"]
     ours = ("not run" if not len(simclr) else
             f"{_ci(simclr['linear_representation'])} (projector hidden "
-            f"{_ci(simclr['linear_projector_hidden'])}, output {_ci(simclr['linear_projection'])})")
+            f"{_ci(simclr['linear_projector_hidden'])}, output {_ci(simclr['linear_projection'])}"
+            f") after {_steps(trials) // 40} epochs (near 82.1%, ≥ {SIMCLR_BAR:g}: "
+            f"{'confirmed' if _reaches(trials) == 'confirmed' else 'not reached'})")
     pixels = (f"linear {trials['linear_pixels'].iloc[0]:.3f}, "
-              f"kNN (k = 20) {trials['knn_pixels'].iloc[0]:.3f}")
+              f"kNN (k = 20) {trials['knn_pixels'].iloc[0]:.3f} (no CI: the same signals "
+              "for every seed)")
     return {keys[0]: (PUBLISHED[keys[0]], ours), keys[1]: (PUBLISHED[keys[1]], pixels)}

@@ -368,19 +368,31 @@ def curve_rows(results: report.Results, metric: str, model: str) -> pd.DataFrame
 
 def analyze(results: report.Results) -> report.Analysis:
     """Both parts: distributions over seeds, paired effects, curves, a verdict per claim."""
-    a_tables, a_plots, a_verdict, a_published = analyze_optimizers(results)
-    b_tables, b_plots, b_verdict, b_published = analyze_architectures(results)
+    a_tables, a_plots, a_verdict, a_published, a_said = analyze_optimizers(results)
+    b_tables, b_plots, b_verdict, b_published, b_said = analyze_architectures(results)
+    # The published numbers are of ImageNet and CIFAR-10: only the direction compares.
     return report.Analysis(tables={**a_tables, **b_tables}, plots={**a_plots, **b_plots},
                            verdict=a_verdict + "\n\n" + b_verdict,
-                           published={**b_published, **a_published})
+                           published={**b_published, **a_published},
+                           status=report.status_of([*a_said.values(), *b_said.values()]))
 
 
-def analyze_optimizers(results: report.Results) -> tuple[dict, dict, str, dict]:
-    """Part A: test accuracy and train loss per optimizer × schedule; claims A1 and A2."""
+def outcome(word: str) -> str:
+    """A verdict word as a claim's outcome: 'confirmed' alone confirms, a word starting
+    with 'refuted' refutes; the rest ('mostly confirmed (...)', 'not resolved (...)',
+    'partly', 'mixed', 'not tested') is not resolved."""
+    if word == "confirmed":
+        return word
+    return "refuted" if word.startswith("refuted") else "not resolved"
+
+
+def analyze_optimizers(results: report.Results) -> tuple[dict, dict, str, dict, dict]:
+    """Part A: test accuracy and train loss per optimizer × schedule; claims A1 and A2
+    (tables, plots, verdict, published rows, {claim: outcome})."""
     loss = part(results.final("train/loss"), CNN)
     acc = part(results.final("test/accuracy"), CNN)
     if loss.empty:
-        return {}, {}, "**Part A (optimizers):** no trial done.", {}
+        return {}, {}, "**Part A (optimizers):** no trial done.", {}, {}
     optimizers = [o for o in OPTIMIZERS if o in set(loss["optimizer"])]
     schedules = [s for s in SCHEDULES if s in set(loss["schedule"])]
     logs = loss.assign(value=np.log10(loss["value"]))  # losses span decades: compare logs
@@ -412,15 +424,16 @@ def analyze_optimizers(results: report.Results) -> tuple[dict, dict, str, dict]:
     lower = sorted({o for (o, _), w in a1.items() if w == "confirmed"}, key=OPTIMIZERS.index)
     higher = sorted({o for (o, _), w in a1.items() if w == "refuted"}, key=OPTIMIZERS.index)
     best = a2_table[a2_table["schedule"] == "best"].to_dict("records")
+    said = {"A1": _all_word(words), "A2": _a2_word(a2)}
     verdict = (
         f"**A1. Decaying the learning rate ends at a lower training loss, for every "
-        f"optimizer: {_all_word(words)}.** Of {len(words)} (optimizer, decay schedule) pairs, "
+        f"optimizer: {said['A1']}.** Of {len(words)} (optimizer, decay schedule) pairs, "
         f"the paired change of log10 train loss against the constant schedule is resolvably "
         f"negative in {words.count('confirmed')} ({', '.join(lower) or 'none'}) and resolvably "
         f"positive in {words.count('refuted')} ({', '.join(higher) or 'none'}); table A1. The "
         f"peak rates were tuned on the constant schedule.\n\n"
         f"**A2. Adaptive methods generalize worse than tuned momentum SGD, each at its best "
-        f"schedule: {_a2_word(a2)}.** Adam or AdamW minus momentum or Nesterov, test accuracy "
+        f"schedule: {said['A2']}.** Adam or AdamW minus momentum or Nesterov, test accuracy "
         f"paired by seed: " + "; ".join(
             f"{r['adaptive']} ({r['adaptive_schedule']}) - {r['minus']} ({r['minus_schedule']})"
             f" {r['Δ test accuracy']}" for r in best) + " (table A2, also per schedule). "
@@ -428,8 +441,9 @@ def analyze_optimizers(results: report.Results) -> tuple[dict, dict, str, dict]:
     published = {"CIFAR-10 VGG test error, SGD / Adam (Wilson et al. 2017)": (
         PUBLISHED["CIFAR-10 VGG test error, SGD / Adam (Wilson et al. 2017)"],
         "best schedules, test accuracy: " + "; ".join(
-            f"{r['adaptive']} - {r['minus']} {r['Δ test accuracy']}" for r in best))}
-    return tables, plots, verdict, published
+            f"{r['adaptive']} - {r['minus']} {r['Δ test accuracy']}" for r in best)
+        + f" (A2: {said['A2']})")}
+    return tables, plots, verdict, published, {k: outcome(w) for k, w in said.items()}
 
 
 def schedule_effects(logs: pd.DataFrame, acc: pd.DataFrame, optimizers: Sequence[str],
@@ -503,14 +517,15 @@ def _a2_word(words: list[str]) -> str:
     return "refuted (adaptive as good or better)" if worse == 0 else "mixed"
 
 
-def analyze_architectures(results: report.Results) -> tuple[dict, dict, str, dict]:
-    """Part B: which depth-20 MLPs train, their loss distributions; claims B1-B3."""
+def analyze_architectures(results: report.Results) -> tuple[dict, dict, str, dict, dict]:
+    """Part B: which depth-20 MLPs train, their loss distributions; claims B1-B3 (tables,
+    plots, verdict, published rows, {claim: outcome})."""
     loss = part(results.final("train/loss"), MLP)
     acc = part(results.final("train/accuracy"), MLP)
     test = part(results.final("test/accuracy"), MLP)
     failed = part(results.failed, MLP)
     if loss.empty and failed.empty:
-        return {}, {}, "**Part B (architectures):** no trial done.", {}
+        return {}, {}, "**Part B (architectures):** no trial done.", {}, {}
     counts = trains_count(acc, curve_rows(results, "train/accuracy", MLP), failed)
     effects = architecture_effects(loss.assign(value=np.log10(loss["value"])))
     tables = {
@@ -537,8 +552,9 @@ def analyze_architectures(results: report.Results) -> tuple[dict, dict, str, dic
             notes=notes),
         "B. Learning curves (train loss)": _architecture_curves(results)}
     plots = {name: fig for name, fig in plots.items() if fig is not None}
-    verdict, published = architecture_verdict(counts, {k: e for k, (_, e) in effects.items()})
-    return tables, plots, verdict, published
+    verdict, published, said = architecture_verdict(counts,
+                                                    {k: e for k, (_, e) in effects.items()})
+    return tables, plots, verdict, published, said
 
 
 def architecture_effects(logs: pd.DataFrame) -> dict[str, tuple[str, pd.Series | None]]:
@@ -557,9 +573,9 @@ def architecture_effects(logs: pd.DataFrame) -> dict[str, tuple[str, pd.Series |
 
 
 def architecture_verdict(counts: dict[str, Count], effects: dict[str, pd.Series | None]
-                         ) -> tuple[str, dict]:
-    """The verdicts of B1-B3 and the published-vs-ours rows, from the seed counts and the
-    paired effects of `architecture_effects` (by key)."""
+                         ) -> tuple[str, dict, dict]:
+    """The verdicts of B1-B3, the published-vs-ours rows and {claim: outcome}, from the
+    seed counts and the paired effects of `architecture_effects` (by key)."""
     d, s, none = DEPTH, SHALLOW, Count(0, 0, 0, 0)
     bn, res = effects["bn"], effects["residual"]
     plain_depth, res_depth = effects["plain_depth"], effects["residual_depth"]
@@ -574,21 +590,24 @@ def architecture_verdict(counts: dict[str, Count], effects: dict[str, pd.Series 
 
     p_he, p_bn = (more_train(counts.get(naive), counts.get(c)) for c in (he, bn_naive[0]))
     collapsed = counts.get(bn_naive[0], none).collapsed
+    said = {"B1": _both(trains(he, True), trains(naive, False)), "B2 init": _p_word(p_bn),
+            "B2 speed": sign_word(bn), "B3 residual": sign_word(res),
+            "B3 degradation": sign_word(plain_depth, "above")}
     verdict = (
         f"**B1. He init trains the depth-{d} plain ReLU net, the naive N(0, 0.01²) init "
-        f"stalls it: {_both(trains(he, True), trains(naive, False))}.** Seeds that train: "
+        f"stalls it: {said['B1']}.** Seeds that train: "
         f"He {seeds(he)}, naive {seeds(naive)} (one-sided Fisher exact p = {_p(p_he)}).\n\n"
         f"**B2. Batch norm makes the naive init train (more seeds train with it than "
-        f"without, Fisher exact p < 0.05): {_p_word(p_bn)}.** Seeds that train at the naive "
+        f"without, Fisher exact p < 0.05): {said['B2 init']}.** Seeds that train at the naive "
         f"init: plain {seeds(naive)}, plain+BN {seeds(bn_naive[0])} (p = {_p(p_bn)}"
         f"{f'; {collapsed} trained, then collapsed by the last evaluation' if collapsed else ''}"
         f"), residual+BN {seeds(bn_naive[1])}. **Batch norm speeds training (a lower train loss "
-        f"after the same steps; plain net, He init): {sign_word(bn)}.** Paired change of "
+        f"after the same steps; plain net, He init): {said['B2 speed']}.** Paired change of "
         f"log10 train loss with BN: {effect_text(bn, log=True)}.\n\n"
         f"**B3. Residual connections optimize the deep net better than a plain one (both "
-        f"with BN, He init): {sign_word(res)}.** Paired change of log10 train loss: "
+        f"with BN, He init): {said['B3 residual']}.** Paired change of log10 train loss: "
         f"{effect_text(res, log=True)}. **A deeper plain net trains worse (degradation): "
-        f"{sign_word(plain_depth, 'above')}.** Depth {s} -> {d}, plain+BN: "
+        f"{said['B3 degradation']}.** Depth {s} -> {d}, plain+BN: "
         f"{effect_text(plain_depth, log=True)}; residual+BN: "
         f"{effect_text(res_depth, log=True)}.\n\n"
         f"Observed, not a published claim here: without BN the residual net diverges at He "
@@ -600,19 +619,23 @@ def architecture_verdict(counts: dict[str, Count], effects: dict[str, pd.Series 
     published = {
         "plain-18 -> plain-34 (He et al. 2016), top-1 error": (
             PUBLISHED["ImageNet top-1 error, plain-18 / plain-34 (He et al. 2016)"],
-            f"plain+BN d{s} -> d{d}: Δ log10 train loss {effect_text(plain_depth, log=True)}"),
+            f"plain+BN d{s} -> d{d}: Δ log10 train loss {effect_text(plain_depth, log=True)}"
+            f" (degradation: {said['B3 degradation']})"),
         "ResNet-18 -> ResNet-34 (He et al. 2016), top-1 error": (
             PUBLISHED["ImageNet top-1 error, ResNet-18 / ResNet-34 (He et al. 2016)"],
-            f"residual+BN d{s} -> d{d}: Δ log10 train loss {effect_text(res_depth, log=True)}"),
+            f"residual+BN d{s} -> d{d}: Δ log10 train loss {effect_text(res_depth, log=True)}"
+            f"; residual+BN minus plain+BN at d{d}: {effect_text(res, log=True)} (residual "
+            f"optimizes better: {said['B3 residual']})"),
         "BN-Inception vs Inception (Ioffe & Szegedy 2015)": (
             "72.2% in 14x fewer steps; trains with sigmoids",
-            f"naive init: {seeds(bn_naive[0])} seeds train with BN, {seeds(naive)} without; "
-            f"He init: Δ log10 train loss with BN {effect_text(bn, log=True)}"),
+            f"naive init: {seeds(bn_naive[0])} seeds train with BN, {seeds(naive)} without "
+            f"(p = {_p(p_bn)}: {said['B2 init']}); He init: Δ log10 train loss with BN "
+            f"{effect_text(bn, log=True)} (speeds training: {said['B2 speed']})"),
         "ReLU net, He vs Xavier init at 30 layers (He et al. 2015)": (
             PUBLISHED["30-layer ReLU net: He init vs Xavier (He et al. 2015)"],
             f"not Xavier here — depth {d}, He vs the naive N(0, 0.01²): {seeds(he)} vs "
-            f"{seeds(naive)} seeds train")}
-    return verdict, published
+            f"{seeds(naive)} seeds train (p = {_p(p_he)}: {said['B1']})")}
+    return verdict, published, {k: outcome(w) for k, w in said.items()}
 
 
 def _architecture_curves(results: report.Results) -> Figure | None:

@@ -444,7 +444,7 @@ def error_plot(summary: pd.DataFrame, params: dict[int, int], title: str,
         ax.plot([mlp_params(h) for h in points], list(points.values()), "x", color=f"C{i}",
                 alpha=0.7, label=f"published, label_noise={noise}")
     ax.axvline(NUM_TRAIN, color="gray", linestyle=":", linewidth=1)
-    ax.legend(fontsize=7)
+    report.place_legend(ax)
     return fig
 
 

@@ -349,7 +349,7 @@ def time_plot(table: pd.DataFrame) -> Figure:
                label="one seed")
     ax.set_xlabel("fraction of training labels randomised")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7)
+    report.place_legend(ax)
     return fig
 
 

@@ -245,7 +245,7 @@ def _layer_plot(trials: pd.DataFrame) -> Figure:
     ax.plot(list(LAYERS.values()), [PUBLISHED_LAYERS[n] / 100 for n in LAYERS], "k--",
             marker="x", label="SimCLR, notebook (200 epochs)")
     ax.set_xticks(list(LAYERS.values()))
-    ax.legend(fontsize=8)
+    report.place_legend(ax)
     return fig
 
 

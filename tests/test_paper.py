@@ -118,6 +118,31 @@ def test_an_arm_without_the_hue_axes_is_named_and_a_log_x_is_ticked_at_its_value
     assert ax.get_xscale() == "log"
 
 
+def test_a_legend_that_would_cover_a_line_goes_beside_the_axes():
+    """deep_bootstrap's default plot: three lines from corner to corner leave 'best' no
+    empty corner, and its legend sat on the top line. Lines that leave a corner free keep
+    the legend inside."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def legend_inside(summary):
+        fig = report.line_plot(summary, "x", hue=["arm"])
+        ax = fig.axes[0]
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        box, axes = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+        return axes.x0 <= box.x0 and box.x1 <= axes.x1
+
+    x = np.linspace(1.0, 10.0, 12)
+    crossing = pd.DataFrame({"x": np.tile(x, 3), "arm": np.repeat(["a", "b", "c"], 12),
+                             "mean": np.concatenate([x, 11 - x, np.full(12, 5.5)])})
+    crossing["low"], crossing["high"] = crossing["mean"] - 0.1, crossing["mean"] + 0.1
+    assert not legend_inside(crossing)
+    low = crossing.assign(mean=np.concatenate([x / 10, x / 10 + 0.2, x / 10 + 0.4]) - 10)
+    low = low.assign(low=low["mean"] - 0.1, high=low["mean"] + 0.1)
+    low.loc[0, "mean"] = 10.0  # one high point at the left: the upper right stays empty
+    assert legend_inside(low)
+
+
 def test_markdown_tables_of_an_analysis_become_frames():
     text = "| claim | ours |\n|---|---|\n| a \\| b | 0.5 ± 0.1 |\n| c | 0.7 |"
     frame = paper.parse_markdown_table(text)

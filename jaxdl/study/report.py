@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib import ticker
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -48,7 +49,7 @@ __all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE",
            "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
            "markdown", "metric_table", "line_plot", "scatter_fit", "load_results", "default_plot",
            "write_report", "read_notes", "changed_sources", "read_verdict", "variant_label",
-           "not_run_note", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
+           "not_run_note", "place_legend", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
 
 REPORT = "report.md"
 LEVEL = 0.95
@@ -278,7 +279,7 @@ def line_plot(summary: pd.DataFrame, x: str, hue: Sequence[str] = (), ylabel: st
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     if hue:
-        _legend(ax)
+        place_legend(ax)
     return fig
 
 
@@ -288,8 +289,20 @@ def _log_x_at(ax: Any, values: Sequence[float]) -> None:
     ax.set_xscale("log")
     values = sorted(float(v) for v in values)
     if len(values) <= MAX_LINE_POINTS:
-        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.set_xticks(values, _spaced_labels(values))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _spaced_labels(values: Sequence[float], gap: float = 0.1) -> list[str]:
+    """'{v:g}' for each value of a log axis, '' for one closer than `gap` of the span (in
+    log10) to the last labelled one (1024 and 1274 on an axis to 17024 would overlap)."""
+    logs = np.log10(values)
+    span, last, labels = max(logs[-1] - logs[0], 1e-12), -np.inf, []
+    for v, lv in zip(values, logs):
+        keep = lv - last >= gap * span
+        labels.append(f"{v:g}" if keep else "")
+        last = lv if keep else last
+    return labels
 
 
 def _label(hue: Sequence[str], key: Sequence[Any]) -> str:
@@ -304,19 +317,42 @@ def _label(hue: Sequence[str], key: Sequence[Any]) -> str:
     return ", ".join(f"{name}={value(v)}" for name, v in zip(names, key) if not pd.isna(v))
 
 
-def _legend(ax: Any) -> None:
-    """Inside the axes while it is small; beside them when it has more than LEGEND_INSIDE
-    entries, its labels wrapped and the figure widened for it, so that it stays inside the
-    figure and the axes keep their size."""
+def place_legend(ax: Any) -> None:
+    """Inside the axes while it is small and covers no data; beside them when it has more
+    than LEGEND_INSIDE entries or every place inside would cover a line, its labels
+    wrapped and the figure widened for it (once per axes), so that it stays inside the
+    figure and the axes keep their size. A study's own figure calls it after adding its
+    last line."""
     handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
     if len(labels) <= LEGEND_INSIDE:
-        ax.legend(fontsize=8)
-        return
+        legend = ax.legend(fontsize=8)
+        if not _covers_data(ax, legend):
+            return
+        legend.remove()
     labels = [textwrap.fill(label, LEGEND_WRAP) for label in labels]
-    width, height = ax.figure.get_size_inches()
-    ax.figure.set_size_inches(width + LEGEND_WRAP * 0.07, height)  # ~0.07 in per character at 7 pt
+    if not getattr(ax, "_legend_beside", False):
+        width, height = ax.figure.get_size_inches()
+        ax.figure.set_size_inches(width + LEGEND_WRAP * 0.07, height)  # ~0.07 in per char at 7 pt
+        ax._legend_beside = True
     ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1),
               borderaxespad=0)
+
+
+def _covers_data(ax: Any, legend: Any, samples: int = 25) -> bool:
+    """Whether the legend, where matplotlib's 'best' put it, lies over a plotted line or
+    point (its markers and `samples` points along each segment, in display space)."""
+    box = legend.get_window_extent(FigureCanvasAgg(ax.figure).get_renderer())
+    for line in ax.get_lines():
+        xy = ax.transData.transform(np.asarray(line.get_xydata(), dtype=float))
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        t = np.linspace(0.0, 1.0, samples)[:, None]
+        along = [a + t * (b - a) for a, b in zip(xy[:-1], xy[1:])]
+        points = np.concatenate([xy, *along]) if along else xy
+        if len(points) and box.count_contains(points):
+            return True
+    return False
 
 
 def scatter_fit(df: pd.DataFrame, x: str, y: str = "value", xlabel: str = "", ylabel: str = "",
@@ -337,7 +373,7 @@ def scatter_fit(df: pd.DataFrame, x: str, y: str = "value", xlabel: str = "", yl
     ax.set(xlabel=xlabel or sweep.short_name(x), ylabel=ylabel or y)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    _legend(ax)
+    place_legend(ax)
     fit = fits[0]
     if fit is None:
         return fig, dict.fromkeys(("slope", "intercept", "r", "p"), math.nan)

@@ -94,9 +94,10 @@ docs/studies/grokking/report.md; mean ± 95% CI over seeds).
    0.15, consistent with steps ∝ 1/λ. Without weight decay all 5 trials fit (step 52 ± 6) and none
    reaches validation 0.95 in 2500 steps — 2.8x the slowest weight-decay arm's mean —
    ending at 0.0020 ± 0.0018: not grokking at all within the budget.
---quick (the same network, data and optimizer at λ = 0, 1, 1.5, 5 seeds, 700 steps,
-`jaxdl sweep experiments/grokking.py --quick --vectorize yes`): both claims confirmed,
-see tests/test_grokking.py.
+--quick (the same network, data and optimizer at λ = 0, 1, 1.5, 5 seeds, 600 steps,
+evaluated every 20, `jaxdl sweep experiments/grokking.py --quick --vectorize yes`): both
+claims confirmed (ratio 5.2 (4.6–6.0) at λ = 1; λ = 1 − λ = 1.5: 132 ± 48 steps; λ = 0:
+none generalizes), see tests/test_grokking.py.
 """
 from __future__ import annotations
 
@@ -134,8 +135,8 @@ PUBLISHED = {
     "weight decay speeds generalization (§3.3, Fig. 2)":
         "the most effective intervention; none: far slower",
 }
-QUICK_STEPS = 700
-QUICK = {"overrides": {"steps": QUICK_STEPS, "checkpoint_every": QUICK_STEPS},
+QUICK_STEPS = 600
+QUICK = {"overrides": {"steps": QUICK_STEPS, "checkpoint_every": QUICK_STEPS, "eval_every": 20},
          "seeds": range(5),
          "sweep": sweep.axis(DECAY, (0.0, 1.0, 1.5))}
 

@@ -33,7 +33,7 @@ __all__ = ["Dataset", "SOURCES", "INPUT_OPTIONS", "PLACEMENTS", "register", "sou
 
 # Built-ins by import path, imported on first use.
 SOURCES = Registry("data source", {name: f"jaxdl.data.{name}:load" for name in
-                                   ("mnist1d", "sphere", "teacher", "digits", "tfds")})
+                                   ("mnist1d", "sphere", "teacher", "digits", "tfds", "modular")})
 register = SOURCES.register
 
 PLACEMENTS = ("auto", "device", "stream")

@@ -499,7 +499,7 @@ def _loglog(df: pd.DataFrame) -> tuple[Figure, dict[str, float]]:
         ax.plot(10 ** grid, 10 ** (r.intercept + r.slope * grid), color="C3",
                 label=f"fit: slope {r.slope:.2f}")
         ax.plot(10 ** grid, 10 ** grid, color="k", linestyle="--", label="Lip = sqrt(nd/p)")
-        ax.set_xscale("log")
+        report.log_x_readable(ax)
         ax.set_yscale("log")
         ax.legend(fontsize=8)
     ax.set(xlabel="sqrt(n d / p)", ylabel="Lip(f) lower bound (train points)")

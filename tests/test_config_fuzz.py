@@ -43,7 +43,7 @@ ZERO_OK = {
     "optimizer.weight_decay", "optimizer.clip_norm", "optimizer.schedule.warmup_steps",
     "optimizer.schedule.end_fraction", "objective.label_smoothing", "objective.l1", "objective.l2",
     "objective.jacobian", "objective.input_noise", "objective.weight_noise", "gradient.fraction",
-    "gradient.rho", "objective.inputs_seed", "objective.ema_base",
+    "gradient.rho", "objective.inputs_seed", "objective.ema_base", "objective.center_momentum",  # dino: the centre is the batch mean
     "objective.sim_weight", "objective.var_weight", "objective.cov_weight", "objective.lambd",
     "augment.max_shift", "augment.amplitude", "augment.max_slope", "augment.max_offset",
     "augment.noise_std", "data.corr_noise_scale", "data.iid_noise_scale", "data.label_noise",
@@ -67,7 +67,7 @@ def _value_cases():
     entries += [((f"model.name={m}",), f"model.{k}", v)
                 for m in models_lib.REGISTRY.builtins() for k, v in models_lib.defaults(m).items()]
     entries += [((f"data.name={d}",), f"data.{k}", v)
-                for d in ("mnist1d", "sphere", "teacher", "digits")
+                for d in ("mnist1d", "sphere", "teacher", "digits", "modular")
                 for k, v in data_lib.section_defaults(d).items()]
     for prefix, key, default in entries:
         if _is_number(default):

@@ -59,6 +59,7 @@ def test_defaults_list_each_sources_options() -> None:
                         "corr_noise_scale", "iid_noise_scale", "shear_scale", "shuffle_seq", "final_seq_length",
                         "seed", "label_noise", "label_noise_seed", "mix_samples", "mix_shift", "mix_seed"},
             "sphere": {"n", "d", "num_classes", "test_size", "seed"},
+            "modular": {"p", "operation", "train_fraction", "seed"},
             "teacher": {"n", "d", "teacher_width", "teacher_depth", "num_classes", "outputs", "noise", "test_size",
                         "seed"},
             "digits": {"test_fraction", "seed"},

@@ -13,7 +13,7 @@ from jaxdl.study import paper, report, run, sweep
 STUDY = """
 from jaxdl import config as config_lib
 from jaxdl.study import sweep
-SWEEP = sweep.grid({"optimizer.lr": (0.01, 0.1), "optimizer.weight_decay": (0.0, 0.001)})
+SWEEP = sweep.grid({"optimizer.lr": (0.01, 0.03, 0.1), "optimizer.weight_decay": (0.0, 0.001)})
 SEEDS = (0, 1)
 METRICS = ("test/accuracy",)
 def get_config(name=None):
@@ -54,7 +54,7 @@ def test_every_figure_in_three_formats_and_every_table_as_csv_and_latex(reported
     assert b"<svg" in open(os.path.join(root, "summary.svg"), "rb").read()
     csv = pd.read_csv(os.path.join(root, "tables", "test_accuracy.csv"))
     assert list(csv.columns) == ["optimizer.lr", "optimizer.weight_decay", "mean", "low", "high", "n"]
-    assert len(csv) == 4 and (csv["n"] == 2).all() and (csv["low"] <= csv["mean"]).all()
+    assert len(csv) == 6 and (csv["n"] == 2).all() and (csv["low"] <= csv["mean"]).all()
     tex = open(os.path.join(root, "tables", "test_accuracy.tex")).read()
     assert tex.startswith("\\begin{tabular}") and "weight\\_decay=0.001" in tex
     assert "[CSV](tables/test_accuracy.csv) · [LaTeX](tables/test_accuracy.tex)" in text
@@ -65,7 +65,7 @@ def test_two_axes_are_a_grid(reported):
     table = text.split("## test/accuracy (final)")[1].split("\n\n")[1]
     header, _, *rows = table.splitlines()
     assert header == "| lr | weight_decay=0.0 | weight_decay=0.001 |"
-    assert len(rows) == 2 and all(row.count("±") == 2 for row in rows)
+    assert len(rows) == 3 and all(row.count("±") == 2 for row in rows)
 
 
 def test_the_same_records_give_the_same_bytes(reported, tmp_path):
@@ -141,6 +141,17 @@ def test_a_legend_that_would_cover_a_line_goes_beside_the_axes():
     low = low.assign(low=low["mean"] - 0.1, high=low["mean"] + 0.1)
     low.loc[0, "mean"] = 10.0  # one high point at the left: the upper right stays empty
     assert legend_inside(low)
+
+
+def test_a_wide_table_orders_tuple_and_number_axes_by_value():
+    """double_descent_cnn's channels, recorded as text, sorted '(64, 64, 64)' before
+    '(8, 8, 8)'."""
+    table = pd.DataFrame({"channels": ["(64, 64, 64)", "(8, 8, 8)", "(16, 16, 16)"] * 2,
+                          "noise": [0.15] * 3 + [0.0] * 3, "cell": list("abcdef")})
+    grid = paper.wide(table, "channels", "noise", "cell")
+    assert list(grid["channels"]) == ["(8, 8, 8)", "(16, 16, 16)", "(64, 64, 64)"]
+    assert list(grid.columns) == ["channels", "noise=0.0", "noise=0.15"]
+    assert list(grid["noise=0.15"]) == ["b", "c", "a"]
 
 
 def test_markdown_tables_of_an_analysis_become_frames():

@@ -10,11 +10,12 @@ fixed SVG id salt), so the same records give the same bytes, as report.md promis
 """
 from __future__ import annotations
 
+import ast
 import io
 import math
 import os
 import textwrap
-from typing import Sequence
+from typing import Any, Sequence
 
 import matplotlib
 import matplotlib.image
@@ -86,8 +87,26 @@ def wide(table: pd.DataFrame, index: str, columns: str, value: str) -> pd.DataFr
     """`table` (one row per (index, columns) pair) with `columns`' values as columns of
     `value` cells: a study with two axes read as a grid, not as a list of 32 rows."""
     grid = table.pivot(index=index, columns=columns, values=value)
+    grid = grid.loc[sorted(grid.index, key=_natural), sorted(grid.columns, key=_natural)]
     grid.columns = [f"{sweep.short_name(columns)}={c}" for c in grid.columns]
     return grid.reset_index()
+
+
+def _natural(value: Any) -> tuple:
+    """A sort key that orders numbers and tuples of numbers (an axis of channel widths
+    recorded as '(8, 8, 8)') by value, not as text: '(8, 8, 8)' before '(64, 64, 64)'."""
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return (1, value)
+    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+        return (0, (parsed,))
+    if isinstance(parsed, (tuple, list)) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in parsed):
+        return (0, tuple(parsed))
+    return (1, str(value))
 
 
 def _raster(figure: Figure) -> np.ndarray:

@@ -49,7 +49,7 @@ __all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE",
            "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
            "markdown", "metric_table", "line_plot", "scatter_fit", "load_results", "default_plot",
            "write_report", "read_notes", "changed_sources", "read_verdict", "variant_label",
-           "not_run_note", "place_legend", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
+           "not_run_note", "place_legend", "log_x_readable", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
 
 REPORT = "report.md"
 LEVEL = 0.95
@@ -293,6 +293,15 @@ def _log_x_at(ax: Any, values: Sequence[float]) -> None:
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
+def log_x_readable(ax: Any) -> None:
+    """A log x axis of scattered values labelled at 1, 2 and 5 per decade in plain numbers
+    ('0.2', '0.5', '1'), never at matplotlib's minor ticks ('3×10⁻¹4×10⁻¹' ran together)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _spaced_labels(values: Sequence[float], gap: float = 0.1) -> list[str]:
     """'{v:g}' for each value of a log axis, '' for one closer than `gap` of the span (in
     log10) to the last labelled one (1024 and 1274 on an axis to 17024 would overlap)."""
@@ -369,7 +378,7 @@ def scatter_fit(df: pd.DataFrame, x: str, y: str = "value", xlabel: str = "", yl
     fits = [_scatter_one(ax, g, x, y, log, _label(hue, k if isinstance(k, tuple) else (k,)),
                          f"C{i % 10}") for i, (k, g) in enumerate(groups)]
     if log:
-        ax.set_xscale("log")
+        log_x_readable(ax)
     ax.set(xlabel=xlabel or sweep.short_name(x), ylabel=ylabel or y)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
@@ -434,6 +443,12 @@ def default_plot(results: Results, metric: str) -> Figure | None:
     numeric = [a for a in varying
                if pd.api.types.is_numeric_dtype(summary[a]) and summary[a].notna().all()]
     if summary.empty or not numeric:
+        return None
+    # The first numeric axis with three values or more is the x: over two, a line says no
+    # more than the table beside it (double_descent_cnn: 8 channel widths as lines over 2
+    # label-noise levels).
+    numeric = [a for a in numeric if summary[a].nunique() >= 3]
+    if not numeric:
         return None
     x = numeric[0]
     # An axis that x determines (train_split with num_samples) would only split the lines.

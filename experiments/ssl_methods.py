@@ -70,7 +70,7 @@ from jaxdl.probes import knn, linear_probe
 from jaxdl.study import report, sweep
 
 METHOD = "objective.name"
-METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae")
+METHODS = ("simclr", "byol", "vicreg", "barlow_twins", "mae", "dino")
 SIMCLR_BAR = 0.78  # claim 3: SimCLR "about 82%" (the notebook's 82.1%) when its mean is above
 SWEEP = sweep.axis(METHOD, METHODS)
 SEEDS = range(5)

@@ -22,7 +22,7 @@ NOT_PUBLISHED_CLAIMS = {
 }
 # Their full sweeps are re-running; the coordinator regenerates their reports (with the
 # status their study files now decide) and then removes them from this set.
-AWAITING_REGENERATION = {"double_descent"}
+AWAITING_REGENERATION: set[str] = set()
 # experiments/mnist1d_baselines.py is a script without analyze(): no status until it is a
 # study (its published-vs-ours table is in its docstring, checked by tests/test_baselines.py).
 

@@ -8,8 +8,8 @@ predictor.
 
 s and t are the student's and teacher's `out_dim` prototype scores (`jaxdl.models.ssl`:
 the projector, its output on the unit sphere, a weight-normalised bias-free layer). The
-teacher is the student's EMA, exactly BYOL's target (`byol.initial_target`,
-`byol.target_update`: momentum from `ema_base` rising to 1 on a cosine; in
+teacher is the student's EMA, exactly BYOL's target (`jaxdl.objectives.byol.initial_target`,
+`jaxdl.objectives.byol.target_update`: momentum from `ema_base` rising to 1 on a cosine; in
 `TrainState.target`). The center c is an EMA (`center_momentum`) of the teacher's
 batch-mean output over both views, moved after each step's loss has used it; it lives in
 the network's model state (`model_state["dino"]["center"]`, beside batch-norm statistics)

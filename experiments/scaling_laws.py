@@ -82,10 +82,11 @@ from jaxdl.study import fits, report, sweep
 
 TEACHER = {"d": 8, "teacher_width": 32, "teacher_depth": 2, "num_classes": 0, "outputs": 1,
            "noise": 0.0, "test_size": 8192, "seed": 0}
-DEPTH, BATCH, LR = 2, 32, 3e-3
+DEPTH, BATCH, LR = 2, 16, 3e-3
 WIDTHS = (4, 11, 27, 59, 123, 251)  # N = w² + 11w + 1 ≈ 61·4^i
-SIZES = (4096, 16384, 65536, 262144, 1048576)  # D = 4096·4^j
-RATIO = 4  # of both grids: cells with equal N·D lie on a diagonal
+SIZES = tuple(2 ** k for k in range(13, 21))  # D = 8,192 .. 1,048,576
+# N grows by about 4 per width and D by 2 (or 4): cells whose N·D agree within a factor
+# 2^(1/2) lie on one diagonal of the grid, one compute budget.
 RMS_TOL = 0.1  # claims 1-2: the power law misses a typical point by at most 10%
 MIN_BUDGETS = 3  # claim 3: IsoFLOP budgets with an interior optimum per seed's slope
 HOFFMANN_A, KAPLAN_A = 0.5, 0.73
@@ -113,7 +114,7 @@ PUBLISHED = {
     "N_opt ∝ C^a, D_opt ∝ C^b, both grow (Kaplan §6; Hoffmann Table 2)": "a, b > 0",
     "a (Hoffmann et al. 2022, Table 2; Kaplan et al. 2020, §6)": "0.49 (0.46-0.53); Kaplan: 0.73",
 }
-QUICK_WIDTHS, QUICK_SIZES = (4, 11, 27, 59, 123), (4096, 8192, 16384, 32768, 65536)
+QUICK_WIDTHS, QUICK_SIZES = (4, 11, 27, 59, 123), (8192, 16384, 32768, 65536)
 QUICK = {"sweep": sweep.concat(grid(QUICK_WIDTHS, QUICK_SIZES[-1:]),
                                grid(QUICK_WIDTHS[-1:], QUICK_SIZES[:-1])),
          "seeds": range(5)}
@@ -172,13 +173,17 @@ def exponent_fits(table: pd.DataFrame, along: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["seed", "points", "a", "alpha", "floor", "rms", "at"])
 
 
+def with_budget(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with column "budget": round(log2(N·D)), equal along a grid diagonal."""
+    return table.assign(budget=np.round(np.log2(table["N"] * table["D"])).astype(int))
+
+
 def isoflop_profiles(table: pd.DataFrame) -> pd.DataFrame:
-    """Per seed and budget (cells with N·D equal up to the grids' ±6%: one diagonal of
-    the ratio-RATIO grids): C, its cells, whether the optimum is interior, N_opt, D_opt
-    and the loss at the vertex (NaN where not interior)."""
-    diagonal = np.round(np.log(table["N"] * table["D"]) / np.log(RATIO)).astype(int)
+    """Per seed and budget with at least 3 cells (`with_budget`: one diagonal of the
+    grid): C, its cells, whether the optimum is interior, N_opt, D_opt and the loss at
+    the vertex (NaN where not interior)."""
     rows = []
-    for (seed, _), g in table.assign(diagonal=diagonal).groupby(["seed", "diagonal"]):
+    for (seed, _), g in with_budget(table).groupby(["seed", "budget"]):
         if len(g) < 3:
             continue
         g = g.sort_values("N")
@@ -190,6 +195,11 @@ def isoflop_profiles(table: pd.DataFrame) -> pd.DataFrame:
                      "L_opt": math.exp(vertex[1]) if vertex else math.nan})
     return pd.DataFrame(rows, columns=["seed", "C", "cells", "interior", "N_opt", "D_opt",
                                        "L_opt"])
+
+
+def interior(profiles: pd.DataFrame) -> pd.DataFrame:
+    """The rows of budgets with an interior optimum (also of an empty table)."""
+    return profiles[profiles["interior"].astype(bool)]
 
 
 def _parabola_vertex(u: np.ndarray, v: np.ndarray) -> tuple[float, float] | None:
@@ -210,7 +220,7 @@ def frontier_fits(profiles: pd.DataFrame) -> pd.DataFrame:
     """Per seed: a (slope of log N_opt on log C over its interior budgets), b = 1 − a,
     and α_C (the frontier's loss L_opt ∝ C^(−α_C)); NaN with fewer than MIN_BUDGETS."""
     rows = []
-    for seed, g in profiles[profiles["interior"]].groupby("seed"):
+    for seed, g in interior(profiles).groupby("seed"):
         if len(g) < MIN_BUDGETS:
             rows.append({"seed": seed, "budgets": len(g), "a": math.nan, "b": math.nan,
                          "alpha_C": math.nan})
@@ -302,7 +312,7 @@ def budgets_table(profiles: pd.DataFrame) -> pd.DataFrame:
     D_opt (geometric means over those seeds, with the 95% CI of the mean log)."""
     rows = []
     for c, g in profiles.groupby("C"):
-        inner = g[g["interior"]]
+        inner = interior(g)
         rows.append({"C (FLOPs)": f"{c:.3g}", "cells": int(g["cells"].max()),
                      "seeds with an interior optimum": f"{len(inner)}/{len(g)}",
                      "N_opt": _geometric_text(inner["N_opt"]),
@@ -323,13 +333,13 @@ def _geometric_text(values: pd.Series, form: str = "{:,.0f}") -> str:
 def frontier_table(frontier: pd.DataFrame, outcomes: dict[str, str]) -> pd.DataFrame:
     """Claims 3-4: a, b and α_C, mean ± 95% CI over the seeds with MIN_BUDGETS budgets."""
     rows = [("a: N_opt ∝ C^a", "a", f"{outcomes['frontier']}; {split_text(frontier)}",
-             "0.49 (0.462–0.534), Approach 2; Kaplan: 0.73"),
-            ("b = 1 − a: D_opt ∝ C^b", "b", outcomes["frontier"], "0.51 (0.483–0.529); Kaplan: 0.27"),
+             "Hoffmann Table 2: 0.49 (0.462–0.534), Approach 2; Kaplan §6: 0.73"),
+            ("b = 1 − a: D_opt ∝ C^b", "b", outcomes["frontier"], "Hoffmann: 0.51 (0.483–0.529); Kaplan: 0.27"),
             ("α_C: loss at the optimum ∝ C^(−α_C)", "alpha_C", "(not a claim)",
              "0.050 (Kaplan eq. 1.3, language)")]
     return pd.DataFrame([{"exponent": name, "seeds": int(frontier[key].notna().sum()),
                           "mean ± 95% CI": report.ci_text(*_ci(frontier[key]), 3),
-                          "outcome": outcome, "published (Hoffmann et al. Table 2)": published}
+                          "outcome": outcome, "published": published}
                          for name, key, outcome, published in rows])
 
 
@@ -450,15 +460,14 @@ def isoflop_plot(table: pd.DataFrame, profiles: pd.DataFrame) -> Figure:
     """Per budget with at least 3 cells, the loss along its profile (mean and CI over
     seeds) and the per-seed optima (crosses)."""
     fig, ax = _figure()
-    diagonal = np.round(np.log(table["N"] * table["D"]) / np.log(RATIO)).astype(int)
-    with_budget = table.assign(diagonal=diagonal)
-    counts = with_budget.groupby("diagonal")["N"].nunique()
+    budgets = with_budget(table)
+    counts = budgets.groupby("budget")["N"].nunique()
     for i, k in enumerate(counts[counts >= 3].index):
-        g = with_budget[with_budget["diagonal"] == k]
+        g = budgets[budgets["budget"] == k]
         c = float(np.exp(np.mean(np.log(g["C"].unique()))))
         color = f"C{i % 10}"
         _band(ax, report.summarize(g, ["N"], "loss"), "N", f"C ≈ {c:.2g}", color)
-        optima = profiles[np.isclose(profiles["C"], c, rtol=1e-6) & profiles["interior"]]
+        optima = interior(profiles[np.isclose(profiles["C"], c, rtol=1e-6)])
         ax.scatter(optima["N_opt"], optima["L_opt"], marker="x", s=18, color=color, zorder=3)
     ax.scatter([], [], marker="x", color="grey", label="optimum (one seed)")
     ax.set(xlabel="parameters N (D = C / 6N)", ylabel="test MSE")
@@ -470,7 +479,7 @@ def frontier_plot(profiles: pd.DataFrame, frontier: pd.DataFrame) -> Figure:
     """N_opt and D_opt against C: geometric mean and CI over seeds per budget, the fitted
     slopes, and the published a's for comparison (through our N_opt's centre)."""
     fig, ax = _figure()
-    inner = profiles[profiles["interior"]]
+    inner = interior(profiles)
     for column, label, color in (("N_opt", "N_opt", "C0"), ("D_opt", "D_opt", "C1")):
         s = report.summarize(inner.assign(log=np.log(inner[column])), ["C"], "log")
         s[["mean", "low", "high"]] = np.exp(s[["mean", "low", "high"]])
@@ -496,7 +505,7 @@ def compute_plot(table: pd.DataFrame, profiles: pd.DataFrame) -> Figure:
     fig, ax = _figure()
     for i, (n, g) in enumerate(table.groupby("N")):
         _band(ax, report.summarize(g, ["C"], "loss"), "C", f"N = {n:,.0f}", f"C{i % 10}")
-    inner = profiles[profiles["interior"]]
+    inner = interior(profiles)
     if len(inner):
         s = report.summarize(inner.assign(log=np.log(inner["L_opt"])), ["C"], "log")
         s[["mean", "low", "high"]] = np.exp(s[["mean", "low", "high"]])

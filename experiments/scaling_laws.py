@@ -114,7 +114,7 @@ PUBLISHED = {
     "N_opt ∝ C^a, D_opt ∝ C^b, both grow (Kaplan §6; Hoffmann Table 2)": "a, b > 0",
     "a (Hoffmann et al. 2022, Table 2; Kaplan et al. 2020, §6)": "0.49 (0.46-0.53); Kaplan: 0.73",
 }
-QUICK_WIDTHS, QUICK_SIZES = (4, 11, 27, 59, 123), (8192, 16384, 32768, 65536)
+QUICK_WIDTHS, QUICK_SIZES = (11, 27, 59, 123), (8192, 16384, 32768, 65536)
 QUICK = {"sweep": sweep.concat(grid(QUICK_WIDTHS, QUICK_SIZES[-1:]),
                                grid(QUICK_WIDTHS[-1:], QUICK_SIZES[:-1])),
          "seeds": range(5)}
@@ -135,6 +135,7 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
     c.steps, c.batch_size = c.data.n // BATCH, BATCH
     c.eval_every = c.checkpoint_every = 0  # at the end only
     c.eval_train_examples, c.log_every = 1024, 0
+    c.chunk_size = 512  # divides every run's steps: one compiled chunk per cell
     return c
 
 
@@ -431,6 +432,8 @@ def _beside(ax) -> None:
 
 
 def _band(ax, s: pd.DataFrame, x: str, label: str, color: str, marker: str = "o") -> None:
+    if s.empty:  # e.g. no budget with an interior optimum (the --quick grid)
+        return
     ax.plot(s[x], s["mean"], marker=marker, ms=4, color=color, label=label)
     ax.fill_between(s[x], s["low"], s["high"], color=color, alpha=0.2, linewidth=0)
 

@@ -31,7 +31,7 @@ def test_power_law_with_floor_without_a_floor_and_with_noise():
 
 def test_a_flat_curve_has_exponent_zero_and_a_curved_one_a_large_residual():
     x = np.geomspace(60, 66000, 6)
-    assert fits.power_law_with_floor(x, np.full(6, 0.05))["b"] == pytest.approx(0.0, abs=1e-9)
+    assert fits.power_law_with_floor(x, np.full(6, 0.05))["b"] == 0.0
     bumpy = np.array([0.05, 0.01, 0.05, 0.01, 0.05, 0.01])  # no power law plus floor fits it
     assert fits.power_law_with_floor(x, bumpy)["rms"] > 0.5
 

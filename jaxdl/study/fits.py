@@ -39,11 +39,13 @@ def power_law_with_floor(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     Started from the line on log–log axes (floor 0) and from floors at fractions of
     min(y), the best of those local fits is kept: the objective has flat valleys (a
     small a·x^(−b) trades against the floor), and a single start can stop in one.
-    Constant y gives b = 0 (the line's start is already exact)."""
+    Constant y gives b = 0 exactly (no power law: a flat curve, not a fitted nearly-0)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.shape != y.shape or x.size < 3 or np.any(x <= 0) or np.any(y <= 0):
         raise ValueError(f"power_law_with_floor: needs >= 3 positive x and y of one shape, "
                          f"got {x.shape} and {y.shape}")
+    if np.all(y == y[0]):
+        return {"a": float(y[0]), "b": 0.0, "floor": 0.0, "rms": 0.0}
     u = np.log(x)
 
     def residuals(p: np.ndarray) -> np.ndarray:  # p = (log a, b, floor)

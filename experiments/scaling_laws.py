@@ -11,23 +11,29 @@ C ≈ 6·N·D FLOPs, the loss-minimising model size and data both grow with C,
 N_opt ∝ C^a and D_opt ∝ C^b (a + b = 1 since C = 6ND); (4) the split is Hoffmann et
 al.'s equal scaling, a ≈ b ≈ 0.5, not Kaplan et al.'s a ≈ 0.73.
 
-    jaxdl sweep experiments/scaling_laws.py           # 6 widths x 5 data sizes x 5 seeds
+    jaxdl sweep experiments/scaling_laws.py           # 6 widths x 7 data sizes x 5 seeds
     jaxdl sweep experiments/scaling_laws.py --quick   # claims 1-2 on an L-shaped grid, 5 seeds
 
 Setting. Data: jaxdl's teacher source (jaxdl/data/teacher.py), a fixed random tanh network
 8-32-32-1 (`data.seed` 0) labelling standard Gaussian inputs in R^8; regression with mean
 squared error, no label noise, so the Bayes loss is 0 and any floor is the student's, not
-the data's. Unlimited data lets the run be a language model's: one pass over D distinct
-examples (D = steps × batch; the D-example sets are nested, and the same for every seed),
+the data's. Unlimited data lets a run be a language model's: one pass over D distinct
+examples (steps = D / batch; the D-example sets are nested, and the same for every seed),
 so C = 6·N·D exactly as in both papers, and a run of D examples is its own run with its
 own schedule (Hoffmann et al.'s correction of Kaplan et al.: a cosine decay set to each
 run's length, not one schedule cut short). Model: a ReLU MLP 8-w-w-1 with w in WIDTHS =
-4, 11, 27, 59, 123, 251, N = w² + 11w + 1 = 61 .. 65,763 parameters (a factor ≈ 4 apart:
-3.0 decades); D in SIZES = 4,096 .. 1,048,576 (factors of 4: 2.4 decades). Adam, lr 3e-3
-cosine-decayed to 0, batch 32, steps = D / 32 (128 .. 32,768). Seeds 0-4 vary the init and
-the batch order; the teacher, training inputs and the test set (8,192 fresh examples) are
-shared. Measured: the test MSE at the end of the run (one pass over fresh examples cannot
-overfit a repeated example: there is nothing to early-stop against).
+4, 11, 27, 59, 123, 251: N = w² + 11w + 1 = 61, 243, 1,027, 4,131, 16,483, 65,763
+parameters (≈ 61·4^i within 6%; 3.0 decades). D in SIZES = 8,192 .. 524,288 in
+factors of 2 (7 sizes, 1.8 decades). Adam, lr 3e-3 cosine-decayed to 0, batch 16 (not
+32: the runs of few examples need the steps), steps = D / 16 (512 .. 32,768).
+Seeds 0-4 vary the init and the batch order; the teacher, the training inputs and the
+test set (8,192 fresh examples) are shared. Measured: the test MSE at the end of the run
+(one pass over fresh examples sees no example twice: there is nothing to early-stop
+against). Why these sizes: the largest that fit the time allowed (the full grid is 210
+trials, 42 compiled programs; a step's cost grows with the training set's size in
+jaxdl's on-device pipeline, which ruled out D = 2^20); the verdicts hold at this scale,
+61-65,763 parameters and up to 524,288 examples (C up to 2·10^11 FLOPs), not at the
+papers' 10^9 parameters and more.
 
 The verdicts, decided by code (`verdicts`), stated before the numbers. Every exponent is
 fitted per seed, then given its 95% Student-t interval over the seeds ("CI").
@@ -38,15 +44,16 @@ fitted per seed, then given its 95% Student-t interval over the seeds ("CI").
    N) or the RMS residual's CI lies above RMS_TOL (not a power law); otherwise not
    resolved.
 2. L(D): the same at the largest N, in D.
-3. The compute-optimal frontier (Hoffmann et al.'s Approach 2, IsoFLOP profiles): N and D
-   are both on grids of ratio 4, so the cells with equal N·D (up to ±6%) form IsoFLOP
-   profiles of one budget C (the geometric mean of their 6ND). Per seed and budget with
-   at least 3 cells, the budget counts when its lowest loss is not at either end of the
-   profile; then N_opt(C) is the vertex of the parabola in log N through log L of the
-   lowest cell and its two neighbours, and D_opt = C / (6 N_opt). Per seed with at least MIN_BUDGETS = 3
-   such budgets, a = the slope of log N_opt on log C, and b = 1 − a. Confirmed if a's CI
-   lies inside (0, 1) (N_opt and D_opt both grow); refuted if it lies at or below 0 or at
-   or above 1; otherwise not resolved.
+3. The compute-optimal frontier (Hoffmann et al.'s Approach 2, IsoFLOP profiles): N grows
+   by ≈ 4 per width and D by 2, so the cells whose N·D agree (within 7%: one diagonal of
+   the grid, `with_budget`) form the IsoFLOP profile of one budget C (the geometric mean
+   of their 6ND), with N 4 times larger and D 4 times smaller from cell to cell. Per seed
+   and budget with at least 3 cells, the budget counts when its lowest loss is not at
+   either end of the profile; then N_opt(C) is the vertex of the parabola in log N
+   through log L of the lowest cell and its two neighbours, and D_opt = C / (6 N_opt).
+   Per seed with at least MIN_BUDGETS = 3 such budgets, a = the slope of log N_opt on
+   log C, and b = 1 − a. Confirmed if a's CI lies inside (0, 1) (N_opt and D_opt both
+   grow); refuted if it lies at or below 0 or at or above 1; otherwise not resolved.
 4. Which published frontier: confirmed (Hoffmann et al.'s) if a's CI includes 0.5 and
    excludes Kaplan et al.'s 0.73; refuted if it excludes 0.5 (the report then says
    whether it includes 0.73, i.e. agrees with Kaplan et al., or neither); not resolved if
@@ -64,9 +71,9 @@ by Approach 2; 0.46-0.50 by the three approaches; b ≈ 0.5).
 
 Measured: see the report (docs/studies/scaling_laws/report.md); filled in below after the
 full run.
---quick: the L-shaped grid of QUICK (see tests/test_scaling_laws.py): five widths at one
-D and five D at one width; claims 1-2 only (no IsoFLOP profile has 3 cells: claims 3-4
-are not resolved there).
+--quick: an L-shaped grid (QUICK; tests/test_scaling_laws.py): widths 11, 27, 59, 123 at
+D = 65,536, and D = 8,192, 16,384, 32,768 (and 65,536) at width 123; 5 seeds, 35 trials;
+claims 1-2 only (no IsoFLOP profile has 3 cells: claims 3-4 are not resolved there).
 """
 from __future__ import annotations
 
@@ -84,7 +91,7 @@ TEACHER = {"d": 8, "teacher_width": 32, "teacher_depth": 2, "num_classes": 0, "o
            "noise": 0.0, "test_size": 8192, "seed": 0}
 DEPTH, BATCH, LR = 2, 16, 3e-3
 WIDTHS = (4, 11, 27, 59, 123, 251)  # N = w² + 11w + 1 ≈ 61·4^i
-SIZES = tuple(2 ** k for k in range(13, 21))  # D = 8,192 .. 1,048,576
+SIZES = tuple(2 ** k for k in range(13, 20))  # D = 8,192 .. 524,288
 # N grows by about 4 per width and D by 2 (or 4): cells whose N·D agree within a factor
 # 2^(1/2) lie on one diagonal of the grid, one compute budget.
 RMS_TOL = 0.1  # claims 1-2: the power law misses a typical point by at most 10%
@@ -135,7 +142,8 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
     c.steps, c.batch_size = c.data.n // BATCH, BATCH
     c.eval_every = c.checkpoint_every = 0  # at the end only
     c.eval_train_examples, c.log_every = 1024, 0
-    c.chunk_size = 512  # divides every run's steps: one compiled chunk per cell
+    # One chunk per run: each chunk re-derives its epoch (a sort of all n examples).
+    c.chunk_size = SIZES[-1] // BATCH
     return c
 
 

@@ -11,7 +11,7 @@ C ≈ 6·N·D FLOPs, the loss-minimising model size and data both grow with C,
 N_opt ∝ C^a and D_opt ∝ C^b (a + b = 1 since C = 6ND); (4) the split is Hoffmann et
 al.'s equal scaling, a ≈ b ≈ 0.5, not Kaplan et al.'s a ≈ 0.73.
 
-    jaxdl sweep experiments/scaling_laws.py           # 6 widths x 7 data sizes x 5 seeds
+    jaxdl sweep experiments/scaling_laws.py           # 6 widths x 8 data sizes x 5 seeds
     jaxdl sweep experiments/scaling_laws.py --quick   # claims 1-2 on an L-shaped grid, 5 seeds
 
 Setting. Data: jaxdl's teacher source (jaxdl/data/teacher.py), a fixed random tanh network
@@ -23,17 +23,17 @@ so C = 6·N·D exactly as in both papers, and a run of D examples is its own run
 own schedule (Hoffmann et al.'s correction of Kaplan et al.: a cosine decay set to each
 run's length, not one schedule cut short). Model: a ReLU MLP 8-w-w-1 with w in WIDTHS =
 4, 11, 27, 59, 123, 251: N = w² + 11w + 1 = 61, 243, 1,027, 4,131, 16,483, 65,763
-parameters (≈ 61·4^i within 6%; 3.0 decades). D in SIZES = 8,192 .. 524,288 in
-factors of 2 (7 sizes, 1.8 decades). Adam, lr 3e-3 cosine-decayed to 0, batch 16 (not
-32: the runs of few examples need the steps), steps = D / 16 (512 .. 32,768).
+parameters (≈ 61·4^i within 6%; 3.0 decades). D in SIZES = 8,192 .. 1,048,576 in
+factors of 2 (8 sizes, 2.1 decades). Adam, lr 3e-3 cosine-decayed to 0, batch 16 (not
+32: the runs of few examples need the steps), steps = D / 16 (512 .. 65,536), in one
+compiled chunk per run.
 Seeds 0-4 vary the init and the batch order; the teacher, the training inputs and the
 test set (8,192 fresh examples) are shared. Measured: the test MSE at the end of the run
 (one pass over fresh examples sees no example twice: there is nothing to early-stop
-against). Why these sizes: the largest that fit the time allowed (the full grid is 210
-trials, 42 compiled programs; a step's cost grows with the training set's size in
-jaxdl's on-device pipeline, which ruled out D = 2^20); the verdicts hold at this scale,
-61-65,763 parameters and up to 524,288 examples (C up to 2·10^11 FLOPs), not at the
-papers' 10^9 parameters and more.
+against). Why these sizes: the largest that fit the time allowed (the full grid is 240
+trials, 48 compiled programs); the verdicts hold at this scale, 61-65,763 parameters and
+up to 1,048,576 examples (C up to 4·10^11 FLOPs), not at the papers' 10^9 parameters and
+more.
 
 The verdicts, decided by code (`verdicts`), stated before the numbers. Every exponent is
 fitted per seed, then given its 95% Student-t interval over the seeds ("CI").
@@ -91,7 +91,7 @@ TEACHER = {"d": 8, "teacher_width": 32, "teacher_depth": 2, "num_classes": 0, "o
            "noise": 0.0, "test_size": 8192, "seed": 0}
 DEPTH, BATCH, LR = 2, 16, 3e-3
 WIDTHS = (4, 11, 27, 59, 123, 251)  # N = w² + 11w + 1 ≈ 61·4^i
-SIZES = tuple(2 ** k for k in range(13, 20))  # D = 8,192 .. 524,288
+SIZES = tuple(2 ** k for k in range(13, 21))  # D = 8,192 .. 1,048,576
 # N grows by about 4 per width and D by 2 (or 4): cells whose N·D agree within a factor
 # 2^(1/2) lie on one diagonal of the grid, one compute budget.
 RMS_TOL = 0.1  # claims 1-2: the power law misses a typical point by at most 10%
@@ -142,7 +142,8 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
     c.steps, c.batch_size = c.data.n // BATCH, BATCH
     c.eval_every = c.checkpoint_every = 0  # at the end only
     c.eval_train_examples, c.log_every = 1024, 0
-    # One chunk per run: each chunk re-derives its epoch (a sort of all n examples).
+    # One chunk per run: a chunk starts by re-deriving its epoch's order (a sort of all n
+    # examples); with 512-step chunks that cost more than the steps at n = 2^19.
     c.chunk_size = SIZES[-1] // BATCH
     return c
 

@@ -6,17 +6,20 @@ thresholds — and, once, that the test fails when the effect is removed.
     PYTHONPATH=. python -m pytest -q tests/test_scaling_laws.py
 
 `test_claims_on_the_quick_variant`: the --quick variant (the teacher 8-32-32-1, students
-8-w-w-1; widths 4, 11, 27, 59, 123 at D = 65,536, and D = 4,096 .. 32,768 at width 123; one
-pass, batch 32, Adam 3e-3 cosine; 5 seeds) must be "confirmed" on claims 1 and 2 by the
-study's own `verdicts`: per-seed fits of a·x^(−α) + floor with α's 95% CI above 0 and the
-RMS log residual's CI upper bound at most 0.1 — the full study's rules and thresholds.
-Measured when written: see the test's docstring.
+8-w-w-1; widths 11, 27, 59, 123 at D = 65,536, and D = 8,192, 16,384, 32,768 at width 123;
+one pass, batch 16, Adam 3e-3 cosine-decayed; 5 seeds, 35 trials) must be "confirmed" on
+claims 1 and 2 by the study's own `verdicts`: per-seed fits of a·x^(−α) + floor with α's
+95% CI above 0 and the RMS log residual's CI upper bound at most 0.1 — the full study's
+rules and thresholds. Measured when written (`jaxdl sweep experiments/scaling_laws.py
+--quick`, 45 s with an empty compilation cache): α_N = 0.667 ± 0.092 (RMS log residual
+0.020 ± 0.008), α_D = 1.058 ± 0.195 (0.019 ± 0.011). The whole file: 7 passed in 53 s
+with an empty compilation cache, on 2 CPU cores shared with other jobs.
 
 Without the effect — every width trained to the same function (the width-123 trials at
-D = 65,536 standing in for every width: the loss no longer depends on N) and every D
-the same data (the D = 65,536 trials standing in for every D) — the same code says
-claims 1 and 2 are "refuted" (α = 0 for every seed, CI [0, 0]): those are the second
-assertions, so the test cannot pass on rules that confirm anything.
+D = 65,536 standing in for every width: the loss no longer depends on N), and every D
+given the same data (those trials standing in for every D) — the same code says claims 1
+and 2 are "refuted": α = 0 for every seed, a CI of [0, 0], not above 0. Those are the
+second assertions, so the test cannot pass on rules that confirm anything.
 """
 import importlib.util
 
@@ -27,7 +30,7 @@ import pandas as pd
 import pytest
 
 from jaxdl import models
-from jaxdl.study import report, run, store, sweep
+from jaxdl.study import report, run, sweep
 
 PATH = "experiments/scaling_laws.py"
 SPEC = importlib.util.spec_from_file_location("scaling_laws", PATH)
@@ -68,11 +71,27 @@ def surface(alpha=0.6, beta=0.8, noise=0.03, scale=3.0, widths=sl.WIDTHS, sizes=
     return pd.DataFrame(rows)
 
 
+def all_cells_vertex(u: np.ndarray, v: np.ndarray):
+    """The vertex of a parabola through every cell of a profile (the choice not made)."""
+    if int(np.argmin(v)) in (0, len(v) - 1):
+        return None
+    p2, p1, p0 = np.polyfit(u, v, 2)
+    return -p1 / (2 * p2), p0 - p1 ** 2 / (4 * p2)
+
+
+def test_the_three_cells_nearest_the_optimum_recover_the_frontier(monkeypatch):
+    """On L = 3·N^(−0.6) + 40·D^(−0.8) (no noise), a = β/(α+β) = 0.571: the parabola through
+    the lowest cell and its neighbours finds it (0.571 when written); one through every
+    cell of a profile is pulled off by the profile's asymmetry (0.551)."""
+    three = sl.frontier_fits(sl.isoflop_profiles(surface(noise=0.0)))["a"]
+    assert three.to_numpy() == pytest.approx(0.8 / 1.4, abs=0.005)
+    monkeypatch.setattr(sl, "_parabola_vertex", all_cells_vertex)
+    every = sl.frontier_fits(sl.isoflop_profiles(surface(noise=0.0)))["a"]
+    assert abs(every.mean() - 0.8 / 1.4) > 0.01
+
+
 def test_verdict_rules_by_hand():
-    # a = β/(α+β): 0.571 here; the IsoFLOP estimate recovers it (the vertex of the three
-    # cells nearest the optimum; all cells of a profile gave 0.51 when written).
-    frontier = sl.frontier_fits(sl.isoflop_profiles(surface(noise=0.0)))
-    assert frontier["a"].to_numpy() == pytest.approx(0.8 / 1.4, abs=0.01)
+    """Constructed surfaces, 3% noise per trial: the default's a = 0.571 is neither paper's."""
     assert sl.verdicts(surface()) == {"N": sl.CONFIRMED, "D": sl.CONFIRMED,
                                       "frontier": sl.CONFIRMED, "split": sl.REFUTED}
     equal = surface(alpha=0.7, beta=0.7)  # a = 0.5: Hoffmann et al.'s

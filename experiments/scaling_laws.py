@@ -110,8 +110,6 @@ TEACHER = {"d": 8, "teacher_width": 32, "teacher_depth": 2, "num_classes": 0, "o
 DEPTH, BATCH, LR = 2, 16, 3e-3
 WIDTHS = (4, 11, 27, 59, 123, 251)  # N = w² + 11w + 1 ≈ 61·4^i
 SIZES = tuple(2 ** k for k in range(13, 21))  # D = 8,192 .. 1,048,576
-# N grows by about 4 per width and D by 2 (or 4): cells whose N·D agree within a factor
-# 2^(1/2) lie on one diagonal of the grid, one compute budget.
 RMS_TOL = 0.1  # claims 1-2: the power law misses a typical point by at most 10%
 MIN_BUDGETS = 3  # claim 3: IsoFLOP budgets with an interior optimum per seed's slope
 HOFFMANN_A, KAPLAN_A = 0.5, 0.73
@@ -127,6 +125,7 @@ def size_point(n: int) -> dict[str, int]:
 
 
 def grid(widths: tuple[int, ...], sizes: tuple[int, ...]) -> list[dict]:
+    """Every width at every data size."""
     return sweep.product(sweep.axis(WIDTH, widths), [size_point(n) for n in sizes])
 
 
@@ -161,7 +160,7 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
     c.eval_every = c.checkpoint_every = 0  # at the end only
     c.eval_train_examples, c.log_every = 1024, 0
     # One chunk per run: a chunk starts by re-deriving its epoch's order (a sort of all n
-    # examples); with 512-step chunks that cost more than the steps at n = 2^19.
+    # examples), which with short chunks dominated the runs of large n.
     c.chunk_size = SIZES[-1] // BATCH
     return c
 
@@ -202,7 +201,9 @@ def exponent_fits(table: pd.DataFrame, along: str) -> pd.DataFrame:
 
 
 def with_budget(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with column "budget": round(log2(N·D)), equal along a grid diagonal."""
+    """The table with column "budget": round(log2(N·D)). N grows by ≈ 4 per width (within
+    7%) and D by 2, so the cells of one budget are a diagonal of the grid: N 4 times
+    larger and D 4 times smaller from cell to cell, N·D equal within 7%."""
     return table.assign(budget=np.round(np.log2(table["N"] * table["D"])).astype(int))
 
 
@@ -401,8 +402,8 @@ def verdict_text(outcomes: dict[str, str], fits_rows: pd.DataFrame,
                  frontier: pd.DataFrame) -> str:
     """The verdict paragraph: each rule, then its outcome and numbers."""
     n, d = (fits_rows.iloc[i] for i in (0, 1))
-    rule = (f"Rule: per-seed fits of a·x^(−α) + floor; confirmed if α's 95% CI over seeds lies "
-            f"above 0 and the RMS log residual's CI upper bound is at most {RMS_TOL:g}; "
+    rule = (f"Rule: per-seed fits of a·x^(−α) + floor; confirmed if α's 95% CI over seeds "
+            f"lies above 0 and the RMS log residual's CI upper bound is at most {RMS_TOL:g}; "
             f"refuted if α's CI is at or below 0 or the residual's CI is above {RMS_TOL:g}.")
     seeds = int(frontier["a"].notna().sum())
     a = report.ci_text(*_ci(frontier["a"]), 3) if seeds else \

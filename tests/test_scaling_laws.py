@@ -12,7 +12,7 @@ claims 1 and 2 by the study's own `verdicts`: per-seed fits of a·x^(−α) + fl
 95% CI above 0 and the RMS log residual's CI upper bound at most 0.1 — the full study's
 rules and thresholds. Measured when written (`jaxdl sweep experiments/scaling_laws.py
 --quick`, 45 s with an empty compilation cache): α_N = 0.667 ± 0.092 (RMS log residual
-0.020 ± 0.008), α_D = 1.058 ± 0.195 (0.019 ± 0.011). The whole file: 7 passed in 53 s
+0.020 ± 0.008), α_D = 1.058 ± 0.195 (0.019 ± 0.011). The whole file: 8 passed in 43 s
 with an empty compilation cache, on 2 CPU cores shared with other jobs.
 
 Without the effect — every width trained to the same function (the width-123 trials at
@@ -80,9 +80,9 @@ def all_cells_vertex(u: np.ndarray, v: np.ndarray):
 
 
 def test_the_three_cells_nearest_the_optimum_recover_the_frontier(monkeypatch):
-    """On L = 3·N^(−0.6) + 40·D^(−0.8) (no noise), a = β/(α+β) = 0.571: the parabola through
-    the lowest cell and its neighbours finds it (0.571 when written); one through every
-    cell of a profile is pulled off by the profile's asymmetry (0.551)."""
+    """On L = 3·N^(−0.6) + 40·D^(−0.8) (no noise), a = β/(α+β) = 0.571: the parabola
+    through the lowest cell and its neighbours finds it (0.571 when written); one through
+    every cell of a profile is pulled off by the profile's asymmetry (0.551)."""
     three = sl.frontier_fits(sl.isoflop_profiles(surface(noise=0.0)))["a"]
     assert three.to_numpy() == pytest.approx(0.8 / 1.4, abs=0.005)
     monkeypatch.setattr(sl, "_parabola_vertex", all_cells_vertex)

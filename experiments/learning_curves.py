@@ -64,7 +64,7 @@ from matplotlib.figure import Figure
 
 from jaxdl import config as config_lib
 from jaxdl import data
-from jaxdl.study import report, sweep
+from jaxdl.study import fits, report, sweep
 
 TEST_SEED = 20171
 TEST_SIZE = 2000
@@ -115,16 +115,6 @@ def measure(ctx) -> dict[str, float]:
         return float(np.mean(np.argmax(np.asarray(ctx.apply(ds.x_test)), -1) != ds.y_test))
     return {"error": error(), **{f"error_{name}": error(**shift) for name, shift in TEST_SHIFTS.items()},
             "train_size": float(len(ctx.run.dataset.x_train))}
-
-
-def power_law(n: np.ndarray, err: np.ndarray) -> dict[str, float]:
-    """Least squares of log err on log n: err ≈ a n^(−b); returns a, b, r and the
-    half-width of b's 95% interval (Student t, len(n) − 2 degrees of freedom)."""
-    from scipy import stats
-    fit = stats.linregress(np.log(n), np.log(err))
-    half = float(stats.t.ppf(0.975, len(n) - 2) * fit.stderr) if len(n) > 2 else float("nan")
-    return {"a": float(np.exp(fit.intercept)), "b": float(-fit.slope), "r": float(fit.rvalue),
-            "b_ci": half}
 
 
 def unmixed(df: pd.DataFrame) -> pd.DataFrame:
@@ -219,29 +209,29 @@ def analyze(results: report.Results) -> report.Analysis:
     summary = report.summarize(df, ["model.name", "train_size"])
     rows, verdicts = [], []
     for name, g in summary.groupby("model.name"):
-        fit = power_law(g["train_size"].to_numpy(float), g["mean"].to_numpy(float))
+        fit = fits.power_law(g["train_size"].to_numpy(float), g["mean"].to_numpy(float))
         monotone = bool(np.all(np.diff(g.sort_values("train_size")["mean"].to_numpy()) < 0))
         rows.append({"model": name, "a": fit["a"], "exponent b": fit["b"],
                      "b 95% CI": f"± {fit['b_ci']:.3f}", "r (log-log)": fit["r"],
                      "error falls at every doubling": monotone})
         verdicts.append(f"{name}: b = {fit['b']:.3f} ± {fit['b_ci']:.3f}, r = {fit['r']:.3f}, "
                         f"{'monotone' if monotone else 'not monotone'}")
-    fits = pd.DataFrame(rows)
+    fit_table = pd.DataFrame(rows)
     plot = report.line_plot(summary, "train_size", hue=["model.name"], ylabel="test error (fresh set)",
                             title="learning curves: mean and 95% CI over seeds")
     plot.axes[0].set_yscale("log")
-    all_monotone = bool(fits["error falls at every doubling"].all())
+    all_monotone = bool(fit_table["error falls at every doubling"].all())
     more_is_better = "confirmed" if all_monotone else "refuted"
     outcomes = [more_is_better]
     verdict = (f"**More is better: {more_is_better}.** "
                + "; ".join(verdicts) + ". A power law fits when |r| is close to 1 "
                "(curvature at large n would show an error floor).")
-    tables = {"Power-law fits err ≈ a·n^(−b)": fits}
+    tables = {"Power-law fits err ≈ a·n^(−b)": fit_table}
     plots = {"test error against training-set size": plot}
     published = {"learning-curve exponent b, err ~ n^-b (Hestness et al. 2017)": (
             PUBLISHED["learning-curve exponent b, err ~ n^-b (Hestness et al. 2017)"],
             "; ".join(f"{r['model']} b = {r['exponent b']:.3f} {r['b 95% CI']}"
-                      for _, r in fits.iterrows()) + f" (error falls at every doubling of n: "
+                      for _, r in fit_table.iterrows()) + f" (error falls at every doubling of n: "
             f"{more_is_better})")}
     mixed = mixed_errors(results) if "data.mix_samples" in results.axes else None
     if mixed is not None and len(mixed):

@@ -2,20 +2,12 @@
 import importlib.util
 
 import numpy as np
-import pytest
 
 from jaxdl.study import run, store, sweep
 
 SPEC = importlib.util.spec_from_file_location("lc", "experiments/learning_curves.py")
 lc = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(lc)
-
-
-def test_power_law_fit_recovers_the_exponent():
-    n = np.array([100.0, 200, 400, 800, 1600])
-    fit = lc.power_law(n, 3.0 * n ** -0.4)
-    assert fit["b"] == pytest.approx(0.4) and fit["a"] == pytest.approx(3.0)
-    assert fit["r"] == pytest.approx(-1.0) and fit["b_ci"] == pytest.approx(0.0, abs=1e-6)
 
 
 STUDY = """

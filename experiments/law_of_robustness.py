@@ -78,9 +78,9 @@ under by fitting ±1 less exactly (train MSE 0.021 / 0.015 against ~0.002 plain,
 below the noise level 0.25: the theorem's fits below noise, not exact ones). The
 smoothest interpolators appear between p = 0.33·nd and 1.3·nd, but that onset is not
 the law's: with Lip 5.20 at p = 13,314 the law allows them from p = nd / 5.2² ≈ 370 =
-0.04·nd on, 36x below where they appear (the report's verdict, decided by an earlier rule
-that accepted any onset in 0.25–4·nd, called it "as the law says"; the current rule says
-not resolved on these point means: a re-run of the report is pending). They are nowhere
+0.04·nd on, 36x below where they appear (an earlier rule, which accepted any onset in
+0.25–4·nd, called it "as the law says"; the current rule says not resolved, and so does
+the regenerated report). They are nowhere
 near the law's scale sqrt(nd/p) (≥ 6.0·sqrt(nd/p) at every penalized point that
 interpolates; sqrt(nd/p) = 0.43 at p = 53,250) nor O(1)-smooth in absolute terms (no
 interpolating net below Lip 4.5). Slopes of log Lip on log sqrt(nd/p):

@@ -154,6 +154,19 @@ def test_a_wide_table_orders_tuple_and_number_axes_by_value():
     assert list(grid["noise=0.15"]) == ["b", "c", "a"]
 
 
+def test_no_default_plot_over_an_axis_of_two_values(tmp_path):
+    """A line through two points per arm says no more than the table beside it
+    (double_descent_cnn's label noise): the report keeps the table and draws no plot."""
+    (tmp_path / "s.py").write_text(STUDY.replace('(0.01, 0.03, 0.1)', '(0.01, 0.1)')
+                                   .replace("SEEDS = (0, 1)", "SEEDS = (0,)"))
+    root = str(tmp_path / "sweep")
+    run.run_study(sweep.load_study(str(tmp_path / "s.py")), root, vectorize_mode="no",
+                  progress=False)
+    text = open(report.write_report([root])).read()
+    assert "## test/accuracy (final)" in text and "tables/test_accuracy.csv" in text
+    assert not os.path.exists(os.path.join(root, "test_accuracy.png"))
+
+
 def test_markdown_tables_of_an_analysis_become_frames():
     text = "| claim | ours |\n|---|---|\n| a \\| b | 0.5 ± 0.1 |\n| c | 0.7 |"
     frame = paper.parse_markdown_table(text)

@@ -112,6 +112,7 @@ from scipy import stats
 
 from jaxdl import config as config_lib
 from jaxdl.study import report, sweep
+from jaxdl.study.measure import first_step
 
 P, OPERATION, TRAIN_FRACTION = 59, "add", 0.5
 WIDTH, DEPTH, LR = 64, 2, 2e-2
@@ -164,12 +165,6 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
 # ---------------------------------------------------------------- measurements
 
 
-def first_step(history: dict[int, float], threshold: float) -> float:
-    """The first evaluated step whose value is at least `threshold`; NaN if none."""
-    hits = [step for step, value in sorted(history.items()) if value >= threshold]
-    return float(hits[0]) if hits else np.nan
-
-
 def measure(ctx) -> dict[str, Any]:
     """Steps to fit and to generalize, the validation accuracy at the fit, the final
     accuracies, from the trial's logged evaluations; the curves as arrays."""
@@ -202,10 +197,7 @@ def trial_table(results: report.Results) -> pd.DataFrame:
     return table.reset_index(drop=True).sort_values(["weight_decay", "seed"], ignore_index=True)
 
 
-def _ci(values: np.ndarray) -> tuple[float, float, float]:
-    """mean_ci of the finite values (a trial without a time has NaN)."""
-    values = np.asarray(values, dtype=float)
-    return report.mean_ci(values[np.isfinite(values)])
+_ci = report.finite_mean_ci  # a trial without a time has NaN
 
 
 def positive_arms(table: pd.DataFrame) -> list[float]:

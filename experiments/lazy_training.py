@@ -238,9 +238,7 @@ def trial_table(results: report.Results) -> pd.DataFrame:
                                                     ignore_index=True)
 
 
-def _ci(values: Any) -> tuple[float, float, float]:
-    values = np.asarray(values, dtype=float)
-    return report.mean_ci(values[np.isfinite(values)])
+_ci = report.finite_mean_ci
 
 
 def per_seed(table: pd.DataFrame, fn: Any) -> np.ndarray:

@@ -90,6 +90,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from jaxdl import config as config_lib
+from jaxdl.study import measure as measure_lib
 from jaxdl.study import report, sweep
 
 STEPS, EVAL_EVERY, BATCH = 3000, 25, 100
@@ -135,8 +136,7 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
 
 def steps_to_fit(history: dict[int, float], threshold: float = FIT) -> float:
     """The first evaluated step whose training accuracy is at least `threshold`; NaN if none."""
-    hits = [step for step, value in sorted(history.items()) if value >= threshold]
-    return float(hits[0]) if hits else np.nan
+    return measure_lib.first_step(history, threshold)
 
 
 def measure(ctx) -> dict[str, Any]:
@@ -182,8 +182,7 @@ def paired_difference(table: pd.DataFrame, column: str) -> np.ndarray:
     return (wide[wide.columns.max()] - wide[wide.columns.min()]).dropna().to_numpy()
 
 
-def _ci(values: np.ndarray) -> tuple[float, float, float]:
-    return report.mean_ci(values[np.isfinite(values)])
+_ci = report.finite_mean_ci
 
 
 def fit_verdict(table: pd.DataFrame) -> str:

@@ -260,9 +260,7 @@ def frontier_fits(profiles: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["seed", "budgets", "a", "b", "alpha_C"])
 
 
-def _ci(values) -> tuple[float, float, float]:
-    x = np.asarray(values, float)
-    return report.mean_ci(x[np.isfinite(x)])
+_ci = report.finite_mean_ci
 
 
 # ---------------------------------------------------------------- the verdicts

@@ -47,7 +47,7 @@ from jaxdl.training import loop
 from jaxdl.training import workdir as workdir_lib
 
 __all__ = ["SPLIT", "ARRAYS", "MeasureError", "Context", "load_measure", "measure_trials",
-           "split_values"]
+           "split_values", "first_step"]
 
 SPLIT = "measure"
 ARRAYS = store_lib.ARRAYS
@@ -173,6 +173,13 @@ def _commit(store: store_lib.Store, trial: sweep.Trial, values: Any, remeasure: 
     rows += [[step, f"{SPLIT}/{name}", value] for name, value in scalars.items()]
     store.commit({k: v for k, v in record.items() if k != "committed"}
                  | {"rows": rows, "measured": True, "arrays": sorted(arrays)})
+
+
+def first_step(history: dict[int, float], threshold: float) -> float:
+    """The first evaluated step of a logged metric (`Context.history`) whose value is at
+    least `threshold`; NaN if none (time to fit, time to generalize)."""
+    hits = [step for step, value in sorted(history.items()) if value >= threshold]
+    return float(hits[0]) if hits else float("nan")
 
 
 def split_values(values: dict[str, Any], label: str) -> tuple[dict[str, float], dict[str, np.ndarray]]:

@@ -49,7 +49,7 @@ __all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE",
            "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
            "markdown", "metric_table", "line_plot", "scatter_fit", "load_results", "default_plot",
            "write_report", "read_notes", "changed_sources", "read_verdict", "variant_label",
-           "not_run_note", "place_legend", "log_x_readable", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
+           "not_run_note", "finite_mean_ci", "place_legend", "log_x_readable", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
 
 REPORT = "report.md"
 LEVEL = 0.95
@@ -78,6 +78,12 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
         return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * np.std(x, ddof=1) / math.sqrt(x.size))
     return mean, mean - half, mean + half
+
+
+def finite_mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
+    """`mean_ci` of the finite values only (a trial without a time to fit has NaN)."""
+    x = np.asarray(values, dtype=float)
+    return mean_ci(x[np.isfinite(x)], level)
 
 
 def summarize(df: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:

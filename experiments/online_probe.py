@@ -59,8 +59,8 @@ CONFIRMED, REFUTED, NOT_RESOLVED = "confirmed", "refuted", "not resolved"
 METHOD = "objective.name"
 METHODS = ("simclr", "byol")
 PROBE = "objective.online_probe"
-# In every point: a point that names objective.name gives the section that entry's
-# defaults (online_probe False) before its other keys are set.
+# In every point: byol's defaults (objective.name switched from the base's simclr) have
+# online_probe False.
 SWEEP = sweep.product(sweep.axis(METHOD, METHODS), sweep.axis(PROBE, [True]))
 SEEDS = range(5)
 METRICS = ("measure/online", "measure/offline")

@@ -39,6 +39,15 @@ def test_switching_a_named_section_resets_it_to_the_new_defaults():
     assert "channels" not in c.model
 
 
+def test_naming_the_entry_a_section_already_has_keeps_its_options():
+    # a sweep point `model.name=mlp` over an mlp base must not reset the base's width
+    base = config_lib.load(None, ["--config.model.name=mlp", "--config.model.width=256"])
+    c = config_lib.apply_overrides(base, ["model.name=mlp", "model.depth=3"])
+    assert c.model.width == 256 and c.model.depth == 3
+    switched = config_lib.apply_overrides(base, ["model.name=cnn1d"])
+    assert "width" not in switched.model and "channels" in switched.model
+
+
 @pytest.mark.parametrize("overrides,names", [
     (["--config.optimiser.lr=0.1"], ["config.optimiser", "allowed"]),
     (["--config.optimizer.learning_rate=0.1"], ["config.optimizer.learning_rate", "unknown key"]),

@@ -20,10 +20,12 @@ pretrained on SOURCE_EXAMPLES = 16,000 signals of the generator at seed 1 — th
 `corr_noise_scale` 0.5: the two shifts of experiments/ssl_more_data.py and
 learning_curves.py at once), and, as a control, the *same* distribution as the target
 (default generator options, seed 1). Per source network (`measure`), for each target
-size n in 100, 400, 1600, 4000 — the first n signals of the default generator (seed 42,
-num_samples n + 1000; n = 4000 is the published training set) — four arms, all scored
-on TEST_SIZE = 2000 fresh default signals (seed TEST_SEED):
-- scratch: the recipe from a random init, TARGET_STEPS = 3000 steps;
+size n in 100, 400, 1600, 4000 — the training part (n signals) of the default generator
+at seed 42 with num_samples n + 1000 (as experiments/ssl_more_data.py sizes its pools;
+the sets are not nested across n; n = 4000 is the published training set) — four arms,
+all scored on TEST_SIZE = 2000 fresh default signals (generator seed 20221):
+- scratch: the recipe from a random init, 3000 steps (`PLAN`); it does not depend on the
+  source, so the two sources' trials of a seed share it, bit for bit;
 - FT (fine-tuning): the same run, its convolutions started at the source network's and
   its head at the same random init as scratch's (a new head, as Yosinski et al.'s AnB+
   and Kumar et al.'s FT); every weight trained;
@@ -174,7 +176,8 @@ def plan_of(config: ml_collections.ConfigDict) -> Plan:
 
 def target_config(source: ml_collections.ConfigDict, n: int, steps: int
                   ) -> ml_collections.ConfigDict:
-    """The source's recipe and seed on the first n signals of the default generator."""
+    """The source's recipe and seed on n training signals of the default generator (its
+    num_samples n + TARGET_HELD_OUT, split so that n go to training)."""
     c = ml_collections.ConfigDict(source.to_dict())
     c.data = config_lib.named_section("data", "mnist1d")
     c.data.num_samples, c.data.train_split = n + TARGET_HELD_OUT, n / (n + TARGET_HELD_OUT)
@@ -201,7 +204,8 @@ def accuracy(model: Any, params: Any, model_state: Any, x: np.ndarray, y: np.nda
 
 def started(run: loop.Run, params: Any) -> Any:
     """The run's initial state with `params` and a fresh optimizer state for them (as
-    `loop.warm_start` makes from a run directory): init key, data order and step 0 kept."""
+    `loop.warm_start` makes from a run directory): init key, data order and step 0 kept.
+    The init's model state is kept: the published CNN has none (no batch norm)."""
     state = run.init(rng.root_key(run.config.seed))
     params = jax.tree.map(jnp.asarray, params)
     return run.shard(state.replace(params=params, opt_state=run.optimizer.init(params)))

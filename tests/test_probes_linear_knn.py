@@ -133,3 +133,14 @@ def test_knn_recovers_clustered_labels_and_batches_do_not_matter():
     np.testing.assert_allclose(a, b, rtol=1e-5)
     with pytest.raises(ValueError, match="k must be in"):
         knn.knn_scores(feats[:10], labels[:10], feats[:2], 5, k=11)
+
+
+def test_as_dense_folds_the_standardization_into_one_linear_layer():
+    x, y = separable(300)
+    x = x * np.arange(1, 9, dtype=np.float32) + 3.0  # scales and offsets to fold in
+    probe = linear_probe.fit_linear_probe(KEY, x[:200], y[:200], x[200:], y[200:], 3,
+                                          lr=0.05, max_steps=100)
+    dense = linear_probe.as_dense(probe)
+    assert dense["kernel"].shape == (8, 3) and dense["bias"].shape == (3,)
+    np.testing.assert_allclose(x[200:] @ dense["kernel"] + dense["bias"],
+                               linear_probe.logits(probe, x[200:]), rtol=1e-5, atol=1e-4)

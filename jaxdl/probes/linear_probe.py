@@ -32,7 +32,7 @@ from jaxdl import losses
 from jaxdl.data import _util, pipeline
 
 __all__ = ["LinearProbe", "features_by_layer", "flat", "validation_split", "logits",
-           "fit_linear_probe", "probe_every_layer"]
+           "as_dense", "fit_linear_probe", "probe_every_layer"]
 
 Array = jax.Array
 
@@ -117,6 +117,15 @@ def validation_split(key: Array, n: int, val_fraction: float) -> tuple[np.ndarra
 
 def logits(probe: LinearProbe, features: np.ndarray | Array) -> Array:
     return _logits(probe.params, (jnp.asarray(flat(features)) - probe.mean) / probe.scale)
+
+
+def as_dense(probe: LinearProbe) -> dict[str, Array]:
+    """The probe as the params of one linear layer on the raw (unstandardized) flat
+    features: {"kernel": (D, C), "bias": (C,)} with x @ kernel + bias == logits(probe, x).
+    The standardization is affine, so it folds into the layer: a network's head can be
+    replaced by a probe fitted on its features (linear probing, then fine-tuning)."""
+    kernel = probe.params["kernel"] / probe.scale[:, None]
+    return {"kernel": kernel, "bias": probe.params["bias"] - probe.mean @ kernel}
 
 
 def _logits(params: dict[str, Array], x: Array) -> Array:

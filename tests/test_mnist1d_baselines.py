@@ -3,8 +3,8 @@ the named configs are the published models; the study's verdict rules by hand on
 tables; then the ordering claim on the study's --quick variant at the study's own rule —
 and, once, that the rule is not "confirmed" when the effect is removed.
 
-    PYTHONPATH=. python -m pytest -q tests/test_mnist1d_baselines.py   # ~30 s on 2 CPU cores
-    PYTHONPATH=. python -m pytest -q -m slow tests/test_mnist1d_baselines.py  # + ~8 min
+    PYTHONPATH=. python -m pytest -q tests/test_mnist1d_baselines.py   # 8 passed, ~21 s on 2 CPU cores
+    PYTHONPATH=. python -m pytest -q -m slow tests/test_mnist1d_baselines.py  # + ~2 min
 
 `test_ordering_claim_on_the_quick_variant`: the --quick variant (the published MLP and
 CNN, Adam 1e-2, batch 100, MNIST-1D's 4000/1000 split, 5 seeds, 300 steps instead of
@@ -133,8 +133,8 @@ def test_ordering_claim_on_the_quick_variant(tmp_path):
 
 @pytest.mark.slow
 def test_published_recipe_three_seeds(tmp_path):
-    """The full recipe (6000 steps) for the four models on seeds 0-2 (~8 min on 2 CPU
-    cores): the ordering confirmed and no published accuracy refuted by rule (a)."""
+    """The full recipe (6000 steps) for the four models on seeds 0-2 (109 s on 2 CPU
+    cores, busy): the ordering confirmed and no published accuracy refuted by rule (a)."""
     study = sweep.load_study(PATH)
     study = dataclasses.replace(study, trials=tuple(t for t in study.trials if t.seed < 3),
                                 seeds=(0, 1, 2))

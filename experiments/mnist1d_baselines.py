@@ -150,7 +150,8 @@ def prediction_interval(values: np.ndarray) -> tuple[float, float]:
     x = np.asarray(values, dtype=float)
     if x.size < 2:
         return math.nan, math.nan
-    half = stats.t.ppf(0.5 + report.LEVEL / 2, x.size - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / x.size)
+    t = stats.t.ppf(0.5 + report.LEVEL / 2, x.size - 1)
+    half = t * x.std(ddof=1) * math.sqrt(1 + 1 / x.size)
     return float(x.mean() - half), float(x.mean() + half)
 
 
@@ -207,7 +208,8 @@ def per_model_table(table: pd.DataFrame, outcomes: dict[str, str]) -> pd.DataFra
         p_low, p_high = prediction_interval(values)
         rows.append({"model": NAMES[model], "published": f"{ACCURACY[model]:.0%}",
                      "ours (mean ± 95% CI)": _percent(report.finite_mean_ci(values)),
-                     "one run (95% prediction interval)": f"{100 * p_low:.1f}–{100 * p_high:.1f}%",
+                     "one run (95% prediction interval)":
+                         f"{100 * p_low:.1f}–{100 * p_high:.1f}%",
                      "per seed (%)": " ".join(f"{100 * v:.1f}" for v in values),
                      "seeds": len(values), "verdict (a)": outcomes[model]})
     return pd.DataFrame(rows)

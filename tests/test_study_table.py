@@ -23,8 +23,6 @@ NOT_PUBLISHED_CLAIMS = {
 # Their full sweeps are re-running; the coordinator regenerates their reports (with the
 # status their study files now decide) and then removes them from this set.
 AWAITING_REGENERATION: set[str] = set()
-# experiments/mnist1d_baselines.py is a script without analyze(): no status until it is a
-# study (its published-vs-ours table is in its docstring, checked by tests/test_baselines.py).
 
 
 def defines_analyze(path: str) -> bool:

@@ -99,7 +99,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from jaxdl import config as config_lib
-from jaxdl.study import measure, report, sweep
+from jaxdl.study import measure as measure_lib  # not `measure`: a study's measure(ctx)
+from jaxdl.study import report, sweep
 from jaxdl.study import store as store_lib
 
 CNN, MLP = "cnn1d", "mlp"
@@ -265,7 +266,7 @@ def steps_to_train(curves: pd.DataFrame) -> dict[str, list[float]]:
     """Per part-B configuration, each seed's first evaluated step whose train accuracy
     exceeds TRAINS_ABOVE (NaN: never), in seed order: how long a seed stalls."""
     above = float(np.nextafter(TRAINS_ABOVE, 1.0))  # first_step counts ">=": here ">"
-    return {config: [measure.first_step(dict(zip(s["step"], s["value"])), above)
+    return {config: [measure_lib.first_step(dict(zip(s["step"], s["value"])), above)
                      for _, s in g.groupby("seed")]
             for config, g in curves.groupby("config")}
 

@@ -146,7 +146,8 @@ def analyze(results: report.Results) -> report.Analysis:
     # logged test error of each world's own held-out split only as a comparison column.
     curves = pd.concat([train, fixed_curves(results)], ignore_index=True)
     gap_before = _gap_before_convergence(curves)
-    for name, other in (("max abs soft-error gap", _gap_before_convergence(curves, "test/soft_error")),
+    for name, other in (("max abs soft-error gap",
+                         _gap_before_convergence(curves, "test/soft_error")),
                         ("max abs gap, own splits", _gap_before_convergence(logged))):
         gap_before = gap_before.merge(other[["model", "max abs gap"]].rename(
             columns={"max abs gap": name}), on="model", how="left")

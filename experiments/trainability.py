@@ -1,16 +1,16 @@
 """Trainability: optimizers × schedules, and what lets a deep network train at all.
 
-Claims. (A) Optimizers, each at its own tuned learning rate, on the MNIST-1D CNN:
-(A1) decaying the learning rate (cosine, step) ends training at a lower training loss than
+Claims. (A) Optimizers, each at its own tuned learning rate, on the MNIST-1D CNN: (A1)
+decaying the learning rate (cosine, step) ends training at a lower training loss than
 keeping it constant, for every optimizer (Loshchilov & Hutter 2017, SGDR; the step decay of
 He et al. 2016); (A2) adaptive methods generalize worse than (momentum) SGD when both are
-tuned (Wilson et al. 2017). (B) A deep ReLU MLP: (B1) He initialization keeps the
-signal's variance through the layers and trains a 30-layer plain net that Xavier's init
-stalls, while at about 20 layers both train, He's sooner (He et al. 2015); (B2) batch norm makes training tolerate a bad initialization and
-speeds it up (Ioffe & Szegedy 2015); (B3) residual connections make the deep net easier
-to optimize, while a plain deep net trains worse than a shallower one (He et al. 2016, the
-"degradation problem"). Every result is shown as its distribution over seeds, not only
-as a mean.
+tuned (Wilson et al. 2017). (B) A deep ReLU MLP: (B1) He initialization keeps the signal's
+variance through the layers and trains a 30-layer plain net that Xavier's init stalls, while
+at about 20 layers both train, He's sooner (He et al. 2015); (B2) batch norm makes training
+tolerate a bad initialization and speeds it up (Ioffe & Szegedy 2015); (B3) residual
+connections make the deep net easier to optimize, while a plain deep net trains worse than a
+shallower one (He et al. 2016, the "degradation problem"). Every result is shown as its
+distribution over seeds, not only as a mean.
 
     jaxdl sweep experiments/trainability.py           # 31 configurations x 10 seeds, report.md
     jaxdl sweep experiments/trainability.py --quick   # 19 configurations x 2 seeds, 500 steps
@@ -25,20 +25,21 @@ seeds 100 and 101 — not the study's seeds —, best mean test accuracy): SGD 0
 0.91/0.92), Nesterov 0.1 (0.01 0.83, 0.03 0.89/0.88, 0.1 0.93/0.92), Adam 1e-2 (3e-3 0.86,
 1e-2 0.92/0.92, 3e-2 0.90), AdamW 1e-2 (3e-3 0.86, 1e-2 0.91/0.93, 3e-2 0.92/0.91), LARS 3
 (0.3 0.52, 1 0.77, 3 0.89/0.91, 5 0.88/0.85, 10 0.10). SGD, momentum and Nesterov land on
-similar *effective* rates lr/(1 - momentum) of 0.3-1. Each optimizer's best schedule (A2)
-is the one of highest mean test accuracy on seeds 5-9, and every part-A number is over
-seeds 0-4, so the choice's luck on its seeds does not inflate what is reported. Part B: an MLP of width 64 and depth
-20 (and 4, as the shallow reference) on MNIST-1D, heavy-ball momentum 0.9 at lr 0.01,
-constant, 1500 steps, the same for every configuration (as He et al. compare theirs; on seed
-0, lr 0.01 beat 0.05 for plain, plain+BN and residual+BN at He init: train accuracy 0.71 vs
-0.54, 0.64 vs 0.61, 0.88 vs 0.49); plain or residual (h + relu(Wh)) × batch norm (Dense ->
-BN -> ReLU) or not × He init (N(0, 2/fan_in)) or a naive init (N(0, 0.01²) for every
-weight matrix, the "small random numbers" of pre-2010 practice: each ReLU layer of width 64
-multiplies the signal's scale by about 0.01·sqrt(64/2) ≈ 0.06); and the plain net without
-BN at Xavier's init (Glorot & Bengio 2010, N(0, 2/(fan_in + fan_out)), 1/64 at width 64:
-each ReLU layer halves the signal's variance) at depth 20 and, with He init too, at He et
-al.'s 30 layers. A seed *trains* when its final train accuracy exceeds chance (0.1) + 0.1;
-a diverged seed (NaN) does not. Part B chooses nothing: it reports on all 10 seeds.
+similar *effective* rates lr/(1 - momentum) of 0.3-1. Each optimizer's best schedule (A2) is
+the one of highest mean test accuracy on seeds 5-9, and every part-A number is over seeds
+0-4, so the choice's luck on its seeds does not inflate what is reported. Part B: an MLP of
+width 64 and depth 20 (and 4, as the shallow reference) on MNIST-1D, heavy-ball momentum 0.9
+at lr 0.01, constant, 1500 steps, the same for every configuration (as He et al. compare
+theirs; on seed 0, lr 0.01 beat 0.05 for plain, plain+BN and residual+BN at He init: train
+accuracy 0.71 vs 0.54, 0.64 vs 0.61, 0.88 vs 0.49); plain or residual (h + relu(Wh)) × batch
+norm (Dense -> BN -> ReLU) or not × He init (N(0, 2/fan_in)) or a naive init (N(0, 0.01²)
+for every weight matrix, the "small random numbers" of pre-2010 practice: each ReLU layer of
+width 64 multiplies the signal's scale by about 0.01·sqrt(64/2) ≈ 0.06); and the plain net
+without BN at Xavier's init (Glorot & Bengio 2010, N(0, 2/(fan_in + fan_out)), 1/64 at width
+64: each ReLU layer halves the signal's variance) at depth 20 and, with He init too, at He
+et al.'s 30 layers. A seed *trains* when its final train accuracy exceeds chance (0.1) +
+0.1; a diverged seed (NaN) does not. Part B picks none of its configurations by its results,
+so it reports on all 10 seeds.
 
 Published results it checks: He et al. 2016 (CVPR, "Deep residual learning"), ImageNet top-1
 error, 10-crop: plain-18 27.94%, plain-34 28.54% (deeper is worse: degradation), ResNet-18
@@ -46,15 +47,15 @@ error, 10-crop: plain-18 27.94%, plain-34 28.54% (deeper is worse: degradation),
 BN-Inception matches Inception's 72.2% accuracy in 14x fewer steps and trains with sigmoids,
 where plain Inception does not. He et al. 2015 (ICCV, "Delving deep into rectifiers"): a
 30-layer ReLU net converges with their init and stalls with Xavier's; at 22 layers both
-converge, theirs sooner. Wilson et al. 2017
-(NeurIPS): on CIFAR-10 (VGG), tuned SGD and heavy ball end at a test error about 2 points
-below tuned Adam's, though Adam lowers the training loss faster early on. Loshchilov &
-Hutter 2017 (ICLR, SGDR): cosine annealing (with warm restarts) matches or beats the step
-schedule of wide ResNets on CIFAR-10/100, at a smaller budget.
+converge, theirs sooner. Wilson et al. 2017 (NeurIPS): on CIFAR-10 (VGG), tuned SGD and
+heavy ball end at a test error about 2 points below tuned Adam's, though Adam lowers the
+training loss faster early on. Loshchilov & Hutter 2017 (ICLR, SGDR): cosine annealing (with
+warm restarts) matches or beats the step schedule of wide ResNets on CIFAR-10/100, at a
+smaller budget.
 
-Measured (the full sweep: 310 trials on 2 CPU cores shared with other jobs, the first 140
-(seeds 0-4, no Xavier) in 18 min 22 s wall, the other 170 resumed on them in 332 s;
---quick: QUICK_TIME; mean ± 95% CI, Δ paired by seed; record in /work/full-trainability-2):
+Measured (the full sweep: 310 trials on a 2-core Intel Xeon shared with other jobs, the
+first 140 (seeds 0-4, no Xavier) in 1510 s, the other 170 resumed on them in 332 s, as the
+sweep reports its time; --quick: QUICK_TIME; mean ± 95% CI, Δ paired by seed):
 (A) over seeds 0-4. Test accuracy, each optimizer at the schedule chosen on seeds 5-9 (the
 same schedule that seeds 0-4 would have picked, for every optimizer): momentum+step 0.945 ±
 0.004, Nesterov+step 0.942 ± 0.002, Adam+constant 0.932 ± 0.008, AdamW+constant 0.932 ±
@@ -457,8 +458,8 @@ def analyze_optimizers(results: report.Results) -> tuple[dict, dict, str, dict, 
             "MNIST-1D CNN: final train loss (log scale)", log=True, hue="schedule",
             hues=schedules),
         "A. Learning curves (train loss)": curves_plot(
-            _seeds_in(curve_rows(results, "train/loss", CNN), shown), "schedule", "optimizer", "train loss",
-            "train loss during training: seeds (thin) and their median (thick)")}
+            _seeds_in(curve_rows(results, "train/loss", CNN), shown), "schedule", "optimizer",
+            "train loss", "train loss during training: seeds (thin) and their median (thick)")}
     words = list(a1.values())
     lower = sorted({o for (o, _), w in a1.items() if w == "confirmed"}, key=OPTIMIZERS.index)
     higher = sorted({o for (o, _), w in a1.items() if w == "refuted"}, key=OPTIMIZERS.index)

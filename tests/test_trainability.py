@@ -5,9 +5,14 @@
 - `batch_norm=True` puts a BatchNorm between every hidden Dense and its activation, keeps
   running statistics in `batch_stats`, and makes training-mode outputs independent of the
   hidden kernels' scale — the reason BN tolerates a badly scaled initialization;
-- the claim, trained through the core on MNIST-1D at depth 20: a plain ReLU network at the
-  study's naive init N(0, 0.01²) stays at chance while He init trains (He et al. 2015), and
-  batch norm rescues the naive init (Ioffe & Szegedy 2015).
+- the study's rules by hand: part A chooses each optimizer's best schedule on the held-out
+  seeds (5-9) and reports only seeds 0-4; B1 is confirmed when He init trains the
+  30-layer plain net on every seed and Xavier's on none, and refuted when the effect is
+  removed (Xavier's seeds train like He's);
+- the claim, trained through the core on MNIST-1D: at 30 layers a plain ReLU network at
+  Xavier's init stays at chance while He init trains (He et al. 2015); at 20 layers the
+  naive init N(0, 0.01²) stays at chance too, and batch norm rescues it (Ioffe & Szegedy
+  2015).
 """
 from __future__ import annotations
 
@@ -109,14 +114,74 @@ def test_batch_norm_makes_training_outputs_blind_to_the_hidden_weights_scale():
                                atol=1e-12)  # zero biases: positively homogeneous, degree 4
 
 
-def test_the_study_defines_naive_and_good_init_as_documented():
+def test_the_study_defines_its_inits_and_seeds_as_documented():
     assert study.INITS["he"] == {"model.weight_init": "he", "model.init_scale": 1.0}
+    assert study.INITS["xavier"] == {"model.weight_init": "glorot", "model.init_scale": 1.0}
     assert study.INITS["naive"] == {"model.weight_init": "normal", "model.init_scale": 0.01}
     kinds = {(p["model.residual"], p["model.batch_norm"], p["model.weight_init"])
              for p in study.architecture_points(study.DEPTH)}
     assert kinds == {(r, b, i) for r in (False, True) for b in (False, True)
                      for i in ("he", "normal")}
-    assert len(study.SEEDS) >= 5 and study.TRAINS_ABOVE == pytest.approx(0.2)
+    # Xavier: the plain net without BN, at depth 20 and, with He, at He et al.'s 30 layers
+    assert {(p["model.depth"], p["model.residual"], p["model.batch_norm"],
+             p["model.weight_init"]) for p in study.XAVIER} == \
+        {(20, False, False, "glorot"), (30, False, False, "glorot"), (30, False, False, "he")}
+    assert all(p in study.SWEEP and p in study.QUICK["sweep"] for p in study.XAVIER)
+    shown, held_out = study.split_seeds(study.SEEDS)
+    assert (shown, held_out) == ([0, 1, 2, 3, 4], [5, 6, 7, 8, 9])  # >= 5 seeds each
+    assert study.TRAINS_ABOVE == pytest.approx(0.2)
+
+
+def test_part_a_chooses_schedules_on_held_out_seeds_and_reports_the_others():
+    """Seeds 0-4 favour the cosine schedule for momentum, 5-9 the step one: A2 compares
+    momentum at step (chosen on 5-9), with values and pairs of seeds 0-4 only."""
+    rows = []
+    for seed in range(10):
+        for schedule, value in (("cosine", 0.95 if seed < 5 else 0.90), ("step", 0.92)):
+            rows.append({"optimizer": "momentum", "schedule": schedule, "seed": seed,
+                         "value": value})
+        rows.append({"optimizer": "adam", "schedule": "constant", "seed": seed,
+                     "value": 0.90 + 0.001 * seed})
+    acc = pd.DataFrame(rows)
+    shown, held_out = study.split_seeds(acc["seed"])
+    best = study.best_schedules(acc[acc["seed"].isin(held_out)])
+    assert best == {"momentum": "step", "adam": "constant"}
+    assert study.split_seeds([0, 1, 2]) == ([0, 1], [2])  # an odd seed out reports
+    table, words = study.adaptive_effects(acc[acc["seed"].isin(shown)], ["constant"], best)
+    row = table[(table["schedule"] == "best") & (table["minus"] == "momentum")].iloc[0]
+    assert (row["adaptive_schedule"], row["minus_schedule"]) == ("constant", "step")
+    # adam 0.900-0.904 minus 0.92 on seeds 0-4: mean -0.018, n = 5
+    assert row["Δ test accuracy"].startswith("-0.018 ± ") and "n = 5" in row["Δ test accuracy"]
+    assert words == ["confirmed"]
+    assert study.adaptive_effects(acc, ["constant"], {})[1] == []  # nothing chosen: no verdict
+
+
+def test_b1_is_decided_on_xavier_at_30_layers_and_refuted_without_the_effect():
+    """B1 by hand: He trains every seed at depth 30, Xavier none -> confirmed. With the
+    effect removed (Xavier's seeds train as He's do) the rule says refuted; one Xavier
+    seed that trains is enough to refute it (the rule is every seed against none)."""
+    def counts(xavier_trains: int) -> dict:
+        return {"plain, he, d30": study.Count(10, 10, 0, 0),
+                "plain, xavier, d30": study.Count(xavier_trains, 10, 0, 0)}
+    effects = {k: None for k in ("xavier", "xavier_deepest", "bn", "residual", "plain_depth",
+                                 "residual_depth")}
+    said = lambda n: study.architecture_verdict(counts(n), effects)[2]["B1"]
+    assert said(0) == "confirmed"
+    assert said(10) == "refuted"  # the effect removed
+    assert said(1) == "refuted"
+
+
+def test_b1_at_20_layers_needs_both_inits_to_train_and_he_lower():
+    """He et al.'s 22 layers: both converge, He sooner. Both train and He's paired log10
+    loss is resolvably lower -> confirmed; a Xavier seed that does not train -> refuted."""
+    lower = pd.Series({"mean": -0.1, "low": -0.15, "high": -0.05, "n": 10})
+    effects = {k: None for k in ("xavier_deepest", "bn", "residual", "plain_depth",
+                                 "residual_depth")}
+    def said(xavier_trains: int) -> str:
+        counts = {"plain, he, d20": study.Count(10, 10, 0, 0),
+                  "plain, xavier, d20": study.Count(xavier_trains, 10, 0, 0)}
+        return study.architecture_verdict(counts, {**effects, "xavier": lower})[2]["B1 d20"]
+    assert said(10) == "confirmed" and said(9) == "refuted"
 
 
 def test_seed_counts_fisher_test_and_paired_effects_by_hand():
@@ -153,6 +218,19 @@ def train_accuracy(point: dict, seed: int, steps: int, workdir: str) -> float:
                                                "checkpoint_every=0"])
     config_lib.validate(config)
     return loop.train(config, workdir, progress=False)["train"]["accuracy"]
+
+
+def test_at_30_layers_xavier_stalls_a_plain_net_that_he_init_trains(tmp_path):
+    """The study's own depth-30 configurations, 300 steps, 2 seeds: at Xavier's init the
+    plain net stays within 0.03 of chance (each ReLU layer halves the signal's variance,
+    2^-30 over the net), at He's it clears the study's 'trains' threshold on every seed."""
+    points = {p["model.weight_init"]: p for p in study.XAVIER
+              if p["model.depth"] == study.DEEPEST}
+    for seed in (0, 1):
+        xavier, he = (train_accuracy(points[init], seed, 300, str(tmp_path / f"{init}-{seed}"))
+                      for init in ("glorot", "he"))
+        assert abs(xavier - 0.1) < 0.03, xavier
+        assert he > study.TRAINS_ABOVE, he
 
 
 def test_at_depth_20_naive_init_stalls_a_plain_net_he_init_and_batch_norm_train_it(tmp_path):

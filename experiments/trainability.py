@@ -745,7 +745,7 @@ def architecture_verdict(counts: dict[str, Count], effects: dict[str, pd.Series 
         "ReLU net, He vs Xavier init at 30 layers (He et al. 2015)": (
             PUBLISHED["30-layer ReLU net: He init vs Xavier (He et al. 2015)"],
             f"depth {DEEPEST}, plain: He {seeds(he_deep)}, Xavier {seeds(xavier_deep)} seeds "
-            f"train (p = {_p(p_deep)}: {said['B1']})"),
+            f"train (Fisher p = {_p(p_deep)}; every He seed and no Xavier seed: {said['B1']})"),
         "ReLU net, He vs Xavier init at 22 layers (He et al. 2015)": (
             PUBLISHED["22-layer ReLU net: He init vs Xavier (He et al. 2015)"],
             f"depth {d}, plain: He {seeds(he)}, Xavier {seeds(xavier)} seeds train; Δ log10 "

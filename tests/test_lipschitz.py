@@ -51,8 +51,9 @@ def _law_study():
 
 def test_lower_bound_verdict_can_fail_and_is_not_fooled_by_the_floor():
     """experiments/law_of_robustness.py's rule on hand-made nets (best lower bound, upper
-    bound, sqrt(nd/p), the sample's floor): one counterexample refutes, a bound below the
-    floor tests nothing, a lower bound under the law with an upper bound over it is open."""
+    bound, sqrt(nd/p), the sample's floor, ε): one counterexample refutes, a bound below the
+    floor tests nothing, a lower bound under the law with an upper bound over it is open;
+    a loose fit (ε < 1) is held to ε·sqrt(nd/p), as Theorem 3's bound is linear in ε."""
     law = _law_study()
     floor = [2.0, 2.0]
     assert law.lower_bound_outcome([4.0, 2.5], [20, 20], [3.0, 0.5], floor) == "confirmed"
@@ -60,17 +61,31 @@ def test_lower_bound_verdict_can_fail_and_is_not_fooled_by_the_floor():
     assert law.lower_bound_outcome([2.5, 2.5], [20, 20], [3.0, 0.5], floor) == "not resolved"
     assert law.lower_bound_outcome([4.0, 2.5], [20, 20], [1.5, 0.5], floor) == "not resolved"
     assert law.lower_bound_outcome([], [], [], []) == "not resolved"
+    # upper bound 2.8 < sqrt(nd/p) = 3: refuted for an exact fit, not for one with ε = 0.5
+    # (scale 1.5, lower bound 1.6 above it, but below the floor: tests nothing), while the
+    # first net (ε = 1, 4 >= 3 > floor) keeps the verdict informative.
+    assert law.lower_bound_outcome([4.0, 1.6], [20, 2.8], [3.0, 3.0], floor) == "refuted"
+    assert law.lower_bound_outcome([4.0, 1.6], [20, 2.8], [3.0, 3.0], floor, [1.0, 0.5]) == "confirmed"
+    assert law.lower_bound_outcome([4.0, 1.4], [20, 2.8], [3.0, 3.0], floor, [1.0, 0.5]) == "not resolved"
 
 
 def test_onset_verdict_asks_whether_the_law_sets_the_onset():
-    """Nets of Lip 5 with nd = 10,000: the law allows them from p = nd / 25 = 400."""
+    """Nets of Lip 5 with nd = 10,000: the law allows them from p = nd / 25 = 400 (an exact
+    fit), from ε²·nd / 25 = 100 at ε = 0.5; confirmed only when that falls in the grid step
+    where interpolation starts (above the width tried below the onset, at most the onset)."""
     law = _law_study()
     assert law.law_onset(10_000, 5.0) == pytest.approx(400)
-    assert law.onset_outcome(1_000, 5.0, 100.0, 10_000) == "confirmed"  # within x4 of 400
-    assert law.onset_outcome(13_314, 5.0, 100.0, 10_000) == "not resolved"  # 33x later (full run)
-    assert law.onset_outcome(300, 5.0, 100.0, 10_000) == "not resolved"  # below, not certified
-    assert law.onset_outcome(100, 5.0, 8.0, 10_000) == "refuted"  # upper 8 < sqrt(nd/p) = 10
+    assert law.law_onset(10_000, 5.0, 0.5) == pytest.approx(100)
+    assert law.onset_outcome(1_000, 5.0, 100.0, 10_000, below_p=250) == "confirmed"  # 400 in (250, 1000]
+    assert law.onset_outcome(1_000, 5.0, 100.0, 10_000) == "not resolved"  # narrowest tried: censored
+    assert law.onset_outcome(13_314, 5.0, 100.0, 10_000, below_p=3_330) == "not resolved"  # 33x later
+    assert law.onset_outcome(300, 5.0, 100.0, 10_000, below_p=75) == "not resolved"  # below, not certified
+    assert law.onset_outcome(100, 5.0, 8.0, 10_000, below_p=25) == "refuted"  # upper 8 < sqrt(nd/p) = 10
+    assert law.onset_outcome(100, 5.0, 8.0, 10_000, 0.5, below_p=25) == "confirmed"  # 8 > 0.5 * 10
     assert law.onset_outcome(None, np.nan, np.nan, 10_000) == "not resolved"
+    assert law.smooth_outcome({1e-3: "confirmed", 1e-2: "not resolved"}) == "not resolved"  # strongest
+    assert law.smooth_outcome({1e-3: "refuted", 1e-2: "confirmed"}) == "refuted"  # any
+    assert law.smooth_outcome({}) == "not resolved"
 
 
 def test_law_of_robustness_scale_and_parameter_count():

@@ -21,7 +21,8 @@ MLP the last hidden layer; for a linear model (MLP depth 0) the input itself.
 
 The projector (and mae's decoder) is Dense-BN-ReLU per hidden width, then Dense,
 as in SimCLR/BYOL (simclr's `projector_bn=False` drops the BN and `projector=()` the
-projector, as the MNIST-1D notebook's arms do); byol adds a predictor Dense-BN-ReLU-Dense back to the
+projector, as the MNIST-1D notebook's arms do; the projector initialises its weights
+as the backbone's model does, `config.model.weight_init` at scale 1); byol adds a predictor Dense-BN-ReLU-Dense back to the
 projection's width; dino (Caron et al. 2021) puts the projection (its bottleneck) on the
 unit sphere and scores it against `out_dim` prototypes, a bias-free Dense layer whose
 columns are weight-normalised with the gain fixed at 1 (`prototypes`; DINO's
@@ -253,16 +254,18 @@ def head_name(backbone: nn.Module, sample_x: Any) -> str:
 
 class MLPHead(nn.Module):
     """Dense-BN-ReLU per hidden width, then Dense (no activation): SimCLR's projector;
-    without `batch_norm`, Dense-ReLU (the MNIST-1D notebook's projector)."""
+    without `batch_norm`, Dense-ReLU (the MNIST-1D notebook's projector). `init`: the
+    weight initialiser (`layers.INITS`), at scale 1."""
     widths: tuple[int, ...]
     batch_norm: bool = True
+    init: str = "lecun"
 
     @nn.compact
     def __call__(self, h: jax.Array, *, train: bool) -> jax.Array:
         for width in self.widths[:-1]:
-            h = layers.dense(width, "lecun", 1.0)(h)
+            h = layers.dense(width, self.init, 1.0)(h)
             h = nn.relu(layers.batch_norm(train)(h) if self.batch_norm else h)
-        return layers.dense(self.widths[-1], "lecun", 1.0)(h)
+        return layers.dense(self.widths[-1], self.init, 1.0)(h)
 
 
 def prototypes(count: int, name: str = "prototypes") -> nn.Module:
@@ -296,7 +299,10 @@ class SSLNet(nn.Module):
         widths = self.projector
         if self.method.name == "mae":
             widths = (*widths[:-1], int(x[0].size))
-        z = MLPHead(widths, self.projector_bn, name="projector")(h, train=train) if widths else h
+        # The projector starts as the backbone's layers do (its model's weight_init).
+        init = getattr(self.backbone, "weight_init", "lecun")
+        z = (MLPHead(widths, self.projector_bn, init, name="projector")(h, train=train)
+             if widths else h)
         out = {"representation": h, "projection": z}
         if self.online_probe:  # a classifier that reads the representation, never trains it
             out["online_probe"] = layers.dense(self.online_probe, "lecun", 1.0,

@@ -15,7 +15,7 @@ import optax
 
 __all__ = ["cross_entropy", "mse", "hinge", "distillation", "per_example_loss", "l1_penalty",
            "l2_penalty", "accuracy", "hard_labels", "confusion_matrix", "precision_recall_f1",
-           "unit", "nt_xent", "byol_loss", "ema_update", "byol_momentum", "dino_teacher_probs",
+           "unit", "nt_xent", "info_nce", "byol_loss", "ema_update", "byol_momentum", "dino_teacher_probs",
            "dino_cross_entropy", "dino_loss", "dino_center", "vicreg_terms", "vicreg_loss",
            "barlow_twins_loss", "masked_reconstruction_loss", "segment_mask", "patch_mask"]
 
@@ -144,6 +144,20 @@ def nt_xent(z1: jax.Array, z2: jax.Array, temperature: float = 0.5) -> jax.Array
     s = jnp.where(jnp.eye(2 * n, dtype=bool), -jnp.inf, s)
     positive = jnp.concatenate([jnp.arange(n, 2 * n), jnp.arange(n)])
     return jnp.mean(jax.nn.logsumexp(s, axis=1) - s[jnp.arange(2 * n), positive])
+
+
+@jax.jit
+def info_nce(z1: jax.Array, z2: jax.Array, temperature: float = 0.5) -> jax.Array:
+    """InfoNCE of view 1's anchors against view 2 alone: the MNIST-1D self-supervised
+    notebook's loss ("half-batch repulsion").
+
+    With s_ij = cos(z1_i, z2_j) / T: l_i = -s_ii + log sum_j exp(s_ij) over the N view-2
+    embeddings (the positive included); loss = mean_i l_i. Unlike `nt_xent` the anchors
+    are view 1's only and a view's own other examples are not negatives (N - 1 negatives,
+    not 2N - 2), so the loss is not symmetric in the views.
+    """
+    s = (unit(z1) @ unit(z2).T) / temperature
+    return jnp.mean(jax.nn.logsumexp(s, axis=1) - jnp.diagonal(s))
 
 
 @jax.jit

@@ -20,6 +20,7 @@ SIGNAL_AUGS = {
     "slope_offset": partial(augment.slope_offset, max_slope=1.0, max_offset=0.5),
     "gaussian_noise": partial(augment.gaussian_noise, std=0.1),
     "crop_and_resize": partial(augment.crop_and_resize, min_scale=0.75),
+    "gaussian_trend": partial(augment.gaussian_trend, slope_std=0.04, offset_std=0.3),
 }
 IMAGE_AUGS = {
     "random_crop": partial(augment.random_crop, padding=2),
@@ -63,6 +64,40 @@ def test_circular_shift_is_the_documented_rotation():
     shifted = augment.circular_shift(KEY, SIGNALS[..., None], max_shift=3)  # (B, L, C) too
     np.testing.assert_array_equal(shifted[..., 0], out)
     np.testing.assert_array_equal(augment.circular_shift(KEY, SIGNALS, max_shift=0), SIGNALS)
+
+
+def test_one_sided_circular_shift():
+    out = np.asarray(augment.circular_shift(KEY, SIGNALS, max_shift=3, min_shift=0))
+    for i, (xi, oi) in enumerate(zip(np.asarray(SIGNALS), out)):
+        np.testing.assert_array_equal(oi, np.roll(xi, int(jax.random.randint(example_key(i), (),
+                                                                              0, 4))))
+
+
+def notebook_detrend(x):
+    """The notebook's `augment` up to its shift: x minus its mean and slope (numpy)."""
+    t = np.arange(x.shape[1]) - (x.shape[1] - 1) / 2
+    slopes = (x * t).sum(axis=1) / (t ** 2).sum()
+    return x - x.mean(axis=1, keepdims=True) - slopes[:, None] * t
+
+
+def test_remove_trend_is_the_notebooks_detrend():
+    x = np.asarray(SIGNALS)
+    out = np.asarray(augment.remove_trend(KEY, SIGNALS))
+    np.testing.assert_allclose(out, notebook_detrend(x), atol=1e-5)
+    np.testing.assert_allclose(augment.remove_trend(KEY, out), out, atol=1e-5)  # idempotent
+    line = 0.3 * np.arange(12.0)[None] - 2.0
+    np.testing.assert_allclose(augment.remove_trend(KEY, jnp.asarray(line)), 0 * line, atol=1e-5)
+    np.testing.assert_allclose(augment.remove_trend(KEY, SIGNALS[..., None])[..., 0], out,
+                               atol=1e-6)  # (B, L, C): per channel
+
+
+def test_gaussian_trend_adds_a_centred_line_of_the_given_spread():
+    added = np.asarray(augment.gaussian_trend(KEY, ZEROS, slope_std=0.04, offset_std=0.3))
+    t = np.arange(100) - 49.5
+    slopes = (added * t).sum(axis=1) / (t ** 2).sum()
+    offsets = added.mean(axis=1)
+    np.testing.assert_allclose(added, slopes[:, None] * t + offsets[:, None], atol=1e-5)
+    assert abs(slopes.std() - 0.04) < 0.04 * 0.15 and abs(offsets.std() - 0.3) < 0.3 * 0.15
 
 
 def test_amplitude_scale_is_one_factor_per_example():

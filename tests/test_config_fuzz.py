@@ -46,7 +46,7 @@ ZERO_OK = {
     "gradient.rho", "objective.inputs_seed", "objective.ema_base", "objective.center_momentum",  # dino: the centre is the batch mean
     "objective.sim_weight", "objective.var_weight", "objective.cov_weight", "objective.lambd",
     "augment.max_shift", "augment.amplitude", "augment.max_slope", "augment.max_offset",
-    "augment.noise_std", "data.corr_noise_scale", "data.iid_noise_scale", "data.label_noise",
+    "augment.noise_std", "augment.slope_std", "augment.offset_std", "data.corr_noise_scale", "data.iid_noise_scale", "data.label_noise",
     "data.label_noise_seed", "data.mix_samples", "data.mix_seed", "data.scale_coeff",
     "data.seed", "data.shear_scale", "data.test_size", "data.teacher_depth",
     "data.num_classes", "data.noise", "model.dropout", "model.padding", "model.depth",

@@ -53,6 +53,24 @@ def test_nt_xent_gradient_is_finite():
     assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0  # the -inf diagonal is masked
 
 
+def info_nce_by_hand(z1, z2, t):
+    n, total = len(z1), 0.0
+    for i in range(n):
+        denominator = sum(math.exp(cos(z1[i], z2[j]) / t) for j in range(n))
+        total += -math.log(math.exp(cos(z1[i], z2[i]) / t) / denominator)
+    return total / n
+
+
+@pytest.mark.parametrize("t", [0.1, 0.5])
+def test_info_nce_by_hand_and_its_difference_from_nt_xent(t):
+    np.testing.assert_allclose(losses.info_nce(Z1, Z2, t), info_nce_by_hand(Z1, Z2, t), rtol=1e-5)
+    e = np.eye(2, dtype=np.float32)
+    # views agree, the examples are orthogonal: view 1's anchor sees cos 1 (positive) and 0
+    # (the other example's view 2) only, log(e + 1) - 1 at T = 1 (NT-Xent: log(e + 2) - 1)
+    np.testing.assert_allclose(losses.info_nce(e, e, 1.0), math.log(math.e + 1) - 1, rtol=1e-6)
+    assert not np.isclose(float(losses.info_nce(Z2, Z1, t)), float(losses.info_nce(Z1, Z2, t)))
+
+
 # --- BYOL ---------------------------------------------------------------------------------
 
 def test_byol_loss_by_hand_and_known_cases():

@@ -12,6 +12,7 @@ import pytest
 import jaxdl
 from jaxdl import config as config_lib
 from jaxdl import models, rng
+from jaxdl.data import augment as augment_lib
 from jaxdl.models import ssl
 from jaxdl.objectives.self_supervised import knn_leave_one_out
 from jaxdl.training import checkpoint, hooks, loop, resume
@@ -178,6 +179,37 @@ def test_representation_is_the_backbone_head_input():
     assert out["projection"].shape == (4, 64)
 
 
+def test_notebook_simclr_heads_and_views():
+    """SimCLR as the MNIST-1D notebook has it: a projector Dense-ReLU-Dense without batch
+    norm, or none (the projection is the representation); its views are its `augment`."""
+    run = loop.build(ssl_config("simclr", projector=(125, 16), projector_bn=False,
+                                loss="info_nce"))
+    state = run.init(rng.root_key(0))
+    assert set(state.params["projector"]) == {"Dense_0", "Dense_1"} and not state.model_state
+    x = jnp.asarray(run.dataset.x_train[:4])
+    out, _ = models.apply(run.model, state.params, state.model_state, x, train=False)
+    p = state.params["projector"]
+    hidden = jax.nn.relu(out["representation"] @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"])
+    np.testing.assert_allclose(out["projection"], hidden @ p["Dense_1"]["kernel"]
+                               + p["Dense_1"]["bias"], rtol=1e-5, atol=1e-6)
+    bare = loop.build(ssl_config("simclr", projector=()))
+    state = bare.init(rng.root_key(0))
+    assert "projector" not in state.params
+    out, _ = models.apply(bare.model, state.params, state.model_state, x, train=False)
+    np.testing.assert_array_equal(out["projection"], out["representation"])
+    # the notebook's views: after its de-trend, view = roll(de-trended x, s), s in 0..9
+    views = ssl.Views(name="mnist1d_notebook", max_shift=10, slope_std=0.04, offset_std=0.3)
+    signals = np.asarray(run.dataset.x_train[:8])
+    out = np.asarray(ssl.augmentation(views)(jax.random.PRNGKey(3), jnp.asarray(signals)))
+    detrend = np.asarray(augment_lib.remove_trend(None, jnp.asarray(signals)))
+    again = np.asarray(augment_lib.remove_trend(None, jnp.asarray(out)))
+    for row, base in zip(again, detrend):
+        shifted = [np.asarray(augment_lib.remove_trend(None, jnp.roll(base, s)[None]))[0]
+                   for s in range(10)]
+        assert any(np.allclose(row, r, atol=1e-4) for r in shifted)
+    assert not np.allclose(out, detrend, atol=1e-2)  # a new trend and offset were added
+
+
 def test_byol_target_follows_the_momentum_schedule_by_hand(data):
     steps, base = 10, 0.9
     run = loop.build(ssl_config("byol", steps=steps, ema_base=base))
@@ -280,7 +312,9 @@ def error_of(overrides):
     (["objective.name=no_such_objective"], ["config.objective.name", "simclr"]),
     (["objective.name=simclr", "objective.temperature=0"], ["config.objective.temperature", "> 0"]),
     (["objective.name=byol", "objective.ema_base=1.0"], ["config.objective.ema_base", "[0, 1)"]),
-    (["objective.name=simclr", "objective.projector=()"], ["config.objective.projector", "non-empty"]),
+    (["objective.name=byol", "objective.projector=()"], ["config.objective.projector", "non-empty"]),
+    (["objective.name=simclr", "objective.loss=mse"], ["config.objective.loss", "info_nce"]),
+    (["objective.name=simclr", "augment.slope_std=-1"], ["config.augment.slope_std", ">= 0"]),
     (["objective.name=vicreg", "objective.projector=(64,0)"], ["config.objective.projector", "> 0"]),
     (["objective.name=barlow_twins", "objective.lambd=-1"], ["config.objective.lambd", ">= 0"]),
     (["objective.name=mae", "objective.mask_length=0"], ["config.objective.mask_length", ">= 1"]),

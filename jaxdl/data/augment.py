@@ -22,7 +22,8 @@ images are NHWC floats in [0, 1] (as `jaxdl.data.tfds` and `digits` load them).
 Integer inputs become float32.
 
 1-D: `circular_shift`, `amplitude_scale`, `slope_offset`, `gaussian_noise`,
-`crop_and_resize`. 2-D: `random_crop` (with padding), `random_resized_crop`,
+`crop_and_resize`, `remove_trend` and `gaussian_trend` (the MNIST-1D self-supervised
+notebook's views: `remove_trend`, a one-sided `circular_shift`, `gaussian_trend`). 2-D: `random_crop` (with padding), `random_resized_crop`,
 `horizontal_flip`, `color_jitter`, `random_grayscale`, `gaussian_blur`.
 Combinators: `compose`, `random_apply`, `two_views`; `simclr_image` is the
 published SimCLR CIFAR-10 recipe.
@@ -37,6 +38,7 @@ import jax.numpy as jnp
 
 __all__ = ["LUMA", "example_keys", "resample", "crop_positions", "circular_shift",
            "amplitude_scale", "slope_offset", "gaussian_noise", "crop_and_resize",
+           "remove_trend", "gaussian_trend",
            "random_crop", "random_resized_crop", "horizontal_flip", "luma", "color_jitter",
            "random_grayscale", "gaussian_kernel", "gaussian_blur", "compose", "random_apply",
            "two_views", "simclr_image", "per_example"]
@@ -126,11 +128,14 @@ def crop_positions(fraction: Array, where: Array, n: int) -> Array:
 # --- 1-D signals ----------------------------------------------------------------
 
 @jax.jit
-def circular_shift(key: Array, x: Array, max_shift: int) -> Array:
-    """x'_t = x_{(t - s) mod L}, s uniform in {-max_shift, ..., max_shift}: a rotation,
-    so every example keeps exactly its values (in another order)."""
+def circular_shift(key: Array, x: Array, max_shift: int, min_shift: int | None = None) -> Array:
+    """x'_t = x_{(t - s) mod L}, s uniform in {min_shift, ..., max_shift} (min_shift None:
+    -max_shift): a rotation, so every example keeps exactly its values (in another
+    order). The MNIST-1D notebook's shift is min_shift 0, max_shift maxshift - 1."""
+    low = -max_shift if min_shift is None else min_shift
+
     def one(k, xi):
-        return jnp.roll(xi, jax.random.randint(k, (), -max_shift, max_shift + 1), axis=0)
+        return jnp.roll(xi, jax.random.randint(k, (), low, max_shift + 1), axis=0)
     return _batched(one, key, _signal(x))
 
 
@@ -150,6 +155,39 @@ def slope_offset(key: Array, x: Array, max_slope: float, max_offset: float) -> A
         t = _along_axis0(jnp.linspace(0.0, 1.0, xi.shape[0], dtype=xi.dtype), xi)
         a = _uniform(ka, -max_slope, max_slope, xi.dtype)
         return xi + a * t + _uniform(kb, -max_offset, max_offset, xi.dtype)
+    return _batched(one, key, _signal(x))
+
+
+def _centred_time(xi: Array) -> Array:
+    """t - (L - 1) / 2 for t = 0..L-1, shaped to broadcast along axis 0 of example xi."""
+    n = xi.shape[0]
+    return _along_axis0(jnp.arange(n, dtype=xi.dtype) - (n - 1) / 2, xi)
+
+
+@jax.jit
+def remove_trend(key: Array, x: Array) -> Array:
+    """x minus its own mean and least-squares line along time, per example and channel
+    (the key is unused: an `Augment` for `compose`). The MNIST-1D notebook starts its
+    views from these residuals, so a view's trend and offset are `gaussian_trend`'s alone."""
+    del key
+
+    def one(xi):
+        t = _centred_time(xi)
+        xi = xi - jnp.mean(xi, axis=0, keepdims=True)
+        slope = jnp.sum(xi * t, axis=0, keepdims=True) / jnp.sum(jnp.square(t))
+        return xi - slope * t
+    return jax.vmap(one)(_signal(x))
+
+
+@jax.jit
+def gaussian_trend(key: Array, x: Array, slope_std: float, offset_std: float) -> Array:
+    """x'_t = x_t + a (t - (L - 1) / 2) + b, a ~ N(0, slope_std^2) per sample, b ~ N(0,
+    offset_std^2), per example: the MNIST-1D notebook's random trend and offset (it sets
+    their stds to the spread of the data's own: 0.04 and 0.3)."""
+    def one(k, xi):
+        ka, kb = jax.random.split(k)
+        a = slope_std * jax.random.normal(ka, (), xi.dtype)
+        return xi + a * _centred_time(xi) + offset_std * jax.random.normal(kb, (), xi.dtype)
     return _batched(one, key, _signal(x))
 
 

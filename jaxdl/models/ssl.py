@@ -20,7 +20,9 @@ the layer the MNIST-1D self-supervised notebook probes as its "layer 3"; for an
 MLP the last hidden layer; for a linear model (MLP depth 0) the input itself.
 
 The projector (and mae's decoder) is Dense-BN-ReLU per hidden width, then Dense,
-as in SimCLR/BYOL; byol adds a predictor Dense-BN-ReLU-Dense back to the
+as in SimCLR/BYOL (simclr's `projector_bn=False` drops the BN and `projector=()` the
+projector, as the MNIST-1D notebook's arms do; the projector initialises its weights
+as the backbone's model does, `config.model.weight_init` at scale 1); byol adds a predictor Dense-BN-ReLU-Dense back to the
 projection's width; dino (Caron et al. 2021) puts the projection (its bottleneck) on the
 unit sphere and scores it against `out_dim` prototypes, a bias-free Dense layer whose
 columns are weight-normalised with the gain fixed at 1 (`prototypes`; DINO's
@@ -58,7 +60,8 @@ __all__ = ["AUGMENTS", "IMAGE_AUGMENTS", "CENTER", "HostViews", "Views", "Method
            "augment_defaults", "check_augment", "augmentation", "segment_masks", "head_name",
            "MLPHead", "prototypes", "SSLNet"]
 
-AUGMENTS = ("none", "mnist1d", "crop_flip", "resized_crop_flip")  # config.augment.name: presets
+AUGMENTS = ("none", "mnist1d", "mnist1d_notebook", "crop_flip",
+            "resized_crop_flip")  # config.augment.name: presets
 IMAGE_AUGMENTS = ("crop_flip", "resized_crop_flip")  # per example: on the host when streamed
 CENTER = "dino"  # model_state[CENTER]["center"]: dino's center of the teacher's outputs
 
@@ -72,6 +75,8 @@ class Views:
     max_slope: float = 0.0
     max_offset: float = 0.0
     noise_std: float = 0.0
+    slope_std: float = 0.0
+    offset_std: float = 0.0
     padding: int = 4
     flip: float = 0.5
     min_area: float = 0.08
@@ -103,6 +108,7 @@ class Method:
     name: str
     steps: int
     temperature: float = 0.5
+    loss: str = "nt_xent"  # simclr: nt_xent | info_nce (jaxdl.losses)
     ema_base: float = 0.996
     sim_weight: float = 25.0
     var_weight: float = 25.0
@@ -128,6 +134,11 @@ def augment_defaults() -> ml_collections.ConfigDict:
     augmentation), or `mnist1d`: per signal a circular shift, a crop stretched back to full
     length, an amplitude scale, a linear trend and an offset, then Gaussian noise — the
     nuisances the MNIST-1D generator itself draws. An option at 0 (min_scale at 1) is off.
+    `mnist1d_notebook` is the views of the MNIST-1D self-supervised notebook (greydanus/
+    mnist1d, notebooks/self-supervised-learning.ipynb, its `augment`): the signal's mean
+    and least-squares trend removed, a circular shift by U{0, ..., max_shift - 1}, then a
+    trend N(0, slope_std^2) per sample and an offset N(0, offset_std^2); it reads only
+    max_shift, slope_std and offset_std.
     With the supervised objective each training batch is replaced by one view of it."""
     return ml_collections.ConfigDict(dict(
         name="none",  # none | mnist1d
@@ -137,6 +148,8 @@ def augment_defaults() -> ml_collections.ConfigDict:
         max_slope=1.0,  # trend rising by U[-max_slope, max_slope] over the signal
         max_offset=0.2,  # offset U[-max_offset, max_offset]
         noise_std=0.2,  # i.i.d. Gaussian noise
+        slope_std=0.04,  # mnist1d_notebook: trend N(0, slope_std^2) per sample
+        offset_std=0.3,  # mnist1d_notebook: offset N(0, offset_std^2)
         # images (B, H, W, C): crop_flip = zero-pad `padding` pixels, crop the original size
         # at a random offset, mirror with probability `flip` (the CIFAR recipe);
         # resized_crop_flip = a crop of area U[min_area, 1] and aspect in [3/4, 4/3]
@@ -156,7 +169,7 @@ def check_augment(a: Any) -> None:
     require(a.padding >= 0, "padding", "must be >= 0", a.padding)
     require(0 <= a.flip <= 1, "flip", "must be in [0, 1]", a.flip)
     require(0 < a.min_area <= 1, "min_area", "must be in (0, 1]", a.min_area)
-    for name in ("max_slope", "max_offset", "noise_std"):
+    for name in ("max_slope", "max_offset", "noise_std", "slope_std", "offset_std"):
         require(math.isfinite(a[name]) and a[name] >= 0, name, "must be a finite number >= 0",
                 a[name])
 
@@ -166,11 +179,14 @@ def check_augment(a: Any) -> None:
 
 def augmentation(views: Views, first: int = 0) -> augment_lib.Augment:
     """aug(key, x) -> x' of `views` (the identity for 'none'): the `mnist1d` preset
-    composes, in this order, each enabled nuisance of the MNIST-1D generator; the image
-    presets are per example (`jaxdl.data.augment.per_example`: example j of x is the one at
-    position first + j of its batch)."""
+    composes, in this order, each enabled nuisance of the MNIST-1D generator;
+    `mnist1d_notebook` the notebook's de-trend, shift and new trend; the image presets are
+    per example (`jaxdl.data.augment.per_example`: example j of x is the one at position
+    first + j of its batch)."""
     if views.name == "none":
         return lambda key, x: layers.as_float(x)
+    if views.name == "mnist1d_notebook":
+        return _notebook_views(views)
     if views.name in IMAGE_AUGMENTS:
         crop = (functools.partial(augment_lib.random_crop, padding=views.padding)
                 if views.name == "crop_flip" else
@@ -190,6 +206,18 @@ def augmentation(views: Views, first: int = 0) -> augment_lib.Augment:
                                        max_offset=views.max_offset))
     if views.noise_std > 0:
         parts.append(functools.partial(augment_lib.gaussian_noise, std=views.noise_std))
+    return augment_lib.compose(*parts)
+
+
+def _notebook_views(views: Views) -> augment_lib.Augment:
+    """The notebook's `augment(x, slopes_std, offsets_std, maxshift)`: de-trend, roll by
+    np.random.randint(0, maxshift) (0 .. max_shift - 1), add a Gaussian trend and offset."""
+    parts = [augment_lib.remove_trend]
+    if views.max_shift > 1:
+        parts.append(functools.partial(augment_lib.circular_shift, min_shift=0,
+                                       max_shift=views.max_shift - 1))
+    parts.append(functools.partial(augment_lib.gaussian_trend, slope_std=views.slope_std,
+                                   offset_std=views.offset_std))
     return augment_lib.compose(*parts)
 
 
@@ -225,14 +253,19 @@ def head_name(backbone: nn.Module, sample_x: Any) -> str:
 
 
 class MLPHead(nn.Module):
-    """Dense-BN-ReLU per hidden width, then Dense (no activation): SimCLR's projector."""
+    """Dense-BN-ReLU per hidden width, then Dense (no activation): SimCLR's projector;
+    without `batch_norm`, Dense-ReLU (the MNIST-1D notebook's projector). `init`: the
+    weight initialiser (`layers.INITS`), at scale 1."""
     widths: tuple[int, ...]
+    batch_norm: bool = True
+    init: str = "lecun"
 
     @nn.compact
     def __call__(self, h: jax.Array, *, train: bool) -> jax.Array:
         for width in self.widths[:-1]:
-            h = nn.relu(layers.batch_norm(train)(layers.dense(width, "lecun", 1.0)(h)))
-        return layers.dense(self.widths[-1], "lecun", 1.0)(h)
+            h = layers.dense(width, self.init, 1.0)(h)
+            h = nn.relu(layers.batch_norm(train)(h) if self.batch_norm else h)
+        return layers.dense(self.widths[-1], self.init, 1.0)(h)
 
 
 def prototypes(count: int, name: str = "prototypes") -> nn.Module:
@@ -248,10 +281,11 @@ class SSLNet(nn.Module):
     projection is the reconstruction, shaped like the input."""
     backbone: nn.Module
     head: str  # the backbone's layer skipped (`head_name`)
-    projector: tuple[int, ...]
+    projector: tuple[int, ...]  # () (simclr only): none, the projection is the representation
     predictor: int
     method: Method
     online_probe: int = 0  # classes of the online linear probe; 0: no probe
+    projector_bn: bool = True  # batch norm in the projector's hidden layers
 
     @property
     def ema_target(self) -> bool:
@@ -265,7 +299,10 @@ class SSLNet(nn.Module):
         widths = self.projector
         if self.method.name == "mae":
             widths = (*widths[:-1], int(x[0].size))
-        z = MLPHead(widths, name="projector")(h, train=train)
+        # The projector starts as the backbone's layers do (its model's weight_init).
+        init = getattr(self.backbone, "weight_init", "lecun")
+        z = (MLPHead(widths, self.projector_bn, init, name="projector")(h, train=train)
+             if widths else h)
         out = {"representation": h, "projection": z}
         if self.online_probe:  # a classifier that reads the representation, never trains it
             out["online_probe"] = layers.dense(self.online_probe, "lecun", 1.0,

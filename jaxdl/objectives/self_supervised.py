@@ -63,7 +63,7 @@ EVAL_VIEWS = 2 ** 31 - 1
 
 
 def network(setup: Setup, name: str, projector: tuple[int, ...], online_probe: bool,
-            predictor: int = 128, **numbers: Any) -> ssl.SSLNet:
+            predictor: int = 128, projector_bn: bool = True, **numbers: Any) -> ssl.SSLNet:
     """The SSLNet of method `name` around the setup's model, under the run's precision
     policy (ValueError for a backbone without a Dense head, or an online probe without
     classes)."""
@@ -74,7 +74,8 @@ def network(setup: Setup, name: str, projector: tuple[int, ...], online_probe: b
     backbone = precision.unwrap(setup.model)
     net = ssl.SSLNet(backbone=backbone, head=ssl.head_name(backbone, setup.sample_x),
                      projector=tuple(projector), predictor=predictor, method=method,
-                     online_probe=setup.num_classes if online_probe else 0)
+                     online_probe=setup.num_classes if online_probe else 0,
+                     projector_bn=projector_bn)
     return precision.apply_policy(net, setup.precision)
 
 
@@ -103,12 +104,16 @@ def objective(setup: Setup, net: ssl.SSLNet, criterion: Criterion, *, l1: float,
                      evaluate=make_evaluate(net, criterion, setup.num_classes), **extras)
 
 
-def check(options: dict[str, Any]) -> None:
-    """The options every method shares: the projector's widths, the penalties."""
+def check(options: dict[str, Any], empty_projector: bool = False) -> None:
+    """The options every method shares: the projector's widths (`empty_projector`: () is
+    allowed, no projector), the penalties."""
     p = options["projector"]
-    require(len(p) >= 1 and all(isinstance(w, int) and not isinstance(w, bool) and w > 0
-                                for w in p),
-            "projector", "must be a non-empty tuple of widths > 0", p)
+    widths_ok = all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in p)
+    if empty_projector:
+        require(widths_ok, "projector", "must be a tuple of widths > 0 (empty: none)", p)
+    else:
+        require(len(p) >= 1 and widths_ok, "projector", "must be a non-empty tuple of widths > 0",
+                p)
     check_penalties(options)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -299,6 +300,28 @@ def test_models_use_the_chosen_init():
     params = init(model, normal(MNIST1D))["params"]
     assert abs(float(params["Dense_0"]["kernel"].std()) / 0.5 - 1) < 0.05
     assert not np.any(params["Dense_0"]["bias"])
+
+
+def test_torch_init_is_pytorchs_default_for_kernels_and_biases():
+    """'torch': kernels and biases U(+-1/sqrt(fan_in)) (PyTorch's nn.Linear, nn.Conv1d), the
+    fan-in counting a convolution's taps; the layers compute what nn.Dense and lax do."""
+    model = models.build("cnn1d", 10, channels=(400, 300), kernel_sizes=(5, 3),
+                         weight_init="torch")
+    x = normal(MNIST1D)
+    params = init(model, x)["params"]
+    for layer, fan_in in (("Conv_0", 5), ("Conv_1", 3 * 400), ("Dense_0", 300 * 10)):
+        bound = 1 / np.sqrt(fan_in)
+        for name in ("kernel", "bias"):
+            w = np.asarray(params[layer][name])
+            assert np.abs(w).max() <= bound, (layer, name)
+            assert w.size < 300 or np.abs(w).max() > 0.95 * bound, (layer, name)  # uniform
+        assert abs(float(params[layer]["kernel"].std()) * np.sqrt(3 * fan_in) - 1) < 0.05, layer
+    dense = layers.dense(7, "torch", 1.0)
+    variables = dense.init(jax.random.key(0), x)
+    np.testing.assert_allclose(dense.apply(variables, x), nn.Dense(7).apply(variables, x),
+                               rtol=1e-6)
+    assert isinstance(layers.dense(7, "lecun", 1.0), nn.Dense) and \
+        type(layers.dense(7, "lecun", 1.0)) is nn.Dense  # the other inits: flax's own layer
 
 
 # --- registry -------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import math
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -16,7 +18,7 @@ import jax.numpy as jnp
 from jaxdl.registry import OptionError, require  # noqa: F401 - the models' checks raise it
 
 __all__ = ["ACTIVATIONS", "INITS", "BATCH_NORM_MOMENTUM", "BATCH_NORM_EPSILON", "activation",
-           "kernel_init", "dense", "conv", "Conv", "conv_patches", "batch_norm", "as_float",
+           "kernel_init", "fan_in_uniform", "dense", "Dense", "conv", "Conv", "conv_patches", "batch_norm", "as_float",
            "flatten", "as_sequence", "as_image", "as_spatial", "spatial_ndim",
            "global_average_pool", "conv_stack", "check_choice", "check_int", "check_ints",
            "check_common", "check_conv_stack", "spatial_of"]
@@ -34,7 +36,7 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "leaky_relu": nn.leaky_relu,
     "identity": lambda x: x,
 }
-INITS = ("lecun", "glorot", "he", "normal")
+INITS = ("lecun", "glorot", "he", "normal", "torch")
 
 # PyTorch's default (momentum 0.1 there, 0.9 here): flax's 0.99 makes the
 # running statistics lag badly behind the short runs typical of this codebase.
@@ -54,6 +56,9 @@ def kernel_init(name: str, scale: float = 1.0) -> Initializer:
     'lecun' (var 1/fan_in), 'glorot' (var 2/(fan_in+fan_out)) and 'he'
     (var 2/fan_in) are untruncated normals, so the variance is exactly the
     formula times ``scale**2``; 'normal' is N(0, scale**2) regardless of fan.
+    'torch' is PyTorch's default for nn.Linear and nn.Conv (kaiming_uniform with
+    a = sqrt(5)): U(-scale/sqrt(fan_in), scale/sqrt(fan_in)), var 1/(3 fan_in); with
+    it `dense` and 1-D `conv` also draw their biases as PyTorch does (`fan_in_uniform`).
     Fans count the receptive field, so the same names work for convolutions.
     """
     check_choice("init", name, INITS)
@@ -64,14 +69,49 @@ def kernel_init(name: str, scale: float = 1.0) -> Initializer:
         return nn.initializers.variance_scaling(variance, "fan_avg", "normal")
     if name == "he":
         return nn.initializers.variance_scaling(2.0 * variance, "fan_in", "normal")
+    if name == "torch":
+        return nn.initializers.variance_scaling(variance / 3.0, "fan_in", "uniform")
     return nn.initializers.normal(stddev=scale)
+
+
+def fan_in_uniform(fan_in: int, scale: float = 1.0) -> Initializer:
+    """U(-scale/sqrt(fan_in), scale/sqrt(fan_in)): PyTorch's default bias of nn.Linear and
+    nn.Conv, which depends on the layer's fan-in (its input width times the kernel's taps)."""
+    bound = scale / math.sqrt(fan_in)
+    return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype,
+                                                                      -bound, bound)
 
 
 def dense(features: int, init: str, scale: float, use_bias: bool = True,
           name: str | None = None) -> nn.Dense:
-    """A Dense layer with the chosen kernel init and zero bias."""
+    """A Dense layer with the chosen kernel init and zero bias ('torch': PyTorch's bias,
+    `Dense`)."""
+    if init == "torch":
+        return Dense(features, use_bias=use_bias, kernel_init=kernel_init(init, scale),
+                     fan_in_bias=scale, name=name)
     return nn.Dense(features, use_bias=use_bias, kernel_init=kernel_init(init, scale),
                     bias_init=nn.initializers.zeros, name=name)
+
+
+class Dense(nn.Dense):
+    """`nn.Dense` (named Dense_i, the same params and math) whose bias, with `fan_in_bias`
+    s > 0, starts at U(-s/sqrt(fan_in), s/sqrt(fan_in)): its init needs the input's width,
+    which flax's bias_init is not given. At 0 it is `nn.Dense`."""
+    fan_in_bias: float = 0.0
+
+    @nn.compact
+    def __call__(self, inputs: jax.Array) -> jax.Array:
+        if not self.fan_in_bias:
+            return super().__call__(inputs)
+        fan_in = inputs.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (fan_in, self.features),
+                            self.param_dtype)
+        bias = (self.param("bias", fan_in_uniform(fan_in, self.fan_in_bias), (self.features,),
+                           self.param_dtype) if self.use_bias else None)
+        inputs, kernel, bias = nn.dtypes.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+        y = jax.lax.dot_general(inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())),
+                                precision=self.precision)
+        return y if bias is None else y + bias
 
 
 def conv(features: int, kernel_size: int, ndim: int, stride: int, padding: int,
@@ -85,7 +125,7 @@ def conv(features: int, kernel_size: int, ndim: int, stride: int, padding: int,
     return Conv(features, kernel_size=(kernel_size,) * ndim, strides=(stride,) * ndim,
                 padding=((padding, padding),) * ndim, use_bias=use_bias,
                 kernel_init=kernel_init(init, scale), bias_init=nn.initializers.zeros,
-                name=name)
+                fan_in_bias=scale if init == "torch" else 0.0, name=name)
 
 
 class Conv(nn.Conv):
@@ -98,8 +138,11 @@ class Conv(nn.Conv):
     `Conv`, so flax names it `Conv_0, ...` as before, with the same shapes and
     initial values) and the same math; the result differs from `lax.conv` only by
     float rounding (summation order). 2-D convolutions, groups, dilations and string
-    paddings go to `nn.Conv` unchanged.
+    paddings go to `nn.Conv` unchanged. `fan_in_bias` s > 0 (the 'torch' init) draws a
+    1-D convolution's bias from U(-s/sqrt(fan_in), s/sqrt(fan_in)), fan_in = taps x input
+    channels, as PyTorch does; other convolutions keep `bias_init`.
     """
+    fan_in_bias: float = 0.0
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -114,7 +157,9 @@ class Conv(nn.Conv):
                             self.param_dtype)
         padded = jnp.pad(x, ((0, 0), (low, high), (0, 0)))
         patches = conv_patches(padded, k, s)
-        bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+        bias_init = (fan_in_uniform(k * channels, self.fan_in_bias) if self.fan_in_bias
+                     else self.bias_init)
+        bias = (self.param("bias", bias_init, (self.features,), self.param_dtype)
                 if self.use_bias else None)
         patches, kernel, bias = nn.dtypes.promote_dtype(patches, kernel, bias, dtype=self.dtype)
         # One 2-D matmul over all (example, position) rows: the same products and sums as

@@ -40,3 +40,50 @@ def test_imp_tickets_beat_random_pruning_at_98_percent_sparsity(tmp_path):
                                      (0.98,), "random")
     assert abs(imp[-1]["sparsity"] - 0.98) < 1e-3 and abs(rand[-1]["sparsity"] - 0.98) < 1e-3
     assert imp[-1]["test_accuracy"] > rand[-1]["test_accuracy"] + 0.05, (imp, rand)
+
+
+# ---------------------------------------------------------------- (4) the notebook's recipe
+
+
+def factor_table(values, seeds=range(5)):
+    """The study's long table for ours and the arms of FACTORS at FACTOR_SPARSITIES:
+    values(label, sparsity) + a seed's noise (±0.004, the same for every arm)."""
+    import pandas as pd
+    lt = study()
+    rows = []
+    for label, arm in {lt.OURS_LABEL: lt.OURS, **lt.FACTORS}.items():
+        for s in lt.FACTOR_SPARSITIES:
+            rows += [{"init": arm.init, "arm": arm.name, "method": arm.method, "rewind": 0,
+                      "sparsity": s, "seed": seed,
+                      "value": values(label, s) + 0.004 * ((seed * 7) % 3 - 1)} for seed in seeds]
+    return pd.DataFrame(rows, columns=lt.COLUMNS)
+
+
+def test_the_rule_of_4_by_hand():
+    """(4): the notebook's random mean (63.05% at 90%, 52.2% at 95%) inside the 95% CI of the
+    all-three arm: confirmed; a difference "lowers" where its paired CI is below 0. With
+    the effect removed — the all-three arm no weaker than ours — the rule says refuted; with
+    one seed (no CI), not resolved."""
+    lt = study()
+    ours = {0.9: 0.72, 0.95: 0.62, 0.97: 0.5, 0.98: 0.4, 0.99: 0.3}
+    notebook = {s: sum(lt.NOTEBOOK["random"][s]) / 200 for s in lt.FACTOR_SPARSITIES}
+    effect = {lt.OURS_LABEL: 0.0, "(a) biases pruned": -0.05, "(b) fresh masks": 0.0,
+              "(c) torch init": -0.04}
+
+    def values(label, s):
+        return notebook[s] if label == lt.ALL_THREE else ours[s] + effect[label]
+
+    effects = lt.factor_effects(factor_table(values))
+    assert lt.explained(effects) == "confirmed"
+    at = lambda label, s: effects[(effects.factor == label) & (effects.sparsity == s)].iloc[0]
+    words = {label: lt.effect_word(at(label, 0.9).delta_low, at(label, 0.9).delta_high)
+             for label in lt.FACTORS}
+    assert words == {"(a) biases pruned": "lowers", "(b) fresh masks": "no resolved effect",
+                     "(c) torch init": "lowers", "(d) all three": "lowers"}
+    text = lt.explanation_text(effects, lt.recipe_table(factor_table(values)))
+    assert "Lowering at both: (a) biases pruned, (c) torch init;" in text
+    assert "reaching the notebook's numbers alone: none" in text
+    # The effect removed: all three applied, random pruning as strong as ours.
+    removed = lt.factor_effects(factor_table(lambda label, s: ours[s]))
+    assert lt.explained(removed) == "refuted"
+    assert lt.explained(lt.factor_effects(factor_table(values, seeds=[0]))) == "not resolved"

@@ -60,7 +60,8 @@ from jaxdl.training import workdir as workdir_lib
 # The masks and masked training live in jaxdl/training/masks.py (loop.build uses them);
 # their names stay importable from here.
 from jaxdl.training.masks import (Mask, MaskedState, _keep_largest, apply_mask,  # noqa: F401
-                                  flat_params, kept_count, load_mask, magnitude_mask, masked_optimizer,
+                                  flat_params, kept_count, load_mask, magnitude_mask,
+                                  masked_optimizer,
                                   ones_like_weights, random_mask, save_mask, sparsity, weights)
 
 __all__ = ["METHODS", "ones_like_prunable", "layer_groups", "pooled_mask", "next_mask",
@@ -98,6 +99,12 @@ def layer_groups(mask: Mask) -> dict[str, list[str]]:
     return groups
 
 
+def _split(pool: np.ndarray, previous: Mask, paths: list[str]) -> dict[str, np.ndarray]:
+    """A layer's pooled vector back into its params' shapes."""
+    parts = np.split(pool, np.cumsum([previous[p].size for p in paths])[:-1])
+    return {p: part.reshape(previous[p].shape) for p, part in zip(paths, parts)}
+
+
 def pooled_mask(scores: dict[str, np.ndarray], previous: Mask, target: float) -> Mask:
     """Per layer, its entries of `previous` (kernel and bias) pooled into one vector, as
     the notebook's `get_mask`: the `1 - target` fraction of the pool with the highest
@@ -106,9 +113,8 @@ def pooled_mask(scores: dict[str, np.ndarray], previous: Mask, target: float) ->
     for paths in layer_groups(previous).values():
         alive = np.concatenate([previous[p].ravel() for p in paths])
         pool = np.concatenate([np.asarray(scores[p], np.float64).ravel() for p in paths])
-        kept = _keep_largest(pool, alive, kept_count(alive.size, target))
-        for p, part in zip(paths, np.split(kept, np.cumsum([previous[q].size for q in paths])[:-1])):
-            out[p] = part.reshape(previous[p].shape)
+        out.update(_split(_keep_largest(pool, alive, kept_count(alive.size, target)),
+                          previous, paths))
     return out
 
 
@@ -117,9 +123,8 @@ def _pooled_uniform(key: jax.Array, previous: Mask) -> dict[str, np.ndarray]:
     scores = {}
     for i, paths in enumerate(layer_groups(previous).values()):
         size = sum(previous[p].size for p in paths)
-        pool = np.asarray(jax.random.uniform(jax.random.fold_in(key, i), (size,)))
-        for p, part in zip(paths, np.split(pool, np.cumsum([previous[q].size for q in paths])[:-1])):
-            scores[p] = part.reshape(previous[p].shape)
+        scores.update(_split(np.asarray(jax.random.uniform(jax.random.fold_in(key, i), (size,))),
+                             previous, paths))
     return scores
 
 

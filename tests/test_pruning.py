@@ -69,6 +69,62 @@ def test_random_mask_has_the_magnitude_masks_counts_and_is_a_function_of_its_key
     assert all(np.all(nested[k] <= a[k]) for k in a)
 
 
+def test_pooled_masks_prune_each_layers_bias_with_its_weights_as_one_vector():
+    """biases=True (the MNIST-1D notebook's SparseLinear): per layer one pool of kernel and
+    bias, `kept_count` of the pool kept, by |w| over the pool or at random."""
+    params = params_of()
+    ones = pruning.ones_like_prunable(params, biases=True)
+    assert sorted(ones) == ["Dense_0/bias", "Dense_0/kernel", "Dense_1/bias", "Dense_1/kernel",
+                            "Dense_2/bias", "Dense_2/kernel"]
+    assert pruning.ones_like_prunable(params).keys() == pruning.ones_like_weights(params).keys()
+    # Zero-initialized biases have the smallest |w|: magnitude pruning takes them first.
+    params = jax.tree_util.tree_map_with_path(
+        lambda path, v: v + (0.5 if path[-1].key == "bias" else 0.0), params)
+    flat = pruning.flat_params(params)
+    key = rng.step_key(rng.root_key(0), rng.PRUNE, 1)
+    magnitude = pruning.next_mask("magnitude", params, ones, 0.9, key, pooled=True)
+    rand = pruning.next_mask("random", params, ones, 0.9, key, pooled=True)
+    for layer, paths in pruning.layer_groups(ones).items():
+        size = sum(ones[p].size for p in paths)
+        kept = pruning.kept_count(size, 0.9)
+        assert sum(magnitude[p].sum() for p in paths) == kept == sum(rand[p].sum() for p in paths)
+        pool = np.concatenate([np.abs(np.asarray(flat[p])).ravel() for p in paths])
+        keep = np.concatenate([magnitude[p].ravel() for p in paths])
+        assert pool[keep == 1].min() >= pool[keep == 0].max()
+        assert magnitude[f"{layer}/bias"].all()  # |0.5| beats the 10% largest weights here
+    assert 0 < rand["Dense_1/bias"].sum() < rand["Dense_1/bias"].size  # drawn with the weights
+    np.testing.assert_array_equal(
+        rand["Dense_1/kernel"],
+        pruning.next_mask("random", params, ones, 0.9, key, pooled=True)["Dense_1/kernel"])
+    # Not pooled: the per-weight-matrix masks, bit for bit.
+    plain = pruning.ones_like_weights(params)
+    assert pruning.next_mask("random", params, plain, 0.9, key).keys() == plain.keys()
+    for k, m in pruning.next_mask("random", params, plain, 0.9, key).items():
+        np.testing.assert_array_equal(m, pruning.random_mask(key, plain, 0.9)[k])
+
+
+def test_rounds_with_pruned_biases_and_fresh_random_masks(tmp_path):
+    """The notebook's control: each round a fresh random mask over weights and biases (not
+    nested in the last round's survivors); pruned biases stay exactly 0 through training."""
+    config = mlp_config(steps=20)
+    init = pruning.weights_at_step(loop.build(config), 0)
+    init = jax.tree_util.tree_map_with_path(  # torch-like nonzero biases, to see them pruned
+        lambda path, v: v + (0.1 if path[-1].key == "bias" else 0.0), init)
+    rounds = pruning.prune_and_retrain(config, str(tmp_path / "r"), init, init, (0.5, 0.8),
+                                       "random", biases=True, fresh=True)
+    assert [r["sparsity"] for r in rounds] == pytest.approx([0.5, 0.8], abs=1e-3)
+    masks = [np.load(tmp_path / "r" / f"round_0{r}" / "mask.npz") for r in (1, 2)]
+    assert "Dense_1/bias" in masks[0].files
+    assert np.any(masks[1]["Dense_1/kernel"] > masks[0]["Dense_1/kernel"])  # not nested
+    trained = np.load(tmp_path / "r" / "round_02" / "params.npz")
+    pruned = masks[1]["Dense_1/bias"] == 0
+    assert pruned.any() and not np.any(trained["Dense_1/bias"][pruned])
+    assert np.all(trained["Dense_1/bias"][~pruned] != 0)
+    with pytest.raises(ValueError, match="fresh=True"):
+        pruning.prune_and_retrain(config, str(tmp_path / "m"), init, init, (0.5,), "magnitude",
+                                  fresh=True)
+
+
 # ---------------------------------------------------------------- config contract
 
 

@@ -157,9 +157,8 @@ def from_file(spec: str) -> ml_collections.ConfigDict:
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[str]) -> ml_collections.ConfigDict:
     """Apply `a.b=value` strings, each parsed to the type of the value it replaces. Section
     names go first: a section switched to another entry gets that entry's defaults before
-    its other keys are set; naming the entry it already has changes nothing (as in Python,
-    `c.objective.name = c.objective.name`), so a sweep point `objective.name=simclr` keeps
-    the base config's simclr options."""
+    its other keys are set; naming the entry it already has keeps its options (a sweep point
+    `objective.name=simclr` over a simclr base), as `c.objective.name = "simclr"` does."""
     config = with_sections(config)
     pairs = [schema.split_override(o) for o in overrides]
     for key, raw in sorted(pairs, key=lambda kv: not _is_section_name(kv[0])):

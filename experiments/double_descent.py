@@ -152,12 +152,51 @@ def cnn_arm(channels: tuple[int, ...], steps: int = CNN_STEPS) -> list[dict]:
         sweep.axis("data.label_noise", NOISES))
 
 
+# The notebook's CNN recipe as a second CNN arm (issue 17): its cell 10 trains the CNN with
+# SGD 0.01, momentum 0.9, batch 100 for 500 epochs, label noise 0.15 only, PyTorch's default
+# init (weight variance 1/(3 fan_in), as the MLP's init_scale 1/√3; biases zero here), one
+# run per c. Channels: our grid around the notebook's valley (c = 10), peak (18) and
+# threshold (24), plus c = 18 itself; c = 64 and 90 left out for time (a trial of 20000
+# steps at c = 45 takes ~NN s on 2 busy cores; c = 64 about twice that).
+NOTEBOOK_CHANNELS = (8, 11, 16, 18, 23, 32, 45)
+NOTEBOOK_OPTIMIZER = "momentum"
+NB = "CNN, notebook recipe"  # the prefix of this arm's tables, plots and claims
+# The notebook's CNN curve (SOURCE, cell 10; one run per c, label noise 0.15): test and
+# train error (%) per channel count c, as printed.
+NOTEBOOK_CNN_TEST = {
+    2: 61.20, 4: 35.78, 6: 23.87, 8: 21.95, 10: 19.64, 12: 23.70, 14: 27.74, 16: 27.29,
+    18: 33.80, 20: 32.48, 22: 31.34, 24: 32.03, 26: 29.98, 28: 32.46, 30: 29.82, 35: 30.17,
+    40: 30.48, 45: 30.23, 50: 28.67, 55: 28.17, 60: 30.04, 65: 28.11, 70: 28.83, 75: 29.44,
+    80: 28.07, 85: 28.12, 90: 28.84, 95: 27.38, 100: 27.66}
+NOTEBOOK_CNN_TRAIN = {
+    2: 63.90, 4: 40.40, 6: 29.15, 8: 24.90, 10: 19.55, 12: 19.82, 14: 17.98, 16: 12.70,
+    18: 10.88, 20: 6.15, 22: 5.50, **dict.fromkeys((24, 26, 28, *range(30, 101, 5)), 0.0)}
+# Our test error at the peak and at the valley (mean over seeds) must lie within this many
+# points of the notebook's: the MLP arm's tolerance; the notebook's neighbouring c jitter
+# by 2-4 points around its valley in one run, and by up to 6.5 around its peak.
+CNN_ERROR_TOLERANCE = 3.0
+NOTEBOOK_PUBLISHED = {f"{NB}: peak c (test error), 15% label noise": "18 (33.80%)",
+                      f"{NB}: valley test error": "19.64% at c = 10",
+                      f"{NB}: first c with train error 0": "24"}
+
+
+def notebook_cnn_arm(channels: tuple[int, ...], steps: int = EPOCHS * NUM_TRAIN // BATCH
+                     ) -> list[dict]:
+    """Sweep points of the notebook-recipe CNN arm: label noise 0.15 only, as published."""
+    return sweep.product(
+        sweep.grid({"model.name": ["cnn1d"], "model.channels": [(c, c, c) for c in channels]}),
+        [{"model.init_scale": 1 / math.sqrt(3), "optimizer.name": NOTEBOOK_OPTIMIZER,
+          "optimizer.lr": 0.01, "optimizer.momentum": 0.9, "steps": steps,
+          "data.label_noise": NOISES[0]}])
+
+
 def cnn_params(c: int) -> int:
     """Parameters of the CNN with c channels: 6c (conv 1) + 2 (3c² + c) + 50c + 10 (head)."""
     return 6 * c * c + 58 * c + 10
 
 
-SWEEP = sweep.concat(MLP_SWEEP, cnn_arm(CHANNELS))  # the MLP's trials keep their ids
+# Each arm's trials keep their ids as arms are added (an id hashes its point and seed).
+SWEEP = sweep.concat(MLP_SWEEP, cnn_arm(CHANNELS), notebook_cnn_arm(NOTEBOOK_CHANNELS))
 SEEDS = range(5)
 METRICS = ("test/accuracy", "train/accuracy", "test/loss")
 PUBLISHED = {
@@ -165,10 +204,12 @@ PUBLISHED = {
     "peak test error, 15% label noise": "54.05%",
     "first width with train error 0, 15% label noise": "61",
     "clean labels": "no peak (41.0-41.7% plateau over h = 27-61)",
+    **NOTEBOOK_PUBLISHED,
 }
 QUICK = {"overrides": {"steps": 1600, "eval_every": 400, "checkpoint_every": 0,
                        "data.num_samples": 8000, "data.train_split": 0.5},
-         "seeds": range(2), "sweep": sweep.concat(MLP_SWEEP, cnn_arm((8, 32, 90), steps=400))}
+         "seeds": range(2), "sweep": sweep.concat(MLP_SWEEP, cnn_arm((8, 32, 90), steps=400),
+                                                  notebook_cnn_arm((8, 16, 32), steps=400))}
 
 
 def get_config(name: str | None = None) -> ml_collections.ConfigDict:
@@ -334,7 +375,8 @@ def with_params(summary: pd.DataFrame, params: dict[int, int]) -> pd.DataFrame:
 def findings(results: report.Results) -> dict[str, Any]:
     """The numbers the verdict rests on. The noisy curve is the largest label_noise of
     the sweep, the clean one label_noise 0; widths are those of the sweep, so a smaller
-    sweep (tests/test_double_descent.py) gets the same analysis."""
+    sweep (tests/test_double_descent.py) gets the same analysis. An arm without clean
+    labels (the notebook-recipe CNN) gets NaN for the clean numbers."""
     test_df, train_df = errors(results, "test"), errors(results, "train")
     test_sum = report.summarize(test_df, [WIDTH, NOISE])
     train_sum = report.summarize(train_df, [WIDTH, NOISE])
@@ -347,6 +389,8 @@ def findings(results: report.Results) -> dict[str, Any]:
     bv = decompose(results)
     ce = bv[bv.decomposition == "cross-entropy"]
     variance = by_width(ce[ce.term == "variance"], noisy)
+    clean_variance = by_width(ce[ce.term == "variance"], 0.0)
+    has_clean = bool(np.isclose(test_df[NOISE], 0.0).any())
     # The rise of each loss from the valley to the peak, and the variance's part of it.
     shares = {}
     for name in ("cross-entropy", "MSE"):
@@ -362,10 +406,10 @@ def findings(results: report.Results) -> dict[str, Any]:
         "threshold": interpolation_width(noisy_train),
         "clean_threshold": interpolation_width(by_width(train_sum, 0.0)),
         "noisy_rise": paired_rise(test_df, noisy, valley, peak),
-        "clean_rise": paired_rise(test_df, 0.0, valley, peak),
+        "clean_rise": paired_rise(test_df, 0.0, valley, peak) if has_clean else (math.nan,) * 3,
         "variance": variance, "bias": by_width(ce[ce.term == "bias"], noisy),
         "variance_peak": int(variance.loc[valley:].idxmax()),
-        "clean_variance_peak": int(by_width(ce[ce.term == "variance"], 0.0).idxmax()),
+        "clean_variance_peak": int(clean_variance.idxmax()) if len(clean_variance) else None,
         "rise_shares": shares,  # {decomposition: (loss rise, variance rise)} valley -> peak
     }
 
@@ -435,13 +479,17 @@ def share_text(total: float, part: float) -> str:
 
 
 def error_plot(summary: pd.DataFrame, params: dict[int, int], title: str,
-               published: dict[float, dict[int, float]]):
-    """Error (%) against parameters (log x), CI bands per noise level, published points."""
+               published: dict[float, dict[int, float]],
+               to_params: Callable[[int], int] = mlp_params):
+    """Error (%) against parameters (log x), CI bands per noise level, published points
+    (their widths converted to parameters by `to_params`)."""
     fig = report.line_plot(with_params(summary, params), "parameters", hue=[NOISE],
                            ylabel="error (%)", title=title)
     ax = fig.axes[0]
-    for i, (noise, points) in enumerate(sorted(published.items())):  # line_plot's colours
-        ax.plot([mlp_params(h) for h in points], list(points.values()), "x", color=f"C{i}",
+    noises = sorted(summary[NOISE].unique())  # line_plot's colours: one per noise, in order
+    for noise, points in sorted(published.items()):
+        colour = f"C{noises.index(noise)}" if noise in noises else "gray"
+        ax.plot([to_params(h) for h in points], list(points.values()), "x", color=colour,
                 alpha=0.7, label=f"published, label_noise={noise}")
     ax.axvline(NUM_TRAIN, color="gray", linestyle=":", linewidth=1)
     report.place_legend(ax)
@@ -457,11 +505,7 @@ def term_plot(bv: pd.DataFrame, params: dict[int, int], decomposition: str,
 
 def plots(results: report.Results, f: dict[str, Any]) -> dict[str, Any]:
     params, bv, peak, last = f["params"], f["bv"], f["peak"], f["widths"][-1]
-    at = epoch_curves(results)
-    at = at[at[WIDTH].isin([peak, last])]
-    epochs = report.line_plot(at, "epoch", hue=[WIDTH, NOISE], ylabel="test error (%)",
-                              title="test error during training: mean and 95% CI over seeds")
-    epochs.axes[0].set_xscale("linear")
+    epochs = epoch_plot(results, (peak, last))
     return {
         "test error against parameters": error_plot(
             f["test"], params, "test error: mean and 95% CI over seeds (x: published)",
@@ -480,6 +524,16 @@ def plots(results: report.Results, f: dict[str, Any]) -> dict[str, Any]:
             "members' test error, and their disagreement with the mode (variance)"),
         f"epoch-wise test error at h = {peak} (peak) and h = {last}": epochs,
     }
+
+
+def epoch_plot(results: report.Results, widths: tuple[int, ...]):
+    """Test error against epochs at `widths`: mean and 95% CI over seeds, per noise level."""
+    at = epoch_curves(results)
+    fig = report.line_plot(at[at[WIDTH].isin(widths)], "epoch", hue=[WIDTH, NOISE],
+                           ylabel="test error (%)",
+                           title="test error during training: mean and 95% CI over seeds")
+    fig.axes[0].set_xscale("linear")
+    return fig
 
 
 def epoch_curves(results: report.Results) -> pd.DataFrame:
@@ -512,20 +566,25 @@ def is_cnn(point: dict) -> bool:
     return point.get("model.name") == "cnn1d"
 
 
-def channel_arm(results: report.Results) -> report.Results:
-    """The CNN arm's trials, with the channel count c as their width (WIDTH), so that
+def channel_arm(results: report.Results, optimizer: str = "adam") -> report.Results:
+    """One CNN arm's trials (those trained with `optimizer`: "adam", or NOTEBOOK_OPTIMIZER
+    for the notebook's recipe), with the channel count c as their width (WIDTH), so that
     `findings` analyses it as it does the MLP's widths."""
-    return results.select(is_cnn, derived={WIDTH: lambda p: int(p["model.channels"][0])})
+    return results.select(lambda p: is_cnn(p) and p.get("optimizer.name") == optimizer,
+                          derived={WIDTH: lambda p: int(p["model.channels"][0])})
 
 
 def analyze(results: report.Results) -> report.Analysis:
-    """Each arm that has trials: the MLP width sweep (against the published curve) and the
-    CNN channel sweep (the same claims; not yet compared with the notebook's CNN curve)."""
+    """Each arm that has trials: the MLP width sweep (against the published curve), the
+    Adam-trained CNN channel sweep (the same claims) and the notebook-recipe CNN sweep
+    (the same claims, and against the notebook's CNN curve)."""
     arms = [(mlp_analysis, results.select(lambda p: not is_cnn(p))),
-            (cnn_analysis, channel_arm(results))]
+            (cnn_analysis, channel_arm(results)),
+            (notebook_cnn_analysis, channel_arm(results, NOTEBOOK_OPTIMIZER))]
     parts = [analysis(arm) for analysis, arm in arms if len(arm.final("test/accuracy"))]
-    # Only the MLP arm compares its numbers with published ones (the CNN arm's published
-    # claim is qualitative): "reproduced" needs every comparison made within tolerance.
+    # The MLP and notebook-recipe CNN arms compare their numbers with published ones (the
+    # Adam CNN arm's published claim is qualitative): "reproduced" needs every comparison
+    # made within tolerance.
     compared = [matches for _, _, matches in parts if matches is not None]
     return report.Analysis(
         tables={k: v for a, _, _ in parts for k, v in a.tables.items()},
@@ -537,9 +596,10 @@ def analyze(results: report.Results) -> report.Analysis:
 
 
 def cnn_analysis(results: report.Results) -> tuple[report.Analysis, list[str], None]:
-    """The CNN arm: errors and bias–variance against parameters, the verdict; its claims'
-    outcomes; None: no published number is compared (the notebook's CNN curve, another
-    recipe, is not yet)."""
+    """The Adam-trained CNN arm: errors and bias–variance against parameters, the verdict;
+    its claims' outcomes; None: no published number is compared (the notebook's CNN curve,
+    another recipe, is compared with the arm trained with its recipe:
+    `notebook_cnn_analysis`)."""
     f = findings(results)
     rename = {WIDTH: "channels c"}
     errors_table = error_table(f["test"], f["train"], f["params"]).drop(
@@ -625,6 +685,142 @@ def width_text(c: float) -> str:
     return "no c of the grid" if math.isnan(c) else f"c = {c:g}"
 
 
+# ---------------------------------------------------------------- the notebook-recipe CNN arm
+
+def notebook_curve() -> dict[str, float]:
+    """The notebook's CNN curve read by the rules applied to ours: its valley and peak
+    (`valley_and_peak`: c = 10 and 18) with their test errors, and its threshold (the
+    first c with train error < INTERPOLATED: c = 24)."""
+    test = pd.Series(NOTEBOOK_CNN_TEST).sort_index()
+    valley, peak = valley_and_peak(test)
+    return {"valley": valley, "valley_error": float(test[valley]), "peak": peak,
+            "peak_error": float(test[peak]),
+            "threshold": interpolation_width(pd.Series(NOTEBOOK_CNN_TRAIN).sort_index())}
+
+
+def within_a_step(published: float, ours: float, grid: tuple[int, ...]) -> bool:
+    """Whether a published c, on our grid or not, lies within one grid step of our c:
+    between our c's two neighbours on the grid (past an end, one step of the end's ratio)."""
+    if math.isnan(ours):
+        return False
+    i = grid.index(int(ours))
+    low = grid[i - 1] if i > 0 else grid[0] ** 2 / grid[1]
+    high = grid[i + 1] if i + 1 < len(grid) else grid[-1] ** 2 / grid[-2]
+    return low <= published <= high
+
+
+def notebook_comparisons(f: dict[str, Any]) -> dict[str, bool]:
+    """Ours against the notebook's curve, each within the tolerance fixed before the run:
+    its peak and threshold within a grid step of ours, our valley's and peak's test errors
+    within CNN_ERROR_TOLERANCE points of its."""
+    nb, test = notebook_curve(), by_width(f["test"], f["noisy"])
+    return {"location": within_a_step(nb["peak"], f["peak"], f["widths"]),
+            "threshold": within_a_step(nb["threshold"], f["threshold"], f["widths"]),
+            "valley": abs(test[f["valley"]] - nb["valley_error"]) <= CNN_ERROR_TOLERANCE,
+            "height": abs(test[f["peak"]] - nb["peak_error"]) <= CNN_ERROR_TOLERANCE}
+
+
+def notebook_cnn_analysis(results: report.Results) -> tuple[report.Analysis, list[str], bool]:
+    """The CNN trained with the notebook's recipe (label noise only): errors against
+    parameters with the notebook's points, bias–variance, the verdict; the outcomes of its
+    claims (`cnn_checks` but the clean control, which the notebook has not); whether the
+    curve matches the notebook's (`notebook_comparisons`, all within tolerance)."""
+    f = findings(results)
+    checks = {k: v for k, v in cnn_checks(f).items() if k != "clean"}
+    matches = notebook_comparisons(f)
+    params, rename = f["params"], {WIDTH: "channels c"}
+    published = ({NOISES[0]: NOTEBOOK_CNN_TEST}, {NOISES[0]: NOTEBOOK_CNN_TRAIN})
+    peak, last = f["peak"], f["widths"][-1]
+    return report.Analysis(
+        tables={f"{NB}: errors (%) by channels (mean ± 95% CI over seeds) and the notebook's":
+                error_table(f["test"], f["train"], params, *published).rename(columns=rename),
+                f"{NB}: bias–variance decompositions of the test loss (value ± jackknife CI)":
+                bv_table(f["bv"]).rename(columns=rename)},
+        plots={f"{NB}: test error against parameters": error_plot(
+                   f["test"], params, f"{NB}: test error, mean and 95% CI (x: the notebook's)",
+                   published[0], cnn_params),
+               f"{NB}: train error against parameters": error_plot(
+                   f["train"], params, f"{NB}: train error on the noisy labels (x: the notebook's)",
+                   published[1], cnn_params),
+               f"{NB}: bias and variance against parameters (cross-entropy)": term_plot(
+                   f["bv"], params, "cross-entropy", ("bias", "variance"), "nats",
+                   f"{NB}: KL decomposition of the test loss over seeds (jackknife 95% CI)"),
+               f"{NB}: epoch-wise test error at c = {peak} (peak) and c = {last}": epoch_plot(
+                   results, (peak, last))},
+        verdict=notebook_verdict_text(f, checks, matches, int(results.rows["step"].max())),
+        published=notebook_published(f, checks, matches)
+    ), ["confirmed" if ok else "refuted" for ok in checks.values()], all(matches.values())
+
+
+def notebook_verdict_text(f: dict[str, Any], checks: dict[str, bool],
+                          matches: dict[str, bool], steps: int) -> str:
+    """The notebook-recipe arm's claims (as the Adam arm's, without the clean control) and
+    its comparison with the notebook's curve, the rule stated before the numbers."""
+    nb, noisy, widths = notebook_curve(), f["noisy"], f["widths"]
+    test, train = by_width(f["test"], noisy), by_width(f["train"], noisy)
+    valley, peak, threshold = f["valley"], f["peak"], f["threshold"]
+    fall, vp, var = cnn_fall(f), f["variance_peak"], f["variance"]
+    word = {k: "confirmed" if v else "refuted" for k, v in checks.items()}
+    yes = {k: "yes" if v else "no" for k, v in matches.items()}
+    return "\n\n".join([
+        f"**{NB} (SGD 0.01, momentum 0.9, batch {BATCH}, {steps * BATCH // NUM_TRAIN} epochs, "
+        f"label noise {noisy:g}): peak at the interpolation threshold: {word['peak']}.** The "
+        f"test error is {test[valley]:.1f}% at c = {valley}, changes by "
+        f"{report.ci_text(*f['noisy_rise'], digits=1)} points (paired by seed) to "
+        f"{test[peak]:.1f}% at c = {peak} ({params_text(f, peak)} parameters), then "
+        + (f"changes by {report.ci_text(*fall, digits=1)} points to {test.iloc[-1]:.1f}% at "
+           f"c = {widths[-1]}" if peak != widths[-1] else "the grid ends")
+        + f". The first c whose mean train error on the noisy labels is below "
+        f"{INTERPOLATED:g}%: {width_text(threshold)} ({train[peak]:.1f}% at c = {peak}); "
+        + (f"the peak is {grid_steps(peak, threshold, widths)} grid step(s) from it." if
+           not math.isnan(threshold) else "no interpolation threshold on this grid."),
+        f"**{NB}: variance peaks at the threshold: {word['variance']}.** The cross-entropy "
+        f"variance over the seeds is largest at c = {vp} ({var[vp]:.3f} nats; "
+        f"{var.iloc[0]:.3f} at c = {widths[0]}, {var.iloc[-1]:.3f} at c = {widths[-1]}).",
+        f"**{NB} against the notebook's curve: "
+        f"{'matches' if all(matches.values()) else 'does not match'}.** Not matching, fixed "
+        f"before the run: the notebook's peak (c = {nb['peak']}) or its first c with train "
+        f"error 0 (c = {nb['threshold']:g}) not within one step of ours on our grid (between "
+        f"our c's neighbours), or our valley's or peak's mean test error more than "
+        f"{CNN_ERROR_TOLERANCE:g} points from the notebook's ({nb['valley_error']:.2f}% at "
+        f"c = {nb['valley']}, {nb['peak_error']:.2f}% at c = {nb['peak']}; one run per c). "
+        f"Ours: peak c = {peak} (the notebook's within a step: {yes['location']}), threshold "
+        f"{width_text(threshold)} ({yes['threshold']}), valley {test[valley]:.1f}% at "
+        f"c = {valley} ({test[valley] - nb['valley_error']:+.1f} points: {yes['valley']}), "
+        f"peak {test[peak]:.1f}% ({test[peak] - nb['peak_error']:+.1f} points: "
+        f"{yes['height']}). The notebook's rise from valley to peak, one run: "
+        f"{nb['peak_error'] - nb['valley_error']:.1f} points; ours, paired by seed: "
+        f"{report.ci_text(*f['noisy_rise'], digits=1)}. Init: PyTorch's weight variance "
+        f"1/(3 fan_in), biases zero (the notebook's are uniform); source: {SOURCE}.",
+    ])
+
+
+def params_text(f: dict[str, Any], c: int) -> str:
+    return f"{f['params'].get(c, cnn_params(c)):,}"
+
+
+def notebook_published(f: dict[str, Any], checks: dict[str, bool],
+                       matches: dict[str, bool]) -> dict[str, tuple[str, str]]:
+    """The Published-vs-ours rows of the notebook-recipe arm."""
+    nb, test = notebook_curve(), by_width(f["test"], f["noisy"])
+    row, valley, peak = f["peak_row"], f["valley"], f["peak"]
+    within = {k: "within tolerance" if v else "outside tolerance" for k, v in matches.items()}
+    return {
+        f"{NB}: peak c (test error), 15% label noise": (
+            f"{nb['peak']} ({nb['peak_error']:.2f}%)",
+            f"{peak} ({report.ci_text(row['mean'], row['low'], row['high'], digits=1)}%; rise "
+            f"from c = {valley}, paired by seed: {report.ci_text(*f['noisy_rise'], digits=1)} "
+            f"points; location {within['location']}, height {within['height']})"),
+        f"{NB}: valley test error": (
+            f"{nb['valley_error']:.2f}% at c = {nb['valley']}",
+            f"{test[valley]:.1f}% at c = {valley} ({within['valley']})"),
+        f"{NB}: first c with train error 0": (
+            f"{nb['threshold']:g}", f"{width_text(f['threshold'])} (train error < "
+            f"{INTERPOLATED:g}%; {within['threshold']}; the peak at it: "
+            f"{'confirmed' if checks['peak'] else 'refuted'})"),
+    }
+
+
 def mlp_analysis(results: report.Results) -> tuple[report.Analysis, list[str], bool]:
     """Error curves against parameters, the peak and threshold, the clean control, the
     bias–variance decomposition across seeds, epoch-wise curves at the peak, the verdict;
@@ -665,15 +861,18 @@ def mlp_analysis(results: report.Results) -> tuple[report.Analysis, list[str], b
         }), list(words.values()), checks["location"] and checks["height"]
 
 
-def error_table(test_sum: pd.DataFrame, train_sum: pd.DataFrame,
-                params: dict[int, int]) -> pd.DataFrame:
-    """width, parameters, noise, test and train error with CIs, and the published values."""
+def error_table(test_sum: pd.DataFrame, train_sum: pd.DataFrame, params: dict[int, int],
+                published_test: dict[float, dict[int, float]] = PUBLISHED_TEST,
+                published_train: dict[float, dict[int, float]] = PUBLISHED_TRAIN
+                ) -> pd.DataFrame:
+    """width, parameters, noise, test and train error with CIs, and the published values
+    (NaN where the source has none for that width)."""
     test = report.with_ci_column(test_sum, "test error").drop(columns="n")
     train = report.with_ci_column(train_sum, "train error").drop(columns="n")
     table = test.merge(train, on=[WIDTH, NOISE])
     table.insert(1, "parameters", table[WIDTH].map(params))
-    for column, published in (("published test", PUBLISHED_TEST),
-                              ("published train", PUBLISHED_TRAIN)):
+    for column, published in (("published test", published_test),
+                              ("published train", published_train)):
         table[column] = [published.get(n, {}).get(w, math.nan)
                          for w, n in zip(table[WIDTH], table[NOISE])]
     return table.sort_values([NOISE, WIDTH], ascending=[False, True])

@@ -17,16 +17,19 @@ from __future__ import annotations
 import importlib.util
 import os
 
+from jaxdl.study import sweep
+
 _SPEC = importlib.util.spec_from_file_location(
     "double_descent_study", os.path.join(os.path.dirname(os.path.abspath(__file__)), "double_descent.py"))
 dd = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(dd)
 
 get_config, measure, analyze = dd.get_config, dd.measure, dd.analyze
-SWEEP = dd.cnn_arm(dd.CHANNELS)
+SWEEP = sweep.concat(dd.cnn_arm(dd.CHANNELS), dd.notebook_cnn_arm(dd.NOTEBOOK_CHANNELS))
 SEEDS = dd.SEEDS
 METRICS = dd.METRICS
 PUBLISHED = {"CNN: peak where train error first reaches 0 (Nakkiran et al. 2019)":
-             "yes (CIFAR-10 ResNets and CNNs)"}
+             "yes (CIFAR-10 ResNets and CNNs)", **dd.NOTEBOOK_PUBLISHED}
 QUICK = {"overrides": dd.QUICK["overrides"], "seeds": range(2),
-         "sweep": dd.cnn_arm((8, 32, 90), steps=400)}
+         "sweep": sweep.concat(dd.cnn_arm((8, 32, 90), steps=400),
+                               dd.notebook_cnn_arm((8, 16, 32), steps=400))}

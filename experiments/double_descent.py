@@ -155,10 +155,11 @@ def cnn_arm(channels: tuple[int, ...], steps: int = CNN_STEPS) -> list[dict]:
 # The notebook's CNN recipe as a second CNN arm (issue 17): its cell 10 trains the CNN with
 # SGD 0.01, momentum 0.9, batch 100 for 500 epochs, label noise 0.15 only, PyTorch's default
 # init (weight variance 1/(3 fan_in), as the MLP's init_scale 1/√3; biases zero here), one
-# run per c. Channels: our grid around the notebook's valley (c = 10), peak (18) and
-# threshold (24), plus c = 18 itself; c = 64 and 90 left out for time (a trial of 20000
-# steps at c = 45 takes ~NN s on 2 busy cores; c = 64 about twice that).
-NOTEBOOK_CHANNELS = (8, 11, 16, 18, 23, 32, 45)
+# run per c. Channels: our grid from below the notebook's valley (c = 10) past its peak
+# (18) and threshold (24) to c = 64, plus c = 18 itself; c = 90 left out for time (a trial
+# of 20000 steps took 40 s at c = 45 on 2 busy cores, `jaxdl sweep` of this arm's c = 45
+# seed 0 alone; c = 90's Adam trials took 3.3x c = 45's).
+NOTEBOOK_CHANNELS = (8, 11, 16, 18, 23, 32, 45, 64)
 NOTEBOOK_OPTIMIZER = "momentum"
 NB = "CNN, notebook recipe"  # the prefix of this arm's tables, plots and claims
 # The notebook's CNN curve (SOURCE, cell 10; one run per c, label noise 0.15): test and

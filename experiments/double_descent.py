@@ -113,9 +113,10 @@ valley, peak and threshold are read from its printed curve by the rules applied 
 CNN, notebook recipe, measured (40 trials: 39 in 601 s of sweep, 10 min 16 s of wall
 time holding the compute lock, at nice 10 on a busy 2-core Intel Xeon, plus c = 45
 seed 0 timed alone first, 40 s; 5 to 15 s a trial for c <= 32, 25 to 46 s for c = 45
-and 64; report in docs/studies/double_descent_cnn/report.md) — both claims confirmed; the
-curve within tolerance but for the peak's height, so it does not match (status stays
-"reproduced in direction"):
+and 64; reports in docs/studies/double_descent_cnn/ and, with the MLP's trials,
+docs/studies/double_descent/) — both claims confirmed; the curve within tolerance but for
+the peak's height, so it does not match: double_descent_cnn stays "reproduced in
+direction", and double_descent, whose MLP matched, goes from "reproduced" to it:
 - test error 19.5% at c = 8 (the valley; notebook 19.64% at c = 10, 21.95% at c = 8),
   21.0% at c = 11, up to 30.5 ± 1.6% at c = 18 and 30.7 ± 1.9% at c = 23 (the peak, 4,518
   parameters), then 28.7% at c = 32 and 27.4% at c = 64; paired by seed, the rise valley

@@ -255,7 +255,7 @@ def head_name(backbone: nn.Module, sample_x: Any) -> str:
 class MLPHead(nn.Module):
     """Dense-BN-ReLU per hidden width, then Dense (no activation): SimCLR's projector;
     without `batch_norm`, Dense-ReLU (the MNIST-1D notebook's projector). `init`: the
-    weight initialiser (`layers.INITS`), at scale 1."""
+    weight initialiser (`jaxdl.models.layers.INITS`), at scale 1."""
     widths: tuple[int, ...]
     batch_norm: bool = True
     init: str = "lecun"

@@ -176,6 +176,17 @@ def comparisons(final: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(rows)[columns] if rows else pd.DataFrame(columns=columns)
 
 
+def same_size_changes(final: pd.DataFrame) -> pd.DataFrame | None:
+    """Each mixture against 16,000 default signals (the same pool size) at the steps the
+    mixture was trained for, paired by seed; None without both."""
+    same_size = "16,000 default"
+    mixed = final[final["pool"].str.contains("+", regex=False)]
+    parts = [paired_changes(final, same_size, [name], int(steps))
+             for (name, steps), _ in mixed.groupby(["pool", "steps"])
+             if ((final["pool"] == same_size) & (final["steps"] == steps)).any()]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
 def more_data_outcomes(changes: pd.DataFrame) -> tuple[str, str]:
     """The claim's two parts, from one kind of comparison against the 4,000 default
     signals (`comparisons` of one kind), paired by seed: more default data helps (refuted
@@ -201,10 +212,7 @@ def analyze(results: report.Results) -> report.Analysis:
     changes = comparisons(final)
     outcomes = {kind: more_data_outcomes(changes[changes["kind"] == kind])
                 for kind in ("equal steps", "equal epochs")}
-    same_size = "16,000 default"
-    mixtures = sorted({p for p in final["pool"] if "+" in p})
-    worth = (paired_changes(final, same_size, mixtures, STEPS)
-             if same_size in set(final["pool"]) and mixtures else None)
+    worth = same_size_changes(final)
     steps_more, steps_shifted = outcomes["equal steps"]
     epochs_more, epochs_shifted = outcomes["equal epochs"]
     verdict = (
@@ -255,6 +263,8 @@ def _kind_text(changes: pd.DataFrame, which: str) -> str:
                 f"{r['pool']} ({r['steps']:,} steps, {r['epochs']:g} epochs; against "
                 f"{r['against_steps']:,} steps) {report.ci_text(r['mean'], r['low'], r['high'], 3)}"
                 for _, r in rows.iterrows()) + ".")
+        else:
+            texts.append(f"At {kind}: no pair of trials to compare.")
     return " ".join(texts)
 
 

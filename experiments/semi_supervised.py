@@ -132,7 +132,11 @@ def student_config(teacher: ml_collections.ConfigDict, teacher_dir: str,
     """The student: the teacher's recipe, seed and augmentation on all TRAIN training
     signals — the first `labelled` with their labels, the rest with the teacher's
     pseudo-labels where it is confident — batch BATCH."""
-    overrides = ["data.train_split=0.8", f"batch_size={BATCH}", "objective.name=distill",
+    # Streamed batches (the device path's, bit for bit: jaxdl/data/stream.py): the kept
+    # count differs per teacher, and a device-resident set of a new size compiles the step
+    # again (~7 s on 2 CPU cores), a streamed one keeps one program for every student.
+    overrides = ["data.train_split=0.8", "data.placement=stream", f"batch_size={BATCH}",
+                 "objective.name=distill",
                  f"objective.teacher={teacher_dir}", "objective.hard=True",
                  f"objective.threshold={THRESHOLD}", f"objective.labelled={labelled}"]
     config = config_lib.apply_overrides(teacher.copy_and_resolve_references(), overrides)

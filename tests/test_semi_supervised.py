@@ -1,0 +1,59 @@
+"""Pseudo-labelling against supervised training as a claim (experiments/semi_supervised.py):
+the study's verdict rules by hand, then the claims on the study's --quick variant at the
+study's own thresholds — and, once, that the rule does not confirm when the effect is
+removed.
+
+    PYTHONPATH=. python -m pytest -q tests/test_semi_supervised.py
+
+QUICK_CLAIM_DOC
+"""
+import importlib.util
+
+import numpy as np
+import pandas as pd
+
+from jaxdl.study import report, run, sweep
+
+PATH = "experiments/semi_supervised.py"
+SPEC = importlib.util.spec_from_file_location("semi_supervised", PATH)
+semi = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(semi)
+
+
+def table(arms: dict) -> pd.DataFrame:
+    """A trial table: arms[arm][fraction] = each seed's test accuracy."""
+    return pd.DataFrame([{"arm": arm, "fraction": f, "seed": s, "value": v}
+                         for arm, by in arms.items() for f, values in by.items()
+                         for s, v in enumerate(values)])
+
+
+TEACHER = {0.01: [0.50, 0.55, 0.45, 0.52, 0.48], 0.1: [0.84, 0.83, 0.85, 0.84, 0.86]}
+
+
+def student(gains: dict) -> dict:
+    return {f: [t + g for t, g in zip(TEACHER[f], gains[f])] for f in TEACHER}
+
+
+def test_verdict_rules_by_hand():
+    helps = student({0.01: [0.05, 0.06, 0.04, 0.05, 0.07], 0.1: [0.01, 0.0, 0.02, 0.01, 0.0]})
+    assert semi.verdicts(table({semi.AUGMENTED: TEACHER, semi.PSEUDO: helps})) == {
+        "gain": semi.CONFIRMED, "shrinks": semi.CONFIRMED}
+    hurts = student({0.01: [-0.05, -0.06, -0.04, -0.05, -0.07], 0.1: [0.0] * 5})
+    assert semi.verdicts(table({semi.AUGMENTED: TEACHER, semi.PSEUDO: hurts})) == {
+        "gain": semi.REFUTED, "shrinks": semi.REFUTED}  # below 0, and it grows to 0
+    noisy = student({0.01: [0.05, -0.04, 0.02, -0.03, 0.01], 0.1: [0.01, -0.04, 0.03, 0.0, 0.0]})
+    assert semi.verdicts(table({semi.AUGMENTED: TEACHER, semi.PSEUDO: noisy})) == {
+        "gain": semi.NOT_RESOLVED, "shrinks": semi.NOT_RESOLVED}
+    # Without a pseudo-label arm (a sweep of supervised trials only) nothing is decided.
+    assert semi.verdicts(table({semi.AUGMENTED: TEACHER})) == {
+        "gain": semi.NOT_RESOLVED, "shrinks": semi.NOT_RESOLVED}
+
+
+def test_the_arms_are_paired_by_seed():
+    # Seeds 0..4 of the student against the same seeds of its teacher: +0.05 each. Paired
+    # the wrong way round (seed order reversed) the differences would scatter by ±0.1.
+    helps = student({0.01: [0.05] * 5, 0.1: [0.05] * 5})
+    d = semi.paired(table({semi.AUGMENTED: TEACHER, semi.PSEUDO: helps}), semi.PSEUDO,
+                    semi.AUGMENTED)
+    np.testing.assert_allclose(d["value"], 0.05, atol=1e-12)
+    assert len(d) == 10 and set(d["fraction"]) == {0.01, 0.1}

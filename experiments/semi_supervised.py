@@ -335,7 +335,7 @@ def gain_plot(table: pd.DataFrame) -> Figure:
         ax.set_xticks(sorted(s["fraction"]), [f"{f:.0%}" for f in sorted(s["fraction"])])
     ax.axhline(0, color="k", lw=1, ls="--")
     ax.set(xlabel="fraction of the 4000 training signals labelled",
-           ylabel="student − its supervised teacher (test accuracy)")
+           ylabel="pseudo-labels − supervised + aug")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

@@ -7,10 +7,12 @@ removed.
 
 QUICK_CLAIM_DOC
 """
+import dataclasses
 import importlib.util
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from jaxdl.study import report, run, sweep
 
@@ -57,3 +59,29 @@ def test_the_arms_are_paired_by_seed():
                     semi.AUGMENTED)
     np.testing.assert_allclose(d["value"], 0.05, atol=1e-12)
     assert len(d) == 10 and set(d["fraction"]) == {0.01, 0.1}
+
+
+def test_claims_on_the_quick_variant(tmp_path):
+    study = sweep.load_study(PATH, quick=True)
+    run.run_study(study, str(tmp_path), progress=False)
+    _, results, missing = report.load_results([str(tmp_path)])
+    assert not missing
+    trials = semi.trial_table(results)
+    assert semi.shrink_verdict(trials)[0] == semi.CONFIRMED  # Oliver et al. 2018, Fig. 4
+    # Without the effect — the student replaced by its supervised teacher, what a student
+    # that learned nothing from the unlabelled part would score — the rule does not confirm.
+    teachers = trials[trials["arm"] == semi.AUGMENTED]
+    control = pd.concat([teachers, teachers.assign(arm=semi.PSEUDO)])
+    assert semi.verdicts(control) == {"gain": semi.NOT_RESOLVED, "shrinks": semi.NOT_RESOLVED}
+
+
+@pytest.mark.slow
+def test_the_gain_with_few_labels_at_the_full_budget(tmp_path):
+    few = semi.supervised_point(min(semi.FRACTIONS), semi.AUGMENT)
+    study = sweep.load_study(PATH)
+    study = dataclasses.replace(study, trials=tuple(t for t in study.trials if t.point == few))
+    assert len(study.trials) == len(semi.SEEDS)
+    run.run_study(study, str(tmp_path), progress=False)
+    _, results, missing = report.load_results([str(tmp_path)])
+    assert not missing
+    assert semi.gain_verdict(semi.trial_table(results))[0] == semi.CONFIRMED  # Lee 2013

@@ -67,7 +67,7 @@ def test_claims_on_the_quick_variant(tmp_path):
     _, results, missing = report.load_results([str(tmp_path)])
     assert not missing
     trials = semi.trial_table(results)
-    assert semi.shrink_verdict(trials)[0] == semi.CONFIRMED  # Oliver et al. 2018, Fig. 4
+    assert semi.shrink_verdict(trials)[0] == semi.CONFIRMED  # the gain shrinks (Oliver et al. 2018)
     # Without the effect — the student replaced by its supervised teacher, what a student
     # that learned nothing from the unlabelled part would score — the rule does not confirm.
     teachers = trials[trials["arm"] == semi.AUGMENTED]

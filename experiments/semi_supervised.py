@@ -119,7 +119,6 @@ BATCH = 100
 CONFIRMED, REFUTED, NOT_RESOLVED = svs.CONFIRMED, svs.REFUTED, svs.NOT_RESOLVED
 SUPERVISED, AUGMENTED = "supervised", "supervised + aug"
 PSEUDO, SSL = "pseudo-labels", "SimCLR + linear probe"
-ARMS = (SUPERVISED, AUGMENTED, PSEUDO, SSL)
 
 
 def supervised_point(fraction: float, augment: str) -> dict:

@@ -3,7 +3,7 @@ the study's verdict rules by hand, then the claims on the study's --quick varian
 study's own thresholds — and, once, that the rule does not confirm when the effect is
 removed.
 
-    PYTHONPATH=. python -m pytest -q tests/test_semi_supervised.py             # 3 passed, ~66 s
+    PYTHONPATH=. python -m pytest -q tests/test_semi_supervised.py             # 3 passed, 66-82 s
     PYTHONPATH=. python -m pytest -q -m slow tests/test_semi_supervised.py     # the 1% gain
 
 (wall times on 2 busy shared CPU cores, Intel Xeon.)

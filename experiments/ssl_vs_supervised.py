@@ -136,12 +136,20 @@ def measure(ctx) -> dict[str, float]:
         if ctx.config.augment.name != "none":
             out.update(early_stopped(ctx, x_test, y_test))
         return out
+    return probe_accuracies(ctx, FRACTIONS, x_test, y_test)
+
+
+def probe_accuracies(ctx, fractions, x_test: np.ndarray, y_test: np.ndarray
+                     ) -> dict[str, float]:
+    """{probe_<f>pct: test accuracy} of a linear probe on the SSL trial's representation of
+    the first f·TRAIN training signals, per label fraction f (experiments/semi_supervised.py
+    probes its own fractions)."""
     ds = ctx.run.dataset
     features = lambda x: linear_probe.features_by_layer(
         ctx.run.model, ctx.state.params, ctx.state.model_state, x)["representation"]
     train, test = features(ds.x_train), features(x_test)
     out = {}
-    for f in FRACTIONS:
+    for f in fractions:
         k = int(round(f * TRAIN))
         probe = linear_probe.fit_linear_probe(ctx.key, train[:k], ds.y_train[:k], test, y_test,
                                               ds.num_classes)

@@ -27,6 +27,12 @@ order, checkpoints and resume are the ordinary ones — only the targets are flo
   experiments/deep_bootstrap.py, where no input is seen twice while
   steps × batch_size ≤ num_inputs.
 
+Pseudo-labels (self-training, Lee 2013; Xie et al. 2020): with `hard` the targets are
+the teacher's argmax class ids; with `threshold` > 0 only the inputs whose teacher
+confidence (largest softmax probability of its logits, at temperature 1, as FixMatch's
+0.95 threshold) is at least `threshold` are kept (`teacher_targets`); with `labelled` = k
+the first k training inputs keep their own labels and the teacher labels only the rest.
+
 The test set keeps its labels: test/loss is the cross-entropy on them, test/accuracy
 the usual. On the distillation inputs, train/loss is the distillation loss and
 train/accuracy the agreement with the teacher's argmax.
@@ -48,7 +54,7 @@ from jaxdl import models
 from jaxdl.training import checkpoint as checkpoint_lib
 from jaxdl.training import resume
 
-__all__ = ["teacher_logits_fn", "distillation_inputs", "with_teacher_targets"]
+__all__ = ["teacher_logits_fn", "distillation_inputs", "teacher_targets", "with_teacher_targets"]
 
 
 def teacher_logits_fn(teacher: str, num_outputs: int, sample_x: np.ndarray):
@@ -94,11 +100,41 @@ def distillation_inputs(config: ml_collections.ConfigDict, dataset: data_lib.Dat
     return data_lib.load("mnist1d", **options).x_train
 
 
+def teacher_targets(logits: np.ndarray, hard: bool = False, threshold: float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, targets) of the teacher's `logits` (n, k): keep[i] when input i's confidence,
+    the largest softmax probability (temperature 1), is at least `threshold` (0 keeps all:
+    a probability is > 0); targets the logits (float32), or with `hard` their argmax class
+    ids (int32, pseudo-labels) — of every input, kept or not."""
+    logits = np.asarray(logits, np.float32)
+    confidence = np.asarray(jax.nn.softmax(logits, axis=-1)).max(-1)
+    targets = logits.argmax(-1).astype(np.int32) if hard else logits
+    return confidence >= threshold, targets
+
+
 def with_teacher_targets(config: ml_collections.ConfigDict, dataset: data_lib.Dataset,
                          batch_size: int = 2000) -> data_lib.Dataset:
-    """`dataset` with its training set replaced by (distillation inputs, teacher logits)."""
+    """`dataset` with its training set replaced by (distillation inputs, teacher targets):
+    the first `objective.labelled` inputs with their own labels, then those of the rest
+    that `teacher_targets` keeps; ConfigError (one line) when too few are left."""
+    o = config.objective
     x = distillation_inputs(config, dataset)
-    logits = teacher_logits_fn(config.objective.teacher, dataset.num_outputs, x[:1])
-    targets = np.concatenate([np.asarray(logits(jnp.asarray(x[i:i + batch_size])))
-                              for i in range(0, len(x), batch_size)])
-    return dataclasses.replace(dataset, x_train=x, y_train=targets.astype(np.float32))
+    k = o.get("labelled", 0)
+    if k > len(x):
+        raise config_lib.ConfigError(f"config.objective.labelled: must be <= the {len(x)} "
+                                     f"training inputs, got {k}")
+    logits = teacher_logits_fn(o.teacher, dataset.num_outputs, x[:1])
+    unlabelled = x[k:]
+    out = np.concatenate([np.asarray(logits(jnp.asarray(unlabelled[i:i + batch_size])))
+                          for i in range(0, len(unlabelled), batch_size)] or
+                         [np.zeros((0, dataset.num_outputs), np.float32)])
+    keep, targets = teacher_targets(out, o.get("hard", False), o.get("threshold", 0.0))
+    x_new = np.concatenate([x[:k], unlabelled[keep]])
+    y_new = np.concatenate([dataset.y_train[:k].astype(np.int32), targets[keep]]) if k else \
+        targets[keep]
+    if len(x_new) < config.batch_size:
+        raise config_lib.ConfigError(
+            f"config.objective.threshold: keeps {int(keep.sum())} of the teacher's "
+            f"{len(unlabelled)} inputs ({k} labelled besides), fewer than batch_size "
+            f"{config.batch_size}, got {o.get('threshold', 0.0)}")
+    return dataclasses.replace(dataset, x_train=x_new, y_train=y_new)

@@ -65,6 +65,10 @@ Measured (15 trials, 966 s for the sweep, measurements included — 16 min 17 s 
 """
 from __future__ import annotations
 
+import importlib.util
+import os
+from typing import Any
+
 import ml_collections
 import numpy as np
 import pandas as pd
@@ -74,19 +78,40 @@ from jaxdl import models, rng
 from jaxdl.probes import stitching
 from jaxdl.study import report, sweep
 
+# SimCLR in the MNIST-1D notebook's recipe: experiments/ssl_methods.py's (one place for it).
+_SPEC = importlib.util.spec_from_file_location(
+    "ssl_methods_study", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ssl_methods.py"))
+ssl_methods = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(ssl_methods)
+
 LAYERS = {"cnn1d": ("Conv_0", "Conv_1", "Conv_2"), "mlp": ("Dense_0", "Dense_1")}
 SUPERVISED = {"objective.name": "supervised", "augment.name": "none"}
 CNN = {"model.name": "cnn1d", **SUPERVISED}
+
+
+def notebook_simclr(steps: int) -> dict[str, Any]:
+    """The CNN trained with SimCLR in the notebook's recipe (views, torch init, projector
+    125-16 without BN, InfoNCE at tau 0.5), `steps` long (the notebook's: 8000)."""
+    return {"model.name": "cnn1d",
+            **ssl_methods.arms(steps, ablations=False)[ssl_methods.NOTEBOOK]}
+
+
+# The first three points are those of before the notebook's arm: their trials' ids unchanged.
 MODELS = [CNN,
           {"model.name": "mlp", "model.width": 100, "model.depth": 2, **SUPERVISED},
-          {"model.name": "cnn1d", "objective.name": "simclr", "augment.name": "mnist1d"}]
+          {"model.name": "cnn1d", "objective.name": "simclr", "augment.name": "mnist1d"},
+          notebook_simclr(ssl_methods.NOTEBOOK_STEPS)]
 # Penalties measured per layer: (name, bottom, stitch-fit options). "before": the fit of
 # the first version of this study (identity init, 500 Adam steps at a constant 1e-2).
 KINDS = {"seeds": {}, "self": {}, "random": {}, "identity_init": {"init": "identity"},
-         "before": {"init": "identity", "steps": 500, "lr": 1e-2, "decay": False}, "ssl": {}}
+         "before": {"init": "identity", "steps": 500, "lr": 1e-2, "decay": False}, "ssl": {},
+         "ssl_notebook": {}}
 BOTTOMS = {"seeds": "another seed", "self": "B itself", "random": "random init",
            "identity_init": "another seed, identity init", "before": "another seed, first version",
-           "ssl": "SimCLR, another seed"}
+           "ssl": "SimCLR, another seed", "ssl_notebook": "SimCLR notebook recipe, another seed"}
+# Claim 3's bottoms, each decided on its own: the SimCLR CNN in our recipe and in the notebook's.
+SSL_RECIPES = {"ssl": "our recipe", "ssl_notebook": "the MNIST-1D notebook's recipe"}
+SSL_KINDS = tuple(SSL_RECIPES)
 STITCH_STEPS = 10_000  # Adam steps of each stitch (tests may shorten)
 NEAR_ZERO, SMALL, LARGE = 0.03, 0.05, 0.1  # the verdicts' bars on a mean penalty
 
@@ -97,7 +122,7 @@ PUBLISHED = {"stitching penalty between seeds": "≈ 0 (a few % at most)",
              "stitching penalty from a random-init bottom": "large (beyond the first layers)",
              "stitching penalty, self-supervised bottom into a supervised top": "small (a few %)"}
 QUICK = {"overrides": {"steps": 1000, "eval_every": 500, "checkpoint_every": 1000},
-         "seeds": range(2), "sweep": [MODELS[0], MODELS[2]]}
+         "seeds": range(2), "sweep": [MODELS[0], MODELS[2], notebook_simclr(1000)]}
 
 
 def get_config(name: str | None = None) -> ml_collections.ConfigDict:
@@ -113,10 +138,11 @@ def measure(ctx) -> dict[str, float]:
     supervised = ctx.config.objective.name == "supervised"
     if supervised:
         model, state_b = ctx.run.model, ctx.load(seed=other)
-    else:  # B: the supervised CNN of the next seed
-        options = {k: v for k, v in ctx.config.model.items() if k != "name"}
-        model = models.build(ctx.config.model.name, ctx.run.dataset.num_outputs, **options)
-        state_b = ctx.load(seed=other, point=CNN)
+    else:  # B: the supervised CNN of the next seed, built from its own config
+        trial_b = _trial_at(ctx, CNN, other)
+        options = {k: v for k, v in trial_b.config.model.items() if k != "name"}
+        model = models.build(trial_b.config.model.name, ctx.run.dataset.num_outputs, **options)
+        state_b = ctx._load(trial_b)
     b = {"params": state_b.params, **state_b.model_state}
     if supervised:
         init = ctx.run.init(rng.purpose_key(ctx.key, 0))
@@ -124,7 +150,8 @@ def measure(ctx) -> dict[str, float]:
                    "random": {"params": init.params, **init.model_state}}
         bottoms |= {"identity_init": bottoms["seeds"], "before": bottoms["seeds"]}
     else:  # the SimCLR backbone's convolutions, B's head only to complete the tree
-        bottoms = {"ssl": {"params": {**state_b.params, **ctx.state.params["backbone"]}}}
+        bottoms = {_ssl_kind(ctx.trial.point):
+                   {"params": {**state_b.params, **ctx.state.params["backbone"]}}}
     out = {}
     for i, layer in enumerate(LAYERS[ctx.config.model.name]):
         key = rng.purpose_key(ctx.key, i + 1)
@@ -136,6 +163,22 @@ def measure(ctx) -> dict[str, float]:
             out[f"{kind}_{layer}"] = result["penalty"]
             out[f"{kind}_{layer}_train_accuracy"] = result["train_accuracy_stitched"]
     return out
+
+
+def _ssl_kind(point: dict[str, Any]) -> str:
+    """'ssl_notebook' for a SimCLR trial in the notebook's recipe (any length), else 'ssl'."""
+    recipe = ssl_methods.NOTEBOOK_RECIPE.items()
+    return "ssl_notebook" if all(point.get(k) == v for k, v in recipe) else "ssl"
+
+
+def _trial_at(ctx, point: dict[str, Any], seed: int) -> sweep.Trial:
+    """The finished trial at exactly `point` and `seed`. (ctx.load merges `point` into this
+    trial's point: a notebook-recipe trial's extra keys — steps, projector, init — would
+    stay, and no supervised trial has them.)"""
+    for t in ctx._trials:
+        if t.point == point and t.seed == seed:
+            return t
+    raise sweep.StudyError(f"measure: no trial at {point} seed {seed} in this sweep (shard)")
 
 
 def penalty_table(results: report.Results) -> pd.DataFrame:
@@ -156,7 +199,7 @@ def penalty_table(results: report.Results) -> pd.DataFrame:
 def analyze(results: report.Results) -> report.Analysis:
     table = penalty_table(results)
     of = lambda kind: table[table.bottom == kind]
-    seeds, rand, ssl = of("seeds"), of("random"), of("ssl")
+    seeds, rand = of("seeds"), of("random")
     beyond_first = rand[~rand.layer.isin(["Conv_0", "Dense_0"])]
     text = lambda rows: "; ".join(f"{r.model} {r.layer} {report.ci_text(r['mean'], r['low'], r['high'], 3)}"
                                   for _, r in rows.iterrows())
@@ -169,9 +212,11 @@ def analyze(results: report.Results) -> report.Analysis:
         f"{_outcome(beyond_first, LARGE, above=True)}"
         f"** (large: above {LARGE}). " + text(rand) + ". A first layer is a linear map of the input of full rank in "
         "any network, so the affine stitch recovers B's first layer from a random one exactly.\n\n")
-    if len(ssl):
-        verdict += (f"**A SimCLR bottom into a supervised top stitches with a small penalty: "
-                    f"{_outcome(ssl, SMALL)}** (small: at most {SMALL}). " + text(ssl) + ".\n\n")
+    for kind, recipe in SSL_RECIPES.items():
+        if len(of(kind)):
+            verdict += (f"**A SimCLR bottom ({recipe}) into a supervised top stitches with a "
+                        f"small penalty: {_outcome(of(kind), SMALL)}** (small: at most {SMALL}). "
+                        + text(of(kind)) + ".\n\n")
     before = of("before")
     if len(before):
         verdict += ("The first version's stitch fit (identity init, 500 steps at a constant "
@@ -185,17 +230,19 @@ def analyze(results: report.Results) -> report.Analysis:
                      PUBLISHED["stitching penalty from a random-init bottom"],
                      f"beyond the first layer min {_at(beyond_first, 'idxmin')}, max "
                      f"{_at(beyond_first, 'idxmax')} (above {LARGE}: {outcomes[1]})")}
-    if len(ssl):
-        key = "stitching penalty, self-supervised bottom into a supervised top"
-        outcomes.append(_outcome(ssl, SMALL))
-        published[key] = (PUBLISHED[key], f"max {_at(ssl, 'idxmax')} (at most {SMALL}: "
-                                          f"{outcomes[2]})")
+    claim = "stitching penalty, self-supervised bottom into a supervised top"
+    for kind, recipe in SSL_RECIPES.items():  # one claim row (and outcome) per SimCLR arm
+        if len(of(kind)):
+            outcomes.append(_outcome(of(kind), SMALL))
+            key = claim if kind == "ssl" else f"{claim} ({recipe})"  # the first: as before
+            published[key] = (PUBLISHED[claim], f"max {_at(of(kind), 'idxmax')} (at most "
+                                                f"{SMALL}: {outcomes[-1]})")
     shown = table.assign(bottom=table.bottom.map(BOTTOMS))
     return report.Analysis(
         tables={"Stitching penalty (mean ± 95% CI over seeds)":
                 report.with_ci_column(shown, "penalty")},
         plots={"Stitching penalty against layer": _plot(table[table.bottom.isin(
-            ["seeds", "random", "ssl", "before"])])},
+            ["seeds", "random", *SSL_KINDS, "before"])])},
         verdict=verdict, published=published,
         # The published penalties are of CIFAR-10 ResNets: only the claims compare.
         status=report.status_of(outcomes))

@@ -9,17 +9,22 @@ representations"), and so is it for a self-supervised bottom into a supervised t
 while a bottom taken from a randomly initialized network gives a large penalty — so a
 small penalty is informative, not an artefact of the trainable stitch.
 
-    jaxdl sweep experiments/stitching.py            # CNN, MLP, SimCLR CNN; 5 seeds each
-    jaxdl sweep experiments/stitching.py --quick    # CNN and SimCLR CNN, 2 seeds, 1000 steps
+    jaxdl sweep experiments/stitching.py            # CNN, MLP, 2 SimCLR CNNs; 5 seeds each
+    jaxdl sweep experiments/stitching.py --quick    # CNN and both SimCLR CNNs, 2 seeds, 1000 steps
 
 Setting: the published MNIST-1D CNN (stitched after each of its 3 convolutions), an MLP
 of the published width (100-100, plain: the published MLP's second layer has a skip
 connection around it, so its output is not all that its top reads and
 `stitching.check_stitchable` refuses it), and the CNN trained with SimCLR (the
 `mnist1d` views of experiments/ssl_methods.py), all 6000 steps of the published recipe
-(Adam 1e-2, batch 100). Seed s is stitched into the supervised network of seed s+1
-(cyclically): the same B for every bottom — another seed, B itself (a check of the
-stitch's fit), a random-init network, the SimCLR network of seed s. Stitching layer
+(Adam 1e-2, batch 100); and the CNN trained with SimCLR in the MNIST-1D notebook's recipe
+(experiments/ssl_methods.py's NOTEBOOK_RECIPE, loaded from that file: its views
+`mnist1d_notebook`, PyTorch's default init, the projector 125-ReLU-16 without BN,
+InfoNCE at temperature 0.5, 8000 steps; its representation is linearly decodable at
+0.769 ± 0.050 with the notebook's probe against our recipe's 0.733 ± 0.016,
+docs/studies/ssl_methods/report.md). Seed s is stitched into the supervised network of
+seed s+1 (cyclically): the same B for every bottom — another seed, B itself (a check of
+the stitch's fit), a random-init network, either SimCLR network of seed s. Stitching layer
 (jaxdl/probes/stitching.py): per-channel standardization (the BN before), then a
 per-position affine map (the 1×1 conv, with the BN after folded in), started at the
 least-squares map onto B's representation and trained on B's cross-entropy on the
@@ -36,6 +41,15 @@ carried the dummy input's activations, so "B's top from Dense_1" was another net
 −0.060. Identity init
 alone leaves B's ReLUs fed by unrelated units and stays stuck at a first layer (MLP
 Dense_0: 0.094 after 10,000 steps); the least-squares init is exact there.
+
+The notebook-recipe SimCLR CNN starts from PyTorch's init (uniform ±1/sqrt(fan_in), with
+biases), B's top from lecun normal. That difference does not enter the stitch by itself:
+B's top is frozen after training, and A's layer is standardized per channel before the
+affine map, so any per-channel scale and offset of A's representation — what a different
+init scale would leave — gets the same stitch
+(tests/test_stitching.py::test_the_stitch_does_not_see_a_per_channel_scale_and_offset_of_the_bottom).
+The init matters only through the features A learns from it, which is what the penalty
+measures.
 
 Published result it checks: on CIFAR-10 ResNets the paper finds stitching penalties of
 at most a few percent between seeds at all layers, and between SimCLR-trained and

@@ -46,8 +46,8 @@ The notebook-recipe SimCLR CNN starts from PyTorch's init (uniform ±1/sqrt(fan_
 biases), B's top from lecun normal. That difference does not enter the stitch by itself:
 B's top is frozen after training, and A's layer is standardized per channel before the
 affine map, so any per-channel scale and offset of A's representation — what a different
-init scale would leave — gets the same stitch
-(tests/test_stitching.py::test_the_stitch_does_not_see_a_per_channel_scale_and_offset_of_the_bottom).
+init scale would leave — gets the same stitch (tests/test_stitching.py,
+test_the_stitch_does_not_see_a_per_channel_scale_and_offset_of_the_bottom).
 The init matters only through the features A learns from it, which is what the penalty
 measures.
 
@@ -80,14 +80,14 @@ docs/studies/stitching/report.md):
       cp -a /work/full-stitching /work/full-stitching-2
       jaxdl sweep experiments/stitching.py --workdir /work/full-stitching-2
   in 195 s on the same busy 2-core Intel Xeon, trainings 20-31 s each, the 15 earlier
-  trials untouched): Conv_0 0.003 ±
-  0.003, Conv_1 0.036 ± 0.018, Conv_2 0.122 ± 0.020 — refuted as well (Conv_2's whole
-  interval above 0.05). Paired by seed against our recipe's (same B): 0.000 ± 0.003,
-  0.023 ± 0.021, 0.014 ± 0.036 smaller — better at Conv_1, within noise at Conv_2.
-  Both stitched nets fit B's training set alike (Conv_2: 0.862 ± 0.032 notebook, 0.859 ±
-  0.017 ours, against 1.0 for B and 0.985 for another supervised seed): the notebook's
-  stronger features (+0.06 linear accuracy, our probe) do not make its last conv a 1×1-affine image of
-  a supervised one. Claim 3 stays refuted on both SimCLR arms.
+  trials untouched): Conv_0 0.003 ± 0.003, Conv_1 0.036 ± 0.018, Conv_2 0.122 ± 0.020
+  — refuted as well (Conv_2's whole interval above 0.05). Paired by seed against our
+  recipe's (same B): 0.000 ± 0.003, 0.023 ± 0.021, 0.014 ± 0.036 smaller — better at
+  Conv_1, within noise at Conv_2. Both stitched nets fit B's training set alike (Conv_2:
+  0.862 ± 0.032 notebook, 0.859 ± 0.017 ours, against 1.0 for B and 0.985 for another
+  supervised seed): the notebook's stronger features (+0.06 linear accuracy, our probe)
+  do not make its last conv a 1×1-affine image of a supervised one. Claim 3 stays
+  refuted on both SimCLR arms.
 - first version's fit on the same pairs: CNN 0.034, 0.065, 0.034; MLP 0.131, 0.020.
 """
 from __future__ import annotations

@@ -67,8 +67,9 @@ docs/studies/stitching/report.md):
   at the first layers, but at the CNN's last conv 0.033 — just over our 0.03 bar, its
   interval straddling it ("not resolved"); the stitched net fits only 0.985 of the
   training set there, so A's last-layer features are not quite a 1×1-affine image of
-  B's. (The --quick networks, 1000 steps, stitch at 0.008 or less; --quick: 5 min 44 s
-  wall on the same shared cores, before the notebook recipe's arm joined it.)
+  B's. (The --quick networks, 1000 steps, stitch at 0.008 or less; --quick, its 6 trials
+  with the notebook recipe's arm: 185 s wall on the same shared cores; claim 3 there:
+  refuted for our recipe, not resolved for the notebook's, 2 seeds.)
 - random-init bottoms: CNN 0.002, 0.127 ± 0.041, 0.391 ± 0.044; MLP 0.003, 0.134 ±
   0.012 — large beyond the first layer (confirmed); ~0 at the first layer, where any
   full-rank linear layer is an affine image of B's.

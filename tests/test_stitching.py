@@ -16,7 +16,7 @@ our recipe's SimCLR CNN and the MNIST-1D notebook's (experiments/ssl_methods.py'
 recipe); its rule is checked by hand, each bottom its own verdict, and the stitch is
 shown blind to a per-channel scale and offset of A's layer — why the notebook network's
 PyTorch init, against the tops' lecun init, does not enter the stitch by itself. The
-whole file: 6 passed in 31.5 s (`PYTHONPATH=. python -m pytest -q tests/test_stitching.py`,
+whole file: 6 passed in 31-34 s (`PYTHONPATH=. python -m pytest -q tests/test_stitching.py`,
 2-core Intel Xeon shared with other jobs)."""
 import os
 

@@ -46,7 +46,8 @@ no MNIST-1D number is published).
 Measured (the 130-trial run above; test error, mean ± 95% CI over 5 seeds; m = 0: 0.365):
 every added signal helps, from every source, on every test set, and more helps more —
 no harm and no non-monotonicity, so De Silva et al.'s "many OOD samples hurt" is not
-seen for these shifts (it is for the SSL probe: experiments/ssl_more_data.py). On the
+seen for these shifts (it is for the SSL probe at equal steps, not at equal epochs:
+experiments/ssl_more_data.py). On the
 default test set, at m = 250 / 1000 / 4000 / 16000: default data 0.294 / 0.170 / 0.053 /
 0.036, shear ×2 data 0.301 / 0.193 / 0.069 / 0.046, corr. noise ×2 data 0.326 / 0.246 /
 0.119 / 0.094 (at m = 250 the noise data's change, -0.038 ± 0.039, is not resolved; every

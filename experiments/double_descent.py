@@ -699,21 +699,13 @@ def cnn_verdict_text(f: dict[str, Any], steps: int) -> str:
     noisy = f["noisy"]
     test, train = by_width(f["test"], noisy), by_width(f["train"], noisy)
     clean_test = by_width(f["test"], 0.0)
-    valley, peak, threshold, widths = f["valley"], f["peak"], f["threshold"], f["widths"]
-    fall = cnn_fall(f)
+    valley, peak, widths = f["valley"], f["peak"], f["widths"]
     word = {k: "confirmed" if v else "refuted" for k, v in cnn_checks(f).items()}
     vp, var = f["variance_peak"], f["variance"]
     return "\n\n".join([
         f"**CNN: peak at the interpolation threshold: {word['peak']}.** With label noise "
         f"{noisy:g} the CNN's test error is {test[valley]:.1f}% at c = {valley} channels, "
-        f"changes by {report.ci_text(*f['noisy_rise'], digits=1)} points (paired by seed) to "
-        f"{test[peak]:.1f}% at c = {peak} ({f['params'].get(peak, 0):,} parameters), then "
-        + (f"changes by {report.ci_text(*fall, digits=1)} points to {test.iloc[-1]:.1f}% at "
-           f"c = {widths[-1]}" if peak != widths[-1] else "the grid ends")
-        + f". The first c whose mean train error on the noisy labels is below "
-        f"{INTERPOLATED:g}%: {width_text(threshold)} ({train[peak]:.1f}% at c = {peak}); "
-        + (f"the peak is {grid_steps(peak, threshold, widths)} grid step(s) from it." if
-           not math.isnan(threshold) else "no interpolation threshold on this grid."),
+        + rise_and_fall_text(f, test, train),
         f"**CNN: clean control, no peak: {word['clean']}.** Without label noise the test "
         f"error changes by {report.ci_text(*f['clean_rise'], digits=1)} points from c = "
         f"{valley} to c = {peak} ({clean_test[valley]:.1f}% -> {clean_test[peak]:.1f}%); clean "
@@ -806,21 +798,14 @@ def notebook_verdict_text(f: dict[str, Any], checks: dict[str, bool],
     nb, noisy, widths = notebook_curve(), f["noisy"], f["widths"]
     test, train = by_width(f["test"], noisy), by_width(f["train"], noisy)
     valley, peak, threshold = f["valley"], f["peak"], f["threshold"]
-    fall, vp, var = cnn_fall(f), f["variance_peak"], f["variance"]
+    vp, var = f["variance_peak"], f["variance"]
     word = {k: "confirmed" if v else "refuted" for k, v in checks.items()}
     yes = {k: "yes" if v else "no" for k, v in matches.items()}
     return "\n\n".join([
         f"**{NB} (SGD 0.01, momentum 0.9, batch {BATCH}, {steps * BATCH // NUM_TRAIN} epochs, "
         f"label noise {noisy:g}): peak at the interpolation threshold: {word['peak']}.** The "
-        f"test error is {test[valley]:.1f}% at c = {valley}, changes by "
-        f"{report.ci_text(*f['noisy_rise'], digits=1)} points (paired by seed) to "
-        f"{test[peak]:.1f}% at c = {peak} ({params_text(f, peak)} parameters), then "
-        + (f"changes by {report.ci_text(*fall, digits=1)} points to {test.iloc[-1]:.1f}% at "
-           f"c = {widths[-1]}" if peak != widths[-1] else "the grid ends")
-        + f". The first c whose mean train error on the noisy labels is below "
-        f"{INTERPOLATED:g}%: {width_text(threshold)} ({train[peak]:.1f}% at c = {peak}); "
-        + (f"the peak is {grid_steps(peak, threshold, widths)} grid step(s) from it." if
-           not math.isnan(threshold) else "no interpolation threshold on this grid."),
+        f"test error is {test[valley]:.1f}% at c = {valley}, "
+        + rise_and_fall_text(f, test, train),
         f"**{NB}: variance peaks at the threshold: {word['variance']}.** The cross-entropy "
         f"variance over the seeds is largest at c = {vp} ({var[vp]:.3f} nats; "
         f"{var.iloc[0]:.3f} at c = {widths[0]}, {var.iloc[-1]:.3f} at c = {widths[-1]}).",
@@ -840,6 +825,20 @@ def notebook_verdict_text(f: dict[str, Any], checks: dict[str, bool],
         f"{report.ci_text(*f['noisy_rise'], digits=1)}. Init: PyTorch's weight variance "
         f"1/(3 fan_in), biases zero (the notebook's are uniform); source: {SOURCE}.",
     ])
+
+
+def rise_and_fall_text(f: dict[str, Any], test: pd.Series, train: pd.Series) -> str:
+    """Both CNN arms' verdicts: the paired rise from the valley to the peak, the fall after
+    it, and the interpolation threshold's distance from the peak."""
+    peak, threshold, widths, fall = f["peak"], f["threshold"], f["widths"], cnn_fall(f)
+    return (f"changes by {report.ci_text(*f['noisy_rise'], digits=1)} points (paired by seed) "
+            f"to {test[peak]:.1f}% at c = {peak} ({params_text(f, peak)} parameters), then "
+            + (f"changes by {report.ci_text(*fall, digits=1)} points to {test.iloc[-1]:.1f}% "
+               f"at c = {widths[-1]}" if peak != widths[-1] else "the grid ends")
+            + f". The first c whose mean train error on the noisy labels is below "
+            f"{INTERPOLATED:g}%: {width_text(threshold)} ({train[peak]:.1f}% at c = {peak}); "
+            + (f"the peak is {grid_steps(peak, threshold, widths)} grid step(s) from it." if
+               not math.isnan(threshold) else "no interpolation threshold on this grid."))
 
 
 def params_text(f: dict[str, Any], c: int) -> str:

@@ -104,7 +104,7 @@ import pandas as pd
 from jaxdl import config as config_lib
 from jaxdl import models, rng
 from jaxdl.probes import stitching
-from jaxdl.study import report, sweep
+from jaxdl.study import report
 
 # SimCLR in the MNIST-1D notebook's recipe: experiments/ssl_methods.py's (one place for it).
 _SPEC = importlib.util.spec_from_file_location(
@@ -168,10 +168,10 @@ def measure(ctx) -> dict[str, float]:
     if supervised:
         model, state_b = ctx.run.model, ctx.load(seed=other)
     else:  # B: the supervised CNN of the next seed, built from its own config
-        trial_b = _trial_at(ctx, CNN, other)
+        trial_b = ctx.trial_at(CNN, other)
         options = {k: v for k, v in trial_b.config.model.items() if k != "name"}
         model = models.build(trial_b.config.model.name, ctx.run.dataset.num_outputs, **options)
-        state_b = ctx._load(trial_b)
+        state_b = ctx.load_trial(trial_b)
     b = {"params": state_b.params, **state_b.model_state}
     if supervised:
         init = ctx.run.init(rng.purpose_key(ctx.key, 0))
@@ -198,16 +198,6 @@ def _ssl_kind(point: dict[str, Any]) -> str:
     """'ssl_notebook' for a SimCLR trial in the notebook's recipe (any length), else 'ssl'."""
     recipe = ssl_methods.NOTEBOOK_RECIPE.items()
     return "ssl_notebook" if all(point.get(k) == v for k, v in recipe) else "ssl"
-
-
-def _trial_at(ctx, point: dict[str, Any], seed: int) -> sweep.Trial:
-    """The finished trial at exactly `point` and `seed`. (ctx.load merges `point` into this
-    trial's point: a notebook-recipe trial's extra keys — steps, projector, init — would
-    stay, and no supervised trial has them.)"""
-    for t in ctx._trials:
-        if t.point == point and t.seed == seed:
-            return t
-    raise sweep.StudyError(f"measure: no trial at {point} seed {seed} in this sweep (shard)")
 
 
 def penalty_table(results: report.Results) -> pd.DataFrame:

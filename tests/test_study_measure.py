@@ -133,3 +133,18 @@ def test_measure_values_must_be_named_numbers():
         measure.split_values({"x": "text"}, "t")
     scalars, arrays = measure.split_values({"s": np.float32(2.5), "v": np.arange(3)}, "t")
     assert scalars == {"s": 2.5} and list(arrays) == ["v"]
+
+
+def test_trial_at_finds_the_exact_point_and_load_merges_this_trials_point():
+    # load() merges its point into this trial's (another seed of the same arm); trial_at()
+    # does not (stitching: a SimCLR trial's extra keys must not follow it to the top).
+    trial = lambda point, seed: sweep.Trial(f"{sorted(point.items())}-{seed}", point, seed, None)
+    ssl, cnn = {"steps": 8000, "model": "cnn"}, {"model": "cnn"}
+    trials = [trial(ssl, 0), trial(ssl, 1), trial(cnn, 0), trial(cnn, 1)]
+    ctx = measure.Context(trial=trials[0], config=None, run=None, state=None, key=None,
+                          _load=lambda t, step=None: t.id, _trials=trials)
+    assert ctx.trial_at(cnn, 1) is trials[3]
+    assert ctx.load_trial(trials[3]) == trials[3].id
+    assert ctx.load(seed=1) == trials[1].id
+    with pytest.raises(sweep.StudyError, match="no trial at"):
+        ctx.load(seed=1, point={"model": "mlp"})

@@ -104,12 +104,22 @@ class Context:
         """The final state of another trial of this sweep: this trial's point with
         `point` / `values` replacing some axis values (dotted keys: pass `point`), and
         `seed` (default: this trial's)."""
-        want = {**self.trial.point, **(point or {}), **values}
+        return self.load_trial(self.trial_at({**self.trial.point, **(point or {}), **values},
+                                             seed))
+
+    def trial_at(self, point: dict, seed: int | None = None) -> sweep.Trial:
+        """The finished trial of this sweep at exactly `point` (nothing of this trial's point
+        merged in: a study whose arms differ in keys, e.g. stitching's SimCLR bottom into a
+        supervised top) and `seed` (default: this trial's)."""
         seed = self.trial.seed if seed is None else seed
         for t in self._trials:
-            if t.seed == seed and t.point == want:
-                return self._load(t)
-        raise sweep.StudyError(f"measure: no trial at {want} seed {seed} in this sweep (shard)")
+            if t.seed == seed and t.point == point:
+                return t
+        raise sweep.StudyError(f"measure: no trial at {point} seed {seed} in this sweep (shard)")
+
+    def load_trial(self, trial: sweep.Trial) -> Any:
+        """The final state of `trial` (one of `trial_at`'s)."""
+        return self._load(trial)
 
 
 def load_measure(study: sweep.Study) -> Measure | None:

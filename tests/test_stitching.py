@@ -56,10 +56,15 @@ def test_a_layer_bypassed_by_a_skip_connection_is_refused():
         stitching.check_stitchable(model, variables, "Dense_1", x)
 
 
+def head(ds, train: int, test: int):
+    """The first `train` training and `test` test examples of `ds`."""
+    return type(ds)(ds.x_train[:train], ds.y_train[:train], ds.x_test[:test],
+                    ds.y_test[:test], ds.num_classes, ds.name)
+
+
 def test_least_squares_init_stitches_a_network_into_itself_exactly():
     ds = data.load("mnist1d")
-    small = type(ds)(ds.x_train[:500], ds.y_train[:500], ds.x_test[:300], ds.y_test[:300],
-                     ds.num_classes, ds.name)
+    small = head(ds, 500, 300)
     model = models.build("cnn1d", 10)
     variables = model.init(jax.random.PRNGKey(3), ds.x_train[:1], train=False)
     result = stitching.stitching_penalty(model, variables, variables, "Conv_2", small,
@@ -111,8 +116,7 @@ def test_the_stitch_does_not_see_a_per_channel_scale_and_offset_of_the_bottom():
     # first, so A's bottom with its layer's channels scaled and shifted (as a different
     # init scale would leave them) gets the same stitch, to float precision.
     ds = data.load("mnist1d")
-    small = type(ds)(ds.x_train[:400], ds.y_train[:400], ds.x_test[:200], ds.y_test[:200],
-                     ds.num_classes, ds.name)
+    small = head(ds, 400, 200)
     model = models.build("cnn1d", 10)
     a = model.init(jax.random.PRNGKey(3), ds.x_train[:1], train=False)
     b = model.init(jax.random.PRNGKey(4), ds.x_train[:1], train=False)

@@ -59,10 +59,10 @@ from jaxdl.training import step as step_lib
 from jaxdl.training import workdir as workdir_lib
 # The masks and masked training live in jaxdl/training/masks.py (loop.build uses them);
 # their names stay importable from here.
-from jaxdl.training.masks import (Mask, MaskedState, _keep_largest, apply_mask,  # noqa: F401
-                                  flat_params, kept_count, load_mask, magnitude_mask,
-                                  masked_optimizer,
-                                  ones_like_weights, random_mask, save_mask, sparsity, weights)
+from jaxdl.training.masks import (Mask, MaskedState, apply_mask, flat_params,  # noqa: F401
+                                  keep_largest, kept_count, load_mask, magnitude_mask,
+                                  masked_optimizer, ones_like_weights, random_mask, save_mask,
+                                  sparsity, weights)
 
 __all__ = ["METHODS", "ones_like_prunable", "layer_groups", "pooled_mask", "next_mask",
            "pruned_fraction", "final_params", "train_steps", "weights_at_step",
@@ -113,7 +113,7 @@ def pooled_mask(scores: dict[str, np.ndarray], previous: Mask, target: float) ->
     for paths in layer_groups(previous).values():
         alive = np.concatenate([previous[p].ravel() for p in paths])
         pool = np.concatenate([np.asarray(scores[p], np.float64).ravel() for p in paths])
-        out.update(_split(_keep_largest(pool, alive, kept_count(alive.size, target)),
+        out.update(_split(keep_largest(pool, alive, kept_count(alive.size, target)),
                           previous, paths))
     return out
 

@@ -23,7 +23,7 @@ from flax import traverse_util
 from jaxdl.training import workdir as workdir_lib
 
 __all__ = ["Mask", "flat_params", "weights", "ones_like_weights", "sparsity", "kept_count",
-           "magnitude_mask", "random_mask", "save_mask", "load_mask", "apply_mask",
+           "keep_largest", "magnitude_mask", "random_mask", "save_mask", "load_mask", "apply_mask",
            "MaskedState", "masked_optimizer"]
 
 Mask = dict[str, np.ndarray]  # flat: "Dense_0/kernel" -> 0/1 array of the param's shape
@@ -55,7 +55,7 @@ def kept_count(size: int, target: float) -> int:
     return int(round((1.0 - target) * size))
 
 
-def _keep_largest(scores: np.ndarray, alive: np.ndarray, keep: int) -> np.ndarray:
+def keep_largest(scores: np.ndarray, alive: np.ndarray, keep: int) -> np.ndarray:
     """0/1 mask of the `keep` highest scores among the alive entries (ties: the lower
     index, a stable sort, so the mask is a deterministic function of its inputs)."""
     if keep > int(alive.sum()):
@@ -71,14 +71,14 @@ def magnitude_mask(params: Any, previous: Mask, target: float) -> Mask:
     """Per layer, the `1 - target` fraction of weights with the largest |w| among those
     `previous` kept (pruned weights are 0 in trained params, so nested either way)."""
     w = weights(params)
-    return {k: _keep_largest(np.abs(w[k]), m, kept_count(m.size, target))
+    return {k: keep_largest(np.abs(w[k]), m, kept_count(m.size, target))
             for k, m in previous.items()}
 
 
 def random_mask(key: jax.Array, previous: Mask, target: float) -> Mask:
     """Per layer, uniformly random survivors of `previous`, as many as `magnitude_mask`
     keeps at `target` (matched per-layer sparsity); layer i draws from fold_in(key, i)."""
-    return {k: _keep_largest(np.asarray(jax.random.uniform(jax.random.fold_in(key, i), m.shape)),
+    return {k: keep_largest(np.asarray(jax.random.uniform(jax.random.fold_in(key, i), m.shape)),
                              m, kept_count(m.size, target))
             for i, (k, m) in enumerate(sorted(previous.items()))}
 

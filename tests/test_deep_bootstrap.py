@@ -47,24 +47,29 @@ from jaxdl.study import sweep
 spec = importlib.util.spec_from_file_location("db", {path!r})
 db = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(db)
-SWEEP = sweep.product([dict(db.MODELS["cnn"])], [db.world(db.REAL), db.world(300 * 100 + db.HELD_OUT)])
+SWEEP = sweep.product([dict(db.MODELS["cnn"])], [db.world(db.REAL), db.world(200 * 100 + db.HELD_OUT)])
 SEEDS = (0, 1)
 METRICS = ("measure/test_error",)
 measure = db.measure
 def get_config(name=None):
     c = db.get_config()
-    c.steps, c.eval_every, c.checkpoint_every = 300, 150, 150
+    c.steps, c.eval_every, c.checkpoint_every = 200, 200, 100
     return c
 """
 
 
 def test_claim_real_and_ideal_worlds_agree_early(tmp_path):
-    """The CNN at step 300 (long before the real world's train error reaches 1%), 2 seeds:
-    real and ideal test error on the study's fixed fresh set differ by at most the study's
-    bar for a small gap, SMALL_GAP = 0.05 (the study takes the largest gap over the eval
-    steps before convergence; here the last). Measured when written: real 0.127, ideal
-    0.104 (gap 0.023; per seed 0.016, 0.031); 20 s. (Until issue 17 the bar was 0.06.)
-    measure() gives the curve on the fixed set at every checkpoint (150, 300), its last
+    """The CNN at step 200 (long before the real world's train error reaches 1%: its train
+    accuracy is 0.81-0.88 there), 2 seeds: real and ideal test error on the study's fixed
+    fresh set differ by at most the study's bar for a small gap, SMALL_GAP = 0.05 (the study
+    takes the largest gap over the eval steps before convergence; here the last). The ideal
+    world is the study's for this length: 200 x 100 fresh examples + the held-out 1000.
+    Measured (2-core Intel Xeon, shared; this code): real 0.187, ideal 0.153 (gap 0.034;
+    per seed 0.028, 0.040; seeds 2-5: 0.021-0.033, so no pair of seeds 0-5 exceeds 0.037);
+    under XLA_FLAGS=--xla_cpu_max_isa=SSE4_2 gap 0.032 (AVX2: the default's bits). (Until
+    issue 17 the bar was 0.06. Until the suite's diet: 300 steps, evaluated at 150 too,
+    real 0.127, ideal 0.104; 8 s of CPU, now 4 s.)
+    measure() gives the curve on the fixed set at every checkpoint (100, 200), its last
     value the final scalar; the analysis reads the curves of both worlds from it."""
     path = tmp_path / "db.py"
     path.write_text(STUDY.format(path=os.path.abspath("experiments/deep_bootstrap.py")))
@@ -78,9 +83,9 @@ def test_claim_real_and_ideal_worlds_agree_early(tmp_path):
     assert abs(real - ideal) <= db.SMALL_GAP  # Nakkiran et al.: the worlds agree before convergence
     _, results, _ = report.load_results([str(tmp_path / "sweep")])
     curves = db.fixed_curves(results)
-    assert len(curves) == 4 * 2 * len(db.CURVES)  # 4 trials x steps 150, 300 x 2 metrics
-    assert sorted(set(curves["step"])) == [150, 300]
-    last = curves[(curves["metric"] == "test/error") & (curves["step"] == 300)]
+    assert len(curves) == 4 * 2 * len(db.CURVES)  # 4 trials x steps 100, 200 x 2 metrics
+    assert sorted(set(curves["step"])) == [100, 200]
+    last = curves[(curves["metric"] == "test/error") & (curves["step"] == 200)]
     np.testing.assert_allclose(sorted(last["value"]), sorted(errors["real"] + errors["ideal"]))
-    first = curves[(curves["metric"] == "test/error") & (curves["step"] == 150)]
+    first = curves[(curves["metric"] == "test/error") & (curves["step"] == 100)]
     assert set(first["world"]) == {"real", "ideal"} and len(first) == 4

@@ -75,8 +75,8 @@ Xeon): confirmed at both η, r = 1.030 ± 0.021 (η = 0.75; 2/η first reached a
 200-300) and 1.069 ± 0.021 (η = 1.5); the same bits with XLA_FLAGS=--xla_cpu_max_isa=AVX2,
 and 1.032 ± 0.015 and 1.076 ± 0.009 with SSE4_2. Why fewer examples: on 1000 (the full
 study's set, 1000 steps, the earlier --quick) η = 0.75 first reaches 2/η at steps
-350-550, on 512 at 200-300, so half the steps leave the same ~200 steps after the
-crossing. tests/test_edge_of_stability.py asserts it.
+350-550, on 512 at 200-300, so 500 steps still leave 200-300 steps after it.
+tests/test_edge_of_stability.py asserts it.
 """
 from __future__ import annotations
 

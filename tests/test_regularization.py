@@ -265,15 +265,22 @@ def test_mc_dropout_refuses_batch_norm_models():
 
 # ---------------------------------------------------------------- claims of the study
 
+# The three regularizers of the claims at the study's recipe: none and augmentation for 3000
+# steps (none's validation loss is lowest near step 1250 and has risen by a quarter at 3000),
+# dropout 0.5 for 1250 (R3 needs no more); evaluated and checkpointed every 1000 steps and at
+# the end (early stopping restores one of these), trained in chunks of 250 (one compiled
+# program per trial; chunking never changes a bit).
 CLAIM_STUDY = """
 from jaxdl.study import sweep
 study = sweep.load_module({path!r})
-SWEEP = study.points(["none", "dropout 0.5", "augmentation"])
+SWEEP = [dict(point, steps=steps) for point, steps in
+         zip(study.points(["none", "dropout 0.5", "augmentation"]), (3000, 1250, 3000))]
 SEEDS = (0,)
 METRICS = ("measure/clean",)
 def get_config(name=None):
     c = study.get_config()
-    c.steps, c.keep_checkpoints = {steps}, {steps} // study.EVAL_EVERY + 1
+    c.eval_every = c.checkpoint_every = 1000
+    c.chunk_size, c.keep_checkpoints = 250, 3000 // 1000 + 1
     return c
 measure = study.measure
 """
@@ -285,13 +292,19 @@ def test_claims_augmentation_wins_mc_dropout_matches_weight_scaling_early_stoppi
     +0.121 ± 0.007 clean accuracy over none; MC (T = 100) - weight scaling -0.005 ± 0.007
     at dropout 0.5 while one pass is 0.095 worse; for none the validation loss doubles after
     its minimum while restoring the best-validation-accuracy checkpoint changes clean
-    accuracy by -0.003 ± 0.005. Here: one seed, 3000 steps."""
+    accuracy by -0.003 ± 0.005. Here: one seed, CLAIM_STUDY's lengths. Measured (2-core
+    Intel Xeon, shared; XLA_FLAGS=--xla_cpu_max_isa=AVX2 gives the same bits, SSE4_2's in
+    brackets): augmentation 0.685 vs none 0.6075, +0.0775 [+0.078]; dropout: weight scaling
+    0.4805, one pass 0.3715 (0.109 [0.109] worse), MC T = 100 0.471 (|Δ| 0.0095 [0.0095]);
+    none's validation loss 1.350 at 3000 vs 1.062 at its lowest (x1.271 [x1.268]), restoring
+    its best step (2000) changes clean accuracy by 0.006 [0.0035]. (Until the suite's diet:
+    3000 steps for all three, evaluated and checkpointed every 250: +0.078, 0.108, 0.002,
+    x1.284, 0.011; 12-15 s of CPU, now 8.)"""
     import os
     from jaxdl.study import run as run_lib
     from jaxdl.study import store, sweep
     path = tmp_path / "small.py"
-    path.write_text(CLAIM_STUDY.format(path=os.path.abspath("experiments/regularization.py"),
-                                       steps=3000))
+    path.write_text(CLAIM_STUDY.format(path=os.path.abspath("experiments/regularization.py")))
     run_lib.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
     records = {("dropout" if r["point"]["model.dropout"] else
                 "augmentation" if r["point"]["augment.name"] != "none" else "none"): r
@@ -309,7 +322,7 @@ def test_claims_augmentation_wins_mc_dropout_matches_weight_scaling_early_stoppi
     assert drop["mc_1"] < drop["weight_scaled"] - 0.03
     assert abs(drop["mc_100"] - drop["weight_scaled"]) <= 0.02
     # R4 here: the net overfits in loss, not in accuracy, so restoring changes little
-    assert none["final_validation_loss"] > 1.2 * none["min_validation_loss"]  # 1.35 vs 1.05
+    assert none["final_validation_loss"] > 1.2 * none["min_validation_loss"]  # 1.35 vs 1.06
     assert abs(none["early_stopped_clean"] - none["clean"]) <= 0.02
     print({n: {k: round(v, 4) for k, v in m[n].items() if k in
                ("clean", "mc_1", "mc_100", "weight_scaled", "early_stopped_clean")} for n in m})

@@ -79,7 +79,8 @@ Measured (the full sweep: 5 seeds x (1 dense run + 4 arms x 12 rounds) = 245 tra
 24 min 58 s wall on 2 CPU cores (Intel Xeon) shared with other jobs (load average 8-12);
 then the factor arms, resumed from that record with --remeasure (its rounds read back, every
 file unchanged): 5 torch-init dense runs + 135 rounds, 479 s wall under the compute lock
-(load average ~3); --quick: 2 seeds, 500 steps, 4 min 7 s, timed before the factor arms;
+(load average ~3); --quick: 2 seeds, 500 steps, every arm (the factor arms included): 495 s
+as the sweep reports it, 523 s wall, 267 s CPU (load average ~6, other jobs);
 report in docs/studies/lottery_tickets/report.md; mean ± 95% CI over 5 seeds, Δ paired by
 seed). Dense: 0.655 ± 0.017 test accuracy (notebook
 63.5%). IMP rewound to the initialization matches the notebook's ticket curve from 90% to
@@ -121,10 +122,10 @@ unresolved in our recipe, opens once the random control prunes biases as the not
 does. That IMP (7 rounds) holds the notebook's IMP means in its CI at 90-98% (0.712 ±
 0.029 at 90%), not at 99% (0.396 ± 0.047 vs 45.55%). Pruned weights (and pruned biases)
 stayed exactly 0: every trained round's sparsity equals its target to 1.8e-6 (the pooled
-masks' rounding). Claim test (tests/test_lottery_tickets.py, 500 steps, 3 IMP rounds to
-98%): IMP 0.466 vs random 0.324 on seed 0; (4)'s main difference at 500 steps, seed 0,
-fresh random masks: biases pruned 0.618 vs kept 0.686 at 90%, 0.493 vs 0.598 at 95% (seeds
-1, 2: gaps 0.062-0.083).
+masks' rounding). Claim test (tests/test_lottery_tickets.py, seed 0; shortened below the
+--quick length): at 250 steps, 3 IMP rounds to 98%, IMP 0.486 vs random 0.319 (seeds 1-5:
+gaps 0.067-0.151); (4)'s main difference at 300 steps, fresh random masks: biases pruned
+0.567 vs kept 0.625 at 90%, 0.474 vs 0.556 at 95% (seeds 1-5: gaps 0.043-0.076).
 """
 from __future__ import annotations
 

@@ -11,9 +11,10 @@ One seed of a shortened run cannot decide a gap that 5 full seeds leave open, so
 test asks only where the study's gap is large. Both claims train the study's MLP for fewer
 steps than its --quick 500 (each run is one compiled chunk, chunk_size = steps: the same
 bits as chunks of 100, one program fewer to trace); the margins below were measured at
-these lengths on seeds 0-5 with this code (2-core Intel Xeon, shared; the default build and
-XLA_FLAGS=--xla_cpu_max_isa=AVX2 give the same bits here, SSE4_2 others). (4)'s rule is refuted when its effect is
-removed (the all-three arm as strong as ours): test_the_rule_of_4_by_hand."""
+these lengths on seeds 0-5 with this code (2-core Intel Xeon, shared; the default build
+and XLA_FLAGS=--xla_cpu_max_isa=AVX2 give the same bits here, SSE4_2 others). (4)'s rule
+is refuted when its effect is removed (the all-three arm as strong as ours):
+test_the_rule_of_4_by_hand."""
 import importlib.util
 
 import jax

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+import tqdm
 
 import jaxdl
 from jaxdl import config as config_lib
@@ -428,3 +429,24 @@ def test_a_vectorized_group_is_split_over_the_local_devices_with_the_one_device_
     metric = diff.index.get_level_values("metric")
     assert diff[metric.str.endswith("accuracy")].max() <= ACCURACY_TOL
     assert diff[metric.str.endswith("loss")].max() <= LOSS_TOL
+
+
+
+def test_a_progress_bar_that_redraws_does_not_stop_a_vectorized_group(tmp_path, monkeypatch):
+    """tqdm's `update` returns True when the bar redraws, and a hook's True ends training:
+    the bar's value must be ignored, or `jaxdl sweep --vectorize yes` with its bar stops
+    each group after its first chunk (found in a --quick sweep: trials recorded done at
+    step 10 of 40, then 'no checkpoint of its last step' in measure)."""
+    real = tqdm.tqdm.update
+
+    def update(self, n=1):
+        real(self, n)
+        return True  # as on every redraw
+
+    monkeypatch.setattr(tqdm.tqdm, "update", update)
+    study = sweep.load_study(write_study(tmp_path / "s.py", seeds=(0,)))
+    run.run_study(study, str(tmp_path / "sweep"), vectorize_mode="yes", progress=True)
+    records = store.records([str(tmp_path / "sweep")])
+    assert len(records) == 2 and all(r["status"] == "done" for r in records)
+    assert {r["mode"] for r in records} == {"vectorized"}
+    assert all(max(row[0] for row in r["rows"]) == 40 for r in records)

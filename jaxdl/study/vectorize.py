@@ -287,12 +287,17 @@ def train_group(run: loop.Run, program: Program, trials: Sequence[Any], store: A
                               placement.replicated)
         t0 = time.perf_counter()
         progress(len(group.live) * int(state.step) / config.steps)  # done before a resume
+        def advance(chunk: driver.Chunk) -> None:
+            # Returns None: a hook's True ends training, and tqdm's update returns True
+            # whenever the bar redraws (a group stopped after its first chunk).
+            progress(len(group.live) * chunk.length / config.steps)
+
         evaluate = hooks_lib.Evaluate(lambda s: _evaluate(program, s, sets),
                                       driver.every(config.eval_every, config.steps),
                                       group.write_evaluation)
         hooks = [driver.OnChunk(lambda chunk: group.fail_diverged(chunk, program.finite)),
                  driver.OnChunk(group.log_steps),
-                 driver.OnChunk(lambda c: progress(len(group.live) * c.length / config.steps)),
+                 driver.OnChunk(advance),
                  evaluate,
                  hooks_lib.Checkpoint(checkpoints, config,
                                       driver.every(config.checkpoint_every, config.steps)),

@@ -2,7 +2,8 @@
 rule by hand, then the claim itself on the study's --quick variant at the study's own
 band — and, once, that the test fails when the effect is removed.
 
-    PYTHONPATH=. python -m pytest -q tests/test_edge_of_stability.py   # 4 passed, ~60 s on 2 CPU cores
+    PYTHONPATH=. python -m pytest -q tests/test_edge_of_stability.py   # 4 passed, 17 s of CPU,
+    # 25 s wall on the 2 busy cores of an Intel Xeon; the claim test ~10 s of CPU (was ~27)
 
 `test_claim_sharpness_hovers_at_two_over_eta`: the --quick variant (η = 0.75 and 1.5,
 3 seeds, 500 full-batch GD steps on 512 MNIST-1D examples, λ_max every 50 steps) must

@@ -2,8 +2,8 @@
 rules by hand, then both claims on the study's --quick variant at the study's own
 thresholds — and that the test fails when the claim's effect, weight decay, is removed.
 
-    PYTHONPATH=. python -m pytest -q tests/test_grokking.py   # 3 passed, ~110 s wall on 2
-    # CPU cores shared with other jobs (52 s of CPU time)
+    PYTHONPATH=. python -m pytest -q tests/test_grokking.py   # 3 passed, 34 s of CPU, 68 s
+    # wall on the 2 busy cores of an Intel Xeon; the claims test ~21 s of CPU (was ~37)
 
 `test_claims_on_the_quick_variant`: the --quick variant (the full study's network and
 data — a ReLU MLP 118-64-64-59 on half the table of (a + b) mod 59, full-batch AdamW

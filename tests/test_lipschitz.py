@@ -146,13 +146,16 @@ def test_claim_on_the_quick_variant(tmp_path):
     exactly with an upper bound (measured 4.4) below sqrt(nd/p) = 5.6. So the rule can fail
     on trained nets, and the quick run confirms only because the labels are noise."""
     law = _law_study()
-    trials = _quick_trials(law, tmp_path / "quick")
+    # Not the penalized k = 8 point: it does not interpolate (the quick's smooth-onset
+    # verdict reads it; no assertion here does), and it is a fifth program to build.
+    trials = _quick_trials(law, tmp_path / "quick", keep=lambda point: point.get(
+        "objective.jacobian", 0) == 0 or point["model.width"] != 8)
     plain = law._covered(trials[trials["penalty"] == 0])
     assert len(plain) == 4  # every plain net interpolates below the noise level
     assert (plain["scale"] > plain["lip_floor"]).any()  # the bound asks more than the sample
     assert _lower_bound(law, plain) == "confirmed"  # Bubeck & Sellke 2021, constant 1
     lip = plain.groupby("model.width")["lip"].mean()
-    assert lip[512] < lip[8]  # more parameters, smoother
+    assert lip[128] < lip[8]  # more parameters, smoother
     penalized = law._covered(trials[trials["penalty"] > 0])
     assert len(penalized) and (penalized["lip"] / penalized["scale"]).min() < 2
     assert (plain["lip"] / plain["scale"]).min() > 2
@@ -228,8 +231,8 @@ def _fit_sphere(workdir, width: int, lam: float, steps: int) -> dict:
     c.optimizer.lr, c.optimizer.schedule.name = 3e-3, "constant"
     c.steps = c.eval_every = c.checkpoint_every = steps
     c.batch_size = 50
-    result = loop.train(c, str(workdir), progress=False)
-    run = loop.build(c)
+    run = loop.build(c)  # built once: training and the probes below share it
+    result = loop.train(run, str(workdir), progress=False)
     ckpt = checkpoint.Checkpoints(str(workdir / "checkpoints"), read_only=True)
     state = loop.as_train_state(ckpt.restore_latest(
         lambda saved: loop.as_saved(jax.eval_shape(run.init, rng.root_key(0)), saved))[0])

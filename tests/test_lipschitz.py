@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import threadpoolctl
 
 from jaxdl import data
 from jaxdl.data import sphere
@@ -120,7 +121,10 @@ def _quick_trials(law, workdir, overrides=(), keep=lambda point: True):
     run into `workdir`: the study's per-trial table."""
     study = sweep.load_study(LAW, quick=True, config_overrides=overrides)
     study = dataclasses.replace(study, trials=tuple(t for t in study.trials if keep(t.point)))
-    run.run_study(study, str(workdir), progress=False)
+    # One BLAS thread: the measure's upper bound takes the SVD of each (400, k) kernel, and
+    # OpenBLAS's threads spin on 2 busy cores (16 such SVDs: 1.3 s of CPU, 0.04 s on one).
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        run.run_study(study, str(workdir), progress=False)
     _, results, missing = report.load_results([str(workdir)])
     assert not missing
     return law._trials(results)

@@ -4,13 +4,15 @@ Lip >= ε·sqrt(nd/p) where that asks more than the sample's own floor, the wide
 interpolator is the smoother one, and with the label noise removed the same rule says
 refuted; the study's verdict rules on hand-made numbers.
 
-    PYTHONPATH=. python -m pytest -q tests/test_lipschitz.py   # 11 passed, ~70 s on 2 busy CPU cores"""
+    PYTHONPATH=. python -m pytest -q -p no:xdist tests/test_lipschitz.py
+    # 11 passed; 41-48 s wall, 19-20 s CPU on the busy 2-core Xeon (was 54-75 s, 20-33 s)"""
 import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import threadpoolctl
 
 from jaxdl import data
 from jaxdl.data import sphere
@@ -120,7 +122,10 @@ def _quick_trials(law, workdir, overrides=(), keep=lambda point: True):
     run into `workdir`: the study's per-trial table."""
     study = sweep.load_study(LAW, quick=True, config_overrides=overrides)
     study = dataclasses.replace(study, trials=tuple(t for t in study.trials if keep(t.point)))
-    run.run_study(study, str(workdir), progress=False)
+    # One BLAS thread: the measure's upper bound takes the SVD of each (400, k) kernel, and
+    # OpenBLAS's threads spin on 2 busy cores (16 such SVDs: 1.3 s of CPU, 0.04 s on one).
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        run.run_study(study, str(workdir), progress=False)
     _, results, missing = report.load_results([str(workdir)])
     assert not missing
     return law._trials(results)
@@ -133,26 +138,34 @@ def _lower_bound(law, nets) -> str:
 
 def test_claim_on_the_quick_variant(tmp_path):
     """The lower bound on the study's --quick variant (n = 250 random ±1 labels on S^399,
-    k = 8 and 512 plain, k = 8 and 64 with Jacobian penalty 0.1; 2 seeds, 1500 steps), by
-    the study's rule (`lower_bound_outcome`, constant 1, Lip >= ε·sqrt(nd/p)): the plain
+    k = 8 and 128 plain, k = 64 with Jacobian penalty 0.1; 2 seeds, 1000 steps), by the
+    study's rule (`lower_bound_outcome`, constant 1, Lip >= ε·sqrt(nd/p)): the plain
     interpolators confirm it, and beyond the sample's floor (k = 8: sqrt(nd/p) = 5.6, floor
-    1.6; measured when written: Lip 19-21, upper bound 22-24); the wider net is the smoother.
-    The penalized ones come near the law's scale, as in the full run at d = 400 (the
-    study's "near": Lip under 2·ε·sqrt(nd/p); measured 1.07-1.10 at k = 64, ε = 0.64,
-    the plain ones >= 3.5) — which is why the full run's verdict is not resolved.
+    1.6; measured: Lip 19.3 / 20.8, upper bound 22.0 / 23.9, the smallest Lip / sqrt(nd/p)
+    3.47 against the asserted 2); the wider net is the smoother (k = 128: Lip 14.3). The
+    penalized ones come near the law's scale, as in the full run at d = 400 (the study's
+    "near": Lip under 2·ε·sqrt(nd/p); measured 1.10 at k = 64, ε = 0.63) — which is why
+    the full run's verdict is not resolved. The same numbers to 3 digits under
+    XLA_FLAGS=--xla_cpu_max_isa=AVX2 and SSE4_2 (penalized: 1.09, 1.12 under SSE4_2).
 
     Without the effect — the same points, one label for all (no label noise: σ² = 0, and
     nothing forces a steep fit) — the same rule says "refuted": the plain k = 8 nets fit
-    exactly with an upper bound (measured 4.4) below sqrt(nd/p) = 5.6. So the rule can fail
-    on trained nets, and the quick run confirms only because the labels are noise."""
+    exactly with an upper bound (measured 4.42 / 4.45) below sqrt(nd/p) = 5.6. So the rule
+    can fail on trained nets, and the quick run confirms only because the labels are
+    noise. 7-8 s of CPU on the busy 2-core Xeon (11-18 s before: 1500 steps, k = 512,
+    evaluations every 500 steps, the unused penalized k = 8 point, the measure's SVDs on
+    spinning OpenBLAS threads), measured side by side."""
     law = _law_study()
-    trials = _quick_trials(law, tmp_path / "quick")
+    # Not the penalized k = 8 point: it does not interpolate (the quick's smooth-onset
+    # verdict reads it; no assertion here does), and it is a fifth program to build.
+    trials = _quick_trials(law, tmp_path / "quick", keep=lambda point: point.get(
+        "objective.jacobian", 0) == 0 or point["model.width"] != 8)
     plain = law._covered(trials[trials["penalty"] == 0])
     assert len(plain) == 4  # every plain net interpolates below the noise level
     assert (plain["scale"] > plain["lip_floor"]).any()  # the bound asks more than the sample
     assert _lower_bound(law, plain) == "confirmed"  # Bubeck & Sellke 2021, constant 1
     lip = plain.groupby("model.width")["lip"].mean()
-    assert lip[512] < lip[8]  # more parameters, smoother
+    assert lip[128] < lip[8]  # more parameters, smoother
     penalized = law._covered(trials[trials["penalty"] > 0])
     assert len(penalized) and (penalized["lip"] / penalized["scale"]).min() < 2
     assert (plain["lip"] / plain["scale"]).min() > 2
@@ -226,10 +239,10 @@ def _fit_sphere(workdir, width: int, lam: float, steps: int) -> dict:
     c.model.depth, c.model.width = 1, width
     c.objective.loss, c.objective.jacobian = "mse", lam
     c.optimizer.lr, c.optimizer.schedule.name = 3e-3, "constant"
-    c.steps = c.eval_every = c.checkpoint_every = steps
+    c.steps = c.eval_every = c.checkpoint_every = c.chunk_size = steps
     c.batch_size = 50
-    result = loop.train(c, str(workdir), progress=False)
-    run = loop.build(c)
+    run = loop.build(c)  # built once: training and the probes below share it
+    result = loop.train(run, str(workdir), progress=False)
     ckpt = checkpoint.Checkpoints(str(workdir / "checkpoints"), read_only=True)
     state = loop.as_train_state(ckpt.restore_latest(
         lambda saved: loop.as_saved(jax.eval_shape(run.init, rng.root_key(0)), saved))[0])

@@ -7,13 +7,20 @@ thresholds — and, once, that the test fails when the effect is removed.
 
 `test_claims_on_the_quick_variant`: the --quick variant (the teacher 8-32-32-1, students
 8-w-w-1; widths 11, 27, 59, 123 at D = 65,536, and D = 8,192, 16,384, 32,768 at width 123;
-one pass, batch 16, Adam 3e-3 cosine-decayed; 5 seeds, 35 trials) must be "confirmed" on
+one pass, batch 16, Adam 3e-3 cosine-decayed; 3 seeds, 21 trials) must be "confirmed" on
 claims 1 and 2 by the study's own `verdicts`: per-seed fits of a·x^(−α) + floor with α's
 95% CI above 0 and the RMS log residual's CI upper bound at most 0.1 — the full study's
-rules and thresholds. Measured when written (`jaxdl sweep experiments/scaling_laws.py
---quick`, 45 s with an empty compilation cache): α_N = 0.667 ± 0.092 (RMS log residual
-0.020 ± 0.008), α_D = 1.058 ± 0.195 (0.019 ± 0.011). The whole file: 8 passed in 43 s
-with an empty compilation cache, on 2 CPU cores shared with other jobs.
+rules and thresholds. Measured (`jaxdl sweep experiments/scaling_laws.py --quick`, 13 s
+of sweep with the compilation cache filled, 47 s with an empty one): α_N = 0.665 ± 0.215
+(RMS log residual 0.022 ± 0.007), α_D = 1.123 ± 0.432 (0.015 ± 0.023): α's CI lower
+bounds 0.45 and 0.69, the residuals' upper bounds 0.029 and 0.038 against 0.1; the same
+to 3 digits under XLA_FLAGS=--xla_cpu_max_isa=AVX2 and SSE4_2. The whole file
+(`python -m pytest -q -p no:xdist tests/test_scaling_laws.py`, busy 2-core Xeon, the
+compilation cache filled): 8 passed, 29-33 s wall, 14-16 s CPU, the quick test 8-9 s of
+it; with 5 seeds (35 trials) it was 41-45 s wall, 18-19 s CPU, the quick test 11-12 s,
+measured side by side. Seeds are what can go: the 7 programs of the L-shaped grid (4
+points per fit, the corner shared) are the fewest, and with an empty cache their
+compiles dominate (47 s of sweep either way).
 
 Without the effect — every width trained to the same function (the width-123 trials at
 D = 65,536 standing in for every width: the loss no longer depends on N), and every D

@@ -139,7 +139,7 @@ PUBLISHED = {
     "the gain shrinks as labels are added (Oliver et al. 2018, varying the labels)":
         "yes (qualitative)",
 }
-QUICK_STEPS = 1500
+QUICK_STEPS = 800
 QUICK = {"overrides": {"steps": QUICK_STEPS},
          "seeds": range(5),
          "sweep": [supervised_point(f, AUGMENT) for f in (min(FRACTIONS), max(FRACTIONS))]}

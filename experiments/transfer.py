@@ -153,7 +153,7 @@ PUBLISHED = {
 QUICK = {"overrides": {"steps": QUICK_STEPS, "eval_every": QUICK_STEPS,
                        "checkpoint_every": QUICK_STEPS, "data.num_samples": 5000,
                        "data.train_split": 0.8},
-         "seeds": range(5), "sweep": [SHIFTED]}
+         "seeds": range(3), "sweep": [SHIFTED]}
 
 
 def get_config(name: str | None = None) -> ml_collections.ConfigDict:

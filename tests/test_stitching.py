@@ -94,7 +94,7 @@ def get_config(name=None):
 def test_claim_seeds_stitch_and_random_bottoms_do_not(tmp_path):
     path = tmp_path / "st.py"
     path.write_text(STUDY.format(path=os.path.abspath("experiments/stitching.py"),
-                                 stitch_steps=3000, steps=1000))
+                                 stitch_steps=2000, steps=1000))
     run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
     values = [dict((m, v) for _, m, v in r["rows"]) for r in store.records([str(tmp_path / "sweep")])]
     st = sweep.load_module(os.path.abspath("experiments/stitching.py"))

@@ -6,17 +6,24 @@ mean at most NEAR_ZERO = 0.03), a random-init bottom does not (every mean above 
 0.1). The test's networks train 1000 steps (the --quick length), where the study's
 --quick run stitches seeds at 0.008 or less; the full run's 6000-step networks reach
 0.033 ± 0.016 at Conv_2, "not resolved" at the same bar — a scale this test does not
-claim to resolve. Measured when written (2 seeds, Conv_1 / Conv_2): seeds 0.014 / -0.002,
-random 0.130 / 0.386; 79 s on 2 shared CPU cores. (Until issue 17 the test asked only
-|penalty| <= 0.05 and random > 0.08, looser than the study.) The random bottom is the
-claim with its effect removed: the same rule at NEAR_ZERO does not confirm it (asserted).
+claim to resolve. Each stitch is fitted 2000 Adam steps (the study's 10,000, shortened;
+3000 before: seeds at 0.014 / -0.002, random bottoms at 0.130 / 0.386, and the test took
+19-24 s of CPU against 16-21 s now, four runs of each interleaved on a shared 2-core Xeon:
+most of it is the networks' training and the stitch's init and checks, not its steps).
+Measured (2 seeds, Conv_1 / Conv_2): seeds 0.010 / 0.004, random 0.132 / 0.419; the same
+bits with XLA_FLAGS=--xla_cpu_max_isa=AVX2, and seeds 0.006 / 0.017, random 0.140 / 0.412
+with SSE4_2. Fewer stitch steps move the seeds' penalty at Conv_2 towards the 0.03 bar
+(and the random bottoms' away from 0.1): 2000 keeps both margins. (Until issue 17 the test
+asked only |penalty| <= 0.05 and random > 0.08, looser than the study.) The random bottom
+is the claim with its effect removed: the same rule at NEAR_ZERO does not confirm it
+(asserted).
 
 Claim 3 (a SimCLR bottom into a supervised top, at most SMALL = 0.05) has two bottoms,
 our recipe's SimCLR CNN and the MNIST-1D notebook's (experiments/ssl_methods.py's
 recipe); its rule is checked by hand, each bottom its own verdict, and the stitch is
 shown blind to a per-channel scale and offset of A's layer — why the notebook network's
 PyTorch init, against the tops' lecun init, does not enter the stitch by itself. The
-whole file: 6 passed in 31-34 s (`PYTHONPATH=. python -m pytest -q tests/test_stitching.py`,
+whole file: 6 passed in 30-33 s (`PYTHONPATH=. python -m pytest -q tests/test_stitching.py`,
 2-core Intel Xeon shared with other jobs)."""
 import os
 
@@ -94,7 +101,7 @@ def get_config(name=None):
 def test_claim_seeds_stitch_and_random_bottoms_do_not(tmp_path):
     path = tmp_path / "st.py"
     path.write_text(STUDY.format(path=os.path.abspath("experiments/stitching.py"),
-                                 stitch_steps=3000, steps=1000))
+                                 stitch_steps=2000, steps=1000))
     run.run_study(sweep.load_study(str(path)), str(tmp_path / "sweep"), progress=False)
     values = [dict((m, v) for _, m, v in r["rows"]) for r in store.records([str(tmp_path / "sweep")])]
     st = sweep.load_module(os.path.abspath("experiments/stitching.py"))

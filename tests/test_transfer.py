@@ -3,17 +3,22 @@
 on the study's --quick variant at the study's own rules — and, once, that the first
 claim is not confirmed when the effect is removed.
 
-    PYTHONPATH=. python -m pytest -q tests/test_transfer.py   # 4 passed, ~50 s on 2 busy CPU cores
+    PYTHONPATH=. python -m pytest -q tests/test_transfer.py   # 4 passed, 23-25 s on 2 busy CPU cores
 
 `test_claims_on_the_quick_variant`: the --quick variant (the published MNIST-1D CNN
 pretrained 1000 steps on 4000 signals of the generator with shear ×2 and correlated noise
 ×2; then on the first 100 and 1600 default signals, 500 steps each: scratch, FT, and a
-linear probe on the frozen features; 5 seeds; scored on 2000 fresh default signals) must
+linear probe on the frozen features; 3 seeds; scored on 2000 fresh default signals) must
 be "confirmed" on both claims by the study's own `verdicts`: FT − scratch at n = 100 with
 its paired 95% CI above 0 and above the gain at n = 1600; FT − LP at n = 1600 above 0.
-Measured when written (`jaxdl sweep experiments/transfer.py --quick`, 40 s wall on 2 CPU
-cores shared with other jobs): FT − scratch 0.241 ± 0.032 at n = 100, 0.114 ± 0.011 at
-1600 (shrink 0.128 ± 0.028); FT − LP 0.085 ± 0.010 at 1600.
+Measured (`jaxdl sweep experiments/transfer.py --quick`, 31 s of sweep on 2 CPU cores
+shared with other jobs): FT − scratch 0.243 ± 0.084 at n = 100, 0.119 ± 0.008 at 1600
+(shrink 0.124 ± 0.076, its CI's lower end 0.047); FT − LP 0.088 ± 0.011 at 1600. With
+XLA_FLAGS=--xla_cpu_max_isa=AVX2 the same bits; with SSE4_2 (other bits) 0.240 ± 0.083,
+shrink 0.116 ± 0.055, FT − LP 0.074 ± 0.015. 3 seeds, not the 5 of before (shrink 0.128 ±
+0.028), for CPU time: this test alone took 26-31 s of CPU with 5 seeds, 18-21 s with 3
+(`/usr/bin/time` of `pytest -p no:xdist` on it, imports included; four runs of each,
+interleaved, on the shared 2-core Xeon).
 
 Without the effect — the "pretrained" source network replaced by an untrained one — FT
 starts from exactly the params that scratch starts from (its convolutions are the

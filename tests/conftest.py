@@ -9,6 +9,16 @@ import pytest
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
 
+def pytest_configure(config):
+    """XLA's persistent compilation cache for every test, not only those that build a run
+    (which switches it on): otherwise whether a test's programs are cached depends on
+    which tests ran before it in the same worker, and tests that call models directly
+    (gradcheck, models, probes) compile everything again on every run. Same executables,
+    same bits; `JAXDL_COMPILATION_CACHE=` (empty) turns it off as for any run."""
+    from jaxdl.training import build
+    build.enable_compilation_cache()
+
+
 @pytest.fixture
 def small_config():
     """The default recipe shortened: 200 steps of the MNIST-1D CNN."""

@@ -143,7 +143,7 @@ class Plan(NamedTuple):
     arms: tuple[str, ...]
 
 
-STEPS, QUICK_STEPS = 6000, 1000  # the source's pretraining (QUICK_STEPS marks --quick)
+STEPS, QUICK_STEPS = 6000, 1000  # the source's pretraining
 PLAN = Plan(sizes=(100, 400, 1600, 4000), steps=3000, arms=ARMS)
 QUICK_PLAN = Plan(sizes=(100, 1600), steps=500, arms=("scratch", "ft", "lp"))
 
@@ -174,11 +174,6 @@ def get_config(name: str | None = None) -> ml_collections.ConfigDict:
 
 
 # ---------------------------------------------------------------- the target arms
-
-
-def plan_of(config: ml_collections.ConfigDict) -> Plan:
-    """The quick plan for a source trained QUICK_STEPS steps (the --quick variant)."""
-    return QUICK_PLAN if config.steps == QUICK_STEPS else PLAN
 
 
 def target_config(source: ml_collections.ConfigDict, n: int, steps: int
@@ -255,7 +250,7 @@ def target_arms(config: ml_collections.ConfigDict, source: Any, key: jax.Array,
 def measure(ctx) -> dict[str, Any]:
     """Per target size, every arm's accuracy on the target and the source test sets
     (arrays over the sizes), and the source network's zero-shot accuracies."""
-    plan = plan_of(ctx.config)
+    plan = QUICK_PLAN if ctx.quick else PLAN
     tests = {"target": scoring_set({}), "source": scoring_set(source_shift(ctx.config))}
     source = jax.device_get(ctx.state)
     out: dict[str, Any] = {f"zero_shot_{name}": accuracy(ctx.run.model, source.params,

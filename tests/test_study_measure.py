@@ -148,3 +148,32 @@ def test_trial_at_finds_the_exact_point_and_load_merges_this_trials_point():
     assert ctx.load(seed=1) == trials[1].id
     with pytest.raises(sweep.StudyError, match="no trial at"):
         ctx.load(seed=1, point={"model": "mlp"})
+
+
+QUICK_STUDY = """
+from jaxdl import config as config_lib
+from jaxdl.study import sweep
+SWEEP = sweep.axis("optimizer.lr", (1e-2,))
+SEEDS = (0,)
+METRICS = ("measure/quick",)
+QUICK = {"overrides": {"steps": 10}}
+def get_config(name=None):
+    c = config_lib.default()
+    c.model = config_lib.named_section("model", "mlp")
+    c.steps, c.eval_every, c.checkpoint_every, c.chunk_size = 10, 10, 10, 10
+    return c
+def measure(ctx):
+    return {"quick": float(ctx.quick)}
+"""
+
+
+def test_measure_knows_whether_the_sweep_is_the_quick_variant(tmp_path):
+    """ctx.quick: a study's measure can run a smaller probe plan for --quick, told so by
+    the sweep rather than guessing from the config (QUICK here leaves the steps as they
+    are, so the config cannot tell)."""
+    path = tmp_path / "study.py"
+    path.write_text(QUICK_STUDY)
+    for quick in (False, True):
+        workdir = str(tmp_path / f"sweep-{quick}")
+        run.run_study(sweep.load_study(str(path), quick=quick), workdir, progress=False)
+        assert list(final(store.records([workdir]), "measure/quick").values()) == [float(quick)]

@@ -71,6 +71,7 @@ class Context:
     _rows: Sequence[Sequence[Any]] = ()  # the trial's logged metric rows [step, metric, value]
     directory: str = ""  # the trial's run directory: a probe that trains (pruning rounds)
     # writes its own runs under it, so they resume with the trial and move with the sweep
+    quick: bool = False  # the sweep runs the study's --quick variant (a smaller probe plan)
 
     def apply(self, x: Any, state: Any = None) -> jax.Array:
         """The model's outputs (logits) on `x` in inference mode, with this trial's final
@@ -132,9 +133,10 @@ def load_measure(study: sweep.Study) -> Measure | None:
 
 def measure_trials(fn: Measure, trials: Sequence[sweep.Trial], store: store_lib.Store,
                    runs: dict[str, loop.Run], *, remeasure: bool = False,
-                   progress: bool = True) -> int:
+                   progress: bool = True, quick: bool = False) -> int:
     """Measure every done trial of `trials` not measured yet (all done ones with
-    `remeasure`); returns how many were measured now."""
+    `remeasure`); returns how many were measured now. `quick`: the sweep is the study's
+    --quick variant (`Context.quick`)."""
     done = [t for t in trials if (store.record(t.id) or {}).get("status") == store_lib.DONE]
     todo = [t for t in done if remeasure or not store.record(t.id).get("measured")]
     if not todo:
@@ -146,7 +148,7 @@ def measure_trials(fn: Measure, trials: Sequence[sweep.Trial], store: store_lib.
         ctx = Context(trial=trial, config=trial.config, run=run, state=states(trial),
                       key=rng.purpose_key(rng.root_key(trial.seed), rng.MEASURE),
                       _load=states, _trials=done, _rows=store.record(trial.id)["rows"],
-                      directory=store.trial_dir(trial.id))
+                      directory=store.trial_dir(trial.id), quick=quick)
         try:
             values = fn(ctx)
         except sweep.StudyError:

@@ -174,7 +174,8 @@ def _run_study(study: sweep.Study, workdir: str, trials, groups, runs, vectorize
     measured = 0
     if measure_fn is not None:  # one process only (_check_multi_process)
         measured = measure_lib.measure_trials(measure_fn, trials, store, runs,
-                                              remeasure=remeasure, progress=progress)
+                                              remeasure=remeasure, progress=progress,
+                                              quick=study.quick)
     if parallel.is_primary():
         tensorboard.export(trials, store)  # done trials as named TensorBoard runs with hparams
     statuses = [(store.record(t.id) or {}).get("status") for t in trials]

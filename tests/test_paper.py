@@ -181,3 +181,16 @@ def test_a_long_verdict_on_the_summary_page_says_where_the_rest_is():
     assert len(lines) == paper.SUMMARY_LINES
     assert lines[-1].endswith("… (the rest in report.md)") and len(lines[-1]) <= 110
     assert paper.verdict_lines("Claim: confirmed.") == "Claim: confirmed."  # short: whole
+
+
+def test_default_plot_splits_arms_over_disjoint_x_and_joins_a_relabelling_of_x():
+    """Two arms swept over disjoint widths at their own lr are two lines (lr is constant
+    per width, yet joining them would draw one curve through both arms); train_split set
+    by num_samples (one value per x and back) is no line of its own."""
+    arms = pd.DataFrame({"model.width": [8, 16, 32, 64, 128, 256],
+                         "optimizer.lr": [0.1] * 3 + [0.01] * 3,
+                         "data.train_split": [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]})
+    varying = list(arms.columns)
+    assert report.line_axes(arms, "model.width", varying) == ["optimizer.lr"]
+    grid = pd.DataFrame({"model.width": [8, 16, 32] * 2, "optimizer.lr": [0.1] * 3 + [0.01] * 3})
+    assert report.line_axes(grid, "model.width", list(grid.columns)) == ["optimizer.lr"]

@@ -48,6 +48,7 @@ from jaxdl.study import sweep
 __all__ = ["REPORT", "LEVEL", "MAX_LINE_POINTS", "MAX_LINES", "NOT_RUN", "NOTE", "mean_ci",
            "summarize", "paired_effect", "Results", "Analysis", "ci_text", "with_ci_column",
            "markdown", "metric_table", "line_plot", "scatter_fit", "load_results", "default_plot",
+           "line_axes",
            "write_report", "read_notes", "changed_sources", "read_verdict", "variant_label",
            "not_run_note", "finite_mean_ci", "place_legend", "log_x_readable", "STATUSES", "STATUS_FILE", "status_of", "read_status"]
 
@@ -457,9 +458,7 @@ def default_plot(results: Results, metric: str) -> Figure | None:
     if not numeric:
         return None
     x = numeric[0]
-    # An axis that x determines (train_split with num_samples) would only split the lines.
-    hue = [a for a in varying if a != x and
-           (summary.groupby(x, dropna=False)[a].nunique(dropna=False) > 1).any()]
+    hue = line_axes(summary, x, varying)
     if hue and len(summary.groupby(hue, dropna=False)) > MAX_LINES:
         return None  # unreadable; the study's own analyze() plots what matters
     if summary[x].nunique() > MAX_LINE_POINTS:
@@ -467,6 +466,18 @@ def default_plot(results: Results, metric: str) -> Figure | None:
                            title=f"{metric} of every trial")[0]
     return line_plot(summary, x, hue, ylabel=metric,
                      title=f"{metric}: mean and 95% CI over seeds")
+
+
+def line_axes(summary: pd.DataFrame, x: str, varying: Sequence[str]) -> list[str]:
+    """The axes of `varying` that split default_plot's lines over `x`: all but x and those
+    that only relabel it — one value per x and one x per value (train_split with
+    num_samples), which would split every line into points. An axis that is constant per
+    x but spans several x (two arms swept over disjoint widths) still splits: joined,
+    the arms would read as one curve."""
+    def relabels_x(axis: str) -> bool:
+        pairs = summary[[x, axis]].drop_duplicates()
+        return len(pairs) == pairs[x].nunique(dropna=False) == pairs[axis].nunique(dropna=False)
+    return [a for a in varying if a != x and not relabels_x(a)]
 
 
 def write_report(roots: Sequence[str], out: str | None = None, study: str | None = None) -> str:

@@ -15,8 +15,11 @@ cache and compilation cache in a temporary directory (`JAXDL_DATA_CACHE`,
 Prints a markdown block: wall time, CPU time (user + system of pytest and everything it
 started), tests passed, and the seconds XLA spent compiling in the test processes (jax's
 `/jax/core/compile/backend_compile_duration` events; processes the tests start are not
-counted), with the tests that compiled most. Expected on a 2-core AMD EPYC (Zen 4) at
-the commit that added this file: cold 1,022 s wall, warm 484 s (2,372 tests).
+counted), with the tests that compiled most; and for the cold run, how many distinct
+programs the tests asked for and what compiling each once costs — as they are and with
+every literal constant blanked (had hyperparameters been run-time values, which programs
+would be one). Expected on a 2-core AMD EPYC (Zen 4) at the commit that added this file:
+cold 1,022 s wall, warm 484 s (2,372 tests).
 """
 from __future__ import annotations
 
@@ -50,13 +53,30 @@ def run_suite(cache: str, data: str, log_dir: str, tests: list[str]) -> dict:
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
     per_test: collections.Counter = collections.Counter()
+    programs = []
     for path in glob.glob(os.path.join(log_dir, "*.json")):
-        for test, seconds in json.load(open(path)).items():
-            per_test[test] += seconds
+        log = json.load(open(path))
+        per_test.update(log["per_test"])
+        programs += log["programs"]
     return {"wall_s": wall, "cpu_s": (after.ru_utime - before.ru_utime) +
             (after.ru_stime - before.ru_stime), "returncode": proc.returncode,
             "summary": tail, "failed": failed,
-            "compile_s": sum(per_test.values()), "top": per_test.most_common(10)}
+            "compile_s": sum(per_test.values()), "top": per_test.most_common(10),
+            "programs": distinct_programs(programs)}
+
+
+def distinct_programs(programs: list[list]) -> dict:
+    """How many distinct programs the run asked for, and the seconds of compiling each once
+    (its slowest request: the compile, not a later cache read) — as they are, and if every
+    literal constant were a run-time value (a learning rate, a schedule's step count)."""
+    def once(column: int) -> tuple[int, float]:
+        slowest: dict[str, float] = {}
+        for row in programs:
+            slowest[row[column]] = max(slowest.get(row[column], 0.0), row[3])
+        return len(slowest), sum(slowest.values())
+    (exact, exact_s), (blanked, blanked_s) = once(1), once(2)
+    return {"requests": len(programs), "distinct": exact, "distinct_s": exact_s,
+            "without_constants": blanked, "without_constants_s": blanked_s}
 
 
 def render(results: dict[str, dict]) -> str:
@@ -67,6 +87,14 @@ def render(results: dict[str, dict]) -> str:
     for name, r in results.items():
         lines.append(f"| {name} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | "
                      f"{r['compile_s']:.0f} s | {r['summary']} |")
+    for name, r in results.items():
+        p = r["programs"]
+        if name == "cold" and p["distinct"]:
+            lines += ["", f"Programs, cold cache: {p['requests']:,} requests, {p['distinct']:,} "
+                      f"distinct, {p['distinct_s']:.0f} s to compile each once; with every "
+                      f"constant a run-time value {p['without_constants']:,} distinct, "
+                      f"{p['without_constants_s']:.0f} s "
+                      f"({1 - p['without_constants_s'] / p['distinct_s']:.0%} less)."]
     for name, r in results.items():
         if r["failed"]:
             lines += ["", f"Failed, {name} cache:", ""] + [f"- {f}" for f in r["failed"]]

@@ -111,3 +111,29 @@ def test_input_pipeline_section_renders_from_the_raw_results():
     assert "| stream | 2 | 4,000 | 2,000 |" in text and "| device | – | 9,000 | – |" in text
     assert "1.20% of 30.0 s waiting for input" in text
     assert "(4.6x the budget)" in text and "moved the peak by +10 MB" in text
+
+
+def test_suite_compile_log_tells_programs_that_differ_only_in_a_constant():
+    """bench.test_suite's count of programs 'if hyperparameters were run-time values': two
+    programs that differ only in a compiled-in learning rate are two as they are and one
+    with constants blanked; a different shape stays a program of its own."""
+    import jax
+    import jax.numpy as jnp
+    from jax._src import compiler
+
+    from bench import suite_compile_log, test_suite
+
+    original = compiler.compile_or_get_cached
+    start = len(suite_compile_log._programs)
+    try:
+        suite_compile_log._log_programs()
+        for lr, n in ((0.1, 3), (0.2, 3), (0.1, 5)):
+            jax.jit(lambda w, lr=lr: w - lr * jnp.sin(w))(jnp.ones(n)).block_until_ready()
+    finally:
+        compiler.compile_or_get_cached = original
+    rows = [row for row in suite_compile_log._programs[start:] if row[0] == "jit__lambda"]
+    del suite_compile_log._programs[start:]
+    assert len(rows) == 3  # (and jnp.ones's own programs, left out)
+    counts = test_suite.distinct_programs(rows)
+    assert (counts["distinct"], counts["without_constants"]) == (3, 2)
+    assert counts["without_constants_s"] < counts["distinct_s"]

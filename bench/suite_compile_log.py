@@ -2,7 +2,9 @@
 worker process to $JAXDL_BENCH_COMPILE_LOG/<worker>.json at the session's end:
 
 - "per_test": {test: seconds of XLA compiling} (jax's backend-compile events);
-- "programs": [[name, exact, constants, seconds]] for every program jax asked for
+- with $JAXDL_BENCH_PROGRAMS=1 (`python -m bench.test_suite --programs`; it slows the run:
+  every program's IR is printed), "programs": [[name, exact, constants, seconds]] for
+  every program jax asked for
   (`compile_or_get_cached`: a compile, or a read from the persistent cache): hashes of its
   IR without debug info (what the cache key hashes) and of that IR with every literal
   constant blanked — the programs that would be one if hyperparameters (a learning rate,
@@ -43,7 +45,7 @@ def _log_programs() -> None:
     except ImportError:
         return
     original = getattr(compiler, "compile_or_get_cached", None)
-    if original is None:
+    if original is None or hasattr(original, "__wrapped__"):  # absent, or logged already
         return
 
     def logged(backend, module, *args, **kwargs):
@@ -59,13 +61,15 @@ def _log_programs() -> None:
                           seconds])
         return out
 
+    logged.__wrapped__ = original
     compiler.compile_or_get_cached = logged
 
 
 def pytest_configure(config) -> None:
     import jax.monitoring
     jax.monitoring.register_event_duration_secs_listener(_listen)
-    _log_programs()
+    if os.environ.get("JAXDL_BENCH_PROGRAMS") == "1":
+        _log_programs()
 
 
 @pytest.hookimpl(hookwrapper=True)

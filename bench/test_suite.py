@@ -3,6 +3,7 @@
     python -m bench.test_suite                 # ~25 min on 2 idle cores: cold, then warm
     python -m bench.test_suite --only warm     # one of them (warm fills its cache first)
     python -m bench.test_suite tests/test_models.py   # some tests only (pytest's arguments)
+    python -m bench.test_suite --only cold --programs  # + the distinct programs (slower)
 
 `make test` runs `pytest -q -n auto`, and jaxdl keeps XLA's compiled programs in a persistent
 cache (~/.cache/jaxdl/xla, `jaxdl.training.build.enable_compilation_cache`). A fresh machine
@@ -15,10 +16,10 @@ cache and compilation cache in a temporary directory (`JAXDL_DATA_CACHE`,
 Prints a markdown block: wall time, CPU time (user + system of pytest and everything it
 started), tests passed, and the seconds XLA spent compiling in the test processes (jax's
 `/jax/core/compile/backend_compile_duration` events; processes the tests start are not
-counted), with the tests that compiled most; and for the cold run, how many distinct
-programs the tests asked for and what compiling each once costs — as they are and with
-every literal constant blanked (had hyperparameters been run-time values, which programs
-would be one). Expected on a 2-core AMD EPYC (Zen 4) at the commit that added this file:
+counted), with the tests that compiled most. With --programs, for the cold run: how many
+distinct programs the tests asked for and what compiling each once costs — as they are
+and with every literal constant blanked (had hyperparameters been run-time values, which
+programs would be one). Expected on a 2-core AMD EPYC (Zen 4) at the commit that added this file:
 cold 1,022 s wall, warm 484 s (2,372 tests).
 """
 from __future__ import annotations
@@ -40,10 +41,12 @@ from bench import common
 PLUGIN = "bench.suite_compile_log"
 
 
-def run_suite(cache: str, data: str, log_dir: str, tests: list[str]) -> dict:
-    """One `pytest -q -n auto` (make test's command) with the given caches."""
+def run_suite(cache: str, data: str, log_dir: str, tests: list[str], programs: bool = False
+              ) -> dict:
+    """One `pytest -q -n auto` (make test's command) with the given caches; `programs`:
+    also log every program (slower: not for the times)."""
     env = {**os.environ, "JAXDL_COMPILATION_CACHE": cache, "JAXDL_DATA_CACHE": data,
-           "JAXDL_BENCH_COMPILE_LOG": log_dir}
+           "JAXDL_BENCH_COMPILE_LOG": log_dir, "JAXDL_BENCH_PROGRAMS": "1" if programs else ""}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     command = [sys.executable, "-m", "pytest", "-q", "-rf", "-n", "auto", "-p", PLUGIN, *tests]
@@ -57,7 +60,7 @@ def run_suite(cache: str, data: str, log_dir: str, tests: list[str]) -> dict:
     for path in glob.glob(os.path.join(log_dir, "*.json")):
         log = json.load(open(path))
         per_test.update(log["per_test"])
-        programs += log["programs"]
+        programs += log.get("programs", [])
     return {"wall_s": wall, "cpu_s": (after.ru_utime - before.ru_utime) +
             (after.ru_stime - before.ru_stime), "returncode": proc.returncode,
             "summary": tail, "failed": failed,
@@ -107,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("cold", "warm"), help="measure one of the two")
+    parser.add_argument("--programs", action="store_true",
+                        help="also count the distinct programs and what blanking constants "
+                             "would merge (prints every program's IR: slows the run, so its "
+                             "times are not make test's)")
     parser.add_argument("tests", nargs="*", help="pytest's arguments (default: the whole run)")
     args = parser.parse_args(argv)
     root = tempfile.mkdtemp(prefix="jaxdl-bench-suite-")
@@ -117,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("cold",) if args.only == "cold" else ("cold", "warm"):
             print(f"[bench.test_suite {time.strftime('%H:%M:%S')}] {name} cache: pytest -n auto",
                   flush=True)
-            result = run_suite(cache, data, tempfile.mkdtemp(dir=root), args.tests)
+            result = run_suite(cache, data, tempfile.mkdtemp(dir=root), args.tests,
+                               args.programs)
             if args.only in (None, name):
                 results[name] = result
     finally:

@@ -123,7 +123,7 @@ def test_suite_compile_log_tells_programs_that_differ_only_in_a_constant():
 
     from bench import suite_compile_log, test_suite
 
-    original = compiler.compile_or_get_cached
+    original = compiler.compile_or_get_cached  # logged already under --programs
     start = len(suite_compile_log._programs)
     try:
         suite_compile_log._log_programs()

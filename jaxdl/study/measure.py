@@ -15,7 +15,8 @@ returns is committed into the trial's record: scalars become metric rows
 in the trial's `measures.npz` and read back with `results.arrays("<name>")`.
 `ctx.history("test/accuracy")` gives the trial's logged curve and `ctx.at_step(step)`
 its checkpointed state at that step — early stopping as a measurement: restore the step
-of the best validation score (experiments/regularization.py).
+of the best validation score (experiments/regularization.py). `ctx.quick` is True in the
+study's --quick variant, for a smaller probe plan (experiments/transfer.py).
 
 Exactness and resumption: a measurement is a pure function of the trial's final
 checkpoint and `ctx.key` (the trial's MEASURE-purpose key), so it gives the same

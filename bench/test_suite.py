@@ -14,13 +14,13 @@ cache and compilation cache in a temporary directory (`JAXDL_DATA_CACHE`,
 `JAXDL_COMPILATION_CACHE`), so what the user's caches hold does not matter.
 
 Prints a markdown block: wall time, CPU time (user + system of pytest and everything it
-started), tests passed, and the seconds XLA spent compiling in the test processes (jax's
-`/jax/core/compile/backend_compile_duration` events; processes the tests start are not
-counted), with the tests that compiled most. With --programs, for the cold run: how many
+started), tests passed, the slowest tests, and the seconds XLA spent compiling in the test
+processes (jax's `/jax/core/compile/backend_compile_duration` events; processes the tests
+start are not counted), with the tests that compiled most. With --programs, for the cold run: how many
 distinct programs the tests asked for and what compiling each once costs — as they are
 and with every literal constant blanked (had hyperparameters been run-time values, which
-programs would be one). Expected on a 2-core AMD EPYC (Zen 4) at the commit that added this file:
-cold 1,022 s wall, warm 484 s (2,372 tests).
+programs would be one). Expected on a 2-core AMD EPYC (Zen 4): cold 1,022-1,212 s wall,
+warm 484-602 s (2,372-2,375 tests; two sessions, BUILD.md's Tests).
 """
 from __future__ import annotations
 
@@ -49,12 +49,15 @@ def run_suite(cache: str, data: str, log_dir: str, tests: list[str], programs: b
            "JAXDL_BENCH_COMPILE_LOG": log_dir, "JAXDL_BENCH_PROGRAMS": "1" if programs else ""}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    command = [sys.executable, "-m", "pytest", "-q", "-rf", "-n", "auto", "-p", PLUGIN, *tests]
+    command = [sys.executable, "-m", "pytest", "-q", "-rf", "--durations=15", "-n", "auto",
+               "-p", PLUGIN, *tests]
     proc = subprocess.run(command, cwd=common.ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
+    slowest = [line.strip() for line in proc.stdout.splitlines()
+               if line.strip()[:1].isdigit() and "s " in line and "::" in line]
     per_test: collections.Counter = collections.Counter()
     programs = []
     for path in glob.glob(os.path.join(log_dir, "*.json")):
@@ -63,7 +66,7 @@ def run_suite(cache: str, data: str, log_dir: str, tests: list[str], programs: b
         programs += log.get("programs", [])
     return {"wall_s": wall, "cpu_s": (after.ru_utime - before.ru_utime) +
             (after.ru_stime - before.ru_stime), "returncode": proc.returncode,
-            "summary": tail, "failed": failed,
+            "summary": tail, "failed": failed, "slowest": slowest,
             "compile_s": sum(per_test.values()), "top": per_test.most_common(10),
             "programs": distinct_programs(programs)}
 
@@ -101,6 +104,8 @@ def render(results: dict[str, dict]) -> str:
     for name, r in results.items():
         if r["failed"]:
             lines += ["", f"Failed, {name} cache:", ""] + [f"- {f}" for f in r["failed"]]
+        lines += ["", f"Slowest tests (pytest --durations), {name} cache:", ""]
+        lines += [f"- {line}" for line in r["slowest"]]
         lines += ["", f"Most compile time, {name} cache:", ""]
         lines += [f"- {s:.1f} s {test}" for test, s in r["top"]]
     return "\n".join(lines)

@@ -16,10 +16,10 @@ cache and compilation cache in a temporary directory (`JAXDL_DATA_CACHE`,
 Prints a markdown block: wall time, CPU time (user + system of pytest and everything it
 started), tests passed, the slowest tests, and the seconds XLA spent compiling in the test
 processes (jax's `/jax/core/compile/backend_compile_duration` events; processes the tests
-start are not counted), with the tests that compiled most. With --programs, for the cold run: how many
-distinct programs the tests asked for and what compiling each once costs — as they are
-and with every literal constant blanked (had hyperparameters been run-time values, which
-programs would be one). Expected on a 2-core AMD EPYC (Zen 4): cold 1,022-1,212 s wall,
+start are not counted), with the tests that compiled most. With --programs, for the cold
+run: how many distinct programs the tests asked for and what compiling each once costs —
+as they are and with every literal constant blanked (had hyperparameters been run-time
+values, which programs would be one). Expected on a 2-core AMD EPYC (Zen 4): cold 1,022-1,212 s wall,
 warm 484-602 s (2,372-2,375 tests; two sessions, BUILD.md's Tests).
 """
 from __future__ import annotations

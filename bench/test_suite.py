@@ -14,12 +14,13 @@ cache and compilation cache in a temporary directory (`JAXDL_DATA_CACHE`,
 `JAXDL_COMPILATION_CACHE`), so what the user's caches hold does not matter.
 
 Prints a markdown block: wall time, CPU time (user + system of pytest and everything it
-started), tests passed, the slowest tests, and the seconds XLA spent compiling in the test
-processes (jax's `/jax/core/compile/backend_compile_duration` events; processes the tests
-start are not counted), with the tests that compiled most. With --programs, for the cold
-run: how many distinct programs the tests asked for and what compiling each once costs —
-as they are and with every literal constant blanked (had hyperparameters been run-time
-values, which programs would be one). Expected on a 2-core AMD EPYC (Zen 4): cold 1,022-1,212 s wall,
+started), tests passed, the slowest tests, a fixed reference timing of the machine, and
+the seconds XLA spent compiling in the test processes (jax's
+`/jax/core/compile/backend_compile_duration` events; processes the tests start are not
+counted), with the tests that compiled most. With --programs, for the cold run: how many
+distinct programs the tests asked for and what compiling each once costs — as they are
+and with every literal constant blanked (had hyperparameters been run-time values, which
+programs would be one). Expected on a 2-core AMD EPYC (Zen 4): cold 1,022-1,212 s wall,
 warm 484-602 s (2,372-2,375 tests; two sessions, BUILD.md's Tests).
 """
 from __future__ import annotations
@@ -85,9 +86,22 @@ def distinct_programs(programs: list[list]) -> dict:
             "without_constants": blanked, "without_constants_s": blanked_s}
 
 
-def render(results: dict[str, dict]) -> str:
+def machine_reference() -> float:
+    """Seconds of a fixed pure-Python loop (the best of 3): the same on every day for the
+    same machine, whatever the code — so a change of the suite's time between two runs
+    can be told apart from a change of the machine's speed."""
+    def loop() -> float:
+        start, total = time.perf_counter(), 0
+        for i in range(5_000_000):
+            total += i * i % 7
+        return time.perf_counter() - start
+    return min(loop() for _ in range(3))
+
+
+def render(results: dict[str, dict], reference: float) -> str:
     lines = [f"CPU: {common.cpu_model()}, {os.cpu_count()} cores; load average at the end "
-             f"{common.load_average()}", "",
+             f"{common.load_average()}; machine reference (a fixed pure-Python loop, "
+             f"best of 3) {reference:.2f} s", "",
              "| cache | wall | CPU (user+sys) | XLA compile in the test processes | result |",
              "|---|---|---|---|---|"]
     for name, r in results.items():
@@ -123,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = tempfile.mkdtemp(prefix="jaxdl-bench-suite-")
     cache, data = os.path.join(root, "xla"), os.path.join(root, "data")
-    results = {}
+    results, reference = {}, machine_reference()
     try:
         # warm means a cache some run filled: --only warm still runs the cold one first
         for name in ("cold",) if args.only == "cold" else ("cold", "warm"):
@@ -135,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = result
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(render(results))
+    print(render(results, reference))
     return 0 if all(r["returncode"] == 0 for r in results.values()) else 1
 
 

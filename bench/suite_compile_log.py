@@ -3,12 +3,11 @@ worker process to $JAXDL_BENCH_COMPILE_LOG/<worker>.json at the session's end:
 
 - "per_test": {test: seconds of XLA compiling} (jax's backend-compile events);
 - with $JAXDL_BENCH_PROGRAMS=1 (`python -m bench.test_suite --programs`; it slows the run:
-  every program's IR is printed), "programs": [[name, exact, constants, seconds]] for
-  every program jax asked for
-  (`compile_or_get_cached`: a compile, or a read from the persistent cache): hashes of its
-  IR without debug info (what the cache key hashes) and of that IR with every literal
-  constant blanked — the programs that would be one if hyperparameters (a learning rate,
-  a step count in a schedule) were run-time values instead of compiled-in constants.
+  every program's IR is printed), "programs": [[name, exact, constants, seconds]] for every
+  program jax asked for (`compile_or_get_cached`: a compile, or a read from the persistent
+  cache): hashes of its IR without debug info (what the cache key hashes) and of that IR
+  with every literal constant blanked — the programs that would be one if hyperparameters
+  (a learning rate, a step count in a schedule) were run-time values.
 """
 from __future__ import annotations
 

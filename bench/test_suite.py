@@ -30,6 +30,7 @@ import collections
 import glob
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -40,6 +41,7 @@ import time
 from bench import common
 
 PLUGIN = "bench.suite_compile_log"
+DURATION = re.compile(r"\d+\.\d+s (setup|call|teardown) ")  # a line of pytest --durations
 
 
 def run_suite(cache: str, data: str, log_dir: str, tests: list[str], programs: bool = False
@@ -57,8 +59,7 @@ def run_suite(cache: str, data: str, log_dir: str, tests: list[str], programs: b
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
-    slowest = [line.strip() for line in proc.stdout.splitlines()
-               if line.strip()[:1].isdigit() and "s " in line and "::" in line]
+    slowest = [line for line in proc.stdout.splitlines() if DURATION.match(line)]
     per_test: collections.Counter = collections.Counter()
     programs = []
     for path in glob.glob(os.path.join(log_dir, "*.json")):
@@ -107,14 +108,13 @@ def render(results: dict[str, dict], reference: float) -> str:
     for name, r in results.items():
         lines.append(f"| {name} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | "
                      f"{r['compile_s']:.0f} s | {r['summary']} |")
-    for name, r in results.items():
-        p = r["programs"]
-        if name == "cold" and p["distinct"]:
-            lines += ["", f"Programs, cold cache: {p['requests']:,} requests, {p['distinct']:,} "
-                      f"distinct, {p['distinct_s']:.0f} s to compile each once; with every "
-                      f"constant a run-time value {p['without_constants']:,} distinct, "
-                      f"{p['without_constants_s']:.0f} s "
-                      f"({1 - p['without_constants_s'] / p['distinct_s']:.0%} less)."]
+    p = results["cold"]["programs"] if "cold" in results else {"distinct": 0}
+    if p["distinct"]:
+        lines += ["", f"Programs, cold cache: {p['requests']:,} requests, {p['distinct']:,} "
+                  f"distinct, {p['distinct_s']:.0f} s to compile each once; with every "
+                  f"constant a run-time value {p['without_constants']:,} distinct, "
+                  f"{p['without_constants_s']:.0f} s "
+                  f"({1 - p['without_constants_s'] / p['distinct_s']:.0%} less)."]
     for name, r in results.items():
         if r["failed"]:
             lines += ["", f"Failed, {name} cache:", ""] + [f"- {f}" for f in r["failed"]]

@@ -82,6 +82,12 @@ def test_one_to_eight_devices_jit_and_pmap_match_single_device():
 
 ARGS = ["--config.steps=100", "--config.eval_every=50", "--config.checkpoint_every=25",
         "--config.chunk_size=10", "--no-progress"]
+# The SIGTERM test's shorter run: three two-process runs of it are the default run's
+# costliest multi-process test, and a two-process step is ~3x a one-process one here.
+STOP_STEPS, STOP_CHECKPOINT = 50, 10
+STOP_ARGS = [f"--config.steps={STOP_STEPS}", "--config.eval_every=25",
+             f"--config.checkpoint_every={STOP_CHECKPOINT}", "--config.chunk_size=10",
+             "--no-progress"]
 
 
 def free_port():
@@ -90,10 +96,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def processes(workdir, port, logs):
+def processes(workdir, port, logs, args=ARGS):
     """Two processes of one run; output to files (a full pipe would block a process)."""
     return [subprocess.Popen(
-        [sys.executable, "-m", "jaxdl.cli", "train", *ARGS, "--workdir", str(workdir),
+        [sys.executable, "-m", "jaxdl.cli", "train", *args, "--workdir", str(workdir),
          "--coordinator", f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
         stdout=open(logs / f"out{i}-{port}.log", "w"), stderr=subprocess.STDOUT)
         for i in range(2)]
@@ -138,11 +144,11 @@ def test_two_processes_match_one_within_seed_noise_and_resume_after_both_are_kil
     assert_rows_close(rows(workdir), rows(tmp_path / "single"))
 
 
-def final_digest(workdir):
-    """The digest saved with the run's step-100 checkpoint: per array, weighted and plain
+def final_digest(workdir, step):
+    """The digest saved with the run's checkpoint at `step`: per array, weighted and plain
     uint32 sums of its bits (training/checkpoint.py). Read as JSON, since this
     one-process test cannot restore arrays saved across two processes."""
-    return json.loads((workdir / "checkpoints" / "100" / "digest" / "metadata").read_text())
+    return json.loads((workdir / "checkpoints" / str(step) / "digest" / "metadata").read_text())
 
 
 def test_sigterm_to_one_of_two_processes_stops_both_at_one_step_and_resumes_bit_for_bit(
@@ -151,22 +157,22 @@ def test_sigterm_to_one_of_two_processes_stops_both_at_one_step_and_resumes_bit_
     (an all-gather of the flag after every chunk), save there and exit 0, and the same
     command resumes to the bits of a two-process run never stopped."""
     reference = tmp_path / "reference"
-    for i, p in enumerate(processes(reference, free_port(), tmp_path)):
+    for i, p in enumerate(processes(reference, free_port(), tmp_path, STOP_ARGS)):
         assert p.wait(timeout=300) == 0
     workdir = tmp_path / "stopped"
-    procs = processes(workdir, free_port(), tmp_path)
+    procs = processes(workdir, free_port(), tmp_path, STOP_ARGS)
     deadline = time.time() + 600
     while (time.time() < deadline and all(p.poll() is None for p in procs)
-           and not (workdir / "checkpoints" / "25").exists()):
+           and not (workdir / "checkpoints" / str(STOP_CHECKPOINT)).exists()):
         time.sleep(0.05)
     procs[1].send_signal(signal.SIGTERM)  # process 1 only
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     history = [json.loads(line) for line in open(workdir / "history.jsonl")]
     assert history[-1]["event"] == "interrupted"
     stop = history[-1]["step"]
-    assert 25 < stop < 100 and (workdir / "checkpoints" / str(stop)).exists()
+    assert STOP_CHECKPOINT < stop < STOP_STEPS and (workdir / "checkpoints" / str(stop)).exists()
     assert not (workdir / "result.json").exists()
-    for p in processes(workdir, free_port(), tmp_path):
+    for p in processes(workdir, free_port(), tmp_path, STOP_ARGS):
         assert p.wait(timeout=300) == 0
     assert rows(workdir) == rows(reference)
-    assert final_digest(workdir) == final_digest(reference)
+    assert final_digest(workdir, STOP_STEPS) == final_digest(reference, STOP_STEPS)

@@ -11,21 +11,25 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from jaxdl.training import checkpoint
 
 # ~600 steps of the default CNN, saving every 20 steps: a kill often lands in a save.
 ARGS = ["--config.steps=600", "--config.eval_every=100", "--config.checkpoint_every=20",
         "--config.chunk_size=10", "--no-progress"]
+# SIGTERM saves where it lands, so a short run with few saves is enough.
+SIGTERM_ARGS = ["--config.steps=200", "--config.eval_every=100", "--config.checkpoint_every=100",
+                "--config.chunk_size=10", "--no-progress"]
 
 
-def command(workdir):
-    return [sys.executable, "-m", "jaxdl.cli", "train", *ARGS, "--workdir", str(workdir)]
+def command(workdir, args=ARGS):
+    return [sys.executable, "-m", "jaxdl.cli", "train", *args, "--workdir", str(workdir)]
 
 
-def start(workdir):
-    return subprocess.Popen(command(workdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+def start(workdir, args=ARGS):
+    return subprocess.Popen(command(workdir, args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def wait_until_training(proc, workdir, timeout=120):
@@ -56,10 +60,10 @@ def finish(workdir):
     return out
 
 
-def timed_training(workdir) -> float:
+def timed_training(workdir, args=ARGS) -> float:
     """Runs to the end; seconds from the workdir's opening to the process's end. Kill
     moments are drawn as fractions of it, so they land mid-run on fast and slow machines."""
-    proc = start(workdir)
+    proc = start(workdir, args)
     wait_until_training(proc, workdir)
     t = time.monotonic()
     _, err = proc.communicate(timeout=300)
@@ -73,14 +77,17 @@ def final_state(workdir):
     return step, jax.device_get(state)
 
 
-def assert_same(a, b):
+def assert_same(a, b, steps=600):
     assert (a / "metrics.jsonl").read_text() == (b / "metrics.jsonl").read_text()
     step_a, state_a = final_state(a)
     step_b, state_b = final_state(b)
-    assert step_a == step_b == 600
+    assert step_a == step_b == steps
     jax.tree.map(np.testing.assert_array_equal, state_a, state_b)
 
 
+# ~20 s (a reference run and up to 4 killed ones), over the budget of the default run;
+# there, tests/test_reliability.py kills `jaxdl train` at each of its file-creation points.
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
     training = timed_training(tmp_path / "reference")
     workdir = tmp_path / "killed"
@@ -105,9 +112,9 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
 
 
 def test_sigterm_saves_exits_zero_and_resumes_bitwise_identical(tmp_path):
-    training = timed_training(tmp_path / "reference")
+    training = timed_training(tmp_path / "reference", SIGTERM_ARGS)
     workdir = tmp_path / "stopped"
-    proc = start(workdir)
+    proc = start(workdir, SIGTERM_ARGS)
     wait_until_training(proc, workdir)
     time.sleep(0.2 * training)
     proc.send_signal(signal.SIGTERM)
@@ -121,4 +128,4 @@ def test_sigterm_saves_exits_zero_and_resumes_bitwise_identical(tmp_path):
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "resuming" in out.stderr
-    assert_same(tmp_path / "reference", workdir)
+    assert_same(tmp_path / "reference", workdir, steps=200)

@@ -169,7 +169,9 @@ def test_a_damaged_file_is_refused_in_one_line_and_nothing_is_written(
     assert snapshot(sweep_dir) == before
 
 
-@pytest.mark.parametrize("what", ["study", "record"])
+# Two `jaxdl` processes each (~4 s apiece); the in-process test above covers both files
+# with every damage, so the study file's case is left to the slow run.
+@pytest.mark.parametrize("what", [pytest.param("study", marks=pytest.mark.slow), "record"])
 def test_the_command_line_shows_no_traceback(sweep_dir, swept, what):
     path = os.path.join(sweep_dir, store.STUDY) if what == "study" else a_record(sweep_dir)
     damage(path, "garbage")

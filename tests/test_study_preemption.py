@@ -74,8 +74,10 @@ def events(workdir, trial, name):
     return [e for e in map(json.loads, open(path)) if e["event"] == name]
 
 
-@pytest.mark.parametrize("vectorize", [
-    "yes", pytest.param("no", marks=pytest.mark.slow)])
+# ~40 s each (a reference sweep, then up to 4 killed ones), over the budget of the default
+# run; there, tests/test_reliability.py kills a sweep at each of its file-creation points.
+@pytest.mark.slow
+@pytest.mark.parametrize("vectorize", ["yes", "no"])
 def test_sweep_killed_at_random_moments_then_rerun_equals_uninterrupted(tmp_path, vectorize):
     study = tmp_path / "study.py"
     study.write_text(STUDY)

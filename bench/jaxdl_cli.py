@@ -2,9 +2,11 @@
 
     python -m bench.jaxdl_cli [--hide-torch] -- train [jaxdl train args]
 
---hide-torch   make `import torch` fail, as in a venv made from requirements.lock:
-               tensorboardX (which jaxdl/training/workdir.py imports) imports torch when it
-               is installed, and the bench venv has torch for the PyTorch peer
+--hide-torch   make `import torch` fail, as in a venv made from requirements.lock (the
+               bench venv has torch for the PyTorch peer). It mattered while jaxdl wrote
+               TensorBoard files with tensorboardX, which imports torch when it is
+               installed; jaxdl now writes them with tensorboard's own writer and imports
+               no torch, so the flag is kept for comparisons with older commits only
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@
    accuracy (imports, data, compilation, training, evaluation every 1000 steps, jaxdl's
    checkpoints): `jaxdl train --no-progress` as a user's second run (compilation and MNIST-1D
    disk caches warm, filled by an untimed first run) and as a first run (both caches off), in
-   the environment of requirements.lock (`--hide-torch`: with torch installed tensorboardX
-   imports it), vs the PyTorch script (1 thread and default threads) reading MNIST-1D from the
+   the environment of requirements.lock (`--hide-torch`: what a torch-free venv gives; the
+   jaxdl of older commits imported torch through tensorboardX), vs the PyTorch script (1 thread and default threads) reading MNIST-1D from the
    same warm disk cache, and the flax loop likewise. Runs alternate round-robin. Target (CNN):
    jaxdl ≤ 0.5× the faster PyTorch.
 

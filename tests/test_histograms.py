@@ -6,7 +6,7 @@ import struct
 import jax
 import numpy as np
 import pytest
-from tensorboardX.proto import event_pb2
+from tensorboard.compat.proto import event_pb2
 
 from jaxdl import config as config_lib
 from jaxdl.training import checkpoint, loop

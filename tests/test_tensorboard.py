@@ -54,6 +54,66 @@ def test_a_run_logs_training_steps_and_evaluations_to_tensorboard(tmp_path):
         [r["loss"] for r in logged], rel=1e-6)
 
 
+def test_writing_tensorboard_files_imports_no_torch(tmp_path):
+    """With torch installed (here a stand-in package that records its import), a run's
+    metrics log imports no torch: tensorboardX did, 1.86 s per process
+    (docs/benchmarks_history.md), so the files are written with tensorboard's own writer."""
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path / "site"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+    def log_one_scalar(run, first=""):
+        os.mkdir(run)
+        code = (f"{first}from jaxdl.training import workdir, writers\n"
+                f"log = workdir.MetricsLog({str(run)!r})\n"
+                "[w.scalars(1, 'train', {'loss': 0.5}) for w in log.writers]\n"
+                "log.close(writers.FINISHED)\n")
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stderr
+        return (tmp_path / "imported").exists()
+
+    assert log_one_scalar(tmp_path / "control", first="import torch\n")  # the stand-in works
+    os.remove(tmp_path / "imported")
+    assert not log_one_scalar(tmp_path / "run")
+    assert [e.value for e in events(str(tmp_path / "run")).Scalars("train/loss")] == [0.5]
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_resumed_run_shows_each_step_once(tmp_path, monkeypatch):
+    """Killed after logging step 25 (checkpoint at 20), then resumed: the second attempt's
+    file tells TensorBoard to hide what the first logged from step 21 on, so step 25 is
+    shown once and step 20 still is. (Without the restart event, checked once, it shows
+    5, ..., 25, 25, 30; with it at the checkpoint's step, as tensorboardX's `purge_step`
+    was given before, step 20 is lost: 5, 10, 15, 25, 30.)"""
+    from jaxdl.training import hooks
+    config = config_lib.default()
+    config.model = config_lib.named_section("model", "mlp")
+    config.steps, config.eval_every, config.checkpoint_every = 30, 0, 10
+    config.chunk_size, config.log_every = 5, 5
+    real = hooks.check_finite
+
+    def crash_at_25(chunk_start, metrics, ok):  # dies as kill -9 would: no save
+        real(chunk_start, metrics, ok)
+        if chunk_start == 25:
+            raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(hooks, "check_finite", crash_at_25)
+        with pytest.raises(Crash):
+            jaxdl.train(config, str(tmp_path), progress=False)
+    jaxdl.train(config, str(tmp_path), progress=False)
+    assert len([f for f in os.listdir(tmp_path) if f.startswith("events.out.tfevents")]) == 2
+    logged = [r["step"] for r in rows(str(tmp_path)) if r["split"] == "train_step"]
+    assert logged == [5, 10, 15, 20, 25, 30]
+    assert [e.step for e in events(str(tmp_path)).Scalars("train_step/loss")] == logged
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")

@@ -18,12 +18,15 @@ import os
 import shutil
 from typing import Any, Sequence
 
-from tensorboardX import FileWriter
-from tensorboardX import summary as tbx_summary
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+from tensorboard.plugins.hparams import summary_v2 as hparams_summary
 
 from jaxdl.study import store as store_lib
 from jaxdl.study import sweep
 from jaxdl.training import workdir as workdir_lib
+from jaxdl.training import writers
 
 __all__ = ["DIRECTORY", "run_name", "hparams_of", "export"]
 
@@ -51,22 +54,27 @@ def _rows(trial_dir: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _session_end() -> summary_pb2.Summary:
+    """The HParams plugin's "this session ended, successfully" (only done trials are runs)."""
+    end = plugin_data_pb2.HParamsPluginData(
+        session_end_info=plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS))
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(
+        tag=hparams_metadata.SESSION_END_INFO_TAG,
+        metadata=hparams_metadata.create_summary_metadata(end))])
+
+
 def _write(directory: str, trial: sweep.Trial, rows: list[dict]) -> None:
-    last = max((r["step"] for r in rows), default=0)
-    final = {f"{r['split']}/{k}": v for r in rows if r["step"] == last
-             for k, v in r.items() if k not in ("step", "split")}
-    _, start, end = tbx_summary.hparams(hparams_of(trial), final)
-    writer = FileWriter(directory)
+    writer = writers.EventFile(directory)
     try:
         # No experiment summary: the plugin then builds the experiment from every run's
         # session info, so all trials' hparams and metrics appear, not only one trial's.
-        writer.add_summary(start)
+        writer.add(hparams_summary.hparams_pb(hparams_of(trial), trial_id=trial.id))
         for row in rows:
             for name, value in row.items():
                 if name not in ("step", "split"):
                     tag = f"{row['split']}/{name}"
-                    writer.add_summary(tbx_summary.scalar(tag, float(value)), int(row["step"]))
-        writer.add_summary(end)
+                    writer.add(writers.scalar_summary(tag, value), int(row["step"]))
+        writer.add(_session_end())
     finally:
         writer.close()
 

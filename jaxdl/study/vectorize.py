@@ -380,7 +380,7 @@ def _open_trial(store: Any, trial: Any, step: int, gid: str) -> workdir_lib.Metr
     files.write_config(trial.config)
     files.truncate_metrics(step, driver.every(trial.config.eval_every, trial.config.steps))
     files.record("resume" if step else "start", step, group=gid)
-    return workdir_lib.MetricsLog(workdir, purge_step=step, config=trial.config)
+    return workdir_lib.MetricsLog(workdir, resumed_from=step, config=trial.config)
 
 
 def _finish_trial(store: Any, trial: Any, final: dict, step: int, wall: float, execution: str,

@@ -274,7 +274,7 @@ def _run(run: Run, workdir: str, state: Any, checkpoints: checkpoint_lib.Checkpo
     if first and parallel.is_primary():
         print(f"jaxdl: resuming {workdir} from step {first}", file=sys.stderr)
     with contextlib.ExitStack() as stack:
-        log = workdir_lib.MetricsLog(workdir, purge_step=first, write=parallel.is_primary(),
+        log = workdir_lib.MetricsLog(workdir, resumed_from=first, write=parallel.is_primary(),
                                      config=config)
         # closed last; a tracker's run ends as finished, failed or killed (interrupted)
         stack.push(lambda kind, error, tb: log.close(writers.end_status(error, (Interrupted,))))

@@ -400,13 +400,13 @@ class MetricsLog:
     so that a resumed run continues the same tracker runs. Entered as a context, it closes
     its writers on leaving, as finished, failed or killed (`writers.end_status`)."""
 
-    def __init__(self, workdir: str, purge_step: int = 0, write: bool = True,
+    def __init__(self, workdir: str, resumed_from: int = 0, write: bool = True,
                  config: Any = None, name: str | None = None):
         self.write, self.writers = write, []
         if not write:
             return
         self.writers = [writers_lib.JsonlWriter(os.path.join(workdir, METRICS)),
-                        writers_lib.TensorBoardWriter(workdir, purge_step)]
+                        writers_lib.TensorBoardWriter(workdir, resumed_from)]
         if config is not None and trackers_lib.chosen(config.trackers):
             try:
                 self.writers += self._trackers(workdir, config, name)

@@ -34,14 +34,17 @@ import time
 from typing import Any
 
 import ml_collections
-from tensorboardX import SummaryWriter
+import numpy as np
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from jaxdl import trackers as trackers_lib
 from jaxdl.schema import ConfigError
 from jaxdl.training import resume
 
 __all__ = ["FINISHED", "FAILED", "KILLED", "Writer", "JsonlWriter", "TensorBoardWriter",
-           "WandbWriter", "MlflowWriter", "TRACKERS", "open_trackers", "end_status"]
+           "WandbWriter", "MlflowWriter", "TRACKERS", "open_trackers", "end_status",
+           "EventFile", "scalar_summary", "histogram_summary"]
 
 # How a run ended (`close`): killed is an interrupted run, saved and resumable.
 FINISHED = "finished"
@@ -81,23 +84,66 @@ class JsonlWriter(Writer):
         self._file.close()
 
 
+HISTOGRAM_BINS = 30  # equal-width buckets per histogram; TensorBoard re-bins what it draws
+
+
+def scalar_summary(tag: str, value: float) -> summary_pb2.Summary:
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag,
+                                                                simple_value=float(value))])
+
+
+def histogram_summary(tag: str, values: Any) -> summary_pb2.Summary:
+    """`values` as TensorBoard's classic histogram: their count, min, max, sum and sum of
+    squares (exact), and HISTOGRAM_BINS equal-width buckets, each named by its right edge."""
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    counts, edges = np.histogram(x, bins=HISTOGRAM_BINS)
+    histo = summary_pb2.HistogramProto(
+        min=x.min(), max=x.max(), num=x.size, sum=x.sum(), sum_squares=float(x @ x),
+        bucket_limit=edges[1:].tolist(), bucket=counts.tolist())
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, histo=histo)])
+
+
+class EventFile:
+    """One new TensorBoard event file in `logdir`, written by tensorboard's own writer (not
+    tensorboardX's, which imports torch whenever torch is installed: 1.86 s per process in
+    docs/benchmarks_history.md).
+    `resumed_from`: the checkpoint step a resumed run starts from; TensorBoard then hides
+    what earlier files logged after it (a killed attempt's steps, which this one logs again)."""
+
+    def __init__(self, logdir: str, flush_secs: int = 30, resumed_from: int = 0):
+        self._writer = EventFileWriter(logdir, flush_secs=flush_secs)
+        if resumed_from:
+            # A restart hides every earlier event at its step and later: the step after the
+            # checkpoint, so that the checkpoint's own step (logged once) stays shown.
+            restart = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+            self._writer.add_event(event_pb2.Event(step=resumed_from + 1, wall_time=time.time(),
+                                                   session_log=restart))
+
+    def add(self, summary: summary_pb2.Summary, step: int = 0) -> None:
+        self._writer.add_event(event_pb2.Event(summary=summary, step=step,
+                                               wall_time=time.time()))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 class TensorBoardWriter(Writer):
     """TensorBoard event files in `logdir`: scalars `<split>/<metric>`, and histograms.
-    `purge_step`: TensorBoard drops the events a killed earlier attempt logged after it."""
+    `resumed_from`: TensorBoard drops the events a killed earlier attempt logged after it."""
 
-    def __init__(self, logdir: str, purge_step: int = 0):
-        self._tb = SummaryWriter(logdir=logdir, flush_secs=30, purge_step=purge_step or None)
+    def __init__(self, logdir: str, resumed_from: int = 0):
+        self._file = EventFile(logdir, resumed_from=resumed_from)
 
     def scalars(self, step: int, split: str, values: dict[str, float]) -> None:
         for name, value in values.items():
-            self._tb.add_scalar(f"{split}/{name}", value, step)
+            self._file.add(scalar_summary(f"{split}/{name}", value), step)
 
     def histograms(self, step: int, values: dict[str, Any]) -> None:
         for tag, array in values.items():
-            self._tb.add_histogram(tag, array, step)
+            self._file.add(histogram_summary(tag, array), step)
 
     def close(self, status: str = FINISHED) -> None:
-        self._tb.close()
+        self._file.close()
 
 
 class WandbWriter(Writer):

@@ -20,8 +20,8 @@ the seconds XLA spent compiling in the test processes (jax's
 counted), with the tests that compiled most. With --programs, for the cold run: how many
 distinct programs the tests asked for and what compiling each once costs — as they are
 and with every literal constant blanked (had hyperparameters been run-time values, which
-programs would be one). Expected on a 2-core AMD EPYC (Zen 4): cold 1,022-1,212 s wall,
-warm 484-602 s (2,372-2,375 tests; two sessions, BUILD.md's Tests).
+programs would be one). Expected on a 2-core AMD EPYC (Zen 4), idle: cold ~1,100 s wall,
+warm ~470 s (2,371 tests at d06ed3e; earlier sessions in BUILD.md's Tests).
 """
 from __future__ import annotations
 

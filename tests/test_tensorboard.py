@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from crash import Crash, crash_in_chunk  # tests/crash.py
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
@@ -81,30 +82,18 @@ def test_writing_tensorboard_files_imports_no_torch(tmp_path):
     assert [e.value for e in events(str(tmp_path / "run")).Scalars("train/loss")] == [0.5]
 
 
-class Crash(Exception):
-    pass
-
-
 def test_a_resumed_run_shows_each_step_once(tmp_path, monkeypatch):
     """Killed after logging step 25 (checkpoint at 20), then resumed: the second attempt's
     file tells TensorBoard to hide what the first logged from step 21 on, so step 25 is
     shown once and step 20 still is. (Without the restart event, checked once, it shows
     5, ..., 25, 25, 30; with it at the checkpoint's step, as tensorboardX's `purge_step`
     was given before, step 20 is lost: 5, 10, 15, 25, 30.)"""
-    from jaxdl.training import hooks
     config = config_lib.default()
     config.model = config_lib.named_section("model", "mlp")
     config.steps, config.eval_every, config.checkpoint_every = 30, 0, 10
     config.chunk_size, config.log_every = 5, 5
-    real = hooks.check_finite
-
-    def crash_at_25(chunk_start, metrics, ok):  # dies as kill -9 would: no save
-        real(chunk_start, metrics, ok)
-        if chunk_start == 25:
-            raise Crash
-
     with monkeypatch.context() as m:
-        m.setattr(hooks, "check_finite", crash_at_25)
+        crash_in_chunk(m, 25)
         with pytest.raises(Crash):
             jaxdl.train(config, str(tmp_path), progress=False)
     jaxdl.train(config, str(tmp_path), progress=False)

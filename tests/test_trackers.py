@@ -12,11 +12,12 @@ import threading
 import time
 
 import pytest
+from crash import Crash, crash_in_chunk  # tests/crash.py
 
 import jaxdl
 from jaxdl import config as config_lib
 from jaxdl import trackers
-from jaxdl.training import build, hooks, loop, resume, workdir, writers
+from jaxdl.training import build, loop, resume, workdir, writers
 
 MEASURED = {"train_step/steps_per_s"}  # wall-clock: to the trackers, never to metrics.jsonl
 
@@ -216,23 +217,6 @@ def test_mlflow_file_store_round_trip(tmp_path, monkeypatch):
 
 
 # --- resume: the same tracker runs, no step logged twice ---------------------------------
-
-class Crash(Exception):
-    pass
-
-
-def crash_in_chunk(monkeypatch, start: int) -> None:
-    """Make the run die (no save: kill -9) in the chunk that starts at step `start`, before
-    logging it."""
-    real = hooks.check_finite
-
-    def check(chunk_start, metrics, ok):
-        real(chunk_start, metrics, ok)
-        if chunk_start == start:
-            raise Crash(start)
-
-    monkeypatch.setattr(hooks, "check_finite", check)
-
 
 def test_a_resumed_run_continues_its_tracker_runs(offline_wandb, tmp_path, monkeypatch):
     """Three attempts of a 30-step run checkpointed every 10 steps: killed after logging
